@@ -1,0 +1,45 @@
+"""Entry point of the ``fuzzymemo`` command. Each subcommand lives in a ``commands`` module that exposes
+``register(subparsers)``; the module sets ``func`` on its parser to the function that runs it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
+COMMAND_MODULES = (
+    "fuzzymemo.commands.model",     # import-torch, info
+    "fuzzymemo.commands.sweep",     # sweep, calibrate
+    "fuzzymemo.commands.generate",  # generate
+    "fuzzymemo.commands.bench",     # bench
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fuzzymemo",
+        description="RNN accelerator tiles with BNN-predicted neuron-level fuzzy memoization.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # a command still being built is simply absent
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+        print(f"fuzzymemo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

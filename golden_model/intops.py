@@ -1,0 +1,173 @@
+"""The integer operations of the datapath, each defined once.
+
+This module is the numeric contract: the fixed-point model composes these functions and the RTL
+reproduces each of them bit for bit. All functions take and return numpy int64 arrays (or Python ints)
+and broadcast over any leading axes. See ``docs/numeric_contract.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formats import THETA_BITS, THETA_FRAC, FixedPointConfig, QFormat
+
+SIGMOID = "sigmoid"
+TANH = "tanh"
+ACTIVATIONS = (SIGMOID, TANH)
+
+RELATIVE = "relative"
+ABSOLUTE = "absolute"
+THRESHOLD_FORMS = (RELATIVE, ABSOLUTE)
+
+
+def saturate(x, bits: int):
+    """Clamp to the two's-complement range of ``bits`` bits."""
+    return np.clip(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+
+
+def round_shift(x, shift: int):
+    """Arithmetic shift right by ``shift`` bits rounding half up (add 2**(shift-1), then floor);
+    a negative ``shift`` is an exact shift left."""
+    x = np.asarray(x, dtype=np.int64)
+    if shift > 0:
+        return (x + (1 << (shift - 1))) >> shift
+    return x << (-shift)
+
+
+def rescale(x, from_frac: int, to_frac: int):
+    """Change the number of fractional bits, rounding half up when bits are dropped."""
+    return round_shift(x, from_frac - to_frac)
+
+
+def quantize(values, fmt: QFormat):
+    """Float to integer: round half up to the nearest multiple of 2**-frac, then saturate."""
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("cannot quantize NaN or infinite values")
+    return saturate(np.floor(values * fmt.scale + 0.5), fmt.bits).astype(np.int64)
+
+
+def dequantize(q, fmt: QFormat):
+    return np.asarray(q, dtype=np.float64) / fmt.scale
+
+
+def preact_limit(preact: QFormat) -> int:
+    """Largest table index: the preactivation saturates symmetrically to +-(2**(bits-1) - 1)."""
+    return (1 << (preact.bits - 1)) - 1
+
+
+def to_preact(x, from_frac: int, preact: QFormat):
+    """Requantize a wide value to the table argument: rescale, then saturate symmetrically."""
+    limit = preact_limit(preact)
+    return np.clip(rescale(x, from_frac, preact.frac), -limit, limit)
+
+
+def activation_table(kind: str, preact: QFormat, out: QFormat) -> np.ndarray:
+    """The half table of a sigmoid or tanh: entry m is f(m / 2**preact.frac) rounded half up to ``out``,
+    for m = 0 .. 2**(preact.bits-1) - 1. Negative arguments use the symmetry (see :func:`activate`)."""
+    if kind not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {kind!r}; expected one of {ACTIVATIONS}")
+    m = np.arange(preact_limit(preact) + 1, dtype=np.float64) / preact.scale
+    f = 1.0 / (1.0 + np.exp(-m)) if kind == SIGMOID else np.tanh(m)
+    return saturate(np.floor(f * out.scale + 0.5), out.bits).astype(np.int64)
+
+
+def activate(kind: str, p, table: np.ndarray, out: QFormat):
+    """Integer sigmoid/tanh of a table argument ``p`` (already saturated by :func:`to_preact`):
+    sigmoid(-x) = 1 - sigmoid(x) and tanh(-x) = -tanh(x), so one half table serves both signs."""
+    p = np.asarray(p, dtype=np.int64)
+    t = table[np.abs(p)]
+    if kind == SIGMOID:
+        return np.where(p < 0, (1 << out.frac) - t, t)
+    return np.where(p < 0, -t, t)
+
+
+def neuron_preact(acc, bias, cfg: FixedPointConfig):
+    """Accumulator plus bias (both of fraction cfg.acc_frac) to the table argument."""
+    return to_preact(np.asarray(acc, dtype=np.int64) + bias, cfg.acc_frac, cfg.preact)
+
+
+def gru_candidate_acc(acc_x, acc_h, r, cfg: FixedPointConfig):
+    """GRU candidate accumulator: (W_in x + b_in) + r * (W_hn h + b_hn), the product rescaled back to the
+    accumulator fraction. r is a gate output in the activation format."""
+    return np.asarray(acc_x, dtype=np.int64) + round_shift(np.asarray(r, dtype=np.int64) * acc_h, cfg.act.frac)
+
+
+def lstm_cell_update(i, f, g, o, c, tanh_table: np.ndarray, cfg: FixedPointConfig):
+    """LSTM state update. Gate outputs i, f, g, o and h are in the activation format, c in the cell format.
+    c' = sat_C(rescale(f*c) + rescale(i*g));  h' = sat_A(rescale(o * tanh(c')))."""
+    a, cf = cfg.act.frac, cfg.cell.frac
+    c_new = saturate(rescale(f * c, a + cf, cf) + rescale(i * g, 2 * a, cf), cfg.cell.bits)
+    tanh_c = activate(TANH, to_preact(c_new, cf, cfg.preact), tanh_table, cfg.act)
+    h_new = saturate(rescale(o * tanh_c, 2 * a, a), cfg.act.bits)
+    return h_new, c_new
+
+
+def gru_state_update(z, n, h, cfg: FixedPointConfig):
+    """GRU state update h' = (1 - z) * n + z * h computed as n + z * (h - n), rescaled and saturated."""
+    return saturate(n + rescale(z * (h - n), 2 * cfg.act.frac, cfg.act.frac), cfg.act.bits)
+
+
+def sign_bits(q):
+    """Binarization of the BNN: bit 1 for q >= 0 (sign(0) = +1), bit 0 for q < 0."""
+    return (np.asarray(q) >= 0).astype(np.int8)
+
+
+def bnn_output(input_bits, weight_bits):
+    """BNN neuron output 2 * popcount(XNOR(input bits, weight bits)) - N over the last axis.
+
+    input_bits: (..., N) of 0/1; weight_bits: (neurons, N) of 0/1; returns (..., neurons).
+    Computed as the +-1 dot product, which equals the XNOR-popcount form exactly."""
+    s_in = 2 * np.asarray(input_bits, dtype=np.int64) - 1
+    s_w = 2 * np.asarray(weight_bits, dtype=np.int64) - 1
+    return s_in @ s_w.T
+
+
+def popcount_xnor_words(input_words, weight_words, width: int, n_bits: int):
+    """The same output from packed words as the hardware consumes them (bit k of word j is element
+    j*width + k); padding bits past ``n_bits`` are masked out. Used by the hardware tests."""
+    total = 0
+    for j, (a, b) in enumerate(zip(input_words, weight_words)):
+        valid = min(width, n_bits - j * width)
+        mask = (1 << valid) - 1
+        total += bin(~(a ^ b) & mask).count("1")
+    return 2 * total - n_bits
+
+
+def pack_bits(bits, width: int):
+    """Pack a 0/1 vector into ``width``-bit words, element j*width + k at bit k of word j."""
+    bits = np.asarray(bits, dtype=np.int64).ravel()
+    words = []
+    for start in range(0, bits.size, width):
+        chunk = bits[start:start + width]
+        words.append(int(np.sum(chunk << np.arange(chunk.size, dtype=np.int64))))
+    return words
+
+
+def quantize_threshold(theta, form: str) -> int:
+    """Threshold register value: relative thresholds are round(theta * 2**THETA_FRAC), absolute ones
+    are integers in the units of the compared quantity; both must fit THETA_BITS unsigned bits."""
+    if form not in THRESHOLD_FORMS:
+        raise ValueError(f"unknown threshold form {form!r}; expected one of {THRESHOLD_FORMS}")
+    theta = float(theta)
+    if not np.isfinite(theta) or theta < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, not {theta}")
+    q = int(np.floor(theta * (1 << THETA_FRAC) + 0.5)) if form == RELATIVE else int(round(theta))
+    if form == ABSOLUTE and q != theta:
+        raise ValueError(f"an absolute threshold is an integer count, not {theta}")
+    if q >= 1 << THETA_BITS:
+        limit = ((1 << THETA_BITS) - 1) / (1 << THETA_FRAC) if form == RELATIVE else (1 << THETA_BITS) - 1
+        raise ValueError(f"{form} threshold {theta} is out of range; the largest is {limit}")
+    return q
+
+
+def within_threshold(new, cached, theta_q, form: str):
+    """Memo-table compare: relative |new - cached| * 2**THETA_FRAC <= theta_q * |cached|;
+    absolute |new - cached| <= theta_q."""
+    diff = np.abs(np.asarray(new, dtype=np.int64) - cached)
+    theta_q = np.asarray(theta_q, dtype=np.int64)
+    if form == RELATIVE:
+        return (diff << THETA_FRAC) <= theta_q * np.abs(cached)
+    if form == ABSOLUTE:
+        return diff <= theta_q
+    raise ValueError(f"unknown threshold form {form!r}; expected one of {THRESHOLD_FORMS}")

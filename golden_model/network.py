@@ -1,0 +1,178 @@
+"""RNN network description (float weights), its validation and its model-file format.
+
+Weights follow PyTorch's layout: per layer and direction, ``w_ih`` (G*H, I), ``w_hh`` (G*H, H), ``b_ih``
+and ``b_hh`` (G*H,), gates stacked in PyTorch order (LSTM i, f, g, o; GRU r, z, n). An optional linear
+readout (``head``) reads the network output at each sequence's last valid step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+LSTM = "lstm"
+GRU = "gru"
+CELLS = (LSTM, GRU)
+GATES = {LSTM: ("i", "f", "g", "o"), GRU: ("r", "z", "n")}
+MODEL_FORMAT_VERSION = 1
+
+
+def _finite_array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+@dataclass(frozen=True)
+class DirectionWeights:
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+
+@dataclass(frozen=True)
+class Head:
+    """Linear readout: logits = weight @ out + bias."""
+    weight: np.ndarray
+    bias: np.ndarray
+
+
+@dataclass(frozen=True)
+class Network:
+    cell: str
+    input_size: int
+    hidden_size: int
+    layers: tuple[tuple[DirectionWeights, ...], ...]
+    head: Head | None = None
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def num_directions(self) -> int:
+        return len(self.layers[0])
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.num_directions == 2
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        return GATES[self.cell]
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    def layer_input_size(self, layer: int) -> int:
+        return self.input_size if layer == 0 else self.output_size
+
+    @classmethod
+    def build(cls, cell: str, layers, head=None, meta=None) -> "Network":
+        """Validate raw arrays and build a network.
+
+        ``layers`` is a list (one per layer) of lists (one per direction) of dicts with keys
+        w_ih, w_hh, b_ih, b_hh; ``head`` is None or a dict with keys weight, bias."""
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell type {cell!r}; expected one of {CELLS}")
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        num_dirs = len(layers[0])
+        if num_dirs not in (1, 2):
+            raise ValueError(f"a layer has 1 or 2 directions, not {num_dirs}")
+        g = len(GATES[cell])
+        first = np.asarray(layers[0][0]["w_ih"])
+        if first.ndim != 2 or first.shape[0] % g:
+            raise ValueError(f"layer 0 w_ih has shape {first.shape}; expected ({g}*hidden, input)")
+        hidden, inputs = first.shape[0] // g, first.shape[1]
+        if hidden < 1 or inputs < 1:
+            raise ValueError(f"layer 0 w_ih has shape {first.shape}; sizes must be positive")
+        built = []
+        for li, layer in enumerate(layers):
+            if len(layer) != num_dirs:
+                raise ValueError(f"layer {li} has {len(layer)} directions, layer 0 has {num_dirs}")
+            layer_in = inputs if li == 0 else hidden * num_dirs
+            dirs = []
+            for d, w in enumerate(layer):
+                where = f"layer {li}{' reverse' if d else ''}"
+                unknown = set(w) - {"w_ih", "w_hh", "b_ih", "b_hh"}
+                if unknown:
+                    raise ValueError(f"{where}: unknown weight names {sorted(unknown)}")
+                missing = {"w_ih", "w_hh"} - set(w)
+                if missing:
+                    raise ValueError(f"{where}: missing weights {sorted(missing)}")
+                zeros = np.zeros(g * hidden)
+                dirs.append(DirectionWeights(
+                    w_ih=_finite_array(f"{where} w_ih", w["w_ih"], (g * hidden, layer_in)),
+                    w_hh=_finite_array(f"{where} w_hh", w["w_hh"], (g * hidden, hidden)),
+                    b_ih=_finite_array(f"{where} b_ih", w.get("b_ih", zeros), (g * hidden,)),
+                    b_hh=_finite_array(f"{where} b_hh", w.get("b_hh", zeros), (g * hidden,))))
+            built.append(tuple(dirs))
+        built_head = None
+        if head is not None:
+            hw = np.asarray(head["weight"])
+            if hw.ndim != 2:
+                raise ValueError(f"head weight has shape {hw.shape}; expected (classes, {hidden * num_dirs})")
+            classes = hw.shape[0]
+            built_head = Head(_finite_array("head weight", hw, (classes, hidden * num_dirs)),
+                              _finite_array("head bias", head.get("bias", np.zeros(classes)), (classes,)))
+        return cls(cell, inputs, hidden, tuple(built), built_head, dict(meta or {}))
+
+    def forward(self, x, lengths=None) -> np.ndarray:
+        """Float output sequence, equal to ``module(torch.from_numpy(x))[0]`` of a batch_first module."""
+        from .float_model import forward
+        return forward(self, x, lengths)
+
+    def predict(self, x, lengths=None) -> np.ndarray:
+        """Float class predictions of the readout head."""
+        from .float_model import predict
+        return predict(self, x, lengths)
+
+    # ----------------------------------------------------------------------------------- model files
+    def save(self, path) -> None:
+        arrays = {}
+        for li, layer in enumerate(self.layers):
+            for d, w in enumerate(layer):
+                for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
+                    arrays[f"l{li}_d{d}_{name}"] = getattr(w, name)
+        if self.head is not None:
+            arrays["head_weight"], arrays["head_bias"] = self.head.weight, self.head.bias
+        header = {"format": "fuzzymemo-model", "version": MODEL_FORMAT_VERSION, "cell": self.cell,
+                  "num_layers": self.num_layers, "num_directions": self.num_directions, "meta": self.meta}
+        with open(path, "wb") as f:
+            np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Network":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {path} does not exist")
+        try:
+            data = np.load(path, allow_pickle=False)
+            header = json.loads(str(data["header"]))
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(f"{path} is not a fuzzymemo model file (.npz with a header): {e}") from None
+        if header.get("format") != "fuzzymemo-model":
+            raise ValueError(f"{path} is not a fuzzymemo model file")
+        if header.get("version") != MODEL_FORMAT_VERSION:
+            raise ValueError(f"{path} has model format version {header.get('version')}, "
+                             f"this tool reads version {MODEL_FORMAT_VERSION}")
+        layers = [[{name: data[f"l{li}_d{d}_{name}"] for name in ("w_ih", "w_hh", "b_ih", "b_hh")}
+                   for d in range(header["num_directions"])] for li in range(header["num_layers"])]
+        head = {"weight": data["head_weight"], "bias": data["head_bias"]} if "head_weight" in data else None
+        return cls.build(header["cell"], layers, head, header.get("meta"))
+
+    def describe(self) -> str:
+        kind = "bidirectional " if self.bidirectional else ""
+        head = f", readout to {self.head.weight.shape[0]} classes" if self.head is not None else ""
+        return (f"{self.num_layers}-layer {kind}{self.cell.upper()}, input {self.input_size}, "
+                f"hidden {self.hidden_size}{head}")

@@ -1,0 +1,73 @@
+"""Batches of variable-length sequences and the traversal shared by the float and fixed-point models.
+
+A batch is ``x`` of shape (batch, time, features), batch first, with optional per-sequence ``lengths``.
+Steps at or past a sequence's length are padding: they change no state and their outputs are zero,
+as PyTorch's packed sequences give them. The backward direction of a bidirectional layer starts at
+each sequence's own last valid step.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+def check_batch(x, lengths, input_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a batch and return (x as float64, lengths as int64)."""
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"input must have shape (batch, time, features), got {x.shape}")
+    if x.shape[2] != input_size:
+        raise ValueError(f"input has {x.shape[2]} features, the network expects {input_size}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"input of shape {x.shape} is empty")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise TypeError(f"input must be a real numeric array, not {x.dtype}")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("input contains NaN or infinite values")
+    if lengths is None:
+        return x, np.full(x.shape[0], x.shape[1], dtype=np.int64)
+    lengths = np.asarray(lengths)
+    if lengths.shape != (x.shape[0],):
+        raise ValueError(f"lengths has shape {lengths.shape}, expected ({x.shape[0]},)")
+    if not np.issubdtype(lengths.dtype, np.integer):
+        raise TypeError(f"lengths must be integers, not {lengths.dtype}")
+    bad = (lengths < 1) | (lengths > x.shape[1])
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"lengths[{i}] = {lengths[i]} is out of range 1..{x.shape[1]} (the time axis)")
+    return x, lengths.astype(np.int64)
+
+
+class DirectionRunner(Protocol):
+    def step(self, t: int, x_t: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Advance the sequences where ``active`` by one step on input x_t; return h_t (batch, hidden)."""
+
+
+def run_layers(x: np.ndarray, lengths: np.ndarray, num_layers: int, num_directions: int,
+               make_runner: Callable[[int, int], DirectionRunner]):
+    """Run every layer and direction over the batch; returns the last layer's output (B, T, D*H)."""
+    batch, steps = x.shape[:2]
+    out = x
+    for layer in range(num_layers):
+        outs = []
+        for direction in range(num_directions):
+            runner = make_runner(layer, direction)
+            order = range(steps - 1, -1, -1) if direction else range(steps)
+            h_seq = None
+            for t in order:
+                active = t < lengths
+                h = runner.step(t, out[:, t], active)
+                if h_seq is None:
+                    h_seq = np.zeros((batch, steps, h.shape[1]), dtype=h.dtype)
+                h_seq[:, t] = np.where(active[:, None], h, 0)
+            outs.append(h_seq)
+        out = np.concatenate(outs, axis=-1)
+    return out
+
+
+def last_valid(out: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Output at each sequence's last valid step: (B, T, F) -> (B, F)."""
+    return out[np.arange(out.shape[0]), lengths - 1]

@@ -1,0 +1,1 @@
+"""fuzzymemo sim package."""

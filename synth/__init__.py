@@ -1,0 +1,1 @@
+"""fuzzymemo synth package."""
