@@ -17,6 +17,7 @@ class _FloatDirection:
         self.cell, self.w = net.cell, weights
         self.h = np.zeros((batch, net.hidden_size))
         self.c = np.zeros((batch, net.hidden_size))
+        self.c_abs_max = 0.0  # largest |c| reached, for calibrating the cell format
 
     def step(self, t, x_t, active):
         w, hs = self.w, self.h.shape[1]
@@ -29,6 +30,7 @@ class _FloatDirection:
             c = f * self.c + i * g
             h = o * np.tanh(c)
             self.c = np.where(active[:, None], c, self.c)
+            self.c_abs_max = max(self.c_abs_max, float(np.abs(self.c).max()))
         else:
             r = sigmoid(gx[:, :hs] + gh[:, :hs])
             z = sigmoid(gx[:, hs:2 * hs] + gh[:, hs:2 * hs])
@@ -43,6 +45,19 @@ def forward(net: Network, x, lengths=None) -> np.ndarray:
     x, lengths = check_batch(x, lengths, net.input_size)
     return run_layers(x, lengths, net.num_layers, net.num_directions,
                       lambda layer, d: _FloatDirection(net, net.layers[layer][d], x.shape[0]))
+
+
+def cell_abs_max(net: Network, x, lengths=None) -> float:
+    """Largest |c| any LSTM layer reaches over the batch (0 for a GRU)."""
+    x, lengths = check_batch(x, lengths, net.input_size)
+    runners = []
+
+    def make_runner(layer, d):
+        runners.append(_FloatDirection(net, net.layers[layer][d], x.shape[0]))
+        return runners[-1]
+
+    run_layers(x, lengths, net.num_layers, net.num_directions, make_runner)
+    return max(r.c_abs_max for r in runners)
 
 
 def readout(net: Network, out: np.ndarray, lengths) -> np.ndarray:

@@ -1,0 +1,49 @@
+"""Choice of fixed-point formats: given the bit widths, pick the fraction bits from the network's
+weights and the ranges its signals reach on calibration data (largest fraction that still holds
+the largest magnitude, so nothing saturates on that data)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .float_model import cell_abs_max
+from .formats import FixedPointConfig, QFormat
+from .network import LSTM, Network
+from .sequences import check_batch
+
+#: The sigmoid/tanh tables cover arguments in [-8, 8]: beyond that both are within 2**-11 of their limit.
+PREACT_RANGE = 8.0
+#: Headroom on the observed cell-state range for unseen inputs.
+CELL_MARGIN = 2.0
+
+
+def frac_for(bits: int, magnitude: float, max_frac: int | None = None) -> int:
+    """Largest fraction so that ``magnitude`` fits a signed ``bits``-bit format."""
+    if magnitude <= 0:
+        frac = bits - 1
+    else:
+        frac = math.floor(math.log2(((1 << (bits - 1)) - 1) / magnitude))
+    if max_frac is not None:
+        frac = min(frac, max_frac)
+    if frac < 0:
+        raise ValueError(f"a magnitude of {magnitude:.4g} does not fit {bits} bits even with no fraction bits")
+    return frac
+
+
+def calibrate_formats(net: Network, x, lengths=None, weight_bits=8, act_bits=12, cell_bits=16,
+                      preact_bits=11, bias_bits=24) -> FixedPointConfig:
+    """Formats of the given widths for ``net`` calibrated on the batch ``x``."""
+    x, lengths = check_batch(x, lengths, net.input_size)
+    weights = [np.concatenate([w.w_ih.ravel(), w.w_hh.ravel()]) for layer in net.layers for w in layer]
+    w_max = float(max(np.abs(w).max() for w in weights))
+    # Activations hold x, h and gate outputs up to 1.0, which needs one integer bit.
+    valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
+    act_max = max(float(np.abs(x[valid]).max()), 1.0)
+    act = QFormat(act_bits, frac_for(act_bits, act_max, max_frac=act_bits - 2))
+    weight = QFormat(weight_bits, frac_for(weight_bits, w_max))
+    preact = QFormat(preact_bits, frac_for(preact_bits, PREACT_RANGE))
+    c_max = cell_abs_max(net, x, lengths) * CELL_MARGIN if net.cell == LSTM else 1.0
+    cell = QFormat(cell_bits, frac_for(cell_bits, max(c_max, 1.0)))
+    return FixedPointConfig(weight=weight, act=act, cell=cell, preact=preact, bias_bits=bias_bits)

@@ -1,0 +1,241 @@
+"""Bit-exact fixed-point model of the tile, with fuzzy memoization.
+
+Composes the integer operations of :mod:`golden_model.intops` in the order the hardware performs them.
+Per layer direction and step, with v = [x_t ; h_{t-1}] in the activation format:
+
+* LSTM: acc = W v + b (exact), p = neuron_preact(acc), gates i, f, o = sigmoid(p), g = tanh(p);
+  c, h = lstm_cell_update(i, f, g, o, c).
+* GRU: acc_x = W_ih x + b_ih, acc_h = W_hh h + b_hh per gate; r, z = sigmoid(preact(acc_x + acc_h));
+  n = tanh(preact(gru_candidate_acc(acc_x, acc_h, r))); h = gru_state_update(z, n, h).
+  (r and z use the sum of both biases, quantized once; the candidate keeps b_in and b_hn apart.)
+
+The memo table (:mod:`golden_model.memo`) sits on every gate output y, so a reuse replaces the whole
+neuron (both dot products, bias, requantize and activation). The readout is host-side float on the
+dequantized output at each sequence's last valid step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import intops
+from .formats import MAX_INTERMEDIATE_BITS, FixedPointConfig, QFormat
+from .intops import SIGMOID, TANH
+from .memo import BNN, MemoPolicy, MemoTable
+from .network import LSTM, Network
+from .sequences import check_batch, last_valid, run_layers
+
+#: float64 holds integers below 2**53 exactly, so integer matrix products that stay below it run on BLAS.
+_FLOAT_EXACT_BITS = 53
+
+
+def _strict_quantize(values, fmt: QFormat, what: str) -> np.ndarray:
+    """Quantize weights; a value the format cannot hold is an error, never a silent saturation."""
+    limit = fmt.max_int / fmt.scale
+    lowest = fmt.min_int / fmt.scale
+    worst = np.max(np.abs(values)) if np.size(values) else 0.0
+    if np.any(values > limit + 0.5 / fmt.scale) or np.any(values < lowest - 0.5 / fmt.scale):
+        raise ValueError(f"{what} reaches {worst:.4g}, outside the range [{lowest}, {limit}] of format {fmt}; "
+                         f"use fewer fraction bits or more bits")
+    return intops.quantize(values, fmt)
+
+
+@dataclass(frozen=True)
+class QuantizedDirection:
+    """Integer weights of one layer direction: W = [W_ih | W_hh] (G*H, I+H) and the biases at the
+    accumulator fraction. ``bias_x`` goes with the input part, ``bias_h`` with the recurrent part; both
+    are summed except in the GRU candidate, where bias_h (b_hn) is scaled by r."""
+    w: np.ndarray
+    bias_x: np.ndarray
+    bias_h: np.ndarray
+    input_size: int
+
+
+class FixedPointNetwork:
+    """A network quantized to ``config``; ``run`` executes the integer datapath over a batch."""
+
+    def __init__(self, net: Network, config: FixedPointConfig | None = None):
+        self.net = net
+        self.config = config = config or FixedPointConfig()
+        if not isinstance(config, FixedPointConfig):
+            raise TypeError(f"config must be a FixedPointConfig, not {type(config).__name__}")
+        hs, gates = net.hidden_size, len(net.gates)
+        self.tables = {kind: intops.activation_table(kind, config.preact, config.act) for kind in (SIGMOID, TANH)}
+        self.gate_kinds = tuple(TANH if g in ("g", "n") else SIGMOID for g in net.gates)
+        self.layers = []
+        for li, layer in enumerate(net.layers):
+            n_in = net.layer_input_size(li)
+            config.check_sizes(n_in + hs)
+            dirs = []
+            for d, w in enumerate(layer):
+                where = f"layer {li}{' reverse' if d else ''}"
+                weights = _strict_quantize(np.concatenate([w.w_ih, w.w_hh], axis=1), config.weight,
+                                           f"{where} weights")
+                if net.cell == LSTM:
+                    bias_x = w.b_ih + w.b_hh
+                    bias_h = np.zeros_like(bias_x)
+                else:  # GRU: b_hn stays inside r * (W_hn h + b_hn)
+                    split = np.arange(gates * hs) < 2 * hs
+                    bias_x = np.where(split, w.b_ih + w.b_hh, w.b_ih)
+                    bias_h = np.where(split, 0.0, w.b_hh)
+                dirs.append(QuantizedDirection(
+                    weights, _strict_quantize(bias_x, config.bias, f"{where} biases"),
+                    _strict_quantize(bias_h, config.bias, f"{where} biases"), n_in))
+            self.layers.append(tuple(dirs))
+        self._matmul_exact_in_float = all(
+            config.acc_bits(net.layer_input_size(li) + hs) <= _FLOAT_EXACT_BITS for li in range(net.num_layers))
+
+    def quantize_input(self, x) -> np.ndarray:
+        """Inputs to the activation format (round half up, saturating)."""
+        return intops.quantize(x, self.config.act)
+
+    def _dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Exact integer product v_q @ w.T (float BLAS when every sum provably stays below 2**53)."""
+        if self._matmul_exact_in_float:
+            return (v_q.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+        return v_q @ w.T
+
+    def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
+            correlation: bool = False) -> "FixedRun":
+        """Run the integer datapath over a batch (x float, quantized here, or int64 already quantized).
+
+        ``theta_rows`` (layers, batch) overrides the policy's per-layer thresholds row by row (sweeps
+        stack many thresholds into one batch). ``correlation`` collects BNN-vs-neuron statistics."""
+        policy = policy or MemoPolicy()
+        x = np.asarray(x)
+        if np.issubdtype(x.dtype, np.integer):
+            x_q, lengths = check_batch(x, lengths, self.net.input_size)
+            x_q = x.astype(np.int64)
+            if np.any(x_q < self.config.act.min_int) or np.any(x_q > self.config.act.max_int):
+                raise ValueError(f"integer input outside the activation format {self.config.act}")
+        else:
+            x, lengths = check_batch(x, lengths, self.net.input_size)
+            x_q = self.quantize_input(x)
+        batch, steps = x_q.shape[:2]
+        net = self.net
+        if theta_rows is None:
+            theta_rows = np.repeat(policy.thresholds_q(net.num_layers)[:, None], batch, axis=1)
+        theta_rows = np.asarray(theta_rows, dtype=np.int64)
+        if theta_rows.shape != (net.num_layers, batch):
+            raise ValueError(f"theta_rows has shape {theta_rows.shape}, expected ({net.num_layers}, {batch})")
+        stats = RunStats.empty(batch, net.num_layers, net.num_directions, len(net.gates), steps)
+
+        def make_runner(layer, direction):
+            return _FixedDirection(self, layer, direction, policy, theta_rows[layer], stats, correlation)
+
+        out = run_layers(x_q, lengths, net.num_layers, net.num_directions, make_runner)
+        return FixedRun(out, lengths, stats)
+
+    def logits(self, out: np.ndarray, lengths) -> np.ndarray:
+        """Host-side float readout on the dequantized output at the last valid step."""
+        if self.net.head is None:
+            raise ValueError("the network has no readout head (head.weight / head.bias)")
+        h = intops.dequantize(last_valid(out, lengths), self.config.act)
+        return h @ self.net.head.weight.T + self.net.head.bias
+
+    def predict(self, x, lengths=None, policy: MemoPolicy | None = None) -> np.ndarray:
+        run = self.run(x, lengths, policy)
+        return np.argmax(self.logits(run.out, run.lengths), axis=1)
+
+
+@dataclass
+class RunStats:
+    """Counts per batch row: evaluations and reuses per (layer, direction, gate) and per step, and
+    the sums behind the BNN-vs-neuron correlation per (layer, gate)."""
+    evaluations: np.ndarray       # (batch, layers, dirs, gates)
+    reuses: np.ndarray            # (batch, layers, dirs, gates)
+    step_evaluations: np.ndarray  # (batch, layers, dirs, steps)
+    step_reuses: np.ndarray       # (batch, layers, dirs, steps)
+    corr_sums: np.ndarray         # (layers, gates, 6): n, sum b, sum p, sum b^2, sum p^2, sum b*p
+
+    @classmethod
+    def empty(cls, batch, layers, dirs, gates, steps):
+        z = np.zeros
+        return cls(z((batch, layers, dirs, gates), np.int64), z((batch, layers, dirs, gates), np.int64),
+                   z((batch, layers, dirs, steps), np.int64), z((batch, layers, dirs, steps), np.int64),
+                   z((layers, gates, 6)))
+
+    def correlation(self) -> np.ndarray:
+        """Pearson correlation of the BNN output with the neuron's preactivation, per (layer, gate)."""
+        n, sb, sp, sbb, spp, sbp = np.moveaxis(self.corr_sums, -1, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = sbp / n - (sb / n) * (sp / n)
+            var = (sbb / n - (sb / n) ** 2) * (spp / n - (sp / n) ** 2)
+            return cov / np.sqrt(var)
+
+
+@dataclass
+class FixedRun:
+    out: np.ndarray       # (batch, time, dirs*hidden) int64 in the activation format
+    lengths: np.ndarray
+    stats: RunStats
+
+
+class _FixedDirection:
+    """State of one layer direction over the batch; ``step`` is one time step of the tile."""
+
+    def __init__(self, model: FixedPointNetwork, layer: int, direction: int, policy: MemoPolicy,
+                 theta_q: np.ndarray, stats: RunStats, correlation: bool):
+        self.model, self.cfg, self.q = model, model.config, model.layers[layer][direction]
+        self.layer, self.direction, self.stats, self.correlation = layer, direction, stats, correlation
+        self.policy = policy
+        batch, hs = theta_q.shape[0], model.net.hidden_size
+        self.hs, self.gates = hs, len(model.net.gates)
+        self.h = np.zeros((batch, hs), dtype=np.int64)
+        self.c = np.zeros((batch, hs), dtype=np.int64)
+        self.memo = MemoTable(policy, batch, self.gates * hs, theta_q)
+        self.needs_score = policy.kind == BNN or correlation
+        self.predictor_state = policy.predictor.prepare(self.q.w) if self.needs_score else None
+
+    def _gate(self, k):
+        return slice(k * self.hs, (k + 1) * self.hs)
+
+    def _activate(self, p, gates):
+        kinds = [self.model.gate_kinds[k] for k in gates]
+        return np.concatenate([intops.activate(kind, p[:, self._gate(i)], self.model.tables[kind], self.cfg.act)
+                               for i, kind in enumerate(kinds)], axis=1)
+
+    def step(self, t, x_t, active):
+        cfg, q, hs = self.cfg, self.q, self.hs
+        v = np.concatenate([x_t, self.h], axis=1)
+        b = self.policy.predictor.score(self.predictor_state, v) if self.needs_score else None
+        acc_x = self.model._dot(x_t, q.w[:, :q.input_size]) + q.bias_x
+        acc_h = self.model._dot(self.h, q.w[:, q.input_size:]) + q.bias_h
+        if self.model.net.cell == LSTM:
+            p = intops.neuron_preact(acc_x + acc_h, 0, cfg)
+            y, hit = self.memo.apply(slice(None), self._activate(p, range(4)), b, active)
+            i, f, g, o = (y[:, self._gate(k)] for k in range(4))
+            h, c = intops.lstm_cell_update(i, f, g, o, self.c, self.model.tables[TANH], cfg)
+            self.c = np.where(active[:, None], c, self.c)
+        else:
+            rz = slice(0, 2 * hs)
+            p_rz = intops.neuron_preact(acc_x[:, rz] + acc_h[:, rz], 0, cfg)
+            y_rz, hit_rz = self.memo.apply(rz, self._activate(p_rz, (0, 1)), None if b is None else b[:, rz],
+                                           active)
+            r, z = y_rz[:, :hs], y_rz[:, hs:]
+            n_cols = self._gate(2)
+            p_n = intops.neuron_preact(intops.gru_candidate_acc(acc_x[:, n_cols], acc_h[:, n_cols], r, cfg), 0, cfg)
+            n, hit_n = self.memo.apply(n_cols, self._activate(p_n, (2,)), None if b is None else b[:, n_cols],
+                                       active)
+            h = intops.gru_state_update(z, n, self.h, cfg)
+            p = np.concatenate([p_rz, p_n], axis=1)
+            hit = np.concatenate([hit_rz, hit_n], axis=1)
+        self.h = np.where(active[:, None], h, self.h)
+        self._count(t, hit, active, b, p)
+        return h
+
+    def _count(self, t, hit, active, b, p):
+        s, li, d = self.stats, self.layer, self.direction
+        per_gate = hit.reshape(hit.shape[0], self.gates, self.hs).sum(axis=2)
+        s.reuses[:, li, d] += per_gate
+        s.evaluations[:, li, d] += active[:, None] * self.hs
+        s.step_reuses[:, li, d, t] = per_gate.sum(axis=1)
+        s.step_evaluations[:, li, d, t] = active * self.gates * self.hs
+        if self.correlation:
+            bb = b[active].reshape(-1, self.gates, self.hs).astype(np.float64)
+            pp = p[active].reshape(-1, self.gates, self.hs).astype(np.float64)
+            s.corr_sums[li] += np.stack([np.full(self.gates, bb.shape[0] * self.hs), bb.sum((0, 2)),
+                                         pp.sum((0, 2)), (bb * bb).sum((0, 2)), (pp * pp).sum((0, 2)),
+                                         (bb * pp).sum((0, 2))], axis=1)
