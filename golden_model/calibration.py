@@ -43,7 +43,17 @@ def calibrate_formats(net: Network, x, lengths=None, weight_bits=8, act_bits=12,
     act_max = max(float(np.abs(x[valid]).max()), 1.0)
     act = QFormat(act_bits, frac_for(act_bits, act_max, max_frac=act_bits - 2))
     weight = QFormat(weight_bits, frac_for(weight_bits, w_max))
-    preact = QFormat(preact_bits, frac_for(preact_bits, PREACT_RANGE))
+    # Saturation at +-PREACT_RANGE is harmless, so the table spends all its bits inside that range.
+    preact = QFormat(preact_bits, preact_bits - 1 - int(math.log2(PREACT_RANGE)))
     c_max = cell_abs_max(net, x, lengths) * CELL_MARGIN if net.cell == LSTM else 1.0
     cell = QFormat(cell_bits, frac_for(cell_bits, max(c_max, 1.0)))
     return FixedPointConfig(weight=weight, act=act, cell=cell, preact=preact, bias_bits=bias_bits)
+
+
+def config_for(net: Network, x, lengths=None) -> FixedPointConfig:
+    """The formats stored with the model (``meta["fixed_point"]``, written when it was calibrated on its
+    training data), else formats calibrated on the given batch with the default widths."""
+    stored = net.meta.get("fixed_point")
+    if stored is not None:
+        return FixedPointConfig.from_dict(stored)
+    return calibrate_formats(net, x, lengths)

@@ -1,0 +1,51 @@
+"""``fuzzymemo import-torch`` and ``fuzzymemo info``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from golden_model.calibration import calibrate_formats
+from golden_model.torch_import import load_torch_checkpoint
+from golden_model.workloads import load_data
+
+from .source import add_source_arguments, load_source
+
+
+def run_import(args) -> int:
+    net = load_torch_checkpoint(args.checkpoint)
+    meta = dict(net.meta, source=str(Path(args.checkpoint).name))
+    if args.calibrate_data:
+        x, _, lengths = load_data(args.calibrate_data)
+        meta["fixed_point"] = calibrate_formats(net, x, lengths).to_dict()
+    net = dataclasses.replace(net, meta=meta)
+    net.save(args.output)
+    print(f"{args.checkpoint}: {net.describe()} -> {args.output}")
+    return 0
+
+
+def run_info(args) -> int:
+    src = load_source(args)
+    net, model = src.model.net, src.model
+    print(f"{src.name}: {net.describe()}")
+    print(f"formats: {model.config}")
+    print(f"data: {src.x.shape[0]} sequences, up to {src.x.shape[1]} steps")
+    if net.head is not None:
+        float_acc = (net.predict(src.x, src.lengths) == src.y).mean()
+        fixed_acc = (model.predict(src.x, src.lengths) == src.y).mean()
+        print(f"accuracy: float {float_acc:.4f}, fixed-point {fixed_acc:.4f} "
+              f"(loss {100 * (float_acc - fixed_acc):.2f} pp)")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import-torch", help="convert a torch.save-d state dict (rnn.* and head.*) to a model file")
+    p.add_argument("checkpoint", metavar="STATE_DICT.pt")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.npz)")
+    p.add_argument("--calibrate-data", metavar="DATA.npz",
+                   help="calibrate the fixed-point formats on this data and store them in the model")
+    p.set_defaults(func=run_import)
+
+    p = sub.add_parser("info", help="describe a model, its formats and its float/fixed-point accuracy")
+    add_source_arguments(p, default_workload=True)
+    p.set_defaults(func=run_info)

@@ -1,0 +1,93 @@
+"""``fuzzymemo sweep`` and ``fuzzymemo calibrate``: reuse and accuracy against the threshold."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from golden_model import intops
+from golden_model.memo import BNN, CACHE_UPDATES, ORACLE
+from golden_model.sweep import DEFAULT_THRESHOLDS, pick_threshold, sweep
+
+from .source import add_source_arguments, load_source
+
+
+def _thresholds(text: str):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--thresholds takes comma-separated numbers, not {text!r}") from None
+    return values
+
+
+def _add_sweep_arguments(parser):
+    add_source_arguments(parser)
+    parser.add_argument("--thresholds", type=_thresholds, default=list(DEFAULT_THRESHOLDS),
+                        help="comma-separated thresholds (default: 16 from 0 to 1.5)")
+    parser.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE)
+    parser.add_argument("--cache-update", choices=CACHE_UPDATES, default="compute",
+                        help="when the BNN's cached output changes: only on compute (default) or always")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def _progress(args):
+    return None if args.quiet else (lambda message: print(f"[sweep] {message}", file=sys.stderr, flush=True))
+
+
+def _table(records) -> str:
+    lines = [f"{'policy':<7} {'threshold':>9} {'reuse':>7} {'accuracy':>9} {'loss pp':>8}"]
+    for r in records:
+        lines.append(f"{r['policy']:<7} {r['threshold']:>9.4g} {r['reuse']:>7.1%} {r['metric']:>9.4f} "
+                     f"{r['metric_loss']:>8.2f}")
+    return "\n".join(lines)
+
+
+def run_sweep(args) -> int:
+    src = load_source(args)
+    records = sweep(src.model, src.x, src.y, src.lengths, (ORACLE, BNN), args.thresholds, args.form,
+                    args.cache_update, _progress(args))
+    for r in records:
+        r["workload"] = src.name
+    print(_table(records))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        from fuzzymemo.plots import plot_sweep
+        plot_sweep(records, args.plot, title=f"{src.name}: reuse and accuracy loss vs threshold")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def run_calibrate(args) -> int:
+    src = load_source(args)
+    records = sweep(src.model, src.x, src.y, src.lengths, (args.policy,), args.thresholds, args.form,
+                    args.cache_update, _progress(args))
+    chosen = pick_threshold(records, args.policy, args.budget)
+    if chosen is None:
+        print(f"no swept threshold keeps the loss within {args.budget} pp "
+              f"(threshold {records[0]['threshold']} loses {records[0]['metric_loss']:.2f} pp)")
+        return 1
+    print(f"{src.name}: {args.policy} {args.form} threshold {chosen['threshold']:g} reuses "
+          f"{chosen['reuse']:.1%} of neuron evaluations, accuracy {chosen['metric']:.4f} "
+          f"(loss {chosen['metric_loss']:.2f} pp, budget {args.budget} pp)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(chosen | {"workload": src.name, "budget_pp": args.budget}, f, indent=1)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="reuse and accuracy of the oracle and BNN policies over thresholds")
+    _add_sweep_arguments(p)
+    p.add_argument("--json", metavar="OUT.json", help="write the records as a JSON list")
+    p.add_argument("--plot", metavar="OUT.png", help="plot reuse and loss against the threshold")
+    p.set_defaults(func=run_sweep)
+
+    p = sub.add_parser("calibrate", help="largest threshold within an accuracy-loss budget")
+    _add_sweep_arguments(p)
+    p.add_argument("--policy", choices=(BNN, ORACLE), default=BNN)
+    p.add_argument("--budget", type=float, default=1.0, help="loss budget in percentage points (default 1)")
+    p.add_argument("--json", metavar="OUT.json", help="write the chosen record")
+    p.set_defaults(func=run_calibrate)

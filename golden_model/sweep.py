@@ -1,0 +1,112 @@
+"""Threshold sweeps: reuse and accuracy of the memoization policies against the threshold
+(the paper's Figure 1), and the choice of a threshold within a loss budget.
+
+All thresholds of one policy run in a single batch: the batch is repeated once per threshold and
+every row carries its own threshold register value, so the time loop runs once per chunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import intops
+from .fixed_model import FixedPointNetwork
+from .memo import BNN, ORACLE, MemoPolicy
+from .sequences import check_batch
+
+DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 1.5, 16), 4))
+#: Rows (sequences x thresholds) run at once; bounds memory on long workloads.
+CHUNK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x: np.ndarray
+    y: np.ndarray
+    lengths: np.ndarray
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def _check_labels(y, batch: int, classes: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.shape != (batch,):
+        raise ValueError(f"labels have shape {y.shape}, expected ({batch},)")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be integers, not {y.dtype}")
+    if np.any((y < 0) | (y >= classes)):
+        raise ValueError(f"labels must be in 0..{classes - 1} (the readout's classes)")
+    return y.astype(np.int64)
+
+
+def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
+          thresholds=DEFAULT_THRESHOLDS, form: str = intops.RELATIVE, cache_update: str = "compute",
+          progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Records of reuse and metric per (policy, threshold); see docs/memoization.md for the keys."""
+    net = model.net
+    if net.head is None:
+        raise ValueError("a sweep needs a network with a readout head to measure accuracy")
+    x, lengths = check_batch(x, lengths, net.input_size)
+    y = _check_labels(y, x.shape[0], net.head.weight.shape[0])
+    thresholds = [float(t) for t in thresholds]
+    if not thresholds:
+        raise ValueError("no thresholds to sweep")
+    for t in thresholds:
+        intops.quantize_threshold(t, form)
+    say = progress or (lambda message: None)
+    float_metric = float(np.mean(net.predict(x, lengths) == y))
+    x_q = model.quantize_input(x)
+    base = model.run(x_q, lengths, correlation=True)
+    fixed_metric = accuracy(model.logits(base.out, lengths), y)
+    correlation = base.stats.correlation()
+    say(f"float accuracy {float_metric:.4f}, fixed-point {fixed_metric:.4f}")
+    batch = x.shape[0]
+    per_chunk = max(1, CHUNK_ROWS // batch)
+    records = []
+    for kind in policies:
+        for start in range(0, len(thresholds), per_chunk):
+            chunk = thresholds[start:start + per_chunk]
+            policy = MemoPolicy(kind, 0.0, form, cache_update if kind == BNN else "compute")
+            theta_q = np.array([intops.quantize_threshold(t, form) for t in chunk])
+            rows = np.repeat(theta_q, batch)
+            run = model.run(np.tile(x_q, (len(chunk), 1, 1)), np.tile(lengths, len(chunk)), policy,
+                            theta_rows=np.repeat(rows[None, :], net.num_layers, axis=0))
+            logits = model.logits(run.out, run.lengths)
+            for k, theta in enumerate(chunk):
+                part = slice(k * batch, (k + 1) * batch)
+                records.append(_record(kind, theta, form, run.stats, part, logits[part], y, float_metric,
+                                       fixed_metric, correlation, net.gates))
+            say(f"{kind}: thresholds {chunk[0]:g}..{chunk[-1]:g} done")
+    return records
+
+
+def _record(kind, theta, form, stats, part, logits, y, float_metric, fixed_metric, correlation, gates):
+    ev, re = stats.evaluations[part].sum(axis=0), stats.reuses[part].sum(axis=0)  # (layers, dirs, gates)
+    metric = accuracy(logits, y)
+    return {
+        "policy": kind, "threshold": theta, "form": form,
+        "reuse": float(re.sum() / ev.sum()),
+        "reuse_per_layer": [float(r) for r in re.sum(axis=(1, 2)) / ev.sum(axis=(1, 2))],
+        "reuse_per_gate": {g: float(re[..., i].sum() / ev[..., i].sum()) for i, g in enumerate(gates)},
+        "metric": metric, "metric_loss": (fixed_metric - metric) * 100.0,
+        "fixed_metric": fixed_metric, "float_metric": float_metric,
+        "bnn_correlation": {g: [float(c) for c in correlation[:, i]] for i, g in enumerate(gates)},
+    }
+
+
+def pick_threshold(records: list[dict], policy: str, budget_pp: float = 1.0) -> dict | None:
+    """The record of the largest threshold such that it and every smaller swept threshold lose at most
+    ``budget_pp`` percentage points (conservative where the loss is not monotonic). None if even the
+    smallest exceeds the budget."""
+    if budget_pp < 0:
+        raise ValueError(f"the loss budget must be >= 0 percentage points, not {budget_pp}")
+    chosen = None
+    for rec in sorted((r for r in records if r["policy"] == policy), key=lambda r: r["threshold"]):
+        if rec["metric_loss"] > budget_pp + 1e-9:
+            break
+        chosen = rec
+    return chosen

@@ -1,0 +1,184 @@
+"""The fixed-point model: memoization semantics against a loop-by-loop reference, baselines, errors."""
+
+import numpy as np
+import pytest
+
+from golden_model import FixedPointConfig, Network, QFormat, intops
+from golden_model.calibration import calibrate_formats
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.memo import MemoPolicy, SignBnn
+
+
+def random_network(cell, inputs=3, hidden=4, layers=1, dirs=1, seed=0, scale=0.5):
+    rng = np.random.default_rng(seed)
+    g = 4 if cell == "lstm" else 3
+    weights = [[{"w_ih": rng.uniform(-scale, scale, (g * hidden, inputs if li == 0 else hidden * dirs)),
+                 "w_hh": rng.uniform(-scale, scale, (g * hidden, hidden)),
+                 "b_ih": rng.uniform(-0.3, 0.3, g * hidden), "b_hh": rng.uniform(-0.3, 0.3, g * hidden)}
+                for _ in range(dirs)] for li in range(layers)]
+    head = {"weight": rng.standard_normal((3, hidden * dirs)), "bias": np.zeros(3)}
+    return Network.build(cell, weights, head)
+
+
+def smooth_inputs(batch, steps, features, seed=0):
+    """Slowly varying inputs, so that memoization has something to reuse."""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.normal(0, 0.15, (batch, steps, features)), axis=1)
+
+
+def reference(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy):
+    """One neuron at a time, one sequence at a time, in plain Python: the memo semantics of DESIGN.md 3.3
+    written out literally for a one-layer, one-direction network."""
+    cfg, q, net = model.config, model.layers[0][0], model.net
+    hs, n_in, gates = net.hidden_size, net.input_size, len(net.gates)
+    theta = int(policy.thresholds_q(1)[0])
+    af = cfg.act.frac
+    out = np.zeros((x_q.shape[0], x_q.shape[1], hs), dtype=np.int64)
+    hits = 0
+    for s in range(x_q.shape[0]):
+        h, c = [0] * hs, [0] * hs
+        valid, y_m, b_m = [False] * (gates * hs), [0] * (gates * hs), [0] * (gates * hs)
+        for t in range(lengths[s]):
+            v = [int(e) for e in x_q[s, t]] + h
+            y = [0] * (gates * hs)
+            for k in range(gates):
+                for j in range(hs):
+                    row = k * hs + j
+                    bnn = 2 * sum((v[i] >= 0) == (q.w[row, i] >= 0) for i in range(len(v))) - len(v)
+                    acc_x = sum(int(q.w[row, i]) * v[i] for i in range(n_in)) + int(q.bias_x[row])
+                    acc_h = sum(int(q.w[row, n_in + i]) * h[i] for i in range(hs)) + int(q.bias_h[row])
+                    if net.cell == "gru" and k == 2:
+                        acc = acc_x + int(intops.round_shift(y[j] * acc_h, af))  # y[j] is r_j
+                    else:
+                        acc = acc_x + acc_h
+                    kind = model.gate_kinds[k]
+                    val = int(intops.activate(kind, intops.to_preact(acc, cfg.acc_frac, cfg.preact),
+                                              model.tables[kind], cfg.act))
+                    compared = (bnn, b_m[row]) if policy.kind == "bnn" else (val, y_m[row])
+                    hit = policy.kind != "off" and valid[row] and bool(
+                        intops.within_threshold(*compared, theta, policy.form))
+                    if hit:
+                        hits += 1
+                        y[row] = y_m[row]
+                        if policy.cache_update == "always":
+                            b_m[row] = bnn
+                    else:
+                        y[row] = y_m[row] = val
+                        b_m[row], valid[row] = bnn, True
+            if net.cell == "lstm":
+                hn, cn = intops.lstm_cell_update(*(np.array(y[k * hs:(k + 1) * hs]) for k in range(4)),
+                                                 np.array(c), model.tables["tanh"], cfg)
+                c = [int(e) for e in cn]
+            else:
+                hn = intops.gru_state_update(np.array(y[hs:2 * hs]), np.array(y[2 * hs:]), np.array(h), cfg)
+            h = [int(e) for e in hn]
+            out[s, t] = h
+    return out, hits
+
+
+POLICIES = [MemoPolicy(), MemoPolicy("oracle", 0.3), MemoPolicy("bnn", 0.2),
+            MemoPolicy("bnn", 2, form="absolute"), MemoPolicy("bnn", 0.5, cache_update="always"),
+            MemoPolicy("oracle", 3, form="absolute")]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.kind}-{p.threshold}-{p.form}-{p.cache_update}")
+def test_vectorised_model_equals_literal_reference(cell, policy):
+    net = random_network(cell, seed=1)
+    x = smooth_inputs(4, 8, 3, seed=2)
+    lengths = np.array([8, 3, 6, 1])
+    model = FixedPointNetwork(net, calibrate_formats(net, x, lengths))
+    x_q = model.quantize_input(x)
+    run = model.run(x_q, lengths, policy)
+    ref_out, ref_hits = reference(model, x_q, lengths, policy)
+    assert np.array_equal(run.out, ref_out)
+    assert run.stats.reuses.sum() == ref_hits
+    assert run.stats.evaluations.sum() == lengths.sum() * len(net.gates) * net.hidden_size
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("layers,dirs", [(1, 1), (2, 2)])
+def test_memo_off_and_exact_oracle_equal_the_baseline(cell, layers, dirs):
+    net = random_network(cell, layers=layers, dirs=dirs, seed=3)
+    x = smooth_inputs(6, 12, 3, seed=4)
+    lengths = np.array([12, 5, 9, 12, 2, 7])
+    model = FixedPointNetwork(net, calibrate_formats(net, x, lengths))
+    base = model.run(x, lengths)
+    assert base.stats.reuses.sum() == 0
+    assert np.array_equal(model.run(x, lengths, MemoPolicy("off", 0.7)).out, base.out)
+    # An oracle with threshold 0 reuses only exactly equal outputs: bit-identical, yet it reuses.
+    exact = model.run(x, lengths, MemoPolicy("oracle", 0.0))
+    assert np.array_equal(exact.out, base.out)
+    assert exact.stats.reuses.sum() > 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_fixed_point_tracks_float(cell):
+    net = random_network(cell, hidden=8, layers=2, dirs=2, seed=5)
+    x = smooth_inputs(8, 10, 3, seed=6)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    err = np.abs(model.run(x).out / model.config.act.scale - net.forward(x))
+    assert err.max() < 0.03
+
+
+def test_reuse_grows_with_threshold_and_bnn_correlates():
+    net = random_network("lstm", hidden=8, seed=7)
+    x = smooth_inputs(16, 20, 3, seed=8)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    reuse = [model.run(x, policy=MemoPolicy("oracle", t)).stats.reuses.sum() for t in (0.0, 0.1, 0.5, 2.0)]
+    assert reuse == sorted(reuse) and reuse[-1] > reuse[0]
+    corr = model.run(x, correlation=True).stats.correlation()
+    assert corr.shape == (1, 4) and np.all(corr > 0.2)
+
+
+def test_per_layer_thresholds():
+    net = random_network("gru", layers=2, seed=9)
+    x = smooth_inputs(4, 10, 3)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    run = model.run(x, policy=MemoPolicy("oracle", (0.0, 5.0)))
+    per_layer = run.stats.reuses.sum(axis=(0, 2, 3)) / run.stats.evaluations.sum(axis=(0, 2, 3))
+    assert per_layer[1] > per_layer[0]
+    with pytest.raises(ValueError, match="2 per-layer thresholds given for a 3-layer"):
+        MemoPolicy("bnn", (0.1, 0.2)).thresholds_q(3)
+
+
+def test_predictor_is_pluggable():
+    class NeverChanges:
+        name = "constant"
+
+        def prepare(self, weights):
+            return weights.shape[0]
+
+        def score(self, prepared, v_q):
+            return np.zeros((v_q.shape[0], prepared), dtype=np.int64)
+
+    net = random_network("lstm", seed=10)
+    x = smooth_inputs(3, 6, 3)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    run = model.run(x, policy=MemoPolicy("bnn", 0.0, form="absolute", predictor=NeverChanges()))
+    # A predictor that never changes reuses every evaluation after the first step.
+    assert run.stats.reuses.sum() == run.stats.evaluations.sum() - 3 * 16
+    assert SignBnn().name == "sign-bnn"
+
+
+def test_weights_that_do_not_fit_the_format_are_an_error():
+    net = random_network("lstm", scale=3.0)
+    with pytest.raises(ValueError, match="layer 0 weights reaches .* outside the range"):
+        FixedPointNetwork(net, FixedPointConfig(weight=QFormat(8, 6)))
+
+
+def test_bad_policy_and_run_arguments():
+    with pytest.raises(ValueError, match="unknown memoization policy"):
+        MemoPolicy("sometimes")
+    with pytest.raises(ValueError, match="unknown cache update"):
+        MemoPolicy("bnn", cache_update="never")
+    with pytest.raises(ValueError, match="out of range"):
+        MemoPolicy("bnn", 1000.0)
+    net = random_network("gru")
+    model = FixedPointNetwork(net, calibrate_formats(net, smooth_inputs(2, 4, 3)))
+    with pytest.raises(ValueError, match="theta_rows has shape"):
+        model.run(np.zeros((2, 4, 3)), theta_rows=np.zeros((1, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match="outside the activation format"):
+        model.run(np.full((2, 4, 3), 1 << 20, dtype=np.int64))
+    with pytest.raises(TypeError, match="FixedPointConfig"):
+        FixedPointNetwork(net, {"weight": 8})

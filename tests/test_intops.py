@@ -1,0 +1,114 @@
+"""Properties of the integer operations (the numeric contract)."""
+
+from fractions import Fraction
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from golden_model import intops
+from golden_model.formats import THETA_BITS, THETA_FRAC, FixedPointConfig, QFormat
+
+ints = st.integers(-(1 << 40), 1 << 40)
+
+
+@given(ints, st.integers(0, 20))
+def test_round_shift_is_round_half_up(x, shift):
+    expected = math.floor(Fraction(x, 1 << shift) + Fraction(1, 2)) if shift else x
+    assert int(intops.round_shift(x, shift)) == expected
+
+
+@given(ints, st.integers(1, 20))
+def test_negative_shift_is_exact_left_shift(x, shift):
+    assert int(intops.round_shift(x, -shift)) == x << shift
+
+
+@given(ints, st.integers(2, 32))
+def test_saturate_clamps_to_twos_complement(x, bits):
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    assert int(intops.saturate(x, bits)) == min(max(x, lo), hi)
+
+
+@given(st.floats(-100, 100), st.integers(4, 16), st.integers(0, 10))
+def test_quantize_rounds_half_up_and_saturates(v, bits, frac):
+    fmt = QFormat(bits, frac)
+    q = int(intops.quantize(v, fmt))
+    exact = math.floor(Fraction(v) * (1 << frac) + Fraction(1, 2))
+    assert q == min(max(exact, fmt.min_int), fmt.max_int)
+
+
+def test_quantize_rejects_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        intops.quantize([1.0, np.nan], QFormat(8, 4))
+
+
+@pytest.mark.parametrize("kind", intops.ACTIVATIONS)
+@pytest.mark.parametrize("preact,out", [(QFormat(11, 7), QFormat(12, 8)), (QFormat(8, 4), QFormat(8, 6))])
+def test_activation_matches_float_within_half_lsb_and_is_symmetric(kind, preact, out):
+    table = intops.activation_table(kind, preact, out)
+    limit = intops.preact_limit(preact)
+    p = np.arange(-limit, limit + 1)
+    y = intops.activate(kind, p, table, out)
+    arg = p / preact.scale
+    ref = 1 / (1 + np.exp(-arg)) if kind == intops.SIGMOID else np.tanh(arg)
+    assert np.max(np.abs(y / out.scale - ref)) <= 0.5 / out.scale + 1e-12
+    mirrored = (1 << out.frac) - y[::-1] if kind == intops.SIGMOID else -y[::-1]
+    assert np.array_equal(y, mirrored)
+
+
+def test_to_preact_saturates_symmetrically():
+    preact = QFormat(8, 4)
+    assert intops.to_preact(np.array([10**9, -10**9]), 10, preact).tolist() == [127, -127]
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=200), st.data(), st.sampled_from([1, 3, 8, 32]))
+def test_bnn_output_equals_packed_xnor_popcount(input_bits, data, width):
+    n = len(input_bits)
+    weight_bits = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    a, w = np.array(input_bits, dtype=np.int8), np.array(weight_bits, dtype=np.int8)
+    b = int(intops.bnn_output(a[None, :], w[None, :])[0, 0])
+    assert b == 2 * int(np.sum(a == w)) - n
+    assert b == intops.popcount_xnor_words(intops.pack_bits(a, width), intops.pack_bits(w, width), width, n)
+
+
+def test_sign_of_zero_is_plus_one():
+    assert intops.sign_bits(np.array([-1, 0, 1])).tolist() == [0, 1, 1]
+
+
+@given(st.integers(-5000, 5000), st.integers(-5000, 5000), st.integers(0, (1 << THETA_BITS) - 1))
+def test_relative_threshold_is_exact_rational_compare(new, cached, theta_q):
+    expected = abs(new - cached) <= Fraction(theta_q, 1 << THETA_FRAC) * abs(cached)
+    assert bool(intops.within_threshold(new, cached, theta_q, intops.RELATIVE)) == expected
+    assert bool(intops.within_threshold(new, cached, theta_q, intops.ABSOLUTE)) == (abs(new - cached) <= theta_q)
+
+
+@pytest.mark.parametrize("theta,form,message", [
+    (-0.1, "relative", ">= 0"), (float("nan"), "relative", "finite"), (300.0, "relative", "out of range"),
+    (1.5, "absolute", "integer"), (70000, "absolute", "out of range"), (0.1, "fuzzy", "unknown threshold form")])
+def test_bad_thresholds_are_rejected(theta, form, message):
+    with pytest.raises(ValueError, match=message):
+        intops.quantize_threshold(theta, form)
+
+
+def test_lstm_cell_update_matches_float_closely():
+    cfg = FixedPointConfig()
+    rng = np.random.default_rng(1)
+    a = cfg.act
+    i, f, o = (intops.quantize(rng.uniform(0, 1, 1000), a) for _ in range(3))
+    g = intops.quantize(rng.uniform(-1, 1, 1000), a)
+    c = intops.quantize(rng.uniform(-3, 3, 1000), cfg.cell)
+    table = intops.activation_table(intops.TANH, cfg.preact, a)
+    h, c_new = intops.lstm_cell_update(i, f, g, o, c, table, cfg)
+    d = lambda q, fmt: q / fmt.scale  # noqa: E731
+    c_ref = d(f, a) * d(c, cfg.cell) + d(i, a) * d(g, a)
+    assert np.max(np.abs(d(c_new, cfg.cell) - c_ref)) <= 1.0 / cfg.cell.scale
+    assert np.max(np.abs(d(h, a) - d(o, a) * np.tanh(d(c_new, cfg.cell)))) < 4.0 / a.scale
+
+
+def test_gru_state_update_is_convex_combination():
+    cfg = FixedPointConfig()
+    one = 1 << cfg.act.frac
+    n, h = np.array([100, -50]), np.array([-30, 70])
+    assert intops.gru_state_update(np.array([0, 0]), n, h, cfg).tolist() == n.tolist()
+    assert intops.gru_state_update(np.array([one, one]), n, h, cfg).tolist() == h.tolist()
