@@ -1,0 +1,70 @@
+"""Amaranth expressions of the integer operations of :mod:`golden_model.intops`.
+
+Each helper builds the combinational expression of one intops function, with every intermediate as
+wide as it needs to be (Amaranth widens ``+``, ``-`` and ``*`` exactly), so the result equals the
+golden model's int64 arithmetic bit for bit as long as the final value fits the signal it is assigned to.
+The saturating helpers guarantee that fit themselves.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Mux, Value, signed
+
+from golden_model import intops
+from golden_model.formats import QFormat
+
+__all__ = ["round_shift", "rescale", "saturate", "clip_symmetric", "to_preact", "balanced_sum"]
+
+
+def round_shift(x: Value, shift: int) -> Value:
+    """:func:`intops.round_shift`: arithmetic shift right rounding half up (add 2**(shift-1), floor);
+    a negative ``shift`` is an exact shift left."""
+    x = Value.cast(x)
+    if shift > 0:
+        return (x + Const(1 << (shift - 1), signed(shift + 1))) >> shift
+    if shift < 0:
+        return x << (-shift)
+    return x
+
+
+def rescale(x: Value, from_frac: int, to_frac: int) -> Value:
+    """:func:`intops.rescale`."""
+    return round_shift(x, from_frac - to_frac)
+
+
+def _clamp(x: Value, lo: int, hi: int, bits: int) -> Value:
+    x = Value.cast(x)
+    lo_c, hi_c = Const(lo, signed(bits)), Const(hi, signed(bits))
+    clamped = Mux(x > hi_c, hi_c, Mux(x < lo_c, lo_c, x))
+    return clamped[:bits].as_signed()
+
+
+def saturate(x: Value, bits: int) -> Value:
+    """:func:`intops.saturate`: clamp to the two's-complement range of ``bits`` bits; the result is
+    ``signed(bits)``."""
+    return _clamp(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, bits)
+
+
+def clip_symmetric(x: Value, limit: int, bits: int) -> Value:
+    """Clamp to ``-limit .. limit``; the result is ``signed(bits)`` (``limit < 2**(bits-1)``)."""
+    assert 0 <= limit < (1 << (bits - 1))
+    return _clamp(x, -limit, limit, bits)
+
+
+def to_preact(x: Value, from_frac: int, preact: QFormat) -> Value:
+    """:func:`intops.to_preact`: rescale to the preactivation fraction, then saturate symmetrically
+    to +-:func:`intops.preact_limit`; the result is ``signed(preact.bits)``."""
+    return clip_symmetric(rescale(x, from_frac, preact.frac), intops.preact_limit(preact), preact.bits)
+
+
+def balanced_sum(terms) -> Value:
+    """Sum of ``terms`` as a balanced adder tree (exact: Amaranth widens every addition)."""
+    terms = [Value.cast(t) for t in terms]
+    if not terms:
+        raise ValueError("balanced_sum needs at least one term")
+    while len(terms) > 1:
+        pairs = [terms[k] + terms[k + 1] for k in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            pairs.append(terms[-1])
+        terms = pairs
+    return terms[0]

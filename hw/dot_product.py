@@ -1,0 +1,126 @@
+"""Dot-product unit: L signed multiply-accumulates per cycle, exact wide accumulator, bias, requantize.
+
+Arithmetic (bit-exact with the golden model): ``acc = bias + sum_k w[k] * x[k]`` held exactly in
+``config.acc_bits(max_inputs)`` bits (fraction ``config.acc_frac``), then
+``preact = intops.neuron_preact(sum_k w[k] * x[k], bias, config)``. See ``docs/hw/dot_product.md``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.formats import FixedPointConfig
+
+from .arith import balanced_sum, to_preact
+from .pipeline import StreamPipeline
+
+__all__ = ["DotProductUnit", "MAX_LANES"]
+
+#: Largest number of lanes accepted (a sanity bound, not a hardware limit).
+MAX_LANES = 1024
+
+
+def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be {bound}, not {value}")
+    return value
+
+
+def _check_config(config) -> FixedPointConfig:
+    if not isinstance(config, FixedPointConfig):
+        raise TypeError(f"config must be a golden_model.formats.FixedPointConfig, not {type(config).__name__}")
+    return config
+
+
+class DotProductUnit(wiring.Component):
+    """Streams one neuron's row over ``ceil(N / lanes)`` beats and returns its accumulator and preactivation.
+
+    Parameters
+    ----------
+    lanes : int
+        L, multiply-accumulates per beat (1..:data:`MAX_LANES`).
+    max_inputs : int
+        N_max, the longest row the unit is elaborated for; sets the accumulator width
+        ``config.acc_bits(max_inputs)``. Rows longer than N_max may overflow the accumulator.
+    config : FixedPointConfig
+        Number formats: weights ``config.weight``, activations ``config.act``, bias ``config.bias``,
+        output table argument ``config.preact``.
+
+    Ports
+    -----
+    i : In(stream)
+        One beat: ``weights`` and ``acts`` (L lanes each; lanes past N on the final beat must be zero in
+        at least one of the two), ``bias`` (taken on the FIRST beat of a neuron, ignored on the others),
+        ``last`` (marks the neuron's final beat; a one-beat neuron has ``last`` on its only beat).
+    o : Out(stream)
+        One item per neuron: ``acc`` = bias + sum of products, exact (``config.acc_bits(max_inputs)``
+        bits, fraction ``config.acc_frac``), and ``preact`` = ``intops.neuron_preact`` of it.
+
+    Timing: :attr:`latency` = 4 cycles from the cycle the last beat transfers to the cycle the result is
+    valid (multiply, adder tree, accumulate, requantize); one beat per cycle, back to back across
+    neurons; the whole pipeline holds while ``o.valid & ~o.ready``.
+    """
+
+    latency = 4
+
+    def __init__(self, lanes: int, max_inputs: int, config: FixedPointConfig):
+        self.lanes = _check_int("lanes", lanes, 1, MAX_LANES)
+        self.max_inputs = _check_int("max_inputs", max_inputs, 1)
+        self.config = _check_config(config)
+        config.check_sizes(max_inputs)
+        self.acc_bits = config.acc_bits(max_inputs)
+        self.in_layout = data.StructLayout({
+            "weights": data.ArrayLayout(signed(config.weight.bits), lanes),
+            "acts": data.ArrayLayout(signed(config.act.bits), lanes),
+            "bias": signed(config.bias_bits),
+            "last": 1,
+        })
+        self.out_layout = data.StructLayout({
+            "acc": signed(self.acc_bits),
+            "preact": signed(config.preact.bits),
+        })
+        super().__init__({
+            "i": In(stream.Signature(self.in_layout)),
+            "o": Out(stream.Signature(self.out_layout)),
+        })
+
+    def beats(self, n_inputs: int) -> int:
+        """Beats a neuron of ``n_inputs`` inputs takes: ceil(n_inputs / lanes)."""
+        return -(-n_inputs // self.lanes)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, L = self.config, self.lanes
+        i, o = self.i, self.o
+        product_shape = signed(cfg.weight.bits + cfg.act.bits)
+
+        # Stage 1: L products.  Stage 2: adder tree.  Stage 3: accumulate.  Stage 4: requantize (o).
+        first = Signal(init=1)  # the next beat to transfer starts a neuron
+        prod = [Signal(product_shape, name=f"prod{k}") for k in range(L)]
+        bias1, first1, last1 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
+        beat_sum = Signal(signed(cfg.weight.bits + cfg.act.bits + (L - 1).bit_length()))
+        bias2, first2, last2 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
+        acc = Signal(signed(self.acc_bits))
+
+        # stage 3 (index 2) forwards an item only on a neuron's last beat
+        pipe = StreamPipeline(m, i, o, 4, name="dot", gates={2: last2})
+
+        with m.If(pipe.take):
+            m.d.sync += first.eq(i.payload.last)
+
+        with m.If(pipe.advance):
+            m.d.sync += [prod[k].eq(i.payload.weights[k] * i.payload.acts[k]) for k in range(L)]
+            m.d.sync += [bias1.eq(i.payload.bias), first1.eq(first), last1.eq(i.payload.last)]
+            m.d.sync += [beat_sum.eq(balanced_sum(prod)), bias2.eq(bias1), first2.eq(first1),
+                         last2.eq(last1)]
+            with m.If(pipe.valid[1]):
+                # the bias initialises the accumulator on a neuron's first beat
+                m.d.sync += acc.eq(Mux(first2, bias2, acc) + beat_sum)
+            m.d.sync += [o.payload.acc.eq(acc),
+                         o.payload.preact.eq(to_preact(acc, cfg.acc_frac, cfg.preact))]
+        return m

@@ -1,0 +1,49 @@
+"""Flow control shared by the fixed-latency stream units (dot product, activation, LSTM/GRU element-wise).
+
+Every such unit is a pipeline of registers that all advance together under one enable::
+
+    advance  = ~o.valid | o.ready        (the output register is empty or is being taken)
+    i.ready  = advance
+
+Each stage register loads only when ``advance`` is high, and a valid bit travels with the data. So:
+
+* with ``o.ready`` held high the pipeline accepts one input per cycle, back to back, and every result
+  appears exactly ``latency`` cycles after the cycle its input transferred (``i.valid & i.ready``);
+* when the consumer stalls (``o.valid & ~o.ready``) the whole pipeline holds, nothing is lost or duplicated;
+* ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer); a consumer that needs that path
+  broken puts a register slice / FIFO in front of the output.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+
+__all__ = ["StreamPipeline"]
+
+
+class StreamPipeline:
+    """Builds the enable and valid chain of a ``depth``-stage pipeline between streams ``i`` and ``o``.
+
+    ``valid[k]`` is the valid bit of stage ``k + 1`` (``valid[-1]`` is ``o.valid``); ``advance`` is the
+    common stage enable; ``take`` is high in a cycle where an input transfers.
+    ``gates`` maps a stage index ``k`` to a condition ANDed into the valid bit that stage ``k`` loads
+    (its input's valid), so a stage may drop items (e.g. all but the last beat of a dot product).
+    """
+
+    def __init__(self, m: Module, i, o, depth: int, *, name: str = "pipe", gates=None):
+        if depth < 1:
+            raise ValueError("a pipeline needs at least one stage")
+        self.advance = Signal(name=f"{name}_advance")
+        self.take = Signal(name=f"{name}_take")
+        self.valid = [Signal(name=f"{name}_valid{k + 1}") for k in range(depth - 1)] + [o.valid]
+        m.d.comb += [
+            self.advance.eq(~o.valid | o.ready),
+            i.ready.eq(self.advance),
+            self.take.eq(i.valid & self.advance),
+        ]
+        gates = dict(gates or {})
+        prev = i.valid
+        with m.If(self.advance):
+            for k, v in enumerate(self.valid):
+                m.d.sync += v.eq(prev & gates[k] if k in gates else prev)
+                prev = v
