@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
 
-from .dot_product import _check_config
+from .checks import check_config, silence_unused
 from .pipeline import StreamPipeline
 
 __all__ = ["Activation", "TableActivation", "ActivationUnit", "activation_rom_init"]
@@ -57,10 +57,14 @@ class TableActivation(wiring.Component):
     latency = 2
 
     def __init__(self, config: FixedPointConfig, kinds=(Activation.SIGMOID, Activation.TANH)):
-        self.config = _check_config(config)
-        kinds = tuple(kinds)
-        if not kinds or len(set(kinds)) != len(kinds) or not all(isinstance(k, Activation) for k in kinds):
-            raise ValueError(f"kinds must be distinct Activation members, not {kinds!r}")
+        try:
+            self.config = check_config(config)
+            kinds = tuple(kinds)
+            if not kinds or len(set(kinds)) != len(kinds) or not all(isinstance(k, Activation) for k in kinds):
+                raise ValueError(f"kinds must be distinct Activation members, not {kinds!r}")
+        except (TypeError, ValueError):
+            silence_unused(self)
+            raise
         self.kinds = kinds
         sig = {
             "en": In(1),
@@ -129,7 +133,11 @@ class ActivationUnit(wiring.Component):
     latency = TableActivation.latency
 
     def __init__(self, config: FixedPointConfig):
-        self.config = _check_config(config)
+        try:
+            self.config = check_config(config)
+        except TypeError:
+            silence_unused(self)
+            raise
         self.in_layout = data.StructLayout({"preact": signed(config.preact.bits), "func": Activation})
         self.out_layout = data.StructLayout({"value": signed(config.act.bits)})
         super().__init__({

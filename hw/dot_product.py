@@ -14,27 +14,13 @@ from amaranth.lib.wiring import In, Out
 from golden_model.formats import FixedPointConfig
 
 from .arith import balanced_sum, to_preact
+from .checks import check_config, check_int, silence_unused
 from .pipeline import StreamPipeline
 
 __all__ = ["DotProductUnit", "MAX_LANES"]
 
 #: Largest number of lanes accepted (a sanity bound, not a hardware limit).
 MAX_LANES = 1024
-
-
-def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ValueError(f"{name} must be {bound}, not {value}")
-    return value
-
-
-def _check_config(config) -> FixedPointConfig:
-    if not isinstance(config, FixedPointConfig):
-        raise TypeError(f"config must be a golden_model.formats.FixedPointConfig, not {type(config).__name__}")
-    return config
 
 
 class DotProductUnit(wiring.Component):
@@ -69,10 +55,14 @@ class DotProductUnit(wiring.Component):
     latency = 4
 
     def __init__(self, lanes: int, max_inputs: int, config: FixedPointConfig):
-        self.lanes = _check_int("lanes", lanes, 1, MAX_LANES)
-        self.max_inputs = _check_int("max_inputs", max_inputs, 1)
-        self.config = _check_config(config)
-        config.check_sizes(max_inputs)
+        try:
+            self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
+            self.max_inputs = check_int("max_inputs", max_inputs, 1)
+            self.config = check_config(config)
+            config.check_sizes(max_inputs)
+        except (TypeError, ValueError):
+            silence_unused(self)
+            raise
         self.acc_bits = config.acc_bits(max_inputs)
         self.in_layout = data.StructLayout({
             "weights": data.ArrayLayout(signed(config.weight.bits), lanes),

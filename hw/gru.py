@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.formats import FixedPointConfig
 
 from .arith import rescale, round_shift, saturate, to_preact
-from .dot_product import _check_config, _check_int
+from .checks import check_config, check_int, silence_unused
 from .pipeline import StreamPipeline
 
 __all__ = ["GruCandidateUnit", "GruStateUnit"]
@@ -34,9 +34,13 @@ class GruCandidateUnit(wiring.Component):
     latency = 3
 
     def __init__(self, config: FixedPointConfig, max_inputs: int):
-        self.config = cfg = _check_config(config)
-        self.max_inputs = _check_int("max_inputs", max_inputs, 1)
-        cfg.check_sizes(max_inputs)
+        try:
+            self.config = cfg = check_config(config)
+            self.max_inputs = check_int("max_inputs", max_inputs, 1)
+            cfg.check_sizes(max_inputs)
+        except (TypeError, ValueError):
+            silence_unused(self)
+            raise
         self.acc_bits = cfg.acc_bits(max_inputs)
         # |round_shift(r * acc_h, a)| <= 2**(act.bits-1-a) * 2**(acc_bits-1), plus acc_x: one more bit
         self.cand_bits = self.acc_bits + cfg.act.bits - cfg.act.frac + 1
@@ -76,7 +80,11 @@ class GruStateUnit(wiring.Component):
     latency = 2
 
     def __init__(self, config: FixedPointConfig):
-        self.config = cfg = _check_config(config)
+        try:
+            self.config = cfg = check_config(config)
+        except TypeError:
+            silence_unused(self)
+            raise
         act = signed(cfg.act.bits)
         self.in_layout = data.StructLayout({"z": act, "n": act, "h": act})
         self.out_layout = data.StructLayout({"h": act})

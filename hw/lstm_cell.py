@@ -13,7 +13,7 @@ from golden_model.formats import FixedPointConfig
 
 from .activation import Activation, TableActivation
 from .arith import rescale, saturate, to_preact
-from .dot_product import _check_config
+from .checks import check_config, silence_unused
 from .pipeline import StreamPipeline
 
 __all__ = ["LstmCellUnit"]
@@ -36,7 +36,11 @@ class LstmCellUnit(wiring.Component):
     latency = 5
 
     def __init__(self, config: FixedPointConfig):
-        self.config = cfg = _check_config(config)
+        try:
+            self.config = cfg = check_config(config)
+        except TypeError:
+            silence_unused(self)
+            raise
         act, cell = signed(cfg.act.bits), signed(cfg.cell.bits)
         self.in_layout = data.StructLayout({"i": act, "f": act, "g": act, "o": act, "c": cell})
         self.out_layout = data.StructLayout({"h": act, "c": cell})
