@@ -153,10 +153,11 @@ class MemoTable(wiring.Component):
         y_rp = y_mem.read_port(transparent_for=(y_wp,))
         m.d.comb += [y_rp.addr.eq(look.index), y_rp.en.eq(self.lookup.ready)]
 
+        look_in_range = look.index < n if (1 << len(look.index)) > n else Const(1)
         b_wp = b_mem.write_port()
         if always:
             # Every lookup writes b_m := b_t; its own read returns the old b_m (not transparent).
-            m.d.comb += [b_wp.addr.eq(look.index), b_wp.data.eq(look.b), b_wp.en.eq(look_fire)]
+            m.d.comb += [b_wp.addr.eq(look.index), b_wp.data.eq(look.b), b_wp.en.eq(look_fire & look_in_range)]
             b_rp = b_mem.read_port(transparent_for=())
         else:
             m.d.comb += [b_wp.addr.eq(upd.index), b_wp.data.eq(upd.b), b_wp.en.eq(upd_fire)]
@@ -168,7 +169,6 @@ class MemoTable(wiring.Component):
         m.d.comb += upd_onehot.eq(Mux(upd_fire, Const(1, n) << upd.index, 0))
         m.d.sync += valid.eq(Mux(self.clear, 0, valid) | upd_onehot)
 
-        look_in_range = look.index < n if (1 << len(look.index)) > n else Const(1)
         with m.If(look_fire):
             m.d.sync += [
                 s1_valid.eq(1),
