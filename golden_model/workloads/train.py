@@ -27,7 +27,8 @@ CLIP = 4.0          # normalised inputs are clipped to +-CLIP
 TARGET_QUANTILE = 0.999
 TARGET_RANGE = 3.5  # the TARGET_QUANTILE of |z| on the training set is scaled to at most this
 
-# name: (description, cell, hidden, layers, epochs, lr, batch size)
+# Hidden sizes: 32 for JapaneseVowels (16 loses ~3 points of accuracy), 16 for BasicMotions and digits
+# (no loss against 32). Kept small: the networks are simulated cycle by cycle in RTL.
 CONFIGS = {
     "japanese_vowels": dict(
         description="JapaneseVowels (UEA): speaker identification from 12 LPC cepstrum coefficients, "
@@ -36,11 +37,11 @@ CONFIGS = {
     "basic_motions": dict(
         description="BasicMotions (UEA): activity recognition from 3-axis accelerometer + gyroscope, "
                     "length 100, 4 classes; GRU",
-        cell="gru", hidden=32, layers=1, epochs=80, lr=5e-3, batch_size=8),
+        cell="gru", hidden=16, layers=1, epochs=100, lr=1e-2, batch_size=8),
     "digits": dict(
         description="scikit-learn digits: 8x8 handwritten digits read row by row (8 steps of 8 pixels), "
                     "10 classes; 2-layer LSTM",
-        cell="lstm", hidden=32, layers=2, epochs=40, lr=5e-3, batch_size=32),
+        cell="lstm", hidden=16, layers=2, epochs=60, lr=5e-3, batch_size=32),
 }
 SEED = 0
 
@@ -182,7 +183,7 @@ def train_workload(name: str, out_dir: Path = DATA_DIR, verbose: bool = True) ->
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            total += float(loss) * len(b)
+            total += loss.item() * len(b)
         sched.step()
         if verbose and (epoch + 1) % 10 == 0:
             print(f"  {name} epoch {epoch + 1:3d}: train loss {total / len(xt):.4f}")
