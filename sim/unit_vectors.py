@@ -17,7 +17,7 @@ from golden_model.formats import FixedPointConfig, QFormat
 
 __all__ = ["CONFIGS", "config_by_name", "dot_product_vectors", "activation_vectors", "activation_most_negative",
            "lstm_cell_vectors",
-           "gru_candidate_vectors", "gru_state_vectors"]
+           "gru_candidate_vectors", "gru_state_vectors", "UNITS", "unit_vectors", "output_input_index"]
 
 #: Named formats the unit tests elaborate (default, tiny tables, shift-left paths, wide).
 CONFIGS = {
@@ -223,3 +223,38 @@ def gru_state_vectors(cfg: FixedPointConfig, count: int, seed: int):
     inputs = [{"z": int(z), "n": int(n), "h": int(h)} for z, n, h in rows]
     expected = [{"h": int(v)} for v in h_new]
     return inputs, expected
+
+
+# ------------------------------------------------------------------------------------ one entry point
+
+#: The units these vectors are for (the names of their hw.registry entries).
+UNITS = ("dot_product", "activation", "lstm_cell", "gru_candidate", "gru_state")
+
+
+def unit_vectors(params: dict):
+    """``(inputs, expected)`` for ``params``: ``unit`` (one of :data:`UNITS`), ``cfg`` (a name of
+    :data:`CONFIGS`), ``count``, ``seed`` and, per unit, ``lanes`` / ``max_inputs``. The cocotb testbench
+    and the pytest side both call this, so they agree on the vectors without passing them around."""
+    unit, cfg = params["unit"], config_by_name(params["cfg"])
+    count, seed = int(params["count"]), int(params["seed"])
+    if unit == "dot_product":
+        beats, expected, _ = dot_product_vectors(cfg, params["lanes"], params["max_inputs"], count, seed)
+        return beats, expected
+    if unit == "activation":
+        inputs, expected = activation_vectors(cfg, count, seed)
+        extra_in, extra_out = activation_most_negative(cfg)
+        return inputs + extra_in, expected + extra_out
+    if unit == "lstm_cell":
+        return lstm_cell_vectors(cfg, count, seed)
+    if unit == "gru_candidate":
+        return gru_candidate_vectors(cfg, params["max_inputs"], count, seed)
+    if unit == "gru_state":
+        return gru_state_vectors(cfg, count, seed)
+    raise ValueError(f"unknown unit {unit!r}; expected one of {UNITS}")
+
+
+def output_input_index(unit: str, inputs) -> list[int]:
+    """For each output, the index of the input whose transfer completes it (a dot product's last beat)."""
+    if unit == "dot_product":
+        return [k for k, beat in enumerate(inputs) if beat["last"]]
+    return list(range(len(inputs)))
