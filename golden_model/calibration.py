@@ -32,8 +32,8 @@ def frac_for(bits: int, magnitude: float, max_frac: int | None = None) -> int:
     return frac
 
 
-def calibrate_formats(net: Network, x, lengths=None, weight_bits=8, act_bits=12, cell_bits=16,
-                      preact_bits=11, bias_bits=24) -> FixedPointConfig:
+def calibrate_formats(net: Network, x, lengths=None, weight_bits=8, act_bits=12, cell_bits=14,
+                      preact_bits=10, bias_bits=24) -> FixedPointConfig:
     """Formats of the given widths for ``net`` calibrated on the batch ``x``."""
     x, lengths = check_batch(x, lengths, net.input_size)
     weights = [np.concatenate([w.w_ih.ravel(), w.w_hh.ravel()]) for layer in net.layers for w in layer]
@@ -57,3 +57,29 @@ def config_for(net: Network, x, lengths=None) -> FixedPointConfig:
     if stored is not None:
         return FixedPointConfig.from_dict(stored)
     return calibrate_formats(net, x, lengths)
+
+
+#: Widths each format takes in :func:`width_study` (one format varied at a time, the others at default).
+STUDY_WIDTHS = {"weight_bits": (4, 5, 6, 7, 8, 10), "act_bits": (6, 8, 10, 12, 14),
+                "cell_bits": (10, 12, 14, 16), "preact_bits": (8, 9, 10, 11, 12)}
+
+
+def width_study(net: Network, x, y, lengths=None, widths=None) -> list[dict]:
+    """Fixed-point accuracy against the bit width of each format, formats recalibrated at every width
+    on the same data. Rows: format, bits, accuracy, loss against float (pp), the calibrated config."""
+    from .fixed_model import FixedPointNetwork  # noqa: PLC0415 (fixed_model imports this module's users)
+
+    x, lengths = check_batch(x, lengths, net.input_size)
+    float_acc = float(np.mean(net.predict(x, lengths) == y))
+    rows = []
+    for name, values in (widths or STUDY_WIDTHS).items():
+        for bits in values:
+            try:
+                cfg = calibrate_formats(net, x, lengths, **{name: bits})
+                acc = float(np.mean(FixedPointNetwork(net, cfg).predict(x, lengths) == y))
+            except ValueError as e:  # a width too narrow for the data is a result, not a failure
+                rows.append({"format": name, "bits": bits, "accuracy": None, "error": str(e)})
+                continue
+            rows.append({"format": name, "bits": bits, "accuracy": acc, "loss_pp": (float_acc - acc) * 100,
+                         "float_accuracy": float_acc, "config": str(cfg)})
+    return rows

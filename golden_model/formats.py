@@ -69,8 +69,8 @@ class FixedPointConfig:
 
     weight: QFormat = QFormat(8, 6)
     act: QFormat = QFormat(12, 8)
-    cell: QFormat = QFormat(16, 11)
-    preact: QFormat = QFormat(11, 7)
+    cell: QFormat = QFormat(14, 9)
+    preact: QFormat = QFormat(10, 6)
     bias_bits: int = 24
 
     def __post_init__(self):

@@ -16,7 +16,7 @@ from .fixed_model import FixedPointNetwork
 from .memo import BNN, ORACLE, MemoPolicy
 from .sequences import check_batch
 
-DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 1.5, 16), 4))
+DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 0.75, 16), 4))
 #: Rows (sequences x thresholds) run at once; bounds memory on long workloads.
 CHUNK_ROWS = 8192
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from golden_model.calibration import calibrate_formats
+import json
+
+from golden_model.calibration import calibrate_formats, width_study
 from golden_model.torch_import import load_torch_checkpoint
 from golden_model.workloads import load_data
 
@@ -38,6 +40,20 @@ def run_info(args) -> int:
     return 0
 
 
+def run_width_study(args) -> int:
+    src = load_source(args)
+    rows = width_study(src.model.net, src.x, src.y, src.lengths)
+    print(f"{src.name}: fixed-point accuracy against each format's width (others at their defaults)")
+    print(f"{'format':<12} {'bits':>4} {'accuracy':>9} {'loss pp':>8}")
+    for r in rows:
+        acc = f"{r['accuracy']:9.4f} {r['loss_pp']:8.2f}" if r["accuracy"] is not None else f"  {r['error']}"
+        print(f"{r['format']:<12} {r['bits']:>4} {acc}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("import-torch", help="convert a torch.save-d state dict (rnn.* and head.*) to a model file")
     p.add_argument("checkpoint", metavar="STATE_DICT.pt")
@@ -49,3 +65,8 @@ def register(sub) -> None:
     p = sub.add_parser("info", help="describe a model, its formats and its float/fixed-point accuracy")
     add_source_arguments(p, default_workload=True)
     p.set_defaults(func=run_info)
+
+    p = sub.add_parser("width-study", help="fixed-point accuracy against the width of each format")
+    add_source_arguments(p, default_workload=True)
+    p.add_argument("--json", metavar="OUT.json", help="write the rows as JSON")
+    p.set_defaults(func=run_width_study)

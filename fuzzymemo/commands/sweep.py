@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -16,14 +17,14 @@ def _thresholds(text: str):
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"--thresholds takes comma-separated numbers, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"takes comma-separated numbers, not {text!r}") from None
     return values
 
 
 def _add_sweep_arguments(parser):
     add_source_arguments(parser)
     parser.add_argument("--thresholds", type=_thresholds, default=list(DEFAULT_THRESHOLDS),
-                        help="comma-separated thresholds (default: 16 from 0 to 1.5)")
+                        help="comma-separated thresholds (default: 16 from 0 to 0.75)")
     parser.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE)
     parser.add_argument("--cache-update", choices=CACHE_UPDATES, default="compute",
                         help="when the BNN's cached output changes: only on compute (default) or always")
