@@ -30,18 +30,18 @@ TARGET_RANGE = 3.5  # the TARGET_QUANTILE of |z| on the training set is scaled t
 # Hidden sizes: 32 for JapaneseVowels (16 loses ~3 points of accuracy), 16 for BasicMotions and digits
 # (no loss against 32). Kept small: the networks are simulated cycle by cycle in RTL.
 CONFIGS = {
-    "japanese_vowels": dict(
-        description="JapaneseVowels (UEA): speaker identification from 12 LPC cepstrum coefficients, "
-                    "variable length 7..29, 9 speakers; LSTM",
-        cell="lstm", hidden=32, layers=1, epochs=60, lr=5e-3, batch_size=32),
-    "basic_motions": dict(
-        description="BasicMotions (UEA): activity recognition from 3-axis accelerometer + gyroscope, "
-                    "length 100, 4 classes; GRU",
-        cell="gru", hidden=16, layers=1, epochs=100, lr=1e-2, batch_size=8),
-    "digits": dict(
-        description="scikit-learn digits: 8x8 handwritten digits read row by row (8 steps of 8 pixels), "
-                    "10 classes; 2-layer LSTM",
-        cell="lstm", hidden=16, layers=2, epochs=60, lr=5e-3, batch_size=32),
+    "japanese_vowels": {
+        "description": "JapaneseVowels (UEA): speaker identification from 12 LPC cepstrum coefficients, "
+                       "variable length 7..29, 9 speakers; LSTM",
+        "cell": "lstm", "hidden": 32, "layers": 1, "epochs": 60, "lr": 5e-3, "batch_size": 32},
+    "basic_motions": {
+        "description": "BasicMotions (UEA): activity recognition from 3-axis accelerometer + gyroscope, "
+                       "length 100, 4 classes; GRU",
+        "cell": "gru", "hidden": 16, "layers": 1, "epochs": 100, "lr": 1e-2, "batch_size": 8},
+    "digits": {
+        "description": "scikit-learn digits: 8x8 handwritten digits read row by row (8 steps of 8 pixels), "
+                       "10 classes; 2-layer LSTM",
+        "cell": "lstm", "hidden": 16, "layers": 2, "epochs": 60, "lr": 5e-3, "batch_size": 32},
 }
 SEED = 0
 
@@ -51,7 +51,7 @@ def _sktime_data_dir(problem: str) -> Path:
     spec = importlib.util.find_spec("sktime")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("sktime is needed for this workload: pip install -e '.[train]'")
-    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / problem
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / problem
 
 
 def read_ts(path: Path) -> tuple[list[np.ndarray], list[str]]:
@@ -80,7 +80,8 @@ def _load_ts_split(problem: str):
     d = _sktime_data_dir(problem)
     train_x, train_l = read_ts(d / f"{problem}_TRAIN.ts")
     test_x, test_l = read_ts(d / f"{problem}_TEST.ts")
-    classes = sorted(set(train_l), key=lambda s: (len(s), s))  # "1".."9" or words
+    numeric = all(c.isdigit() for c in train_l)  # "1".."9" numerically, words alphabetically
+    classes = sorted(set(train_l), key=int if numeric else str)
     idx = {c: i for i, c in enumerate(classes)}
     return (train_x, np.array([idx[c] for c in train_l]), test_x, np.array([idx[c] for c in test_l]),
             classes)
@@ -202,7 +203,7 @@ def train_workload(name: str, out_dir: Path = DATA_DIR, verbose: bool = True) ->
         "float_test_accuracy": acc,
         "torch_test_accuracy": float(np.mean(torch_pred == y_test)),
         "train_accuracy": float(np.mean(train_pred == y_train)),
-        "test_samples": int(len(y_test)),
+        "test_samples": len(y_test),
         "classes": class_names,
         "split": split,
         "normalization": norm,
