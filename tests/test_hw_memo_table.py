@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """MemoTable: Amaranth-simulator tests (cycle-level random traffic against the reference), cocotb tests on
 Icarus and Verilator (golden_model.memo step by step, random traffic, throughput), bad parameters."""
 
@@ -11,7 +12,8 @@ from amaranth.sim import Simulator
 
 from golden_model.formats import THETA_BITS
 from hw.memo_table import MemoTable
-from sim.runner import TB_DIR
+from sim import runner
+from sim.runner import TB_DIR, pytest_simulators
 
 sys.path.insert(0, str(TB_DIR))
 from memo_ref import FORMS, MemoTableRef  # noqa: E402
@@ -93,3 +95,39 @@ def amaranth_random_traffic(entries, y_bits, b_bits, cache_update, *, cycles, se
 def test_amaranth_random_traffic(entries, y_bits, b_bits, cache_update):
     stats = amaranth_random_traffic(entries, y_bits, b_bits, cache_update, cycles=3000, seed=entries + b_bits)
     assert stats["lookups"] > 1000 and stats["hits"] > 50
+
+
+def test_latency_property():
+    assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 2
+
+
+#: (entries, y_bits, b_bits, cache_update): tiny widths (saturated b range), the tile-like default, a deep table.
+COCOTB_CONFIGS = [(5, 4, 3, "always"), (12, 12, 8, "compute"), (64, 16, 10, "compute"), (16, 16, 10, "always")]
+COCOTB_PARAMS = {"sequences": 6, "steps": 10, "traffic": 1500, "latency": MemoTable.LATENCY,
+                 "phases": [[1.0, 1.0], [0.5, 1.0], [1.0, 0.4], [0.4, 0.4]]}
+
+
+@pytest.mark.parametrize("entries,y_bits,b_bits,cache_update", COCOTB_CONFIGS,
+                         ids=[f"E{e}-Y{y}-B{b}-{c}" for e, y, b, c in COCOTB_CONFIGS])
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_cocotb(sim, entries, y_bits, b_bits, cache_update):
+    config = {"entries": entries, "y_bits": y_bits, "b_bits": b_bits, "cache_update": cache_update}
+    design = runner.Design.from_component(MemoTable(**config), name="memo_table", config=config)
+    result = runner.run(design, sim, "tb_memo_table", params={**COCOTB_PARAMS, "seed": entries + b_bits})
+    assert result["tests"] == 3
+
+
+@pytest.mark.parametrize("args,exc,match", [
+    ((1, 8, 8), ValueError, "entries must be in 2..65536"),
+    ((1 << 17, 8, 8), ValueError, "entries must be in 2..65536"),
+    (("4", 8, 8), TypeError, "entries must be an int"),
+    ((4, 1, 8), ValueError, "y_bits must be in 2..32"),
+    ((4, 33, 8), ValueError, "y_bits must be in 2..32"),
+    ((4, 8, 1), ValueError, "b_bits must be in 2..32"),
+    ((4, 8, 8.5), TypeError, "b_bits must be an int"),
+    ((4, 8, 8, "sometimes"), ValueError, "cache_update must be one of"),
+    ((4, 8, 8, 3), TypeError, "cache_update must be a str"),
+])
+def test_bad_parameters(args, exc, match):
+    with pytest.raises(exc, match=match):
+        MemoTable(*args)

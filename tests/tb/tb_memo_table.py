@@ -83,7 +83,8 @@ async def golden_steps(dut):
         dut.clear.value = 1
         await RisingEdge(dut.clk)
         dut.clear.value = 0
-        b = np.array([rng.choice([0, 0, b_lo, b_hi, rng.randint(-8, 8), rng.randint(b_lo, b_hi)])
+        b = np.array([min(b_hi, max(b_lo, rng.choice([0, 0, b_lo, b_hi, rng.randint(-8, 8),
+                                                          rng.randint(b_lo, b_hi)])))
                       for _ in range(entries)], dtype=np.int64)
         for step in range(p.get("steps", 10)):
             # BNN outputs drift slowly (hits) with jumps (misses) and corners (0, most negative/positive)
@@ -127,7 +128,9 @@ async def random_traffic(dut):
         return rng.choice(hot) if rng.random() < 0.5 else rng.randint(0, index_max)
 
     def bval():
-        return rng.randint(-3, 3) if rng.random() < 0.7 else rng.choice([0, b_lo, b_hi, rng.randint(b_lo, b_hi)])
+        if rng.random() < 0.7:
+            return min(b_hi, max(b_lo, rng.randint(-3, 3)))
+        return rng.choice([0, b_lo, b_hi, rng.randint(b_lo, b_hi)])
 
     dut.clear.value = 0
     await start_clock_and_reset(dut)
