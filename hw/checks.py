@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from golden_model.formats import FixedPointConfig
 
-__all__ = ["check_int", "check_config", "silence_unused"]
+__all__ = ["check_int", "check_config", "silence_unused", "parse_qformat", "config_from_options"]
 
 
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -26,3 +26,29 @@ def silence_unused(elaboratable) -> None:
     """A component whose constructor rejected its parameters was never meant to be used: keep Amaranth
     from warning 'created but never used' about it at exit."""
     elaboratable._MustUse__silence = True
+
+
+def parse_qformat(text) -> "QFormat":
+    """A :class:`~golden_model.formats.QFormat` from ``"Q8.6"`` or ``"8.6"`` (bits.frac), or a QFormat."""
+    from golden_model.formats import QFormat
+
+    if isinstance(text, QFormat):
+        return text
+    body = str(text).strip()
+    if body[:1] in ("Q", "q"):
+        body = body[1:]
+    bits, sep, frac = body.partition(".")
+    try:
+        if not sep:
+            raise ValueError
+        return QFormat(int(bits), int(frac))
+    except ValueError as e:
+        detail = f": {e}" if str(e) else ""
+        raise ValueError(f"a number format is written Q<bits>.<frac> (e.g. Q8.6), not {text!r}{detail}") from None
+
+
+def config_from_options(options: dict) -> FixedPointConfig:
+    """The FixedPointConfig of a registry block's format options (weight, act, cell, preact, bias_bits)."""
+    return FixedPointConfig(weight=parse_qformat(options["weight"]), act=parse_qformat(options["act"]),
+                            cell=parse_qformat(options["cell"]), preact=parse_qformat(options["preact"]),
+                            bias_bits=options["bias_bits"])

@@ -118,3 +118,72 @@ register("memo_table", _memo_table, "Memo table: cached (y, b) per neuron, thres
          opt("cache_update", str, "compute", "b_m policy", choices=("compute", "always")),
          lint_configs=({"entries": 2, "y_bits": 2, "b_bits": 2, "cache_update": "always"},
                        {"entries": 100, "y_bits": 16, "b_bits": 12, "cache_update": "compute"}))
+
+
+# Datapath units (dot product, activation, LSTM/GRU element-wise). Number formats are options written
+# Q<bits>.<frac>; defaults are FixedPointConfig()'s.
+
+def _qformat(text):
+    from .checks import parse_qformat
+    return parse_qformat(text)
+
+
+def _format_options():
+    from golden_model.formats import FixedPointConfig
+    d = FixedPointConfig()
+    return (opt("weight", _qformat, str(d.weight), "weight format"),
+            opt("act", _qformat, str(d.act), "activation format"),
+            opt("cell", _qformat, str(d.cell), "LSTM cell-state format"),
+            opt("preact", _qformat, str(d.preact), "table argument format"),
+            opt("bias_bits", int, d.bias_bits, "bias width (fraction weight.frac + act.frac)"))
+
+
+_qformat.__name__ = "QFormat"
+_FORMATS = _format_options()
+_NARROW = {"weight": "Q4.2", "act": "Q6.3", "cell": "Q8.4", "preact": "Q6.3", "bias_bits": 10}
+_WIDE = {"weight": "Q16.12", "act": "Q16.12", "cell": "Q24.18", "preact": "Q14.10", "bias_bits": 40}
+
+
+def _dot_product(o):
+    from .checks import config_from_options
+    from .dot_product import DotProductUnit
+    return DotProductUnit(o["lanes"], o["max_inputs"], config_from_options(o))
+
+
+def _activation(o):
+    from .activation import ActivationUnit
+    from .checks import config_from_options
+    return ActivationUnit(config_from_options(o))
+
+
+def _lstm_cell(o):
+    from .checks import config_from_options
+    from .lstm_cell import LstmCellUnit
+    return LstmCellUnit(config_from_options(o))
+
+
+def _gru_candidate(o):
+    from .checks import config_from_options
+    from .gru import GruCandidateUnit
+    return GruCandidateUnit(config_from_options(o), o["max_inputs"])
+
+
+def _gru_state(o):
+    from .checks import config_from_options
+    from .gru import GruStateUnit
+    return GruStateUnit(config_from_options(o))
+
+
+register("dot_product", _dot_product, "Dot-product unit: L MACs per cycle, exact accumulator, bias, requantize",
+         opt("lanes", int, 8, "L, multiply-accumulates per cycle"),
+         opt("max_inputs", int, 256, "N_max, longest neuron row (sets the accumulator width)"), *_FORMATS,
+         lint_configs=({"lanes": 1, "max_inputs": 1, **_NARROW}, {"lanes": 7, "max_inputs": 100, **_WIDE}))
+register("activation", _activation, "Sigmoid/tanh unit: folded half tables in ROM, one lookup per cycle",
+         *_FORMATS, lint_configs=(_NARROW, _WIDE))
+register("lstm_cell", _lstm_cell, "LSTM element-wise update: c' and h' from i, f, g, o and c", *_FORMATS,
+         lint_configs=(_NARROW, _WIDE))
+register("gru_candidate", _gru_candidate, "GRU candidate: acc_x + r * acc_h, requantized to the tanh argument",
+         opt("max_inputs", int, 256, "N_max of the dot products feeding it (sets the accumulator width)"),
+         *_FORMATS, lint_configs=({"max_inputs": 1, **_NARROW}, {"max_inputs": 100, **_WIDE}))
+register("gru_state", _gru_state, "GRU state update h' = n + z * (h - n)", *_FORMATS,
+         lint_configs=(_NARROW, _WIDE))

@@ -11,11 +11,8 @@ from hw.activation import ActivationUnit
 from hw.dot_product import DotProductUnit
 from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
-from sim.runner import Design, run
+from sim.runner import Design, pytest_simulators, run
 from sim.unit_vectors import config_by_name
-
-SIMS = [pytest.param("icarus", marks=pytest.mark.icarus, id="icarus"),
-        pytest.param("verilator", marks=pytest.mark.verilator, id="verilator")]
 
 # (unit, design parameters, vectors): vectors are counted in outputs (neurons / elements)
 CASES = [
@@ -71,7 +68,7 @@ def pch_workaround(monkeypatch):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
-@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("sim", pytest_simulators())
 def test_datapath_unit(sim, case, pch_workaround):
     unit, design, count = case
     verilog, latency = _design(unit, tuple(sorted(design.items())))
