@@ -34,10 +34,10 @@ def generate(top: str, out, options: dict | None = None, name: str | None = None
 
     block = registry.get(top)
     resolved = block.resolve(options)
-    component = block.builder(resolved)
     name = name or top
     if not name.isidentifier():
         raise ValueError(f"module name {name!r} is not a Verilog identifier")
+    component = block.builder(resolved)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"
