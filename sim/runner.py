@@ -60,7 +60,9 @@ class SimulationError(AssertionError):
 
 
 def waves_requested() -> bool:
-    return os.environ.get(WAVES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """``FUZZYMEMO_WAVES`` (or cocotb's own ``WAVES``) is set to a true value."""
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+               for var in (WAVES_ENV, "WAVES"))
 
 
 def verilator_bin_dir() -> Path:
