@@ -18,7 +18,7 @@ from golden_model.formats import FixedPointConfig
 from .checks import check_config, silence_unused
 from .pipeline import StreamPipeline
 
-__all__ = ["Activation", "TableActivation", "ActivationUnit", "activation_rom_init"]
+__all__ = ["Activation", "ActivationUnit", "TableActivation", "activation_rom_init"]
 
 
 class Activation(enum.Enum, shape=1):

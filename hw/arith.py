@@ -13,7 +13,7 @@ from amaranth.hdl import Const, Mux, Value, signed
 from golden_model import intops
 from golden_model.formats import QFormat
 
-__all__ = ["round_shift", "rescale", "saturate", "clip_symmetric", "to_preact", "balanced_sum"]
+__all__ = ["balanced_sum", "clip_symmetric", "rescale", "round_shift", "saturate", "to_preact"]
 
 
 def round_shift(x: Value, shift: int) -> Value:

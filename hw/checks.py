@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from golden_model.formats import FixedPointConfig
+from golden_model.formats import FixedPointConfig, QFormat
 
-__all__ = ["check_int", "check_config", "silence_unused", "parse_qformat", "config_from_options"]
+__all__ = ["check_config", "check_int", "config_from_options", "parse_qformat", "silence_unused"]
 
 
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -28,10 +28,8 @@ def silence_unused(elaboratable) -> None:
     elaboratable._MustUse__silence = True
 
 
-def parse_qformat(text) -> "QFormat":
+def parse_qformat(text) -> QFormat:
     """A :class:`~golden_model.formats.QFormat` from ``"Q8.6"`` or ``"8.6"`` (bits.frac), or a QFormat."""
-    from golden_model.formats import QFormat
-
     if isinstance(text, QFormat):
         return text
     body = str(text).strip()

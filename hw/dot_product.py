@@ -17,7 +17,7 @@ from .arith import balanced_sum, to_preact
 from .checks import check_config, check_int, silence_unused
 from .pipeline import StreamPipeline
 
-__all__ = ["DotProductUnit", "MAX_LANES"]
+__all__ = ["MAX_LANES", "DotProductUnit"]
 
 #: Largest number of lanes accepted (a sanity bound, not a hardware limit).
 MAX_LANES = 1024

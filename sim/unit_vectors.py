@@ -15,9 +15,19 @@ import numpy as np
 from golden_model import intops
 from golden_model.formats import FixedPointConfig, QFormat
 
-__all__ = ["CONFIGS", "config_by_name", "dot_product_vectors", "activation_vectors", "activation_most_negative",
-           "lstm_cell_vectors",
-           "gru_candidate_vectors", "gru_state_vectors", "UNITS", "unit_vectors", "output_input_index"]
+__all__ = [
+    "CONFIGS",
+    "UNITS",
+    "activation_most_negative",
+    "activation_vectors",
+    "config_by_name",
+    "dot_product_vectors",
+    "gru_candidate_vectors",
+    "gru_state_vectors",
+    "lstm_cell_vectors",
+    "output_input_index",
+    "unit_vectors",
+]
 
 #: Named formats the unit tests elaborate (default, tiny tables, shift-left paths, wide).
 CONFIGS = {

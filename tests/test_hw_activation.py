@@ -4,6 +4,7 @@ bit-exact against golden_model.intops with random gaps and back-pressure, timing
 
 import numpy as np
 import pytest
+from amaranth_streams import check_stream_unit, transfer_cycles
 
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
@@ -11,10 +12,14 @@ from hw.activation import Activation, ActivationUnit, TableActivation, activatio
 from hw.checks import silence_unused
 from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
-from sim.unit_vectors import (CONFIGS, activation_most_negative, activation_vectors, gru_candidate_vectors,
-                              gru_state_vectors, lstm_cell_vectors)
-
-from amaranth_streams import check_stream_unit, transfer_cycles
+from sim.unit_vectors import (
+    CONFIGS,
+    activation_most_negative,
+    activation_vectors,
+    gru_candidate_vectors,
+    gru_state_vectors,
+    lstm_cell_vectors,
+)
 
 CFG_NAMES = list(CONFIGS)
 

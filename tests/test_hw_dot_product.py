@@ -2,13 +2,12 @@
 (The cocotb runs on Icarus and Verilator are in test_hw_datapath_cocotb.py.)"""
 
 import pytest
+from amaranth_streams import check_stream_unit, transfer_cycles
 
 from golden_model.formats import FixedPointConfig
 from hw.checks import silence_unused
 from hw.dot_product import MAX_LANES, DotProductUnit
 from sim.unit_vectors import CONFIGS, dot_product_vectors
-
-from amaranth_streams import check_stream_unit, transfer_cycles
 
 PARAMS = [  # (lanes, max_inputs, config name)
     (1, 7, "narrow"),
@@ -30,7 +29,7 @@ def test_bit_exact_with_gaps_and_backpressure(lanes, max_inputs, cfg_name):
 @pytest.mark.parametrize("lanes", [1, 3])
 def test_full_throughput_and_latency(lanes):
     cfg = CONFIGS["default"]
-    beats, expected, neurons = dot_product_vectors(cfg, lanes, 10, 120, seed=7)
+    beats, expected, _neurons = dot_product_vectors(cfg, lanes, 10, 120, seed=7)
     dut = DotProductUnit(lanes, 10, cfg)
     in_cycles, out_cycles = transfer_cycles(dut, beats, len(expected))
     assert in_cycles == list(range(len(beats))), "a bubble between beats"
