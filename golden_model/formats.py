@@ -31,8 +31,8 @@ class QFormat:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"QFormat.{name} must be an int, not {type(value).__name__}")
-        if not 2 <= self.bits <= 32:
-            raise ValueError(f"QFormat.bits must be in 2..32, not {self.bits}")
+        if not 2 <= self.bits <= 48:  # 48: the widest bias (FixedPointConfig.bias_bits)
+            raise ValueError(f"QFormat.bits must be in 2..48, not {self.bits}")
         if not 0 <= self.frac < self.bits + 16:
             raise ValueError(f"QFormat.frac must be in 0..{self.bits + 15}, not {self.frac}")
 

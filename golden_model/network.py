@@ -29,7 +29,7 @@ def _finite_array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: identity equality
 class DirectionWeights:
     w_ih: np.ndarray
     w_hh: np.ndarray
@@ -37,14 +37,14 @@ class DirectionWeights:
     b_hh: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Head:
     """Linear readout: logits = weight @ out + bias."""
     weight: np.ndarray
     bias: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Network:
     cell: str
     input_size: int

@@ -4,7 +4,7 @@ from golden_model.formats import FixedPointConfig, QFormat
 
 
 @pytest.mark.parametrize("kwargs,error,message", [
-    ({"bits": 1, "frac": 0}, ValueError, "bits"), ({"bits": 40, "frac": 0}, ValueError, "bits"),
+    ({"bits": 1, "frac": 0}, ValueError, "bits"), ({"bits": 49, "frac": 0}, ValueError, "bits"),
     ({"bits": 8, "frac": -1}, ValueError, "frac"), ({"bits": 8.0, "frac": 2}, TypeError, "int"),
     ({"bits": True, "frac": 2}, TypeError, "int")])
 def test_bad_qformat(kwargs, error, message):
@@ -27,6 +27,10 @@ def test_bad_bias_bits_and_types():
         FixedPointConfig(bias_bits=1)
     with pytest.raises(TypeError, match="QFormat"):
         FixedPointConfig(weight=(8, 6))
+
+
+def test_wide_bias_has_a_format():
+    assert FixedPointConfig(bias_bits=40).bias == QFormat(40, 14)
 
 
 def test_config_round_trips_through_dict():

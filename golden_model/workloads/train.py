@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calibration import calibrate_formats
 from ..torch_import import network_from_checkpoint
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -207,6 +208,8 @@ def train_workload(name: str, out_dir: Path = DATA_DIR, verbose: bool = True) ->
         "classes": class_names,
         "split": split,
         "normalization": norm,
+        # Formats calibrated on the training split: the fixed-point model never sees test ranges.
+        "fixed_point": calibrate_formats(net, x_train, len_train).to_dict(),
         "training": {"epochs": cfg["epochs"], "seed": SEED, "lr": cfg["lr"], "optimizer": "Adam",
                      "schedule": "cosine", "batch_size": cfg["batch_size"], "grad_clip": 1.0,
                      "cell": cfg["cell"], "hidden": cfg["hidden"], "layers": cfg["layers"],
