@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS, THETA_FRAC
 
-__all__ = ["MemoTable", "ThresholdForm", "CACHE_UPDATES", "memo_layouts"]
+__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts"]
 
 #: Cache-update policies, named as in :data:`golden_model.memo.CACHE_UPDATES`: "compute" -- b_m changes
 #: only when the neuron is computed (update port); "always" -- every lookup writes b_m := b_t.

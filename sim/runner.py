@@ -36,9 +36,23 @@ from xml.etree import ElementTree
 from .waivers import verilator_waiver_args
 
 __all__ = [
-    "SIMULATORS", "REPO_ROOT", "SIM_BUILD", "TB_DIR", "Design", "SimBuild", "SimulationError", "build", "run",
-    "load_params", "load_design", "port_info", "shape_json", "waves_requested", "verilator_bin_dir",
-    "build_args", "pytest_simulators",
+    "REPO_ROOT",
+    "SIMULATORS",
+    "SIM_BUILD",
+    "TB_DIR",
+    "Design",
+    "SimBuild",
+    "SimulationError",
+    "build",
+    "build_args",
+    "load_design",
+    "load_params",
+    "port_info",
+    "pytest_simulators",
+    "run",
+    "shape_json",
+    "verilator_bin_dir",
+    "waves_requested",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -161,7 +175,7 @@ class Design:
     ports: dict = field(default_factory=dict)
 
     @classmethod
-    def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> "Design":
+    def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> Design:
         from amaranth.back import verilog
 
         toplevel = toplevel or _sanitize(name).replace("-", "_").replace(".", "_")
@@ -169,7 +183,7 @@ class Design:
         return cls(name=name, config=dict(config), toplevel=toplevel, verilog=text, ports=port_info(component))
 
     @classmethod
-    def from_verilog(cls, path, *, name: str, toplevel: str, config: dict | None = None) -> "Design":
+    def from_verilog(cls, path, *, name: str, toplevel: str, config: dict | None = None) -> Design:
         path = Path(path).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no Verilog file {path}")

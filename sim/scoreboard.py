@@ -8,7 +8,8 @@ collected and reported together by :meth:`Scoreboard.check` with their position 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Scoreboard", "ScoreboardError"]
 
@@ -80,8 +81,8 @@ class Scoreboard:
         return not self.mismatch_count and not self.extra_count and not self.expected
 
     def report(self) -> str:
-        lines = [f"{self.name}: {self.received} received, {self.matched} matched, {self.mismatch_count} "
-                 f"mismatched, {self.extra_count} unexpected, {len(self.expected)} missing"]
+        lines = [(f"{self.name}: {self.received} received, {self.matched} matched, {self.mismatch_count} "
+                 f"mismatched, {self.extra_count} unexpected, {len(self.expected)} missing")]
         if self.mismatches:
             lines.append("  mismatches:" + "".join(f"\n    {m}" for m in self.mismatches))
         if self.extra:

@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-__all__ = ["PayloadCodec", "stream_codec", "StreamDriver", "StreamSink", "start_clock_and_reset",
-           "CycleCounter"]
+__all__ = [
+    "CycleCounter",
+    "PayloadCodec",
+    "StreamDriver",
+    "StreamSink",
+    "start_clock_and_reset",
+    "stream_codec",
+]
 
 
 class PayloadCodec:
@@ -50,7 +57,7 @@ class PayloadCodec:
             raise ValueError(f"unknown shape kind {self.kind!r}")
 
     @classmethod
-    def from_shape(cls, shape) -> "PayloadCodec":
+    def from_shape(cls, shape) -> PayloadCodec:
         from .runner import shape_json
         return cls(shape_json(shape))
 

@@ -15,7 +15,7 @@ from sim import runner
 from sim.runner import TB_DIR, pytest_simulators
 
 sys.path.insert(0, str(TB_DIR))
-from bnn_vectors import make_neurons  # noqa: E402
+from bnn_vectors import make_neurons
 
 #: (width B, max_inputs N_max): B = 1, N_max not a multiple of B, a wide beat.
 COCOTB_CONFIGS = [(1, 9), (8, 40), (24, 200)]

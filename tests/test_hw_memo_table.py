@@ -16,7 +16,7 @@ from sim import runner
 from sim.runner import TB_DIR, pytest_simulators
 
 sys.path.insert(0, str(TB_DIR))
-from memo_ref import FORMS, MemoTableRef  # noqa: E402
+from memo_ref import MemoTableRef
 
 THETA_MAX = (1 << THETA_BITS) - 1
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import random
 
 import cocotb
+from bnn_vectors import make_neurons
 from cocotb.triggers import RisingEdge
 
-from bnn_vectors import make_neurons
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec
