@@ -105,9 +105,12 @@ def verilator_executable() -> str:
 
 
 def build_args(sim: str) -> list[str]:
-    """Extra build arguments of a simulator: for Verilator the waiver list of :mod:`sim.waivers`."""
+    """Extra build arguments of a simulator: for Verilator the waiver list of :mod:`sim.waivers`, and one
+    C++ file per model: the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model split
+    into several files fails to compile ("Vtop__pch.h.fast: linker input file not found", cf.
+    verilator/verilator#5724)."""
     if sim == "verilator":
-        return verilator_waiver_args()
+        return [*verilator_waiver_args(), "--output-split", "0"]
     if sim == "icarus":
         return []
     raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")

