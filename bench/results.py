@@ -13,8 +13,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from fuzzymemo.plots import plot_sweep
 from golden_model.calibration import config_for, width_study
 from golden_model.fixed_model import FixedPointNetwork
@@ -60,8 +58,10 @@ def main() -> int:
         plot_sweep(ab, out / "results" / f"{name}_bnn_absolute.png",
                    title=f"{name}: BNN policy, absolute threshold (BNN output units)")
         base = rel[0]
-        accuracy_rows.append(f"| {name} | {w.network.describe()} | {w.x.shape[0]} | {base['float_metric']:.4f} | "
-                             f"{base['fixed_metric']:.4f} | {100 * (base['float_metric'] - base['fixed_metric']):.2f} | "
+        accuracy_rows.append(f"| {name} | {w.network.describe()} | {w.x.shape[0]} | "
+                             f"{base['float_metric']:.4f} | "
+                             f"{base['fixed_metric']:.4f} | "
+                             f"{100 * (base['float_metric'] - base['fixed_metric']):.2f} | "
                              f"{model.config} |")
         choice_rows += [_choice_row(name, "oracle, relative", rel, "oracle"),
                         _choice_row(name, "BNN, relative", rel, "bnn"),

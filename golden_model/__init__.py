@@ -4,4 +4,4 @@ from .formats import FixedPointConfig, QFormat
 from .network import GRU, LSTM, Network
 from .torch_import import from_torch, load_torch_checkpoint
 
-__all__ = ["FixedPointConfig", "QFormat", "Network", "LSTM", "GRU", "from_torch", "load_torch_checkpoint"]
+__all__ = ["GRU", "LSTM", "FixedPointConfig", "Network", "QFormat", "from_torch", "load_torch_checkpoint"]

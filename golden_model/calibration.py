@@ -67,7 +67,7 @@ STUDY_WIDTHS = {"weight_bits": (4, 5, 6, 7, 8, 10), "act_bits": (6, 8, 10, 12, 1
 def width_study(net: Network, x, y, lengths=None, widths=None) -> list[dict]:
     """Fixed-point accuracy against the bit width of each format, formats recalibrated at every width
     on the same data. Rows: format, bits, accuracy, loss against float (pp), the calibrated config."""
-    from .fixed_model import FixedPointNetwork  # noqa: PLC0415 (fixed_model imports this module's users)
+    from .fixed_model import FixedPointNetwork
 
     x, lengths = check_batch(x, lengths, net.input_size)
     float_acc = float(np.mean(net.predict(x, lengths) == y))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import intops
-from .formats import MAX_INTERMEDIATE_BITS, FixedPointConfig, QFormat
+from .formats import FixedPointConfig, QFormat
 from .intops import SIGMOID, TANH
 from .memo import BNN, MemoPolicy, MemoTable
 from .network import LSTM, Network
@@ -98,7 +98,7 @@ class FixedPointNetwork:
         return v_q @ w.T
 
     def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
-            correlation: bool = False) -> "FixedRun":
+            correlation: bool = False) -> FixedRun:
         """Run the integer datapath over a batch (x float, quantized here, or int64 already quantized).
 
         ``theta_rows`` (layers, batch) overrides the policy's per-layer thresholds row by row (sweeps

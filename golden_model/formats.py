@@ -121,7 +121,7 @@ class FixedPointConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FixedPointConfig":
+    def from_dict(cls, data: dict) -> FixedPointConfig:
         try:
             return cls(weight=QFormat(**data["weight"]), act=QFormat(**data["act"]),
                        cell=QFormat(**data["cell"]), preact=QFormat(**data["preact"]),

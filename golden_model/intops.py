@@ -127,10 +127,10 @@ def popcount_xnor_words(input_words, weight_words, width: int, n_bits: int):
     """The same output from packed words as the hardware consumes them (bit k of word j is element
     j*width + k); padding bits past ``n_bits`` are masked out. Used by the hardware tests."""
     total = 0
-    for j, (a, b) in enumerate(zip(input_words, weight_words)):
+    for j, (a, b) in enumerate(zip(input_words, weight_words, strict=True)):
         valid = min(width, n_bits - j * width)
         mask = (1 << valid) - 1
-        total += bin(~(a ^ b) & mask).count("1")
+        total += (~(a ^ b) & mask).bit_count()
     return 2 * total - n_bits
 
 

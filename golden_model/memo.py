@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from . import intops
-from .intops import ABSOLUTE, RELATIVE, THRESHOLD_FORMS
+from .intops import RELATIVE, THRESHOLD_FORMS
 
 OFF = "off"
 ORACLE = "oracle"

@@ -77,7 +77,7 @@ class Network:
         return self.input_size if layer == 0 else self.output_size
 
     @classmethod
-    def build(cls, cell: str, layers, head=None, meta=None) -> "Network":
+    def build(cls, cell: str, layers, head=None, meta=None) -> Network:
         """Validate raw arrays and build a network.
 
         ``layers`` is a list (one per layer) of lists (one per direction) of dicts with keys
@@ -152,7 +152,7 @@ class Network:
             np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
 
     @classmethod
-    def load(cls, path) -> "Network":
+    def load(cls, path) -> Network:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")

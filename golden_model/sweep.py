@@ -6,8 +6,8 @@ every row carries its own threshold register value, so the time loop runs once p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

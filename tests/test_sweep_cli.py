@@ -4,14 +4,13 @@ import json
 
 import numpy as np
 import pytest
+from test_fixed_model import random_network, smooth_inputs
 
 from fuzzymemo.cli import main
 from golden_model import Network
 from golden_model.calibration import calibrate_formats
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.sweep import pick_threshold, sweep
-
-from test_fixed_model import random_network, smooth_inputs
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +102,8 @@ def test_import_torch_command(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     rnn, head = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True), torch.nn.Linear(10, 3)
-    state = {f"rnn.{k}": v for k, v in rnn.state_dict().items()} | {f"head.{k}": v for k, v in head.state_dict().items()}
+    state = {f"rnn.{k}": v for k, v in rnn.state_dict().items()}
+    state |= {f"head.{k}": v for k, v in head.state_dict().items()}
     torch.save(state, tmp_path / "sd.pt")
     x = np.random.default_rng(1).standard_normal((6, 7, 4)).astype(np.float32)
     np.savez(tmp_path / "data.npz", x=x, y=np.zeros(6, dtype=np.int64))

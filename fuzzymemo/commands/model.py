@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from golden_model.calibration import calibrate_formats, width_study
 from golden_model.torch_import import load_torch_checkpoint
