@@ -14,32 +14,37 @@ from typing import Protocol
 import numpy as np
 
 
-def check_batch(x, lengths, input_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a batch and return (x as float64, lengths as int64)."""
+def check_batch(x, lengths, input_size: int | None, name: str = "input") -> tuple[np.ndarray, np.ndarray]:
+    """Validate a batch and return (x as float64, lengths as int64). ``input_size`` None accepts any
+    feature count; ``name`` is what the messages call x."""
     x = np.asarray(x)
     if x.ndim != 3:
-        raise ValueError(f"input must have shape (batch, time, features), got {x.shape}")
-    if x.shape[2] != input_size:
-        raise ValueError(f"input has {x.shape[2]} features, the network expects {input_size}")
-    if x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"input of shape {x.shape} is empty")
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise TypeError(f"input must be a real numeric array, not {x.dtype}")
-    x = x.astype(np.float64)
+        raise ValueError(f"{name} must have shape (batch, time, features), got shape {x.shape} "
+                         f"({x.ndim} dimensions)")
+    if 0 in x.shape:
+        raise ValueError(f"{name} of shape {x.shape} is empty")
+    if input_size is not None and x.shape[2] != input_size:
+        raise ValueError(f"{name} has {x.shape[2]} features, the network expects {input_size}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"{name} must be a real numeric array, not {x.dtype}")
     if not np.all(np.isfinite(x)):
-        raise ValueError("input contains NaN or infinite values")
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"{name} contains NaN or infinite values (first at index {first})")
+    batch, steps = x.shape[:2]
     if lengths is None:
-        return x, np.full(x.shape[0], x.shape[1], dtype=np.int64)
+        return x.astype(np.float64), np.full(batch, steps, dtype=np.int64)
     lengths = np.asarray(lengths)
-    if lengths.shape != (x.shape[0],):
-        raise ValueError(f"lengths has shape {lengths.shape}, expected ({x.shape[0]},)")
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths must have shape (batch,), got shape {lengths.shape}")
+    if lengths.shape[0] != batch:
+        raise ValueError(f"{name} has {batch} sequences but lengths has {lengths.shape[0]} entries")
     if not np.issubdtype(lengths.dtype, np.integer):
         raise TypeError(f"lengths must be integers, not {lengths.dtype}")
-    bad = (lengths < 1) | (lengths > x.shape[1])
+    bad = (lengths < 1) | (lengths > steps)
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"lengths[{i}] = {lengths[i]} is out of range 1..{x.shape[1]} (the time axis)")
-    return x, lengths.astype(np.int64)
+        raise ValueError(f"lengths[{i}] = {int(lengths[i])} is out of range 1..{steps} (the time axis)")
+    return x.astype(np.float64), lengths.astype(np.int64)
 
 
 class DirectionRunner(Protocol):

@@ -11,20 +11,14 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .checks import check_int
+
 __all__ = ["BnnUnit", "bnn_input_layout", "bnn_output_shape", "popcount"]
 
 #: Largest supported beat width (bits per cycle); wider popcount trees are not a sensible single cycle.
 MAX_WIDTH = 4096
 #: Largest supported number of inputs of one neuron.
 MAX_INPUTS = 1 << 24
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, not {value}")
-    return value
 
 
 def bnn_input_layout(width: int) -> data.StructLayout:
@@ -91,8 +85,8 @@ class BnnUnit(wiring.Component):
     LATENCY = 2
 
     def __init__(self, width: int, max_inputs: int):
-        self.width = _check_int("BnnUnit width", width, 1, MAX_WIDTH)
-        self.max_inputs = _check_int("BnnUnit max_inputs", max_inputs, 1, MAX_INPUTS)
+        self.width = check_int("BnnUnit width", width, 1, MAX_WIDTH)
+        self.max_inputs = check_int("BnnUnit max_inputs", max_inputs, 1, MAX_INPUTS)
         super().__init__({
             "i": In(stream.Signature(bnn_input_layout(self.width))),
             "o": Out(stream.Signature(bnn_output_shape(self.max_inputs))),

@@ -13,12 +13,14 @@ from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS, THETA_FRAC
+from golden_model.memo import CACHE_UPDATES
+
+from .checks import check_int
 
 __all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts"]
 
-#: Cache-update policies, named as in :data:`golden_model.memo.CACHE_UPDATES`: "compute" -- b_m changes
-#: only when the neuron is computed (update port); "always" -- every lookup writes b_m := b_t.
-CACHE_UPDATES = ("compute", "always")
+# Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
+# is computed (update port); "always" -- every lookup writes b_m := b_t.
 
 #: Largest number of entries accepted (a sanity bound: the valid bits are flip-flops).
 MAX_ENTRIES = 1 << 16
@@ -28,14 +30,6 @@ class ThresholdForm(enum.Enum, shape=1):
     """Run-time threshold form (``form`` input): the two forms of :func:`golden_model.intops.within_threshold`."""
     RELATIVE = 0
     ABSOLUTE = 1
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in {lo}..{hi}, not {value}")
-    return value
 
 
 def memo_layouts(entries: int, y_bits: int, b_bits: int) -> dict[str, data.StructLayout]:
@@ -87,9 +81,9 @@ class MemoTable(wiring.Component):
     LATENCY = 2
 
     def __init__(self, entries: int, y_bits: int, b_bits: int, cache_update: str = "compute"):
-        self.entries = _check_int("MemoTable entries", entries, 2, MAX_ENTRIES)
-        self.y_bits = _check_int("MemoTable y_bits", y_bits, 2, 32)
-        self.b_bits = _check_int("MemoTable b_bits", b_bits, 2, 32)
+        self.entries = check_int("MemoTable entries", entries, 2, MAX_ENTRIES)
+        self.y_bits = check_int("MemoTable y_bits", y_bits, 2, 32)
+        self.b_bits = check_int("MemoTable b_bits", b_bits, 2, 32)
         if not isinstance(cache_update, str):
             raise TypeError(f"MemoTable cache_update must be a str, not {type(cache_update).__name__}")
         if cache_update not in CACHE_UPDATES:

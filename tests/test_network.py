@@ -86,7 +86,7 @@ def test_bad_checkpoint_keys():
     (np.full((2, 5, 3), np.nan), None, "NaN"),
     (np.zeros((2, 5, 3)), np.array([5, 6]), r"lengths\[1\] = 6 is out of range"),
     (np.zeros((2, 5, 3)), np.array([0, 5]), r"lengths\[0\] = 0"),
-    (np.zeros((2, 5, 3)), np.array([5]), "lengths has shape"),
+    (np.zeros((2, 5, 3)), np.array([5]), "input has 2 sequences but lengths has 1 entries"),
     (np.zeros((0, 5, 3)), None, "empty"),
 ])
 def test_bad_batches(x, lengths, message):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..network import Network
+from ..sequences import check_batch
 
 WORKLOADS = ("japanese_vowels", "basic_motions", "digits")
 DEFAULT_WORKLOAD = "japanese_vowels"
@@ -94,16 +95,10 @@ def load_data(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def check_data(x, y, lengths=None, where: str = "data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a labelled batch; returns (x float32 (float16/32 input) or float64, y int64, lengths int64)."""
     x, y = np.asarray(x), np.asarray(y)
-    if x.ndim != 3:
-        raise ValueError(f"{where}: x must have shape (batch, time, features), got shape {x.shape} "
-                         f"({x.ndim} dimensions)")
-    if 0 in x.shape:
-        raise ValueError(f"{where}: x of shape {x.shape} is empty")
-    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise ValueError(f"{where}: x must be a real numeric array, not {x.dtype}")
-    if not np.all(np.isfinite(x)):
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError(f"{where}: x contains NaN or infinite values (first at index {tuple(int(i) for i in bad)})")
+    try:
+        _, lengths = check_batch(x, lengths, None, name="x")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
     batch = x.shape[0]
     if y.ndim != 1:
         raise ValueError(f"{where}: y must have shape (batch,), got shape {y.shape}")
@@ -117,21 +112,6 @@ def check_data(x, y, lengths=None, where: str = "data") -> tuple[np.ndarray, np.
         raise ValueError(f"{where}: x has {batch} sequences but y has {y.shape[0]} labels")
     if np.any(y < 0):
         raise ValueError(f"{where}: y holds negative labels (min {int(y.min())}); labels are 0-based classes")
-    if lengths is None:
-        lengths = np.full(batch, x.shape[1], dtype=np.int64)
-    else:
-        lengths = np.asarray(lengths)
-        if lengths.ndim != 1:
-            raise ValueError(f"{where}: lengths must have shape (batch,), got shape {lengths.shape}")
-        if lengths.shape[0] != batch:
-            raise ValueError(f"{where}: x has {batch} sequences but lengths has {lengths.shape[0]} entries")
-        if not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(f"{where}: lengths must be integers, not {lengths.dtype}")
-        bad = (lengths < 1) | (lengths > x.shape[1])
-        if np.any(bad):
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{where}: lengths[{i}] = {int(lengths[i])} is out of range 1..{x.shape[1]} "
-                             f"(the time axis of x)")
     x = x.astype(np.float32 if x.dtype in (np.float16, np.float32) else np.float64)
     return x, y.astype(np.int64), lengths.astype(np.int64)
 
