@@ -1,0 +1,131 @@
+"""Memory image of the accelerator tile: the golden model's integer weights as memory words.
+
+:func:`memory_image` turns a :class:`golden_model.fixed_model.FixedPointNetwork` into the contents of
+every run-time-loadable memory of a :class:`hw.tile.Tile` (``docs/tile.md``, *Memory image*). The same
+words are the elaboration-time ``init`` of the memories and the payloads of a ``wr`` stream
+(:func:`image_writes`), so one build serves any model of the same shape.
+
+Words are raw bit patterns (non-negative ints of the memory's width; signed fields in two's complement).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.lib import data, enum
+
+from golden_model import intops
+
+from .tile_params import TileParams
+
+__all__ = ["MemId", "memory_image", "image_writes", "wr_layout", "slot_of"]
+
+
+class MemId(enum.Enum, shape=2):
+    """``wr.payload.mem``: which memory a run-time write goes to. Writes to a memory the tile does not
+    have (``SIGN`` on the baseline tile, ``BIAS_HN`` on an LSTM tile) are accepted and ignored."""
+    WEIGHT = 0
+    BIAS = 1
+    BIAS_HN = 2
+    SIGN = 3
+
+
+#: memory_image key of every MemId.
+MEM_NAMES = {MemId.WEIGHT: "weight", MemId.BIAS: "bias", MemId.BIAS_HN: "bias_hn", MemId.SIGN: "sign"}
+
+
+def wr_layout(params: TileParams) -> data.StructLayout:
+    """Payload of the ``wr`` stream: ``mem`` (:class:`MemId`), ``addr`` (row), ``data`` (raw word, as wide
+    as the widest memory; higher bits are ignored)."""
+    depths, widths = params.depths(), params.widths()
+    return data.StructLayout({
+        "mem": MemId,
+        "addr": max(1, (max(depths.values()) - 1).bit_length()),
+        "data": max(widths.values()),
+    })
+
+
+def slot_of(layer: int, direction: int, num_directions: int) -> int:
+    """Slot index of a layer-direction: ``layer * num_directions + direction``."""
+    return layer * num_directions + direction
+
+
+def _raw(value: int, bits: int) -> int:
+    return int(value) & ((1 << bits) - 1)
+
+
+def _check_network(params: TileParams, fixed) -> list:
+    if not (hasattr(fixed, "layers") and hasattr(fixed, "net") and hasattr(fixed, "config")):
+        raise TypeError(f"fixed_network must be a golden_model FixedPointNetwork, not {type(fixed).__name__}")
+    net = fixed.net
+    if fixed.config != params.config:
+        raise ValueError(f"the network was quantized to {fixed.config}, the tile is elaborated for {params.config}")
+    if net.cell != params.cell:
+        raise ValueError(f"the network is a {net.cell.upper()}, the tile a {params.cell.upper()}")
+    if net.hidden_size != params.hidden:
+        raise ValueError(f"the network has hidden size {net.hidden_size}, the tile {params.hidden}")
+    slots = [d for layer in fixed.layers for d in layer]
+    if len(slots) > params.slots:
+        raise ValueError(f"the network has {len(slots)} layer-directions, the tile holds {params.slots} slots")
+    for s, q in enumerate(slots):
+        if q.input_size > params.input_size:
+            raise ValueError(f"slot {s} has {q.input_size} inputs per step, the tile at most {params.input_size}")
+    return slots
+
+
+def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
+    """Words of every memory for all slots (slot = layer * num_directions + direction; unused slots
+    are zero). Keys and layouts (``docs/tile.md``), with neuron n = j * G + g (hidden j, gate g), gate
+    row ``g * H + j`` of the golden ``W = [W_ih | W_hh]``, I_s = the slot's input size:
+
+    ``weight``  row ``(s * G*H + n) * (KX + KH) + r``: lane k (bits ``k*wb .. k*wb+wb-1``) holds
+                ``W[row, r*L + k]`` for r < KX (input part, zero past I_s) and ``W[row, I_s + (r-KX)*L + k]``
+                for r >= KX (recurrent part, zero past H);
+    ``bias``    row ``s * G*H + n``: ``bias_x[row]`` (LSTM: b_ih + b_hh; GRU r, z: b_ih + b_hh; GRU n: b_in);
+    ``bias_hn`` (GRU) row ``s * H + j``: ``bias_h[2*H + j]`` = b_hn;
+    ``sign``    (memo) row ``(s * G*H + n) * KB + k``: word k of ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``
+                (contiguous [x ; h] bits, bit i of word k = element k*B + i), zero past the neuron's words.
+    """
+    if not isinstance(params, TileParams):
+        raise TypeError(f"params must be a TileParams, not {type(params).__name__}")
+    slots = _check_network(params, fixed_network)
+    G, H, L, B = params.gates, params.hidden, params.lanes, params.bnn_width
+    KX, KH, KB = params.x_rows, params.h_rows, params.sign_rows
+    wb, bb = params.config.weight.bits, params.config.bias_bits
+    depths = params.depths()
+    image = {name: [0] * depth for name, depth in depths.items()}
+    for s, q in enumerate(slots):
+        w = np.asarray(q.w, dtype=np.int64)
+        n_in = q.input_size
+        for j in range(H):
+            for g in range(G):
+                n = j * G + g
+                row = g * H + j
+                base = (s * G * H + n) * (KX + KH)
+                for r in range(KX + KH):
+                    if r < KX:
+                        cols = [r * L + k for k in range(L)]
+                        vals = [w[row, c] if c < n_in else 0 for c in cols]
+                    else:
+                        cols = [(r - KX) * L + k for k in range(L)]
+                        vals = [w[row, n_in + c] if c < H else 0 for c in cols]
+                    image["weight"][base + r] = sum(_raw(v, wb) << (k * wb) for k, v in enumerate(vals))
+                image["bias"][s * G * H + n] = _raw(q.bias_x[row], bb)
+                if params.memo:
+                    words = intops.pack_bits(intops.sign_bits(w[row, :n_in + H]), B)
+                    for k, word in enumerate(words):
+                        image["sign"][(s * G * H + n) * KB + k] = int(word)
+            if params.cell == "gru":
+                image["bias_hn"][s * H + j] = _raw(q.bias_h[2 * H + j], bb)
+    return image
+
+
+def image_writes(params: TileParams, image: dict[str, list[int]], skip_zero: bool = False) -> list[dict]:
+    """The ``wr`` stream payloads ({mem, addr, data}) that load ``image`` at run time, memory by memory.
+    ``skip_zero`` leaves out zero words (only correct over a tile whose memories are zero)."""
+    writes = []
+    for mem, name in MEM_NAMES.items():
+        for addr, word in enumerate(image.get(name, ())):
+            if skip_zero and not word:
+                continue
+            writes.append({"mem": mem, "addr": addr, "data": int(word)})
+    return writes
