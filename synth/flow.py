@@ -1,0 +1,201 @@
+"""Synthesis flows: :func:`synthesize` elaborates a registered block (or the tile), runs the open tools of a
+target in a build directory and returns a JSON-able record.
+
+* ``generic``: Yosys ``synth`` (hierarchy kept, memories kept as memory cells rather than flip-flops: an
+  ASIC would use SRAM macros), flip-flops legalised to plain ``$_DFF_P_`` (enables and resets become
+  gates) so that ``stat -tech cmos`` can cost every cell; memory bits are costed at 6 transistors each.
+* ``ice40`` / ``ecp5``: the block behind :class:`synth.wrapper.ScanWrapper` on the amaranth-boards
+  iCEBreaker / ULX3S platform: ``synth_ice40 -dsp`` / ``synth_ecp5``, nextpnr with ``--seed`` and
+  ``--report``, then icepack / ecppack; fmax is nextpnr's achieved frequency of the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as _platform
+import time
+from pathlib import Path
+
+from . import reports
+from .targets import get_target, make_platform
+from .tools import ToolError, log_reason, patched_environ, run_tool, tool_env, tool_path, tool_version
+from .wrapper import ScanWrapper
+
+__all__ = ["synthesize", "elaborate", "run_generic", "run_fpga", "design_name", "RECORD_KEYS"]
+
+#: Keys every record has (None where the target has no such figure).
+RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "bram", "dsp", "fmax_mhz",
+               "cmos_transistors", "seed", "tools", "build_dir")
+
+
+def design_name(top: str, options: dict) -> str:
+    """Short name of a configuration, used for the build directory: ``tile-memo`` / ``tile-base``..."""
+    if "memo" in options:
+        return f"{top}-{'memo' if options['memo'] else 'base'}"
+    return top
+
+
+def elaborate(top: str, options: dict | None = None):
+    """(component, resolved options) of registered block ``top``."""
+    from hw import registry
+
+    block = registry.get(top)
+    resolved = block.resolve(options)
+    return block.builder(resolved), resolved
+
+
+def _jsonable(options: dict) -> dict:
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in options.items()}
+
+
+def _base_record(top, resolved, target, build_dir, seed):
+    return {"design": design_name(top, resolved), "block": top, "options": _jsonable(resolved),
+            "target": target.name, "device": target.device, "board": target.board,
+            "lut": None, "ff": None, "bram": None, "dsp": None, "fmax_mhz": None, "cmos_transistors": None,
+            "seed": seed, "build_dir": str(build_dir), "host": _platform.node(), "python": _platform.python_version()}
+
+
+# ---------------------------------------------------------------------------------------------- generic
+
+GENERIC_SCRIPT = """\
+# fuzzymemo generic flow (ASIC proxy): Yosys synth without memory_map, FFs legalised for stat -tech cmos
+read_rtlil {name}.il
+hierarchy -top {name}
+tee -q -o {name}.mem.json stat -json
+synth -top {name} -run begin:fine
+opt -fast -full
+techmap
+opt -fast
+dfflegalize -cell $_DFF_P_ 01 -cell $_DFF_N_ 01
+abc
+opt -fast
+hierarchy -check
+check
+tee -q -o {name}.stat.json stat -json -tech cmos
+tee -q -o {name}.stat.txt stat -tech cmos
+"""
+
+
+def run_generic(component, name: str, build_dir: Path) -> dict:
+    """Generic synthesis of ``component`` as module ``name`` in ``build_dir``: resources of the top and of
+    every module (hierarchical totals)."""
+    from amaranth.back import rtlil, verilog
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
+    (build_dir / f"{name}.v").write_text(verilog.convert(component, name=name, emit_src=False))
+    (build_dir / f"{name}.ys").write_text(GENERIC_SCRIPT.format(name=name))
+    run_tool("yosys", [tool_path("yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"],
+             build_dir / f"{name}.out", build_dir)
+    try:
+        mems = reports.parse_yosys_stat(reports.load_json(build_dir / f"{name}.mem.json"))
+        stat = reports.parse_yosys_stat(reports.load_json(build_dir / f"{name}.stat.json"))
+    except (OSError, ValueError) as e:
+        raise ToolError("yosys", build_dir / f"{name}.log", f"unreadable stat report: {e}") from None
+    for mod, s in stat.items():
+        s["memory_bits"] = mems.get(mod, {}).get("memory_bits", 0)
+        if s["transistors"] is not None:
+            s["transistors"] += reports.SRAM_TRANSISTORS_PER_BIT * s["memory_bits"]
+    totals = reports.hierarchy_totals(stat, name)
+    modules = {}
+    for mod, t in totals.items():
+        summary = reports.generic_summary(t["cells"], t["memory_bits"])
+        modules[mod] = {**summary, "cmos_transistors": t["transistors"]}
+    top = modules[name]
+    return {"lut": None, "ff": top["ff"], "bram": top["memory_bits"], "dsp": None, "fmax_mhz": None,
+            "cmos_transistors": top["cmos_transistors"], "gates": top["gates"], "memory_bits": top["memory_bits"],
+            "cmos_logic_transistors": top["cmos_transistors"]
+            - reports.SRAM_TRANSISTORS_PER_BIT * top["memory_bits"],
+            "modules": modules,
+            "reports": {"stat": f"{name}.stat.json", "log": f"{name}.log", "verilog": f"{name}.v"}}
+
+
+# ------------------------------------------------------------------------------------------------- FPGA
+
+def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float) -> dict:
+    """Place and route ``component`` behind the scan wrapper on ``target``; bitstream and parsed reports."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    family = target.name
+    tools = ["yosys", f"nextpnr-{family}", "icepack" if family == "ice40" else "ecppack"]
+    env = tool_env(tools)
+    wrapper = ScanWrapper(component, dut_name=name)
+    overrides = {
+        "nextpnr_opts": f"--seed {int(seed)} --report top.report.json --timing-allow-fail",
+        "script_after_synth": "tee -q -o top.stat.json stat -json",
+    }
+    if family == "ice40":
+        overrides["synth_opts"] = "-dsp"
+    with patched_environ(env):
+        plat = make_platform(target, constraint_mhz)
+        plan = plat.prepare(wrapper, name="top", **overrides)
+        plan.extract(str(build_dir))
+    started = time.monotonic()
+    try:
+        run_tool("build", ["sh", "build_top.sh"], build_dir / "build.log", build_dir, env)
+    except ToolError as e:
+        # Name the stage that failed and its own log.
+        if not (build_dir / "top.json").exists():
+            stage, log = "yosys", build_dir / "top.rpt"
+        elif not (build_dir / "top.report.json").exists() or not any(
+                (build_dir / f).exists() for f in ("top.asc", "top.config")):
+            stage, log = f"nextpnr-{family}", build_dir / "top.tim"
+        else:
+            stage, log = tools[2], build_dir / "build.log"
+        reason = log_reason(log, e.reason) if log.exists() else e.reason
+        raise ToolError(stage, log if log.exists() else e.log, reason) from None
+    elapsed = time.monotonic() - started
+    try:
+        cells = reports.parse_yosys_stat(reports.load_json(build_dir / "top.stat.json"))
+        pnr = reports.parse_nextpnr_report(reports.load_json(build_dir / "top.report.json"))
+    except (OSError, ValueError) as e:
+        raise ToolError(f"nextpnr-{family}", build_dir / "top.tim", f"unreadable report: {e}") from None
+    top_cells = cells.get("top") or next(iter(cells.values()))
+    summary = reports.fpga_summary(top_cells["cells"], family)
+    bitstream = build_dir / ("top.bin" if family == "ice40" else "top.bit")
+    if not bitstream.exists():
+        raise ToolError(tools[2], build_dir / "build.log", "no bitstream written")
+    record = {**summary, "fmax_mhz": pnr["fmax_mhz"], "clock_constraint_mhz": constraint_mhz,
+              "board_clock_mhz": target.board_clock_mhz,
+              "meets_board_clock": (pnr["fmax_mhz"] is not None and pnr["fmax_mhz"] >= target.board_clock_mhz),
+              "utilization": pnr["utilization"], "fmax_by_clock": pnr["fmax"], "wrapper": wrapper.info,
+              "pnr_seconds": round(elapsed, 1),
+              "reports": {"stat": "top.stat.json", "nextpnr": "top.report.json", "yosys_log": "top.rpt",
+                          "nextpnr_log": "top.tim", "bitstream": bitstream.name}}
+    return record
+
+
+# ------------------------------------------------------------------------------------------------- entry
+
+def synthesize(top: str, target: str = "generic", options: dict | None = None, build_dir=None, seed: int = 1,
+               constraint_mhz: float | None = None, check_fit: bool = True) -> dict:
+    """Synthesise registered block ``top`` (with ``options``) for ``target``; returns the record and writes
+    it to ``<build_dir>/record.json``. Raises ``ValueError`` for a configuration that cannot fit the target
+    (before running the place-and-route tools) and :class:`ToolError` when a tool fails."""
+    from hw import registry
+
+    tgt = get_target(target)
+    resolved = registry.get(top).resolve(options)
+    name = top
+    build_dir = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target / \
+        design_name(top, resolved)
+    build_dir = build_dir.resolve()
+    record = _base_record(top, resolved, tgt, build_dir, seed)
+    started = time.monotonic()
+    if tgt.name == "generic":
+        record["tools"] = {"yosys": tool_version("yosys")}
+        component, _ = elaborate(top, resolved)
+        record.update(run_generic(component, name, build_dir))
+    else:
+        if check_fit:
+            from .fit import check_fit as _check
+            record["estimate"] = _check(top, resolved, tgt, build_dir / "estimate")
+        component, _ = elaborate(top, resolved)
+        mhz = constraint_mhz or tgt.default_constraint_mhz
+        record["tools"] = {t: tool_version(t) for t in
+                           ("yosys", f"nextpnr-{tgt.name}", "icepack" if tgt.name == "ice40" else "ecppack")}
+        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz))
+    import amaranth
+    record["tools"]["amaranth"] = amaranth.__version__
+    record["seconds"] = round(time.monotonic() - started, 1)
+    (build_dir / "record.json").write_text(json.dumps(record, indent=1))
+    return record
