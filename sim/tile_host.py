@@ -1,0 +1,571 @@
+"""Host side of the accelerator tile (``hw.tile``): runs whole networks through the tile in RTL simulation.
+
+Two halves:
+
+* **Host process** (plain Python): :func:`check_fits` (the clear errors before anything runs),
+  :func:`golden_layers` (the golden model's per-layer outputs with a memo policy), :func:`tile_design`
+  (one build per configuration) and :func:`run_network` (writes a job file, runs the cocotb module
+  :mod:`sim.tile_tb` through :mod:`sim.runner` on Icarus or Verilator, reads the results back).
+* **Inside the simulator** (cocotb): :class:`TileHost` drives the tile's ports. It streams x with
+  ``first``/``last`` (sequences back to back: the next sequence's first element follows the previous
+  one's last element on the stream), sets slot/n_x/memo_enable/theta/form with each ``first`` element,
+  collects h with optional random back-pressure, loads memories through ``wr`` and reads the performance
+  counters; :meth:`TileHost.run_network` runs multi-layer and bidirectional networks layer by layer
+  (layer l's outputs are layer l+1's inputs; a backward direction streams each sequence reversed and its
+  outputs are re-reversed; both directions are concatenated forward, backward; only valid steps are
+  streamed) and scores every h_t against the golden model.
+
+The stream drivers here are event driven: with no back-pressure the simulator runs without waking Python
+between stream transfers, which is what makes whole test sets affordable (docs/tile_results.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden_model import intops
+from golden_model.fixed_model import FixedPointNetwork, RunStats, _FixedDirection
+from golden_model.formats import THETA_BITS
+from golden_model.memo import BNN, OFF, MemoPolicy
+from golden_model.sequences import run_layers
+
+__all__ = [
+    "TileHost",
+    "TileRun",
+    "check_fits",
+    "default_bnn_width",
+    "default_lanes",
+    "golden_layers",
+    "run_network",
+    "tile_design",
+    "tile_params",
+]
+
+#: The cocotb module that runs a job (importable from the repository root).
+TB_MODULE = "sim.tile_tb"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Defaults and checks (host process).
+
+def _slot_inputs(net) -> list[int]:
+    return [net.layer_input_size(li) for li in range(net.num_layers)]
+
+
+def default_lanes(net, cap: int = 8) -> int:
+    """The largest power of two <= ``cap`` dividing every layer's input size and the hidden size (so no
+    dot-product beat is partly empty)."""
+    sizes = [*_slot_inputs(net), net.hidden_size]
+    lanes = 1
+    while lanes * 2 <= cap and all(s % (lanes * 2) == 0 for s in sizes):
+        lanes *= 2
+    return lanes
+
+
+def default_bnn_width(net, lanes: int, floor: int = 8) -> int:
+    """Smallest power of two B >= ``floor`` whose BNN pass over a neuron (ceil(N/B) cycles, N = n_x + H)
+    costs at most a quarter of its dot product (ceil(n_x/L) + ceil(H/L) beats), or one cycle when the
+    dot product is shorter than four beats: the BNN, running ahead, then limits the speedup to >= 4x."""
+    hs = net.hidden_size
+    width = floor
+    for n_x in _slot_inputs(net):
+        beats = math.ceil(n_x / lanes) + math.ceil(hs / lanes)
+        budget = max(1, beats // 4)
+        while math.ceil((n_x + hs) / width) > budget:
+            width *= 2
+    return width
+
+
+def _thresholds_q(policy: MemoPolicy, num_layers: int) -> np.ndarray:
+    return policy.thresholds_q(num_layers)
+
+
+def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolicy | None = None) -> None:
+    """Raise ValueError naming the problem when ``model`` (and sequences of ``lengths``, and ``policy``)
+    cannot run on a tile elaborated with ``params``: checked on the host, before anything is simulated."""
+    net = model.net
+    problems = []
+    if params.cell != net.cell:
+        problems.append(f"the tile is a {params.cell.upper()} tile, the model is a {net.cell.upper()}")
+    if params.hidden != net.hidden_size:
+        problems.append(f"the tile has hidden size {params.hidden}, the model {net.hidden_size}")
+    for li, n_in in enumerate(_slot_inputs(net)):
+        if n_in > params.input_size:
+            problems.append(f"layer {li} takes {n_in} inputs per step, the tile at most {params.input_size}")
+    slots = net.num_layers * net.num_directions
+    if slots > params.slots:
+        problems.append(f"the model has {slots} layer-directions, the tile holds weights for {params.slots}")
+    if params.config != model.config:
+        problems.append(f"the tile's formats ({params.config}) differ from the model's ({model.config})")
+    if lengths is not None:
+        lengths = np.asarray(lengths)
+        if lengths.size and int(lengths.max()) > params.max_steps:
+            i = int(np.argmax(lengths))
+            problems.append(f"sequence {i} has {int(lengths[i])} steps, the tile's step counter holds at most "
+                            f"{params.max_steps} (max_steps)")
+    if policy is not None:
+        if policy.kind not in (OFF, BNN):
+            problems.append(f"the tile implements the 'bnn' and 'off' policies, not {policy.kind!r}")
+        if policy.kind == BNN and not params.memo:
+            problems.append("memoization asked of a baseline tile (elaborated with memo=False)")
+        if policy.kind == BNN and policy.cache_update != "compute":
+            problems.append(f"the tile's memo table updates b_m on compute only, not {policy.cache_update!r}")
+        try:
+            theta = _thresholds_q(policy, net.num_layers)
+        except ValueError as e:
+            problems.append(str(e))
+        else:
+            if np.any(theta >= 1 << THETA_BITS) or np.any(theta < 0):
+                problems.append(f"threshold register values {theta.tolist()} do not fit {THETA_BITS} bits")
+    if problems:
+        raise ValueError("the model does not fit the tile: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Golden model, layer by layer.
+
+def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray, policy: MemoPolicy,
+                  ) -> tuple[list[np.ndarray], RunStats]:
+    """The golden model's output of every layer (B, T, D*H) for integer inputs ``x_q``: the same
+    computation as ``model.run(x_q, lengths, policy)`` (same runner, same traversal), keeping the
+    intermediate layers that the host feeds to the next layer."""
+    net = model.net
+    x_q = np.asarray(x_q, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    batch, steps = x_q.shape[:2]
+    theta = _thresholds_q(policy, net.num_layers)
+    stats = RunStats.empty(batch, net.num_layers, net.num_directions, len(net.gates), steps)
+    outs = []
+    out = x_q
+    for layer in range(net.num_layers):
+        rows = np.full(batch, theta[layer], dtype=np.int64)
+
+        def make(_li, d, layer=layer, rows=rows):
+            return _FixedDirection(model, layer, d, policy, rows, stats, False)
+
+        out = run_layers(out, lengths, 1, net.num_directions, make)
+        outs.append(out)
+    return outs, stats
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tile's hardware side (hw.tile*), imported lazily: the host checks run without Amaranth elaboration.
+
+def tile_params(model: FixedPointNetwork, *, lanes: int | None = None, bnn_width: int | None = None,
+                memo: bool = True, max_steps: int | None = None):
+    """``TileParams.for_network`` with this module's defaults for lanes and BNN width."""
+    from hw.tile_params import TileParams
+
+    net = model.net
+    lanes = default_lanes(net) if lanes is None else lanes
+    bnn_width = default_bnn_width(net, lanes) if bnn_width is None else bnn_width
+    kwargs = {"lanes": lanes, "bnn_width": bnn_width, "memo": memo}
+    if max_steps is not None:
+        kwargs["max_steps"] = max_steps
+    return TileParams.for_network(net, model.config, **kwargs)
+
+
+def _weights_digest(model: FixedPointNetwork) -> str:
+    h = hashlib.sha256()
+    for layer in model.layers:
+        for q in layer:
+            for a in (q.w, q.bias_x, q.bias_h):
+                h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _params_config(params) -> dict:
+    import dataclasses
+
+    out = {}
+    for f in dataclasses.fields(params):
+        v = getattr(params, f.name)
+        out[f.name] = str(v) if f.name == "config" else v
+    return out
+
+
+def memory_words(params, model: FixedPointNetwork) -> list[dict]:
+    """The ``wr`` stream beats that load ``model`` into a tile of ``params`` (every word of every memory
+    of ``hw.tile_image.memory_image``)."""
+    from hw.tile_image import memory_image
+
+    from . import tile_layout
+
+    return tile_layout.wr_beats(params, memory_image(params, model))
+
+
+def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None):
+    """The :class:`sim.runner.Design` of a tile whose memories are initialised with ``model``'s image
+    (None: empty memories, to be loaded through ``wr``). One build per (params, weights)."""
+    from hw.tile import Tile
+
+    from . import runner
+
+    image = None
+    if model is not None:
+        from hw.tile_image import memory_image
+
+        image = memory_image(params, model)
+    tile = Tile(params, image) if image is not None else Tile(params)
+    config = _params_config(params) | {"weights": _weights_digest(model) if model is not None else "none"}
+    name = name or f"tile_{params.cell}{'_memo' if params.memo else '_base'}"
+    return runner.Design.from_component(tile, name=name, config=config)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running a network through the tile (host process).
+
+@dataclass
+class TileRun:
+    """What one run of a network over a batch gave."""
+    outputs: list[np.ndarray]          # per layer (B, T, D*H) int64, RTL (zero at padding steps)
+    expected: list[np.ndarray]         # per layer, golden
+    lengths: np.ndarray
+    stats: RunStats                    # golden statistics (reuses, evaluations)
+    counters: dict                     # totals of the tile's counters: cycles, evaluations, reuses, stalls
+    passes: list[dict]                 # per layer-direction pass: slot, counters, sim cycles
+    sim_cycles: int                    # clock cycles simulated from the first x element to the last h one
+    wall_seconds: float                # simulator process wall time
+    mismatches: int                    # h elements different from the golden model
+    lost: int                          # expected elements never received
+    extra: int                         # received elements beyond the expected ones
+    counters_ok: bool                  # evaluations and reuses equal the golden model's
+    report: str = ""
+    sim: str = ""
+    run_dir: str = ""
+    extra_info: dict = field(default_factory=dict)
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.mismatches == 0 and self.lost == 0 and self.extra == 0 and all(
+            np.array_equal(o, e) for o, e in zip(self.outputs, self.expected, strict=True))
+
+    @property
+    def useful_macs(self) -> int:
+        return int(sum(p["useful_macs"] for p in self.passes))
+
+
+def _policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
+    return MemoPolicy(BNN, threshold, form) if memo_enable else MemoPolicy(OFF, 0.0, form)
+
+
+def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, *, memo_enable: bool,
+                threshold=0.0, form: str = intops.RELATIVE, load: FixedPointNetwork | None = None,
+                valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1, strict: bool = True,
+                run_name: str | None = None, timeout_factor: float = 20.0) -> TileRun:
+    """Run the batch ``x`` (float, or int64 already quantized) of sequences of ``lengths`` through the tile
+    ``design`` (elaborated with ``params``) on ``sim`` and score every output against the golden model.
+
+    memo_enable -- the tile's memo_enable input (golden policy ``bnn`` at ``threshold``/``form``, else ``off``)
+    load -- a model to load through the ``wr`` stream before the run (run-time loading); else the tile
+            runs the weights it was elaborated with, which must be ``model``'s
+    valid_prob, ready_prob -- random valid gaps on x and random back-pressure on h (1.0: none)
+    strict -- a cocotb failure (and :class:`sim.runner.SimulationError`) on any mismatch; with False the
+              mismatches are only counted in the returned :class:`TileRun`
+
+    Errors of fit (sizes, formats, lengths, thresholds) are raised before anything runs."""
+    from . import runner
+
+    policy = _policy_for(memo_enable, threshold, form)
+    x = np.asarray(x)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if x.ndim != 3 or lengths.shape != (x.shape[0],):
+        raise ValueError(f"x must be (batch, time, features) with one length per sequence, got {x.shape} "
+                         f"and lengths {lengths.shape}")
+    if np.issubdtype(x.dtype, np.integer):
+        x_q = x.astype(np.int64)
+    else:
+        x_q = model.quantize_input(x)
+    check_fits(params, model, lengths, policy)
+    if not memo_enable and threshold is not None:
+        intops.quantize_threshold(threshold, form)   # out-of-range values are errors even when unused
+    if not 0.0 < valid_prob <= 1.0 or not 0.0 < ready_prob <= 1.0:
+        raise ValueError(f"valid_prob and ready_prob must be in (0, 1], not {valid_prob}, {ready_prob}")
+    expected, stats = golden_layers(model, x_q, lengths, policy)
+    net = model.net
+    theta_q = _thresholds_q(policy, net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
+    if not memo_enable and threshold is not None:
+        theta_q = np.repeat(np.int64(intops.quantize_threshold(threshold, form)), net.num_layers)
+    design_obj = design
+    built = runner.build(design_obj, sim)
+    run_name = run_name or f"run-{'memo' if memo_enable else 'off'}"
+    run_dir = built.directory / "runs" / runner._sanitize(run_name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job = run_dir / "job.npz"
+    result_file = run_dir / "result.npz"
+    result_file.unlink(missing_ok=True)
+    arrays = {"x": x_q, "lengths": lengths, "theta": theta_q,
+              "evaluations": stats.evaluations.sum(axis=(0, 3)), "reuses": stats.reuses.sum(axis=(0, 3))}
+    for li, e in enumerate(expected):
+        arrays[f"expected_{li}"] = e
+    words = None
+    if load is not None:
+        check_fits(params, load)
+        if load.net.num_layers != net.num_layers or load.net.num_directions != net.num_directions:
+            raise ValueError("the loaded model must have the shape of the model run")
+        words = memory_words(params, load)
+    np.savez(job, **arrays)
+    meta = {
+        "num_layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
+        "gates": len(net.gates), "inputs": _slot_inputs(net), "memo_enable": int(bool(memo_enable)),
+        "form": 0 if form == intops.RELATIVE else 1, "valid_prob": valid_prob, "ready_prob": ready_prob,
+        "seed": seed, "strict": bool(strict), "lanes": params.lanes, "timeout_factor": timeout_factor,
+        "job": str(job), "result": str(result_file), "wr": words,
+    }
+    start = time.perf_counter()
+    error = None
+    try:
+        runner.run(design_obj, sim, TB_MODULE, params=meta, run_name=run_name)
+    except runner.SimulationError as e:
+        error = e
+    wall = time.perf_counter() - start
+    if not result_file.exists():
+        raise error or runner.SimulationError(f"the tile run left no result file {result_file}")
+    with np.load(result_file, allow_pickle=False) as r:
+        outputs = [r[f"out_{li}"].astype(np.int64) for li in range(net.num_layers)]
+        info = json.loads(str(r["info"]))
+    if error is not None and strict:
+        raise error
+    return TileRun(outputs=outputs, expected=expected, lengths=lengths, stats=stats, counters=info["counters"],
+                   passes=info["passes"], sim_cycles=info["sim_cycles"], wall_seconds=wall,
+                   mismatches=info["mismatches"], lost=info["lost"], extra=info["extra"],
+                   counters_ok=info["counters_ok"], report=info["report"], sim=sim, run_dir=str(run_dir),
+                   extra_info={"sim_wall_seconds": info.get("sim_wall_seconds")})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inside the simulator: the cocotb driver of the tile.
+
+def _bit(signal) -> int:
+    """A 1-bit signal's value, 0 while it is still X/Z (before the first clock edge on Icarus)."""
+    v = signal.value
+    return int(v) if v.is_resolvable else 0
+
+
+def _geometric(rng: random.Random, p: float) -> int:
+    """Idle cycles before an event of per-cycle probability p (0 when p >= 1)."""
+    if p >= 1.0:
+        return 0
+    return int(math.log(1.0 - rng.random()) / math.log(1.0 - p))
+
+
+class _XDriver:
+    """Drives the ``x`` stream (or any input stream): items ``(payload_int, controls or None)``; the
+    controls (a dict port -> value) are driven together with the beat that carries them and held.
+
+    Event driven: a beat is presented, the driver sleeps until ``ready`` (a value-change trigger, not a
+    per-cycle poll), and the transfer happens at the next clock edge. ``valid_prob`` < 1 inserts geometric
+    gaps (the per-cycle Bernoulli process of :class:`sim.streams.StreamDriver`)."""
+
+    def __init__(self, dut, name, clock, rng, valid_prob=1.0):
+        self.dut, self.clock, self.rng, self.valid_prob = dut, clock, rng, valid_prob
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.valid.value = 0
+        self.sent = 0
+
+    async def send_all(self, items):
+        """Send every item; returns after the clock edge of the last transfer (a writable phase)."""
+        from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+        edge = RisingEdge(self.clock)
+        for payload, controls in items:
+            gap = _geometric(self.rng, self.valid_prob)
+            if gap:
+                self.valid.value = 0
+                await ClockCycles(self.clock, gap)
+            if controls:
+                for port, value in controls.items():
+                    getattr(self.dut, port).value = value
+            self.payload.value = payload
+            self.valid.value = 1
+            await ReadOnly()
+            while not _bit(self.ready):
+                await RisingEdge(self.ready)
+                await ReadOnly()
+            await edge
+            self.sent += 1
+        self.valid.value = 0
+
+
+class _HSink:
+    """Takes the ``h`` stream: ``callback(data, last)`` per transfer. With ``ready_prob`` < 1, ``ready`` is
+    redrawn every cycle while ``valid`` is high (random back-pressure, also before and between beats);
+    while ``valid`` is low the sink sleeps until it rises."""
+
+    def __init__(self, dut, name, clock, codec, rng, ready_prob=1.0, callback=None):
+        self.clock, self.codec, self.rng, self.ready_prob = clock, codec, rng, ready_prob
+        self.valid = getattr(dut, f"{name}__valid")
+        self.ready = getattr(dut, f"{name}__ready")
+        self.payload = getattr(dut, f"{name}__payload")
+        self.callback = callback
+        self.received = 0
+        self.protocol_errors: list[str] = []
+        self.ready.value = 1 if ready_prob >= 1.0 else 0
+        self._task = None
+
+    def start(self):
+        import cocotb
+
+        self._task = cocotb.start_soon(self._run())
+
+    def stop(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self):
+        from cocotb.triggers import ReadOnly, RisingEdge
+
+        edge, read_only = RisingEdge(self.clock), ReadOnly()
+        always = self.ready_prob >= 1.0
+        driven = 1 if always else 0
+        pending = None
+        while True:
+            if not always:
+                want = 1 if self.rng.random() < self.ready_prob else 0
+                if want != driven:
+                    self.ready.value = want
+                    driven = want
+            await read_only
+            if _bit(self.valid):
+                raw = int(self.payload.value)
+                if pending is not None and raw != pending and len(self.protocol_errors) < 10:
+                    self.protocol_errors.append(f"h: payload changed from {pending:#x} to {raw:#x} while "
+                                                f"valid and not ready")
+                if driven:
+                    pending = None
+                    await edge
+                    self.received += 1
+                    if self.callback is not None:
+                        item = self.codec.unpack(raw)
+                        self.callback(item)
+                else:
+                    pending = raw
+                    await edge
+            else:
+                if pending is not None and len(self.protocol_errors) < 10:
+                    self.protocol_errors.append("h: valid dropped before the transfer")
+                pending = None
+                await RisingEdge(self.valid)
+
+
+class TileHost:
+    """cocotb driver of one tile instance (``dut``) built by :func:`tile_design`; ``design`` is
+    :func:`sim.runner.load_design`'s description (ports, config)."""
+
+    COUNTERS = ("cycles", "evaluations", "reuses", "stalls")
+
+    def __init__(self, dut, design: dict, *, valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1):
+        from .streams import stream_codec
+
+        self.dut, self.design = dut, design
+        self.clock = dut.clk
+        rng = random.Random(seed)
+        self.x_codec = stream_codec(design, "x")
+        self.h_codec = stream_codec(design, "h")
+        self.wr_codec = stream_codec(design, "wr") if "wr__payload" in design["ports"] else None
+        self.x = _XDriver(dut, "x", self.clock, random.Random(rng.random()), valid_prob)
+        self.wr = _XDriver(dut, "wr", self.clock, random.Random(rng.random()), valid_prob) \
+            if self.wr_codec is not None else None
+        self.h = _HSink(dut, "h", self.clock, self.h_codec, random.Random(rng.random()), ready_prob)
+        self.ports = design["ports"]
+        for port in ("slot", "n_x", "memo_enable", "theta", "form", "clear_counters"):
+            if port in self.ports:
+                getattr(dut, port).value = 0
+
+    async def reset(self):
+        from .streams import start_clock_and_reset
+
+        await start_clock_and_reset(self.dut)
+        self.h.start()
+
+    def now_cycles(self) -> int:
+        from cocotb.utils import get_sim_time
+
+        return int(get_sim_time("ns")) // 10
+
+    async def load(self, beats: list[dict]):
+        """Write memories through the ``wr`` stream (the tile must be idle)."""
+        if self.wr is None:
+            raise RuntimeError("this tile has no wr stream")
+        if _bit(self.dut.busy):
+            raise RuntimeError("memories are written only while the tile is idle")
+        await self.wr.send_all([(self.wr_codec.pack(b), None) for b in beats])
+
+    async def clear_counters(self):
+        from cocotb.triggers import RisingEdge
+
+        self.dut.clear_counters.value = 1
+        await RisingEdge(self.clock)
+        self.dut.clear_counters.value = 0
+
+    def read_counters(self) -> dict:
+        return {name: int(getattr(self.dut, name).value) for name in self.COUNTERS if name in self.ports}
+
+    def _controls(self, slot, n_x, memo_enable, theta, form) -> dict:
+        controls = {"slot": slot, "n_x": n_x, "theta": theta, "form": form}
+        if "memo_enable" in self.ports:
+            controls["memo_enable"] = memo_enable
+        return {k: v for k, v in controls.items() if k in self.ports}
+
+    def x_beats(self, sequences, controls: dict) -> list:
+        """The x stream of ``sequences`` (each (T, n_x) int): ``first`` on element 0 of step 0 (with the
+        controls), ``last`` on the final element of the final step."""
+        items = []
+        pack = self.x_codec.pack
+        for seq in sequences:
+            flat = np.asarray(seq, dtype=np.int64).reshape(-1).tolist()
+            end = len(flat) - 1
+            for k, v in enumerate(flat):
+                items.append((pack({"data": v, "first": int(k == 0), "last": int(k == end)}),
+                              controls if k == 0 else None))
+        return items
+
+    async def run_pass(self, sequences, *, slot: int, n_x: int, memo_enable: int, theta: int, form: int,
+                       on_output, timeout_cycles: int):
+        """Stream ``sequences`` back to back through slot ``slot``; ``on_output(item)`` gets every h element
+        ({"data", "last"}). Returns (counters, sim cycles of the pass). Counters are cleared first and
+        read once the tile is idle again."""
+        import cocotb
+        from cocotb.triggers import Event, RisingEdge, with_timeout
+
+        total = sum(int(np.asarray(s).shape[0]) for s in sequences) * self.design_hidden
+        done = Event()
+        got = [0]
+
+        def receive(item):
+            on_output(item)
+            got[0] += 1
+            if got[0] >= total:
+                done.set()
+
+        self.h.callback = receive
+        await self.clear_counters()
+        start = self.now_cycles()
+        beats = self.x_beats(sequences, self._controls(slot, n_x, memo_enable, theta, form))
+        sender = cocotb.start_soon(self.x.send_all(beats))
+        await with_timeout(done.wait(), timeout_cycles * 10, "ns")
+        await sender
+        # idle again: busy falls after the last h element
+        edge = RisingEdge(self.clock)
+        for _ in range(1000):
+            if not _bit(self.dut.busy):
+                break
+            await edge
+        else:
+            raise AssertionError("the tile stays busy after its last output")
+        cycles = self.now_cycles() - start
+        return self.read_counters(), cycles
+
+    @property
+    def design_hidden(self) -> int:
+        return int(self.design["config"]["hidden"])
