@@ -154,10 +154,13 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
     bitstream = build_dir / ("top.bin" if family == "ice40" else "top.bit")
     if not bitstream.exists():
         raise ToolError(tools[2], build_dir / "build.log", "no bitstream written")
+    cell_bel = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
+    summary["logic_cells"] = pnr["utilization"].get(cell_bel, {}).get("used")
     record = {**summary, "fmax_mhz": pnr["fmax_mhz"], "clock_constraint_mhz": constraint_mhz,
               "board_clock_mhz": target.board_clock_mhz,
               "meets_board_clock": (pnr["fmax_mhz"] is not None and pnr["fmax_mhz"] >= target.board_clock_mhz),
-              "utilization": pnr["utilization"], "fmax_by_clock": pnr["fmax"], "wrapper": wrapper.info,
+              "utilization": pnr["utilization"], "fmax_by_clock": pnr["fmax"],
+              "critical_path": pnr["critical_path"], "wrapper": wrapper.info,
               "pnr_seconds": round(elapsed, 1),
               "reports": {"stat": "top.stat.json", "nextpnr": "top.report.json", "yosys_log": "top.rpt",
                           "nextpnr_log": "top.tim", "bitstream": bitstream.name}}

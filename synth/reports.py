@@ -125,4 +125,14 @@ def parse_nextpnr_report(data: dict) -> dict:
     for clk, v in (data.get("fmax") or {}).items():
         fmax[clk] = {"achieved": float(v["achieved"]), "constraint": float(v["constraint"])}
     worst = min((v["achieved"] for v in fmax.values()), default=None)
-    return {"utilization": util, "fmax": fmax, "fmax_mhz": round(worst, 2) if worst is not None else None}
+    critical = None
+    for p in data.get("critical_paths") or ():
+        steps = p.get("path") or []
+        if not steps or p.get("from") != p.get("to"):
+            continue  # keep register-to-register paths of one clock
+        delay = sum(float(s.get("delay", 0)) for s in steps)
+        if critical is None or delay > critical["delay_ns"]:
+            critical = {"clock": p.get("from"), "from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
+                        "delay_ns": round(delay, 3), "steps": len(steps)}
+    return {"utilization": util, "fmax": fmax, "fmax_mhz": round(worst, 2) if worst is not None else None,
+            "critical_path": critical}

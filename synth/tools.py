@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["ToolError", "TOOLS", "tool_path", "tool_env", "patched_environ", "tool_version", "run_tool",
@@ -78,7 +78,7 @@ def patched_environ(values: dict[str, str]):
                 os.environ[k] = v
 
 
-@lru_cache(maxsize=None)
+@cache
 def tool_version(tool: str) -> str:
     """First line of ``tool --version`` (icepack has no such option: the YoWASP package version instead)."""
     exe = tool_path(tool)

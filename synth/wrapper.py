@@ -59,8 +59,13 @@ class ScanWrapper(Elaboratable):
         m.submodules[self.dut_name] = self.dut
         si, so, load = self.si, self.so, self.load
         if platform is not None:
-            pins = platform.request("scan", 0)
-            m.d.comb += [si.eq(pins.si.i), pins.so.o.eq(so), load.eq(pins.load.i)]
+            from amaranth.lib import io
+
+            pins = platform.request("scan", 0, dir={"si": "-", "so": "-", "load": "-"})
+            m.submodules.si_buf = si_buf = io.Buffer("i", pins.si)
+            m.submodules.so_buf = so_buf = io.Buffer("o", pins.so)
+            m.submodules.load_buf = load_buf = io.Buffer("i", pins.load)
+            m.d.comb += [si.eq(si_buf.i), so_buf.o.eq(so), load.eq(load_buf.i)]
 
         in_sr = Signal(max(self.in_bits, 1), reset_less=True)
         m.d.sync += in_sr.eq(Cat(si, in_sr[:-1]) if self.in_bits > 1 else si)

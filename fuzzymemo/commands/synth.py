@@ -1,0 +1,116 @@
+"""``fuzzymemo synth``: synthesise a registered block (or the tile) with open tools and report its resources.
+
+    fuzzymemo synth --top bnn --target generic --width 64
+    fuzzymemo synth --top dot_product --target ice40 --lanes 4 --json dp.json
+    fuzzymemo synth --top tile --target ice40,ecp5 --compare --json overhead.json
+    fuzzymemo synth --list-targets
+
+Targets: ``generic`` (Yosys synth + stat; stat -tech cmos as an ASIC-proxy transistor count), ``ice40``
+(iCE40UP5K, iCEBreaker: bitstream, LUT4/FF/EBR/SPRAM/DSP, fmax) and ``ecp5`` (LFE5U-85F, ULX3S). On the
+FPGA targets the block sits behind a scan-chain wrapper (see docs/synthesis.md). ``--compare`` builds the
+baseline (memo off at elaboration) and the memoizing version of the same configuration and reports the
+cost of memoization. Tool output goes to ``--build-dir`` (default ``build/synth/<target>/<design>``);
+``--json`` writes the records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .generate import _parse_params
+
+
+def _block_options(args, block, registry) -> dict:
+    options = _parse_params(args.param)
+    for o in {o.name for b in registry.BLOCKS.values() for o in b.options}:
+        value = getattr(args, f"opt_{o}", None)
+        if value is not None:
+            if o not in {x.name for x in block.options}:
+                raise ValueError(f"block {block.name!r} has no option {o}; it takes "
+                                 f"{', '.join(x.name for x in block.options) or 'no options'}")
+            options[o] = value
+    return options
+
+
+def _targets(text: str) -> list[str]:
+    from synth.targets import TARGETS
+
+    names = list(TARGETS) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    for t in names:
+        if t not in TARGETS:
+            raise ValueError(f"unknown target {t!r}; targets: {', '.join(TARGETS)} (or all)")
+    return names
+
+
+def run(args) -> int:
+    from hw import registry
+    from synth import configs
+    from synth.compare import compare
+    from synth.flow import synthesize
+    from synth.table import compare_table, record_table
+    from synth.targets import TARGETS
+
+    if args.list_targets:
+        for t in TARGETS.values():
+            print(f"{t.name}: {t.description}")
+        return 0
+    if not args.top:
+        raise ValueError("--top NAME is required (see fuzzymemo generate --list)")
+    block = registry.get(args.top)
+    user = _block_options(args, block, registry)
+    build_root = Path(args.build_dir) if args.build_dir else None
+    out = {"records": [], "comparisons": []}
+    for target in _targets(args.target):
+        options = {**configs.preset(args.top, target, args.preset), **user}
+        bdir = build_root / target if build_root is not None and len(_targets(args.target)) > 1 else build_root
+        if args.compare:
+            result = compare(args.top, target, options, build_dir=bdir, seed=args.seed,
+                             constraint_mhz=args.clock_mhz, check_fit=not args.no_fit_check)
+            out["comparisons"].append(result)
+            print(compare_table(result) + "\n")
+        else:
+            record = synthesize(args.top, target, options, bdir, seed=args.seed, constraint_mhz=args.clock_mhz,
+                                check_fit=not args.no_fit_check)
+            out["records"].append(record)
+            print(record_table([record]) + "\n")
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out if args.compare else out["records"], indent=1))
+        print(f"records: {path}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from hw import registry
+    from synth.targets import TARGETS
+
+    p = subparsers.add_parser("synth", help="synthesise a block with open tools (resources, fmax, transistors)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--top", metavar="NAME", help="block to synthesise (see fuzzymemo generate --list)")
+    p.add_argument("--target", default="generic", metavar="T",
+                   help=f"{'|'.join(TARGETS)}, a comma-separated list, or all (default generic)")
+    p.add_argument("--json", metavar="OUT.json", help="write the records (or comparisons) as JSON")
+    p.add_argument("--build-dir", metavar="DIR", help="tool output (default build/synth/<target>/<design>)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--clock-mhz", type=float, metavar="F",
+                   help="clock constraint given to nextpnr (default: 100 on ice40, 250 on ecp5)")
+    p.add_argument("--compare", action="store_true",
+                   help="build the baseline (memo off) and memoizing versions and report the overhead")
+    p.add_argument("--preset", choices=("target", "none"), default="target",
+                   help="start from the target's default configuration of the tile (default) or from the "
+                        "block's own defaults")
+    p.add_argument("--no-fit-check", action="store_true", help="skip the resource estimate before place and route")
+    p.add_argument("--list-targets", action="store_true", help="list the targets")
+    p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="a block option (repeatable)")
+    seen = {}
+    group = p.add_argument_group("block options (as for fuzzymemo generate)")
+    for block in registry.BLOCKS.values():
+        for o in block.options:
+            seen.setdefault(o.name, []).append(block.name)
+    for option_name, blocks in seen.items():
+        group.add_argument(f"--{option_name}", dest=f"opt_{option_name}", metavar="VALUE", default=None,
+                           help=f"({', '.join(blocks)})")
+    p.set_defaults(func=run)

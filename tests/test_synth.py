@@ -1,0 +1,242 @@
+# amaranth: UnusedElaboratable=no
+"""Synthesis flows (synth/, ``fuzzymemo synth``): the generic flow on every registered block, one real
+place and route on iCE40, report parsing on captured real tool output, bad configurations and failed tools.
+
+Full tile builds (both targets, baseline and memoizing) run only with FUZZYMEMO_SYNTH_FULL=1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hw import registry
+from synth import reports
+from synth.compare import compare, module_breakdown, overhead
+from synth.fit import FitError
+from synth.flow import RECORD_KEYS, synthesize
+from synth.table import compare_table, record_table
+from synth.targets import get_target
+from synth.tools import ToolError, log_reason, run_tool, tool_path
+
+FIXTURES = Path(__file__).parent / "synth_fixtures"
+FULL = os.environ.get("FUZZYMEMO_SYNTH_FULL") == "1"
+
+pytestmark = pytest.mark.skipif(not Path(tool_path("yosys")).exists(),
+                                reason="YoWASP tools not installed (pip install -e '.[synth]')")
+
+#: Small tile used in CI (the presets are for the real builds).
+SMALL_TILE = {"cell": "lstm", "input_size": 4, "hidden": 4, "slots": 1, "lanes": 2, "bnn_width": 8,
+              "max_steps": 15}
+
+
+def _small(name: str) -> dict:
+    if name == "tile":
+        known = {o.name for o in registry.get(name).options}
+        return {k: v for k, v in SMALL_TILE.items() if k in known}
+    block = registry.get(name)
+    return dict(block.lint_configs[0]) if block.lint_configs else {}
+
+
+# ------------------------------------------------------------------------------------------ generic flow
+
+@pytest.mark.parametrize("name", registry.names())
+def test_generic_every_block(name, tmp_path):
+    record = synthesize(name, "generic", _small(name), tmp_path)
+    for key in RECORD_KEYS:
+        assert key in record
+    assert record["target"] == "generic" and record["lut"] is None and record["fmax_mhz"] is None
+    assert record["cmos_transistors"] > 0 and record["gates"] > 0
+    assert record["ff"] >= 0 and record["bram"] == record["memory_bits"]
+    assert name in record["modules"]
+    # hierarchical totals: the top includes every submodule
+    top = record["modules"][name]
+    for mod, m in record["modules"].items():
+        assert m["cmos_transistors"] <= top["cmos_transistors"], mod
+    assert json.loads((tmp_path / "record.json").read_text())["design"] == record["design"]
+    assert (tmp_path / f"{name}.v").exists()
+    assert "transistors" in record_table([record])
+
+
+def test_generic_memory_bits_are_counted(tmp_path):
+    r = synthesize("memo_table", "generic", {"entries": 16, "y_bits": 12, "b_bits": 10}, tmp_path)
+    assert r["memory_bits"] == 16 * (12 + 10)
+    assert r["cmos_transistors"] == r["cmos_logic_transistors"] + 6 * r["memory_bits"]
+
+
+# ------------------------------------------------------------------------------ one real place and route
+
+def test_ice40_place_and_route_small_block(tmp_path):
+    r = synthesize("bnn", "ice40", {"width": 8, "max_inputs": 64}, tmp_path, seed=3)
+    assert (tmp_path / "top.bin").stat().st_size > 1000
+    assert r["device"].startswith("iCE40UP5K") and r["seed"] == 3
+    assert 0 < r["lut"] < 1000 and r["ff"] >= r["wrapper"]["ff"]
+    assert r["bram"] == 0 and r["dsp"] == 0
+    assert r["fmax_mhz"] > 12 and r["meets_board_clock"]
+    assert r["critical_path"] and r["critical_path"]["delay_ns"] > 0
+    assert set(r["tools"]) >= {"yosys", "nextpnr-ice40", "icepack", "amaranth"}
+    assert "nextpnr-0." in r["tools"]["nextpnr-ice40"]
+    assert r["wrapper"]["in_bits"] > 0 and r["wrapper"]["out_bits"] > 0
+
+
+# ---------------------------------------------------------------------------------- parsing real reports
+
+def test_parse_ice40_reports():
+    pnr = reports.parse_nextpnr_report(reports.load_json(FIXTURES / "ice40_memo_table.report.json"))
+    assert pnr["utilization"]["ICESTORM_LC"]["available"] == 5280
+    assert pnr["utilization"]["ICESTORM_LC"]["used"] > 0
+    assert pnr["fmax_mhz"] == pytest.approx(28.0, abs=0.01)
+    assert pnr["critical_path"]["clock"].startswith("posedge")
+    stat = reports.parse_yosys_stat(reports.load_json(FIXTURES / "ice40_memo_table.stat.json"))
+    s = reports.fpga_summary(stat["top"]["cells"], "ice40")
+    assert s == {"lut": 284, "carry": 76, "bram": 2, "spram": 0, "dsp": 1, "ff": 96 + 35 + 64 + 32}
+
+
+def test_parse_ecp5_reports():
+    pnr = reports.parse_nextpnr_report(reports.load_json(FIXTURES / "ecp5_bnn.report.json"))
+    assert pnr["utilization"]["MULT18X18D"]["available"] == 156
+    assert pnr["utilization"]["DP16KD"]["available"] == 208
+    assert pnr["fmax_mhz"] == pytest.approx(173.4, abs=0.01)
+    stat = reports.parse_yosys_stat(reports.load_json(FIXTURES / "ecp5_bnn.stat.json"))
+    s = reports.fpga_summary(stat["top"]["cells"], "ecp5")
+    assert s["lut"] == 78 + 2 * 12 and s["ff"] == 69 and s["dsp"] == 0 and s["bram"] == 0
+
+
+def test_parse_generic_reports():
+    stat = reports.parse_yosys_stat(reports.load_json(FIXTURES / "generic_memo_table.stat.json"))
+    mem = reports.parse_yosys_stat(reports.load_json(FIXTURES / "generic_memo_table.mem.json"))
+    m = stat["memo_table"]
+    assert m["transistors"] > 0 and m["transistors_partial"]  # "N+": the memory cells have no CMOS cost
+    assert mem["memo_table"]["memory_bits"] > 0
+    g = reports.generic_summary(m["cells"], mem["memo_table"]["memory_bits"])
+    assert g["ff"] == m["cells"]["$_DFF_P_"] and g["memories"] == 2
+
+
+def test_hierarchy_totals():
+    mods = {"t": {"cells": {"$_AND_": 2, "t.a": 1, "t.b": 2}, "memory_bits": 0, "transistors": 12},
+            "t.a": {"cells": {"$_DFF_P_": 3}, "memory_bits": 8, "transistors": 48},
+            "t.b": {"cells": {"$_XOR_": 1, "t.b.c": 1}, "memory_bits": 0, "transistors": 12},
+            "t.b.c": {"cells": {"$_NOT_": 1}, "memory_bits": 0, "transistors": 2}}
+    tot = reports.hierarchy_totals(mods, "t")
+    assert tot["t"]["cells"] == {"$_AND_": 2, "$_DFF_P_": 3, "$_XOR_": 2, "$_NOT_": 2}
+    assert tot["t"]["transistors"] == 12 + 48 + 2 * (12 + 2) and tot["t"]["memory_bits"] == 8
+    with pytest.raises(ValueError, match="not in the report"):
+        reports.hierarchy_totals(mods, "nope")
+
+
+def test_not_a_report():
+    with pytest.raises(ValueError, match="nextpnr"):
+        reports.parse_nextpnr_report({"modules": {}})
+    with pytest.raises(ValueError, match="stat"):
+        reports.parse_yosys_stat({"utilization": {}})
+
+
+def test_log_reason_of_real_failure():
+    reason = log_reason(FIXTURES / "ice40_dsp_overflow.tim")
+    assert reason.startswith("ERROR: Unable to place cell") and "ICESTORM_DSP" in reason
+
+
+# ----------------------------------------------------------------------------------------- comparisons
+
+def test_overhead_and_breakdown():
+    base = {"block": "t", "lut": 100, "ff": 50, "bram": 0, "dsp": 2, "fmax_mhz": 40.0, "cmos_transistors": None,
+            "modules": {"t": {"gates": 10, "ff": 5, "memory_bits": 0, "cmos_transistors": 100},
+                        "t.dp": {"gates": 6, "ff": 3, "memory_bits": 0, "cmos_transistors": 60}}}
+    var = {"block": "t", "lut": 150, "ff": 50, "bram": 1, "dsp": 2, "fmax_mhz": 38.0, "cmos_transistors": None,
+           "modules": {"t": {"gates": 20, "ff": 9, "memory_bits": 64, "cmos_transistors": 600},
+                       "t.dp": {"gates": 6, "ff": 3, "memory_bits": 0, "cmos_transistors": 60},
+                       "t.bnn": {"gates": 8, "ff": 2, "memory_bits": 64, "cmos_transistors": 500}}}
+    o = overhead(base, var)
+    assert o["lut"] == {"base": 100, "variant": 150, "delta": 50, "percent": 50.0}
+    assert o["bram"]["percent"] is None and o["ff"]["percent"] == 0.0
+    assert "cmos_transistors" not in o
+    rows = {r["module"]: r for r in module_breakdown(base, var)}
+    assert rows["bnn"]["cmos_transistors"] == {"base": None, "variant": 500, "delta": 500}
+    assert rows["dp"]["gates"]["delta"] == 0
+    assert rows["(top logic)"]["cmos_transistors"]["delta"] == (600 - 60 - 500) - (100 - 60)
+
+
+def test_compare_with_a_block_option(tmp_path):
+    # The tile's --compare varies "memo"; the machinery works for any option.
+    result = compare("memo_table", "generic", {"entries": 8, "y_bits": 4, "b_bits": 4}, key="cache_update",
+                     values=("compute", "always"), build_dir=tmp_path)
+    assert result["base"]["options"]["cache_update"] == "compute"
+    assert result["variant"]["options"]["cache_update"] == "always"
+    assert "cmos_transistors" in result["overhead"]
+    assert "cost of cache_update" in compare_table(result)
+
+
+# ------------------------------------------------------------------------------------- bad configurations
+
+def test_fit_refused_before_place_and_route(tmp_path):
+    with pytest.raises(FitError, match=r"needs 12 DSP multipliers .* device has 8"):
+        synthesize("dot_product", "ice40", {"lanes": 12}, tmp_path)
+    assert not (tmp_path / "top.asc").exists() and not (tmp_path / "build_top.sh").exists()
+
+
+def test_bad_target_and_options(tmp_path):
+    with pytest.raises(ValueError, match="unknown target 'vivado'"):
+        synthesize("bnn", "vivado", {}, tmp_path)
+    with pytest.raises(ValueError, match="has no option lanes"):
+        synthesize("bnn", "generic", {"lanes": 3}, tmp_path)
+    with pytest.raises(ValueError, match="unknown block"):
+        synthesize("nope", "generic", {}, tmp_path)
+    with pytest.raises(ValueError, match="option 'memo'"):
+        compare("bnn", "generic", {}, build_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown target"):
+        get_target("asic")
+
+
+def test_failed_tool_names_log_and_reason(tmp_path):
+    (tmp_path / "bad.ys").write_text("read_rtlil does_not_exist.il\n")
+    with pytest.raises(ToolError) as e:
+        run_tool("yosys", [tool_path("yosys"), "-q", "bad.ys"], tmp_path / "bad.log", tmp_path)
+    assert e.value.log == tmp_path / "bad.log"
+    assert "does_not_exist.il" in str(e.value) and str(tmp_path / "bad.log") in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------- the CLI
+
+def test_cli_generic_json(tmp_path, capsys):
+    from fuzzymemo.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["synth", "--top", "bnn", "--width", "4", "--max_inputs", "16", "--target", "generic",
+                 "--build-dir", str(tmp_path / "b"), "--json", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert records[0]["design"] == "bnn" and records[0]["options"] == {"width": 4, "max_inputs": 16}
+    assert "transistors" in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path, capsys):
+    from fuzzymemo.cli import main
+
+    assert main(["synth", "--top", "bnn", "--target", "ice41"]) == 2
+    assert "unknown target 'ice41'" in capsys.readouterr().err
+    assert main(["synth", "--top", "dot_product", "--lanes", "12", "--target", "ice40",
+                 "--build-dir", str(tmp_path)]) == 2
+    assert "cannot fit the iCE40UP5K" in capsys.readouterr().err
+    assert main(["synth", "--target", "generic"]) == 2
+    assert main(["synth", "--list-targets"]) == 0
+    assert "ecp5" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------ full tile builds
+
+needs_tile = pytest.mark.skipif("tile" not in registry.names(), reason="the tile is not registered yet")
+
+
+@needs_tile
+@pytest.mark.skipif(not FULL, reason="full tile builds: set FUZZYMEMO_SYNTH_FULL=1")
+@pytest.mark.parametrize("target", ["generic", "ice40", "ecp5"])
+def test_full_tile_compare(target, tmp_path):
+    from synth import configs
+
+    result = compare("tile", target, configs.preset("tile", target), build_dir=tmp_path)
+    base, memo = result["base"], result["variant"]
+    if target == "generic":
+        assert memo["cmos_transistors"] > base["cmos_transistors"]
+    else:
+        assert memo["lut"] > base["lut"] and base["meets_board_clock"] and memo["meets_board_clock"]
