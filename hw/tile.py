@@ -235,9 +235,19 @@ class Tile(wiring.Component):
                 m.d.sync += got_last.eq(0)
 
         # ---------------------------------------------------------------- step sequencer
-        step_start = Signal()
-        step_end = Signal()
-        m.d.comb += step_start.eq(seq_active & ~step_run & Mux(rb, full[1], full[0]))
+        step_start = Signal()       # the next step starts computing in this cycle (bank loaded)
+        step_end = Signal()         # the step's last h is written in this cycle
+        step_reset = Signal()       # counters of the issue/BNN/merge stages return to the step's start
+        go = Signal()               # a step computes in this cycle
+        m.d.comb += [
+            step_start.eq(seq_active & ~step_run & Mux(rb, full[1], full[0])),
+            step_reset.eq(step_end | first_fire),
+            go.eq(step_run | step_start),
+        ]
+        # slot bases: from the inputs in the cycle the sequence starts, from the registers afterwards
+        w_base = Mux(first_fire, self.slot * (NN * RPN), w_base0)
+        s_base = Mux(first_fire, self.slot * (NN * KB), s_base0)
+        n_bits = Mux(first_fire, self.n_x, nx_r) + H
         with m.If(step_start):
             m.d.sync += [step_run.eq(1), cur_last.eq(Mux(rb, lastflag[1], lastflag[0]))]
         with m.If(step_end):
@@ -284,7 +294,7 @@ class Tile(wiring.Component):
             f_adv = ~b1_valid | bnn.i.ready
             f_go = Signal()
             f_last = f_left <= B
-            m.d.comb += f_go.eq(step_run & memo_on & ~f_done & f_adv)
+            m.d.comb += f_go.eq(go & memo_on & ~f_done & f_adv)
             srp = mems["sign"].read_port()
             m.d.comb += [srp.addr.eq(f_sa), srp.en.eq(f_adv)]
             with m.If(f_go):
@@ -299,9 +309,9 @@ class Tile(wiring.Component):
                     m.d.sync += [f_beat.eq(f_beat + 1), f_left.eq(f_left - B), f_sa.eq(f_sa + 1)]
             with m.Elif(f_adv):
                 m.d.sync += b1_valid.eq(0)
-            with m.If(step_start):
-                m.d.sync += [f_n.eq(0), f_beat.eq(0), f_left.eq(nx_r + H), f_sa.eq(s_base0),
-                             f_nbase.eq(s_base0), f_done.eq(0)]
+            with m.If(step_reset):
+                m.d.sync += [f_n.eq(0), f_beat.eq(0), f_left.eq(n_bits), f_sa.eq(s_base),
+                             f_nbase.eq(s_base), f_done.eq(0)]
             m.d.comb += [
                 bnn.i.valid.eq(b1_valid),
                 bnn.i.payload.x.eq(b1_x),
@@ -322,7 +332,7 @@ class Tile(wiring.Component):
             ]
             with m.If(memo.lookup.valid & memo.lookup.ready):
                 m.d.sync += look_n.eq(look_n + 1)
-            with m.If(step_start):
+            with m.If(step_reset):
                 m.d.sync += look_n.eq(0)
             dec_view = resp_layout(dec.r_data)
             tok_view = tok_layout(tok.r_data)
@@ -373,9 +383,9 @@ class Tile(wiring.Component):
         emit = Signal()
         next_neuron = Signal()
         m.d.comb += [
-            start_ok.eq(step_run & ~i_in & ~i_done & dec_ok & tok_ok),
+            start_ok.eq(go & ~i_in & ~i_done & dec_ok & tok_ok),
             take.eq(start_ok & (hit | adv1)),
-            emit.eq(adv1 & ((step_run & i_in) | (take & ~hit))),
+            emit.eq(adv1 & ((go & i_in) | (take & ~hit))),
             next_neuron.eq((emit & h_end) | (take & hit)),
         ]
         if p.memo:
@@ -398,8 +408,8 @@ class Tile(wiring.Component):
                 m.d.sync += [i_g.eq(0), i_j.eq(i_j + 1)]
             with m.If(i_n == NN - 1):
                 m.d.sync += i_done.eq(1)
-        with m.If(step_start):
-            m.d.sync += [i_in.eq(0), i_n.eq(0), i_g.eq(0), i_j.eq(0), i_done.eq(0), i_wbase.eq(w_base0)]
+        with m.If(step_reset):
+            m.d.sync += [i_in.eq(0), i_n.eq(0), i_g.eq(0), i_j.eq(0), i_done.eq(0), i_wbase.eq(w_base)]
 
         # stage 0 -> 1: memory reads (enabled with adv1) and the beat's attributes
         wrp = mems["weight"].read_port()
@@ -523,7 +533,7 @@ class Tile(wiring.Component):
                 m.d.sync += [m_g.eq(0), m_j.eq(m_j + 1), m_lane.eq(m_lane + 1)]
                 with m.If(m_lane == L - 1):
                     m.d.sync += [m_lane.eq(0), m_row.eq(m_row + 1)]
-        with m.If(step_start):
+        with m.If(step_reset):
             m.d.sync += [m_g.eq(0), m_j.eq(0), m_n.eq(0), m_lane.eq(0), m_row.eq(0)]
 
         # element-wise input register
@@ -592,7 +602,7 @@ class Tile(wiring.Component):
             self.wr.ready.eq(idle),
             self.busy.eq(seq_active | out.r_rdy),
         ]
-        stall = (seq_active & ~step_run & ~Mux(rb, full[1], full[0])) | (ew.o.valid & ~out.w_rdy)
+        stall = (seq_active & ~step_run & ~Mux(rb, full[1], full[0]) & ~x.valid) | (ew.o.valid & ~out.w_rdy)
         counters = [(self.cycles, seq_active), (self.evaluations, fire), (self.reuses, fire & t_hit),
                     (self.stalls, stall)]
         with m.If(self.clear_counters):

@@ -34,8 +34,6 @@ PIPELINE = {
     # LstmCellUnit.latency / GruStateUnit.latency
     "lstm_update": 5,
     "gru_update": 2,
-    # last h of a step written -> next step's stage 0
-    "barrier": 1,
     # BNN feeder stage 1, BnnUnit.LATENCY, MemoTable.LATENCY, decision FIFO (SyncFIFOBuffered)
     "bnn_feed": 1,
     "bnn": 2,
@@ -219,7 +217,7 @@ def step_overhead(params: TileParams) -> int:
     p = PIPELINE
     back = p["dot"] + p["activation"] + p["merge"]
     back += p["candidate"] + p["gru_update"] if params.cell == "gru" else p["lstm_update"]
-    return p["issue"] + back + p["barrier"]
+    return p["issue"] + back
 
 
 def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True) -> int:
@@ -227,7 +225,7 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     the x stream always valid and the h stream always ready.
 
     Baseline (memo hardware absent, ``memo_enable`` False or ``misses_per_step`` None): exact,
-    ``n_x + steps * (G*H*beats + overhead)`` (the first step's x load, then every step).
+    ``n_x - 1 + steps * (G*H*beats + overhead)`` (the first step's x load, then every step).
     Memoizing: ``misses_per_step`` (a sequence of ``steps`` counts, or one count for every step) gives
     an estimate ``sum_t max(G*H*bnn_beats, misses_t*beats + hits_t) + overhead + bnn_lead``: the BNN runs
     ahead, a miss costs its dot-product beats, a hit one issue cycle. Exact when the BNN is never the
@@ -238,14 +236,14 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     nn = params.neurons
     over = step_overhead(params)
     if misses_per_step is None or not params.memo or not memo_enable:
-        return n_x + steps * (nn * beats + over)
+        return n_x - 1 + steps * (nn * beats + over)
     misses = list(misses_per_step) if hasattr(misses_per_step, "__len__") else [misses_per_step] * steps
     if len(misses) != steps:
         raise ValueError(f"misses_per_step has {len(misses)} entries for {steps} steps")
     p = PIPELINE
     kb = bnn_beats(params, n_x)
     lead = p["bnn_feed"] + kb + p["bnn"] + p["memo"] + p["decision_fifo"]
-    total = n_x
+    total = n_x - 1
     for miss in misses:
         check_int("misses per step", int(miss), 0, nn)
         hits = nn - miss
