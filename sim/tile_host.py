@@ -192,13 +192,12 @@ def _params_config(params) -> dict:
 
 
 def memory_words(params, model: FixedPointNetwork) -> list[dict]:
-    """The ``wr`` stream beats that load ``model`` into a tile of ``params`` (every word of every memory
-    of ``hw.tile_image.memory_image``)."""
-    from hw.tile_image import memory_image
+    """The ``wr`` stream payloads that load ``model`` into a tile of ``params``: every word of every memory
+    of ``hw.tile_image.memory_image`` (zeros included, so any previous contents are overwritten)."""
+    from hw.tile_image import image_writes, memory_image
 
-    from . import tile_layout
-
-    return tile_layout.wr_beats(params, memory_image(params, model))
+    return [{"mem": int(w["mem"].value), "addr": int(w["addr"]), "data": int(w["data"])}
+            for w in image_writes(params, memory_image(params, model))]
 
 
 def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None):

@@ -87,9 +87,8 @@ def run_tile(args) -> int:
     # fit checks before any build: sizes, lengths, thresholds
     lanes = tile_host.default_lanes(net) if args.lanes is None else args.lanes
     bnn_width = tile_host.default_bnn_width(net, lanes) if args.bnn_width is None else args.bnn_width
-    max_steps = int(src.lengths.max())
-    p_base = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=False, max_steps=max_steps)
-    p_memo = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=True, max_steps=max_steps)
+    p_base = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=False)
+    p_memo = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=True)
     policy_check = tile_host._policy_for(True, threshold, args.form)
     tile_host.check_fits(p_memo, model, src.lengths, policy_check)
     runs = {}

@@ -1,0 +1,249 @@
+# amaranth: UnusedElaboratable=no
+"""End-to-end tests of the accelerator tile (hw.tile) driven by the host side (sim/tile_host.py) on Icarus
+and Verilator: bundled workloads through the memoizing tile with random valid gaps and back-pressure and
+sequences back to back, multi-layer and bidirectional networks layer by layer, memo off = baseline bit
+for bit, run-time weight loading through ``wr``, and the host's clear errors before anything runs.
+
+Every design configuration is built once per simulator (sim.runner caches builds by configuration), and
+sequences are cut short in time where the workload's are long: Icarus runs the tile at a few thousand
+cycles per second."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from golden_model import intops
+from golden_model.calibration import calibrate_formats, config_for
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.memo import BNN, OFF, MemoPolicy
+from golden_model.network import Network
+from golden_model.workloads import load_workload
+from sim import runner, tile_host
+from sim.runner import pytest_simulators
+
+#: (sequences, steps kept) per workload: a few back-to-back sequences, cut short in time.
+SLICES = {"japanese_vowels": (3, 4), "basic_motions": (2, 6), "digits": (3, 8)}
+THRESHOLD = 0.2
+#: Random valid gaps on x and back-pressure on h of the workload tests.
+VALID_PROB, READY_PROB = 0.7, 0.5
+
+
+@functools.lru_cache(maxsize=None)
+def workload_model(name: str):
+    w = load_workload(name)
+    return FixedPointNetwork(w.network, config_for(w.network, w.x, w.lengths)), w
+
+
+def sliced(name: str):
+    model, w = workload_model(name)
+    n, steps = SLICES[name]
+    x = w.x[:n, :steps]
+    lengths = np.minimum(w.lengths[:n], steps)
+    return model, x, lengths
+
+
+@functools.lru_cache(maxsize=None)
+def design_for(name: str, memo: bool):
+    model = workload_model(name)[0] if name in SLICES else bidir_model()
+    params = tile_host.tile_params(model, memo=memo)
+    return params, tile_host.tile_design(params, model)
+
+
+@functools.lru_cache(maxsize=None)
+def bidir_model():
+    """A small random 2-layer bidirectional LSTM (the bundled workloads have none)."""
+    rng = np.random.default_rng(7)
+    inputs, hidden = 4, 4
+
+    def direction(n_in):
+        return {"w_ih": rng.uniform(-1, 1, (4 * hidden, n_in)), "w_hh": rng.uniform(-1, 1, (4 * hidden, hidden)),
+                "b_ih": rng.uniform(-0.5, 0.5, 4 * hidden), "b_hh": rng.uniform(-0.5, 0.5, 4 * hidden)}
+
+    net = Network.build("lstm", [[direction(inputs), direction(inputs)],
+                                 [direction(2 * hidden), direction(2 * hidden)]])
+    x = rng.uniform(-1, 1, (4, 6, inputs))
+    lengths = np.array([6, 2, 5, 1])
+    return FixedPointNetwork(net, calibrate_formats(net, x, lengths))
+
+
+def bidir_data():
+    rng = np.random.default_rng(8)
+    return rng.uniform(-1, 1, (4, 6, 4)), np.array([6, 2, 5, 1])
+
+
+def assert_exact(run: tile_host.TileRun):
+    assert run.bit_exact, run.report
+    assert run.counters_ok, run.passes
+    for out, want in zip(run.outputs, run.expected, strict=True):
+        np.testing.assert_array_equal(out, want)
+
+
+# ---------------------------------------------------------------------------------------------- golden side
+
+def test_golden_layers_match_model_run():
+    for name in SLICES:
+        model, x, lengths = sliced(name)
+        x_q = model.quantize_input(x)
+        for policy in (MemoPolicy(OFF), MemoPolicy(BNN, 0.3)):
+            outs, stats = golden_layers_and_run = tile_host.golden_layers(model, x_q, lengths, policy)
+            ref = model.run(x_q, lengths, policy)
+            np.testing.assert_array_equal(outs[-1], ref.out)
+            np.testing.assert_array_equal(stats.reuses, ref.stats.reuses)
+            assert len(golden_layers_and_run[0]) == model.net.num_layers
+    model = bidir_model()
+    x, lengths = bidir_data()
+    outs, _ = tile_host.golden_layers(model, model.quantize_input(x), lengths, MemoPolicy(BNN, 0.3))
+    np.testing.assert_array_equal(outs[-1], model.run(x, lengths, MemoPolicy(BNN, 0.3)).out)
+
+
+def test_defaults():
+    nets = {name: workload_model(name)[0].net for name in SLICES}
+    assert {n: tile_host.default_lanes(net) for n, net in nets.items()} == \
+        {"japanese_vowels": 4, "basic_motions": 2, "digits": 8}
+    for net in nets.values():
+        lanes = tile_host.default_lanes(net)
+        width = tile_host.default_bnn_width(net, lanes)
+        assert width >= 8 and width & (width - 1) == 0
+
+
+# ---------------------------------------------------------------------------------- bad input, host side
+
+class _NoBuild:
+    """A design that fails the test if anything tries to build or run it."""
+    name = "no-build"
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a simulation was started despite the bad input")
+
+    monkeypatch.setattr(runner, "build", refuse)
+    monkeypatch.setattr(runner, "run", refuse)
+
+
+@pytest.mark.parametrize("threshold, form, match", [
+    (300.0, intops.RELATIVE, "out of range"),
+    (-0.1, intops.RELATIVE, ">= 0"),
+    (1.5, intops.ABSOLUTE, "integer"),
+    (70000, intops.ABSOLUTE, "out of range"),
+    (float("nan"), intops.RELATIVE, "finite"),
+])
+def test_bad_threshold(no_simulation, threshold, form, match):
+    model, x, lengths = sliced("digits")
+    params = tile_host.tile_params(model)
+    with pytest.raises(ValueError, match=match):
+        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True,
+                              threshold=threshold, form=form)
+    with pytest.raises(ValueError, match=match):   # out of range even with memoization off
+        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=False,
+                              threshold=threshold, form=form)
+
+
+def test_sequence_longer_than_max_steps(no_simulation):
+    model, w = workload_model("japanese_vowels")
+    params = tile_host.tile_params(model, max_steps=8)
+    with pytest.raises(ValueError, match=r"steps, the tile's step counter holds at most 8 \(max_steps\)"):
+        tile_host.run_network(_NoBuild(), "icarus", params, model, w.x[:3], w.lengths[:3], memo_enable=True,
+                              threshold=0.1)
+
+
+@pytest.mark.parametrize("other, match", [
+    ("digits", r"hidden size 32, the model 16.*2 layer-directions, the tile holds weights for 1.*formats"),
+    ("basic_motions", r"LSTM tile, the model is a GRU"),
+])
+def test_model_does_not_fit(no_simulation, other, match):
+    jv = workload_model("japanese_vowels")[0]
+    params = tile_host.tile_params(jv)
+    model, x, lengths = sliced(other)
+    with pytest.raises(ValueError, match=match):
+        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True, threshold=0.1)
+
+
+def test_model_too_wide_and_memo_on_baseline(no_simulation):
+    digits = workload_model("digits")[0]
+    params = tile_host.tile_params(digits, memo=False)
+    model, x, lengths = sliced("digits")
+    with pytest.raises(ValueError, match="memoization asked of a baseline tile"):
+        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True, threshold=0.1)
+    small = type(params)(**{**params.__dict__, "input_size": 8})   # digits layer 1 takes 16 inputs
+    with pytest.raises(ValueError, match="layer 1 takes 16 inputs per step, the tile at most 8"):
+        tile_host.run_network(_NoBuild(), "icarus", small, model, x, lengths, memo_enable=False)
+    with pytest.raises(ValueError, match="valid_prob"):
+        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=False, ready_prob=0)
+
+
+def test_cli_bad_threshold_before_build(no_simulation, capsys):
+    from fuzzymemo.cli import main
+
+    assert main(["run", "--workload", "digits", "--limit", "2", "--threshold", "500"]) == 2
+    assert "threshold 500.0 is out of range" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- in RTL
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+@pytest.mark.parametrize("name", list(SLICES))
+def test_workload(sim, name):
+    """A few sequences of each bundled workload, back to back, with memoization at a threshold that
+    reuses, random valid gaps on x and back-pressure on h: every h_t of every layer bit-exact, the
+    evaluation and reuse counters equal to the golden model's."""
+    params, design = design_for(name, True)
+    model, x, lengths = sliced(name)
+    run = tile_host.run_network(design, sim, params, model, x, lengths, memo_enable=True, threshold=THRESHOLD,
+                                valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=3, run_name=f"e2e-{name}")
+    assert_exact(run)
+    assert run.counters["reuses"] > 0
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_bidirectional_two_layers(sim):
+    """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
+    params, design = design_for("bidir", True)
+    model = bidir_model()
+    x, lengths = bidir_data()
+    run = tile_host.run_network(design, sim, params, model, x, lengths, memo_enable=True, threshold=0.3,
+                                form=intops.RELATIVE, valid_prob=0.6, ready_prob=0.6, seed=5, run_name="bidir")
+    assert_exact(run)
+    assert [p["slot"] for p in run.passes] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_memo_off_equals_baseline(sim):
+    """The memoizing tile with memo_enable low gives exactly the baseline tile's outputs (and the
+    un-memoized golden model's), whatever the threshold inputs say."""
+    model, x, lengths = sliced("digits")
+    p_memo, d_memo = design_for("digits", True)
+    p_base, d_base = design_for("digits", False)
+    off = tile_host.run_network(d_memo, sim, p_memo, model, x, lengths, memo_enable=False, threshold=0.75,
+                                ready_prob=0.7, run_name="memo-off")
+    base = tile_host.run_network(d_base, sim, p_base, model, x, lengths, memo_enable=False, threshold=0.75,
+                                 run_name="baseline")
+    assert_exact(off)
+    assert_exact(base)
+    assert off.counters["reuses"] == 0
+    for a, b in zip(off.outputs, base.outputs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    golden = model.run(model.quantize_input(x), lengths).out
+    np.testing.assert_array_equal(base.outputs[-1], golden)
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_runtime_loading(sim):
+    """A tile elaborated with the digits weights runs another model of the same shape after loading it
+    through the wr stream (every word of every memory, with random valid gaps)."""
+    params, design = design_for("digits", True)
+    digits, x, lengths = sliced("digits")
+    rng = np.random.default_rng(11)
+    net = digits.net
+    layers = [[{k: rng.permutation(getattr(w, k).ravel()).reshape(getattr(w, k).shape)
+                for k in ("w_ih", "w_hh", "b_ih", "b_hh")} for w in layer] for layer in net.layers]
+    other = FixedPointNetwork(Network.build(net.cell, layers), digits.config)
+    run = tile_host.run_network(design, sim, params, other, x, lengths, memo_enable=True, threshold=THRESHOLD,
+                                load=other, valid_prob=0.8, run_name="runtime-load")
+    assert_exact(run)
+    base_out = digits.run(digits.quantize_input(x), lengths, MemoPolicy(BNN, THRESHOLD)).out
+    assert not np.array_equal(run.outputs[-1], base_out)   # the loaded weights were used, not the image's
