@@ -220,32 +220,60 @@ def step_overhead(params: TileParams) -> int:
     return p["issue"] + back
 
 
+def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
+    """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
+    order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
+    ``lead + k*kb``; the issue takes it when the previous neuron is done (a miss occupies it for
+    ``beats`` cycles, a hit for one); a miss's h leaves ``beats + overhead`` after its issue, a hit's
+    ``hit_tail`` after."""
+    p = PIPELINE
+    kb, beats = bnn_beats(params, n_x), neuron_beats(params, n_x)
+    lead = p["bnn_feed"] + kb + p["bnn"] + p["memo"] + p["decision_fifo"]
+    over = step_overhead(params)
+    update = p["gru_update"] if params.cell == "gru" else p["lstm_update"]
+    hit_tail = 4 + update
+    free, end = 0, 0
+    for k, miss in enumerate(miss_mask):
+        issue = max(lead + k * kb, free)
+        if miss:
+            free = issue + beats
+            end = max(end, issue + beats + over)
+        else:
+            free = issue + 1
+            end = max(end, issue + hit_tail)
+    return end
+
+
 def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True) -> int:
     """Expected value of the ``cycles`` counter for one sequence of ``steps`` steps of ``n_x`` inputs,
     the x stream always valid and the h stream always ready.
 
     Baseline (memo hardware absent, ``memo_enable`` False or ``misses_per_step`` None): exact,
     ``n_x - 1 + steps * (G*H*beats + overhead)`` (the first step's x load, then every step).
-    Memoizing: ``misses_per_step`` (a sequence of ``steps`` counts, or one count for every step) gives
-    an estimate ``sum_t max(G*H*bnn_beats, misses_t*beats + hits_t) + overhead + bnn_lead``: the BNN runs
-    ahead, a miss costs its dot-product beats, a hit one issue cycle. Exact when the BNN is never the
-    bottleneck and only the first neuron waits for it; within a few cycles per step otherwise."""
+
+    Memoizing: ``misses_per_step`` is either one miss count per step (or one count for every step;
+    the misses are then assumed spread evenly over the step's neurons) or a (steps, G*H) boolean array of
+    misses in issue order (n = j*G + g), which makes the model exact (docs/tile.md, *Cycle model*)."""
     check_int("steps", steps, 1)
     params.check_run(0, n_x)
     beats = neuron_beats(params, n_x)
     nn = params.neurons
-    over = step_overhead(params)
     if misses_per_step is None or not params.memo or not memo_enable:
-        return n_x - 1 + steps * (nn * beats + over)
-    misses = list(misses_per_step) if hasattr(misses_per_step, "__len__") else [misses_per_step] * steps
-    if len(misses) != steps:
-        raise ValueError(f"misses_per_step has {len(misses)} entries for {steps} steps")
-    p = PIPELINE
-    kb = bnn_beats(params, n_x)
-    lead = p["bnn_feed"] + kb + p["bnn"] + p["memo"] + p["decision_fifo"]
+        return n_x - 1 + steps * (nn * beats + step_overhead(params))
+    import numpy as np
+    arr = np.asarray(misses_per_step)
+    if arr.ndim == 0:
+        arr = np.full(steps, int(arr))
+    if arr.shape[0] != steps:
+        raise ValueError(f"misses_per_step has {arr.shape[0]} entries for {steps} steps")
     total = n_x - 1
-    for miss in misses:
-        check_int("misses per step", int(miss), 0, nn)
-        hits = nn - miss
-        total += max(nn * kb, miss * beats + hits) + over + lead
+    for row in arr:
+        if np.ndim(row) == 0:
+            miss = check_int("misses per step", int(row), 0, nn)
+            mask = [(k + 1) * miss // nn > k * miss // nn for k in range(nn)]
+        else:
+            if len(row) != nn:
+                raise ValueError(f"a miss mask row has {len(row)} entries, the tile {nn} neurons")
+            mask = [bool(v) for v in row]
+        total += _step_cycles(params, n_x, mask)
     return total

@@ -1,0 +1,308 @@
+# amaranth: UnusedElaboratable=no
+"""Amaranth-simulator tests of the accelerator tile (hw/tile.py): every h_t equal to the golden
+FixedPointNetwork.run, memo off / baseline tile / BNN memo on (reuse counts equal to the golden stats),
+sequence starts, random valid gaps and back-pressure, run-time loading through `wr`, multi-layer runs
+slot by slot, the cycle model, bad parameters. See docs/tile.md."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from golden_model import intops
+from golden_model.formats import FixedPointConfig
+from golden_model.network import Network
+
+
+def random_network(cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1, seed: int = 0,
+                   scale: float = 0.5) -> Network:
+    rng = np.random.default_rng(seed)
+    g = 4 if cell == "lstm" else 3
+    spec = []
+    for li in range(layers):
+        n_in = inputs if li == 0 else hidden * directions
+        spec.append([{"w_ih": np.clip(rng.normal(0, scale, (g * hidden, n_in)), -1.9, 1.9),
+                      "w_hh": np.clip(rng.normal(0, scale, (g * hidden, hidden)), -1.9, 1.9),
+                      "b_ih": rng.normal(0, 0.3, g * hidden),
+                      "b_hh": rng.normal(0, 0.3, g * hidden)} for _ in range(directions)])
+    return Network.build(cell, spec)
+
+
+def random_inputs(config: FixedPointConfig, batch: int, steps: int, n_x: int, seed: int = 1, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return intops.quantize(rng.normal(0, scale, (batch, steps, n_x)), config.act)
+
+
+@dataclass
+class Sequence:
+    x: np.ndarray                  # (steps, n_x) int
+    slot: int = 0
+    memo_enable: int = 0
+    theta: int = 0
+    form: int = 0
+
+
+@dataclass
+class BenchResult:
+    h: list = field(default_factory=list)          # per sequence: (steps, H) int array
+    counters: list = field(default_factory=list)   # per sequence: dict cycles/evaluations/reuses/stalls
+    lasts: list = field(default_factory=list)      # per sequence: indices of outputs with `last`
+
+
+def run_tile(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
+             timeout: int = 200_000, vcd: str | None = None) -> BenchResult:
+    """Load ``writes`` (wr payload dicts), then run ``sequences`` one after another (each with
+    clear_counters before), with random x valid gaps and h back-pressure. Returns outputs and counters."""
+    H = tile.params.hidden
+    res = BenchResult()
+    rng_x, rng_h = random.Random(seed), random.Random(seed + 1)
+    done = {"n": 0}
+
+    async def writer(ctx):
+        for w in writes:
+            ctx.set(tile.wr.payload, w)
+            ctx.set(tile.wr.valid, 1)
+            await ctx.tick().until(tile.wr.ready)
+        ctx.set(tile.wr.valid, 0)
+        for seq in sequences:
+            # wait for idle, then clear counters and set the controls
+            while ctx.get(tile.busy) or done["n"] < len(res.h):
+                await ctx.tick()
+            ctx.set(tile.clear_counters, 1)
+            await ctx.tick()
+            ctx.set(tile.clear_counters, 0)
+            ctx.set(tile.slot, seq.slot)
+            ctx.set(tile.n_x, seq.x.shape[1])
+            ctx.set(tile.memo_enable, seq.memo_enable)
+            ctx.set(tile.theta, seq.theta)
+            ctx.set(tile.form, seq.form)
+            steps, n_x = seq.x.shape
+            res.h.append(None)
+            for t in range(steps):
+                for k in range(n_x):
+                    while rng_x.random() < gap:
+                        ctx.set(tile.x.valid, 0)
+                        await ctx.tick()
+                    ctx.set(tile.x.payload, {"data": int(seq.x[t, k]), "first": int(t == 0 and k == 0),
+                                             "last": int(t == steps - 1 and k == n_x - 1)})
+                    ctx.set(tile.x.valid, 1)
+                    await ctx.tick().until(tile.x.ready)
+            ctx.set(tile.x.valid, 0)
+            # wait until the outputs are collected
+            while done["n"] < len(res.h):
+                await ctx.tick()
+            res.counters.append({n: ctx.get(getattr(tile, n)) for n in ("cycles", "evaluations", "reuses", "stalls")})
+
+    async def reader(ctx):
+        cycles = 0
+        for seq in sequences:
+            steps = seq.x.shape[0]
+            items, lasts = [], []
+            while len(items) < steps * H:
+                ready = not rng_h.random() < stall
+                ctx.set(tile.h.ready, ready)
+                _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
+                cycles += 1
+                if cycles > timeout:
+                    raise TimeoutError(f"{len(items)} of {steps * H} outputs after {cycles} cycles")
+                if ready and valid:
+                    if payload.last:
+                        lasts.append(len(items))
+                    items.append(int(payload.data))
+            ctx.set(tile.h.ready, 0)
+            res.h[done["n"]] = np.array(items, dtype=np.int64).reshape(steps, H)
+            res.lasts.append(lasts)
+            done["n"] += 1
+        # nothing more may come
+        ctx.set(tile.h.ready, 1)
+        for _ in range(20):
+            _, _, valid = await ctx.tick().sample(tile.h.valid)
+            assert not valid, "the tile produced more outputs than expected"
+
+    sim = Simulator(tile)
+    sim.add_clock(1e-8)
+    sim.add_testbench(writer)
+    sim.add_testbench(reader)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    return res
+
+
+# ------------------------------------------------------------------------------------------------- tests
+import pytest  # noqa: E402
+
+from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
+from golden_model.memo import MemoPolicy  # noqa: E402
+from hw import registry  # noqa: E402
+from hw.tile import Tile  # noqa: E402
+from hw.tile_image import image_writes, memory_image  # noqa: E402
+from hw.tile_params import TileParams, expected_cycles  # noqa: E402
+
+
+def _setup(cell, inputs=3, hidden=4, lanes=2, bnn_width=8, memo=True, layers=1, seed=3, image=True):
+    fixed = FixedPointNetwork(random_network(cell, inputs, hidden, layers=layers, seed=seed))
+    params = TileParams.for_network(fixed, lanes=lanes, bnn_width=bnn_width, memo=memo)
+    img = memory_image(params, fixed)
+    return fixed, params, img, Tile(params, img if image else None)
+
+
+def _golden(fixed, x, policy=None):
+    return fixed.run(x[None], policy=policy)
+
+
+def _check(res, k, gold, params, steps):
+    assert np.array_equal(res.h[k], gold.out[0]), f"sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
+    assert res.lasts[k] == [steps * params.hidden - 1]
+    assert res.counters[k]["evaluations"] == steps * params.neurons
+    assert res.counters[k]["reuses"] == int(gold.stats.reuses.sum())
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("memo", [False, True], ids=["baseline", "memo_hw"])
+def test_memo_off_equals_golden_and_cycle_model(cell, memo):
+    """Baseline tile and memo tile with memo_enable=0: bit-exact, two sequences (the second starts from
+    zero state), cycles exactly the baseline model (the same on both tiles)."""
+    fixed, params, _, tile = _setup(cell, memo=memo)
+    xs = random_inputs(fixed.config, 2, 3, 3, seed=11)
+    res = run_tile(tile, [Sequence(xs[0]), Sequence(xs[1][:2])])
+    for k, x in enumerate((xs[0], xs[1][:2])):
+        _check(res, k, _golden(fixed, x), params, len(x))
+        assert res.counters[k]["cycles"] == expected_cycles(params, 3, len(x))
+        assert res.counters[k]["stalls"] == 0
+
+
+@pytest.mark.parametrize("cell,theta,form", [("lstm", 0.3, "relative"), ("gru", 0.3, "relative"),
+                                             ("lstm", 2, "absolute"), ("gru", 2, "absolute")])
+def test_memo_on_equals_golden_with_gaps(cell, theta, form):
+    """BNN memoization with real reuse under random x gaps and h back-pressure; the second sequence
+    checks that a sequence start clears the memo valid bits; reuses equal the golden stats."""
+    fixed, params, _, tile = _setup(cell)
+    xs = random_inputs(fixed.config, 2, 6, 3, seed=5, scale=0.3)
+    theta_q = intops.quantize_threshold(theta, form)
+    seqs = [Sequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
+    res = run_tile(tile, seqs, seed=7, gap=0.3, stall=0.3)
+    policy = MemoPolicy("bnn", theta, form)
+    total = 0
+    for k, x in enumerate(xs):
+        gold = _golden(fixed, x, policy)
+        _check(res, k, gold, params, len(x))
+        total += res.counters[k]["reuses"]
+    assert total > 10, "the threshold should give real reuse"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_lanes_not_dividing_sizes(cell):
+    """L = 2 divides neither n_x = 5 nor H = 3; B = 3 does not divide N = 8; memo on and off."""
+    fixed, params, _, tile = _setup(cell, inputs=5, hidden=3, lanes=2, bnn_width=3, seed=8)
+    xs = random_inputs(fixed.config, 2, 4, 5, seed=2, scale=0.3)
+    theta = intops.quantize_threshold(3, "absolute")
+    res = run_tile(tile, [Sequence(xs[0], memo_enable=1, theta=theta, form=1), Sequence(xs[1])], gap=0.2,
+                   stall=0.2)
+    _check(res, 0, _golden(fixed, xs[0], MemoPolicy("bnn", 3, "absolute")), params, 4)
+    _check(res, 1, _golden(fixed, xs[1]), params, 4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_runtime_loading_and_slots(cell):
+    """A 2-layer network on a tile built without weights: load the image through `wr`, run layer 0
+    (slot 0, n_x = 3) and then layer 1 (slot 1, n_x = H) on layer 0's outputs, as the host does."""
+    fixed, params, img, tile = _setup(cell, layers=2, image=False, seed=4)
+    assert params.slots == 2 and params.input_size == 4
+    x = random_inputs(fixed.config, 1, 3, 3, seed=9)[0]
+    gold = fixed.run(x[None])
+    # layer 0's outputs, from the golden model's first layer alone
+    layer0 = FixedPointNetwork(type(fixed.net)(fixed.net.cell, 3, 4, fixed.net.layers[:1]), fixed.config)
+    h0 = layer0.run(x[None]).out[0]
+    writes = image_writes(params, img)
+    res = run_tile(tile, [Sequence(x, slot=0), Sequence(h0, slot=1)], writes=writes)
+    assert np.array_equal(res.h[0], h0)
+    assert np.array_equal(res.h[1], gold.out[0])
+
+
+def test_memo_enable_off_costs_baseline_cycles():
+    """The memo tile with memo_enable = 0 takes exactly the baseline tile's cycles; with memo on and all
+    hits after the first step, a step costs about the BNN time (G*H*ceil(N/B) cycles plus a few)."""
+    fixed, p_memo, img, tile = _setup("lstm", inputs=4, hidden=4, lanes=2, bnn_width=8)
+    x = random_inputs(fixed.config, 1, 3, 4, seed=1)[0]
+    x[:] = x[0]   # constant input: every neuron hits after the first step with a huge threshold
+    base = run_tile(Tile(TileParams.for_network(fixed, lanes=2, bnn_width=8, memo=False), None),
+                    [Sequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2, memo=False), img))
+    res = run_tile(tile, [Sequence(x), Sequence(x, memo_enable=1, theta=65535, form=1)])
+    assert res.counters[0]["cycles"] == base.counters[0]["cycles"] == expected_cycles(p_memo, 4, 3)
+    gold = _golden(fixed, x, MemoPolicy("bnn", 65535, "absolute"))
+    _check(res, 1, gold, p_memo, 3)
+    misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
+    assert list(misses) == [16, 0, 0]
+    assert res.counters[1]["cycles"] == expected_cycles(p_memo, 4, 3, misses)
+    assert res.counters[1]["cycles"] < res.counters[0]["cycles"]
+
+
+def test_memo_cycle_estimate():
+    """With a mixed hit pattern the count-based estimate is within 5 % of the measured cycles."""
+    fixed, params, _, tile = _setup("gru", inputs=6, hidden=4, lanes=2, bnn_width=4, seed=6)
+    x = random_inputs(fixed.config, 1, 6, 6, seed=3, scale=0.3)[0]
+    theta = intops.quantize_threshold(0.5, "relative")
+    res = run_tile(tile, [Sequence(x, memo_enable=1, theta=theta)])
+    gold = _golden(fixed, x, MemoPolicy("bnn", 0.5))
+    _check(res, 0, gold, params, 6)
+    misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
+    est = expected_cycles(params, 6, 6, misses)
+    assert abs(res.counters[0]["cycles"] - est) <= 0.05 * est
+
+
+def test_image_words_match_golden_layout():
+    fixed, params, img, _ = _setup("gru", inputs=3, hidden=4, lanes=2, bnn_width=8, image=False)
+    q = fixed.layers[0][0]
+    G, H = 3, 4
+    # neuron n = j*G + g, first weight row, lane 1 = W[g*H + j, 1]
+    j, g = 2, 1
+    word = img["weight"][(j * G + g) * params.rows_per_neuron]
+    lane1 = (word >> 8) & 0xFF
+    assert (lane1 - 256 if lane1 >= 128 else lane1) == q.w[g * H + j, 1]
+    assert img["bias_hn"][j] == int(q.bias_h[2 * H + j]) & ((1 << 24) - 1)
+    bits = intops.sign_bits(q.w[g * H + j])
+    assert img["sign"][(j * G + g) * params.sign_rows] == intops.pack_bits(bits, 8)[0]
+
+
+def test_bad_parameters():
+    cfg = FixedPointConfig()
+    good = dict(cell="lstm", input_size=3, hidden=4, slots=1, lanes=2, bnn_width=8, config=cfg)
+    for key, value, err in [("cell", "rnn", ValueError), ("cell", 3, TypeError), ("input_size", 0, ValueError),
+                            ("hidden", 2.0, TypeError), ("lanes", 0, ValueError), ("bnn_width", True, TypeError),
+                            ("slots", 0, ValueError), ("config", None, TypeError), ("memo", 1, TypeError),
+                            ("max_steps", 0, ValueError), ("cache_update", "never", ValueError),
+                            ("input_size", 1 << 40, ValueError)]:
+        with pytest.raises(err):
+            TileParams(**{**good, key: value})
+    params = TileParams(**good)
+    with pytest.raises(TypeError):
+        Tile(object())
+    with pytest.raises(TypeError):
+        Tile(params, image=[1, 2])
+    with pytest.raises(ValueError):
+        Tile(params, image={"weight": []})
+    fixed = FixedPointNetwork(random_network("gru", 3, 4))
+    with pytest.raises(ValueError, match="GRU"):
+        memory_image(params, fixed)
+    fixed = FixedPointNetwork(random_network("lstm", 3, 5))
+    with pytest.raises(ValueError, match="hidden"):
+        memory_image(params, fixed)
+    with pytest.raises(TypeError):
+        memory_image(params, object())
+    with pytest.raises(ValueError):
+        expected_cycles(params, 4, 1)   # n_x > input_size
+    with pytest.raises(TypeError):
+        TileParams.for_network("net")
+
+
+def test_registry_entry_elaborates():
+    from amaranth.hdl import Fragment
+    tile = registry.build("tile", {"cell": "gru", "memo": "false"})
+    assert isinstance(tile, Tile) and not tile.params.memo and tile.params.cell == "gru"
+    Fragment.get(tile, None)
