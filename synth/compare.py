@@ -71,9 +71,9 @@ def module_breakdown(base: dict, variant: dict) -> list[dict]:
 def compare(top: str, target: str, options: dict | None = None, key: str = "memo", values=(False, True),
             build_dir=None, seed: int = 1, constraint_mhz: float | None = None, check_fit: bool = True) -> dict:
     """Build ``top`` with ``options[key]`` = each of ``values`` (baseline first) on ``target``."""
-    from hw import registry
+    from .blocks import get_block
 
-    block = registry.get(top)
+    block = get_block(top)
     if key not in {o.name for o in block.options}:
         raise ValueError(f"--compare needs a block with option {key!r} (the tile's memo switch); "
                          f"block {top!r} takes {', '.join(o.name for o in block.options) or 'no options'}")

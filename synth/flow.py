@@ -37,9 +37,9 @@ def design_name(top: str, options: dict) -> str:
 
 def elaborate(top: str, options: dict | None = None):
     """(component, resolved options) of registered block ``top``."""
-    from hw import registry
+    from .blocks import get_block
 
-    block = registry.get(top)
+    block = get_block(top)
     resolved = block.resolve(options)
     return block.builder(resolved), resolved
 
@@ -174,10 +174,10 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
     """Synthesise registered block ``top`` (with ``options``) for ``target``; returns the record and writes
     it to ``<build_dir>/record.json``. Raises ``ValueError`` for a configuration that cannot fit the target
     (before running the place-and-route tools) and :class:`ToolError` when a tool fails."""
-    from hw import registry
+    from .blocks import get_block
 
     tgt = get_target(target)
-    resolved = registry.get(top).resolve(options)
+    resolved = get_block(top).resolve(options)
     name = top
     build_dir = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target / \
         design_name(top, resolved)

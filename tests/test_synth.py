@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hw import registry
 from synth import reports
+from synth.blocks import all_blocks, get_block
 from synth.compare import compare, module_breakdown, overhead
 from synth.fit import FitError
 from synth.flow import RECORD_KEYS, synthesize
@@ -28,21 +28,28 @@ pytestmark = pytest.mark.skipif(not Path(tool_path("yosys")).exists(),
                                 reason="YoWASP tools not installed (pip install -e '.[synth]')")
 
 #: Small tile used in CI (the presets are for the real builds).
-SMALL_TILE = {"cell": "lstm", "input_size": 4, "hidden": 4, "slots": 1, "lanes": 2, "bnn_width": 8,
+SMALL_TILE = {"rnn": "lstm", "input_size": 4, "hidden": 4, "slots": 1, "lanes": 2, "bnn_width": 8,
               "max_steps": 15}
 
 
 def _small(name: str) -> dict:
     if name == "tile":
-        known = {o.name for o in registry.get(name).options}
+        known = {o.name for o in get_block(name).options}
         return {k: v for k, v in SMALL_TILE.items() if k in known}
-    block = registry.get(name)
+    block = get_block(name)
     return dict(block.lint_configs[0]) if block.lint_configs else {}
 
 
 # ------------------------------------------------------------------------------------------ generic flow
 
-@pytest.mark.parametrize("name", registry.names())
+BLOCK_NAMES = [b.name for b in all_blocks()]
+
+
+def test_tile_is_synthesised():
+    assert "tile" in BLOCK_NAMES
+
+
+@pytest.mark.parametrize("name", BLOCK_NAMES)
 def test_generic_every_block(name, tmp_path):
     record = synthesize(name, "generic", _small(name), tmp_path)
     for key in RECORD_KEYS:
@@ -225,10 +232,19 @@ def test_cli_errors(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------ full tile builds
 
-needs_tile = pytest.mark.skipif("tile" not in registry.names(), reason="the tile is not registered yet")
+def test_tile_compare_small(tmp_path):
+    result = compare("tile", "generic", _small("tile"), build_dir=tmp_path)
+    base, memo = result["base"], result["variant"]
+    assert base["options"]["memo"] is False and memo["options"]["memo"] is True
+    assert memo["cmos_transistors"] > base["cmos_transistors"] and memo["ff"] > base["ff"]
+    rows = {r["module"]: r for r in result["modules"]}
+    # the memoization hardware exists only in the memoizing tile; the datapath is the same in both
+    for unit in ("bnn", "memo"):
+        assert rows[unit]["gates"]["base"] is None and rows[unit]["gates"]["variant"] > 0
+    assert rows["dot"]["cmos_transistors"]["delta"] == 0
+    assert "per submodule" in compare_table(result)
 
 
-@needs_tile
 @pytest.mark.skipif(not FULL, reason="full tile builds: set FUZZYMEMO_SYNTH_FULL=1")
 @pytest.mark.parametrize("target", ["generic", "ice40", "ecp5"])
 def test_full_tile_compare(target, tmp_path):

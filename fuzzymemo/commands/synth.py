@@ -22,9 +22,9 @@ from pathlib import Path
 from .generate import _parse_params
 
 
-def _block_options(args, block, registry) -> dict:
+def _block_options(args, block, blocks) -> dict:
     options = _parse_params(args.param)
-    for o in {o.name for b in registry.BLOCKS.values() for o in b.options}:
+    for o in {o.name for b in blocks for o in b.options}:
         value = getattr(args, f"opt_{o}", None)
         if value is not None:
             if o not in {x.name for x in block.options}:
@@ -45,8 +45,8 @@ def _targets(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from hw import registry
     from synth import configs
+    from synth.blocks import all_blocks, get_block
     from synth.compare import compare
     from synth.flow import synthesize
     from synth.table import compare_table, record_table
@@ -58,8 +58,8 @@ def run(args) -> int:
         return 0
     if not args.top:
         raise ValueError("--top NAME is required (see fuzzymemo generate --list)")
-    block = registry.get(args.top)
-    user = _block_options(args, block, registry)
+    block = get_block(args.top)
+    user = _block_options(args, block, all_blocks())
     build_root = Path(args.build_dir) if args.build_dir else None
     out = {"records": [], "comparisons": []}
     for target in _targets(args.target):
@@ -84,7 +84,7 @@ def run(args) -> int:
 
 
 def register(subparsers) -> None:
-    from hw import registry
+    from synth.blocks import all_blocks
     from synth.targets import TARGETS
 
     p = subparsers.add_parser("synth", help="synthesise a block with open tools (resources, fmax, transistors)",
@@ -107,7 +107,7 @@ def register(subparsers) -> None:
     p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="a block option (repeatable)")
     seen = {}
     group = p.add_argument_group("block options (as for fuzzymemo generate)")
-    for block in registry.BLOCKS.values():
+    for block in all_blocks():
         for o in block.options:
             seen.setdefault(o.name, []).append(block.name)
     for option_name, blocks in seen.items():
