@@ -187,3 +187,21 @@ register("gru_candidate", _gru_candidate, "GRU candidate: acc_x + r * acc_h, req
          *_FORMATS, lint_configs=({"max_inputs": 1, **_NARROW}, {"max_inputs": 100, **_WIDE}))
 register("gru_state", _gru_state, "GRU state update h' = n + z * (h - n)", *_FORMATS,
          lint_configs=(_NARROW, _WIDE))
+register("tile", lambda o: __import__("hw.tile", fromlist=["from_options"]).from_options(o),
+         "Accelerator tile: LSTM/GRU layer engine with BNN-predicted fuzzy memoization (docs/tile.md)",
+         opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
+         opt("input_size", int, 3, "I_max, largest per-step input of any slot"),
+         opt("hidden", int, 4, "H, hidden size"),
+         opt("slots", int, 1, "layer-directions whose weights the tile holds"),
+         opt("lanes", int, 2, "L, multiply-accumulates per cycle"),
+         opt("bnn_width", int, 8, "B, BNN sign bits per cycle"),
+         opt("memo", str, "true", "memoization hardware present (false: the baseline tile)",
+             choices=("true", "false", "1", "0", "yes", "no")),
+         opt("max_steps", int, 4096, "longest sequence the step counter holds"),
+         opt("cache_update", str, "compute", "memo-table b_m policy", choices=("compute", "always")),
+         # the format options, with the LSTM cell-state format renamed cell_format ("cell" is the cell type)
+         *(Option(**{**o.__dict__, "name": "cell_format"}) if o.name == "cell" else o for o in _FORMATS),
+         lint_configs=({"cell": "gru", "memo": "false", "input_size": 5, "hidden": 3, "lanes": 2,
+                        **{("cell_format" if k == "cell" else k): v for k, v in _NARROW.items()}},
+                       {"cell": "gru", "input_size": 6, "hidden": 5, "slots": 3, "lanes": 4, "bnn_width": 5,
+                        "cache_update": "always"}))

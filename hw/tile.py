@@ -203,11 +203,16 @@ class Tile(wiring.Component):
         with m.If(x_fire):
             for b in range(2):
                 with m.If(xw_bank == b):
-                    m.d.sync += xs[b].bit_select(xw_k, 1).eq(x.payload.data >= 0)
+                    for k in range(IM):  # explicit bits: no incomplete case over xw_k in Verilog
+                        with m.If(xw_k == k):
+                            m.d.sync += xs[b][k].eq(x.payload.data >= 0)
             with m.If(x_row_end):
                 m.d.sync += [xw_reg.eq(0), xw_lane.eq(0), xw_row.eq(xw_row + 1)]
             with m.Else():
-                m.d.sync += [xw_reg[xw_lane].eq(x.payload.data), xw_lane.eq(xw_lane + 1)]
+                m.d.sync += xw_lane.eq(xw_lane + 1)
+                for k in range(L):
+                    with m.If(xw_lane == k):
+                        m.d.sync += xw_reg[k].eq(x.payload.data)
             with m.If(x_step_end):
                 m.d.sync += [xw_k.eq(0), xw_row.eq(0), xw_bank.eq(~xw_bank)]
                 for b in range(2):
@@ -579,11 +584,16 @@ class Tile(wiring.Component):
             if p.memo:
                 for b in range(2):
                     with m.If(hb != b):
-                        m.d.sync += hs[b].bit_select(o_j, 1).eq(h_new >= 0)
+                        for k in range(H):
+                            with m.If(o_j == k):
+                                m.d.sync += hs[b][k].eq(h_new >= 0)
             with m.If(o_row_end):
                 m.d.sync += [o_reg.eq(0), o_lane.eq(0), o_row.eq(o_row + 1)]
             with m.Else():
-                m.d.sync += [o_reg[o_lane].eq(h_new), o_lane.eq(o_lane + 1)]
+                m.d.sync += o_lane.eq(o_lane + 1)
+                for k in range(L):
+                    with m.If(o_lane == k):
+                        m.d.sync += o_reg[k].eq(h_new)
             with m.If(o_step_end):
                 m.d.sync += [o_j.eq(0), o_row.eq(0)]
             with m.Else():
@@ -612,3 +622,27 @@ class Tile(wiring.Component):
                 with m.If(inc):
                     m.d.sync += c.eq(c + 1)
         return m
+
+
+def parse_bool(value) -> bool:
+    """A registry option's boolean: True/False or the strings true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected a boolean (true/false), not {value!r}")
+
+
+def from_options(options: dict) -> Tile:
+    """The tile of a registry option set (``fuzzymemo generate --top tile``); memories zero (load through
+    ``wr``)."""
+    from .checks import config_from_options
+    formats = {**options, "cell": options["cell_format"]}
+    params = TileParams(cell=options["cell"], input_size=options["input_size"], hidden=options["hidden"],
+                        slots=options["slots"], lanes=options["lanes"], bnn_width=options["bnn_width"],
+                        config=config_from_options(formats), memo=parse_bool(options["memo"]),
+                        max_steps=options["max_steps"], cache_update=options["cache_update"])
+    return Tile(params)
