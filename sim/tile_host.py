@@ -43,6 +43,7 @@ __all__ = [
     "default_bnn_width",
     "default_lanes",
     "golden_layers",
+    "predicted_cycles",
     "run_network",
     "tile_design",
     "tile_params",
@@ -249,6 +250,25 @@ class TileRun:
     @property
     def useful_macs(self) -> int:
         return int(sum(p["useful_macs"] for p in self.passes))
+
+
+def predicted_cycles(params, run: TileRun, memo_enable: bool) -> int:
+    """The RTL's cycle model (``hw.tile_params.expected_cycles``) summed over every sequence of every
+    pass of ``run``, with the golden model's reuses per step (misses assumed spread evenly over a step's
+    neurons)."""
+    from hw.tile_params import expected_cycles
+
+    total = 0
+    for ps in run.passes:
+        li, d, n_x = ps["layer"], ps["direction"], ps["n_x"]
+        for b, n in enumerate(run.lengths):
+            n = int(n)
+            if memo_enable and params.memo:
+                misses = params.neurons - run.stats.step_reuses[b, li, d, :n]
+                total += expected_cycles(params, n_x, n, [int(m) for m in misses], True)
+            else:
+                total += expected_cycles(params, n_x, n)
+    return int(total)
 
 
 def _policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:

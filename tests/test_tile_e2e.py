@@ -31,7 +31,7 @@ THRESHOLD = 0.2
 VALID_PROB, READY_PROB = 0.7, 0.5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workload_model(name: str):
     w = load_workload(name)
     return FixedPointNetwork(w.network, config_for(w.network, w.x, w.lengths)), w
@@ -45,14 +45,14 @@ def sliced(name: str):
     return model, x, lengths
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def design_for(name: str, memo: bool):
     model = workload_model(name)[0] if name in SLICES else bidir_model()
     params = tile_host.tile_params(model, memo=memo)
     return params, tile_host.tile_design(params, model)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bidir_model():
     """A small random 2-layer bidirectional LSTM (the bundled workloads have none)."""
     rng = np.random.default_rng(7)

@@ -59,18 +59,13 @@ def choose_threshold(args, src_full) -> tuple[float, dict]:
                                         "auto_golden_loss_pp": chosen["metric_loss"]}
 
 
-def _cycle_model(params, run) -> int | None:
-    """The RTL engineer's cycle model for the run's passes, when ``hw.tile_params`` provides one."""
+def _cycle_model(params, run, memo_enable: bool) -> int | None:
+    """The RTL's cycle model for the run (None when hw.tile_params has none or its interface changed)."""
+    from sim import tile_host
+
     try:
-        from hw import tile_params as tp
-    except ImportError:
-        return None
-    fn = getattr(tp, "predict_cycles", None)
-    if fn is None:
-        return None
-    try:
-        return int(fn(params, run))
-    except Exception:   # an interface mismatch must not break the run report
+        return tile_host.predicted_cycles(params, run, memo_enable)
+    except (ImportError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -143,7 +138,7 @@ def run_tile(args) -> int:
         "passes_baseline": base.passes, "passes_memo": memo.passes,
     }
     for label, params, r in (("baseline", p_base, base), ("memo", p_memo, memo)):
-        predicted = _cycle_model(params, r)
+        predicted = _cycle_model(params, r, label == "memo")
         if predicted is not None:
             result[f"cycles_model_{label}"] = predicted
     if not base.bit_exact or not memo.bit_exact:
@@ -176,7 +171,10 @@ def _summary(r: dict) -> str:
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
     ]
     if "cycles_model_baseline" in r:
-        lines.append(f"  cycle model: baseline {r['cycles_model_baseline']}, memo {r.get('cycles_model_memo')}")
+        model_b, model_m = r["cycles_model_baseline"], r.get("cycles_model_memo")
+        lines.append(f"  cycle model (hw.tile_params.expected_cycles): baseline {model_b} "
+                     f"({r['cycles_baseline'] / model_b - 1:+.2%} measured), memo {model_m}"
+                     + (f" ({r['cycles_memo'] / model_m - 1:+.2%} measured)" if model_m else ""))
     lines.append(f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s "
                  f"({r['sim_cycles_per_second']:.0f} cycles/s); total {r['wall_seconds']:.1f} s")
     if not r["bit_exact"]:
