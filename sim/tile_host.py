@@ -21,12 +21,16 @@ between stream transfers, which is what makes whole test sets affordable (docs/t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -275,10 +279,30 @@ def _policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
     return MemoPolicy(BNN, threshold, form) if memo_enable else MemoPolicy(OFF, 0.0, form)
 
 
+@contextlib.contextmanager
+def _stdout_to(path: Path | None):
+    """Send this process's file descriptor 1 (and so the simulator's output) to ``path`` (None: leave it)."""
+    if path is None:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(path, "w") as f:
+            os.dup2(f.fileno(), 1)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+
+
 def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, *, memo_enable: bool,
                 threshold=0.0, form: str = intops.RELATIVE, load: FixedPointNetwork | None = None,
                 valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1, strict: bool = True,
-                run_name: str | None = None, timeout_factor: float = 20.0) -> TileRun:
+                run_name: str | None = None, timeout_factor: float = 20.0, quiet: bool = False) -> TileRun:
     """Run the batch ``x`` (float, or int64 already quantized) of sequences of ``lengths`` through the tile
     ``design`` (elaborated with ``params``) on ``sim`` and score every output against the golden model.
 
@@ -288,6 +312,7 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     valid_prob, ready_prob -- random valid gaps on x and random back-pressure on h (1.0: none)
     strict -- a cocotb failure (and :class:`sim.runner.SimulationError`) on any mismatch; with False the
               mismatches are only counted in the returned :class:`TileRun`
+    quiet -- the simulator's output goes to ``sim.log`` in the run directory instead of stdout
 
     Errors of fit (sizes, formats, lengths, thresholds) are raised before anything runs."""
     from . import runner
@@ -341,7 +366,8 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     start = time.perf_counter()
     error = None
     try:
-        runner.run(design_obj, sim, TB_MODULE, params=meta, run_name=run_name)
+        with _stdout_to(run_dir / "sim.log" if quiet else None):
+            runner.run(design_obj, sim, TB_MODULE, params=meta, run_name=run_name)
     except runner.SimulationError as e:
         error = e
     wall = time.perf_counter() - start

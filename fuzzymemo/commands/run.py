@@ -100,10 +100,11 @@ def run_tile(args) -> int:
         runs[label] = tile_host.run_network(design, args.sim, params, model, src.x, src.lengths,
                                             memo_enable=memo_enable, threshold=threshold, form=args.form,
                                             valid_prob=args.valid_prob, ready_prob=args.ready_prob,
-                                            seed=args.seed, strict=False, run_name=f"cli-{label}")
+                                            seed=args.seed, strict=False, run_name=f"cli-{label}",
+                                            quiet=not args.sim_output)
         r = runs[label]
         _say(args, f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
-                   f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'}")
+                   f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
     base, memo = runs["baseline"], runs["memo"]
     y = src.y
     acc_rtl = accuracy(model.logits(memo.outputs[-1], src.lengths), y)
@@ -197,6 +198,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--sim-output", action="store_true",
+                   help="show the simulator's output (default: sim.log in the run directory)")
     p.set_defaults(func=run_tile)
 
 
