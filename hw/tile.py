@@ -32,7 +32,7 @@ from .dot_product import DotProductUnit
 from .gru import GruCandidateUnit, GruStateUnit
 from .lstm_cell import LstmCellUnit
 from .memo_table import MemoTable, ThresholdForm, memo_layouts
-from .tile_image import MEM_NAMES, MemId, wr_layout
+from .tile_image import MEM_NAMES, wr_layout
 from .tile_params import DECISION_DEPTH, OUT_DEPTH, TAG_DEPTH, TOKEN_DEPTH, TileParams
 
 __all__ = ["Tile", "COUNTER_BITS"]
@@ -450,7 +450,7 @@ class Tile(wiring.Component):
             dot.i.payload.last.eq(s1_last),
         ]
 
-        # ---------------------------------------------------------------- merge state (declared early: GRU pairing reads it)
+        # -------------------------------------------- merge state (declared early: the GRU pairing reads it)
         m_g = Signal(_urange(G))
         m_j = Signal(_urange(H))
         m_n = Signal(_urange(NN))

@@ -109,10 +109,10 @@ class TileParams:
     # ------------------------------------------------------------------------------------ construction
     @classmethod
     def for_network(cls, net, config: FixedPointConfig | None = None, lanes: int = 4, bnn_width: int = 32,
-                    memo: bool = True, **kwargs) -> "TileParams":
+                    memo: bool = True, **kwargs) -> TileParams:
         """Parameters holding every layer-direction of ``net`` (a golden ``Network`` or a
         ``FixedPointNetwork``, whose config is then the default)."""
-        if hasattr(net, "net") and hasattr(net, "layers") and isinstance(getattr(net, "net"), Network):
+        if hasattr(net, "net") and hasattr(net, "layers") and isinstance(net.net, Network):
             config = config if config is not None else net.config
             net = net.net
         if not isinstance(net, Network):
