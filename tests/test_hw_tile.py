@@ -306,3 +306,15 @@ def test_registry_entry_elaborates():
     tile = registry.build("tile", {"cell": "gru", "memo": "false"})
     assert isinstance(tile, Tile) and not tile.params.memo and tile.params.cell == "gru"
     Fragment.get(tile, None)
+
+
+def test_cache_update_always():
+    """cache_update="always" (b_m follows b_t on reuses too) equals the golden policy of the same name."""
+    fixed = FixedPointNetwork(random_network("gru", 3, 4, seed=3))
+    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, cache_update="always")
+    tile = Tile(params, memory_image(params, fixed))
+    x = random_inputs(fixed.config, 1, 6, 3, seed=5, scale=0.3)[0]
+    res = run_tile(tile, [Sequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])
+    gold = _golden(fixed, x, MemoPolicy("bnn", 0.3, cache_update="always"))
+    _check(res, 0, gold, params, 6)
+    assert res.counters[0]["reuses"] > 0
