@@ -41,7 +41,8 @@ def _children(modules: dict, top: str) -> list[str]:
 
 
 def module_breakdown(base: dict, variant: dict) -> list[dict]:
-    """Per direct submodule of the top (generic records): resources in each variant and the difference;
+    """Per direct submodule of the top (records with ``modules``: generic, or FPGA with a breakdown):
+    resources in each variant and the difference;
     the top's own logic (not in any submodule: control, muxes, registers) is the row ``(top logic)``."""
     rows = []
     bm, vm = base.get("modules") or {}, variant.get("modules") or {}
@@ -49,7 +50,7 @@ def module_breakdown(base: dict, variant: dict) -> list[dict]:
         return rows
     btop, vtop = base["block"], variant["block"]
     names = sorted({m[len(btop) + 1:] for m in _children(bm, btop)} | {m[len(vtop) + 1:] for m in _children(vm, vtop)})
-    keys = ("gates", "ff", "memory_bits", "cmos_transistors")
+    keys = ("gates", "ff", "memory_bits", "cmos_transistors") if "gates" in bm[btop] else ("lut", "ff", "bram", "dsp")
 
     def local(mods, top):
         own = dict(mods[top])
@@ -79,12 +80,15 @@ def compare(top: str, target: str, options: dict | None = None, key: str = "memo
                          f"block {top!r} takes {', '.join(o.name for o in block.options) or 'no options'}")
     root = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target
     records = []
+    option = next(o for o in block.options if o.name == key)
     for value in values:
+        if isinstance(value, bool) and option.type is str:  # the tile's memo option is "true"/"false"
+            value = "true" if value else "false"
         opts = {**(options or {}), key: value}
         resolved = block.resolve(opts)
         name = design_name(top, resolved) if key == "memo" else f"{top}-{key}-{value}"
         records.append(synthesize(top, target, opts, root / name, seed=seed, constraint_mhz=constraint_mhz,
-                                  check_fit=check_fit))
+                                  check_fit=check_fit, breakdown=True))
     base, variant = records
     return {"design": base["design"], "block": top, "target": target, "key": key,
             "values": [str(v) for v in values], "base": base, "variant": variant,

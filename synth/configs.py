@@ -9,11 +9,11 @@ __all__ = ["PRESETS", "preset"]
 
 #: target -> tile options (names of hw.tile_params.TileParams / the ``tile`` registry block)
 PRESETS = {
-    "ice40": {"rnn": "lstm", "input_size": 8, "hidden": 16, "slots": 1, "lanes": 2, "bnn_width": 8,
+    "ice40": {"cell": "lstm", "input_size": 8, "hidden": 16, "slots": 1, "lanes": 2, "bnn_width": 8,
               "max_steps": 255},
-    "ecp5": {"rnn": "lstm", "input_size": 64, "hidden": 64, "slots": 2, "lanes": 8, "bnn_width": 32,
+    "ecp5": {"cell": "lstm", "input_size": 64, "hidden": 64, "slots": 2, "lanes": 8, "bnn_width": 32,
              "max_steps": 4095},
-    "generic": {"rnn": "lstm", "input_size": 16, "hidden": 16, "slots": 1, "lanes": 4, "bnn_width": 16,
+    "generic": {"cell": "lstm", "input_size": 16, "hidden": 16, "slots": 1, "lanes": 4, "bnn_width": 16,
                 "max_steps": 255},
 }
 
@@ -32,10 +32,4 @@ def preset(top: str, target: str, mode: str = "target") -> dict:
         known = {o.name for o in get_block(top).options}
     except ValueError:
         return {}
-    out = {}
-    for k, v in PRESETS.get(target, {}).items():
-        if k == "rnn" and k not in known:  # the cell-type option under another name
-            k = next((a for a in ("cell_type", "kind", "rnn_cell") if a in known), k)
-        if k in known:
-            out[k] = v
-    return out
+    return {k: v for k, v in PRESETS.get(target, {}).items() if k in known}

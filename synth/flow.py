@@ -31,7 +31,8 @@ RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "b
 def design_name(top: str, options: dict) -> str:
     """Short name of a configuration, used for the build directory: ``tile-memo`` / ``tile-base``..."""
     if "memo" in options:
-        return f"{top}-{'memo' if options['memo'] else 'base'}"
+        from .blocks import truth
+        return f"{top}-{'memo' if truth(options['memo']) else 'base'}"
     return top
 
 
@@ -112,7 +113,38 @@ def run_generic(component, name: str, build_dir: Path) -> dict:
 
 # ------------------------------------------------------------------------------------------------- FPGA
 
-def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float) -> dict:
+BREAKDOWN_SCRIPT = """\
+# fuzzymemo per-module FPGA resources: the bare block, technology-mapped with its hierarchy kept
+read_rtlil {name}.il
+synth_{family} {opts} -noflatten -top {name}
+tee -q -o {name}.stat.json stat -json
+"""
+
+
+def fpga_breakdown(component, name: str, family: str, build_dir: Path) -> dict:
+    """Per-module LUT4/FF/BRAM/DSP of ``component`` mapped to ``family`` without flattening (hierarchical
+    totals; no optimisation across module boundaries, so the sum can differ a little from the flat build)."""
+    from amaranth.back import rtlil
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
+    opts = "-dsp" if family == "ice40" else ""
+    (build_dir / f"{name}.ys").write_text(BREAKDOWN_SCRIPT.format(name=name, family=family, opts=opts))
+    run_tool("yosys", [tool_path("yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"], build_dir / f"{name}.out",
+             build_dir)
+    stat = reports.parse_yosys_stat(reports.load_json(build_dir / f"{name}.stat.json"))
+    for s in stat.values():
+        s["transistors"] = 0
+    totals = reports.hierarchy_totals(stat, name)
+    out = {}
+    for mod, t in totals.items():
+        s = reports.fpga_summary(t["cells"], family)
+        out[mod] = {k: s[k] for k in ("lut", "ff", "bram", "dsp")}
+    return out
+
+
+def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float,
+             breakdown_component=None) -> dict:
     """Place and route ``component`` behind the scan wrapper on ``target``; bitstream and parsed reports."""
     build_dir.mkdir(parents=True, exist_ok=True)
     family = target.name
@@ -164,16 +196,19 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
               "pnr_seconds": round(elapsed, 1),
               "reports": {"stat": "top.stat.json", "nextpnr": "top.report.json", "yosys_log": "top.rpt",
                           "nextpnr_log": "top.tim", "bitstream": bitstream.name}}
+    if breakdown_component is not None:
+        record["modules"] = fpga_breakdown(breakdown_component, name, family, build_dir / "breakdown")
     return record
 
 
 # ------------------------------------------------------------------------------------------------- entry
 
 def synthesize(top: str, target: str = "generic", options: dict | None = None, build_dir=None, seed: int = 1,
-               constraint_mhz: float | None = None, check_fit: bool = True) -> dict:
+               constraint_mhz: float | None = None, check_fit: bool = True, breakdown: bool = False) -> dict:
     """Synthesise registered block ``top`` (with ``options``) for ``target``; returns the record and writes
     it to ``<build_dir>/record.json``. Raises ``ValueError`` for a configuration that cannot fit the target
-    (before running the place-and-route tools) and :class:`ToolError` when a tool fails."""
+    (before running the place-and-route tools) and :class:`ToolError` when a tool fails. ``breakdown`` adds
+    per-module resources on the FPGA targets (one more Yosys run keeping the hierarchy)."""
     from .blocks import get_block
 
     tgt = get_target(target)
@@ -196,7 +231,8 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
         mhz = constraint_mhz or tgt.default_constraint_mhz
         record["tools"] = {t: tool_version(t) for t in
                            ("yosys", f"nextpnr-{tgt.name}", "icepack" if tgt.name == "ice40" else "ecppack")}
-        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz))
+        extra = elaborate(top, resolved)[0] if breakdown else None
+        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz, breakdown_component=extra))
     import amaranth
     record["tools"]["amaranth"] = amaranth.__version__
     record["seconds"] = round(time.monotonic() - started, 1)

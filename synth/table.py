@@ -57,11 +57,18 @@ def compare_table(result: dict) -> str:
     text = (f"{result['design'].split('-')[0]} on {result['target']}: cost of {result['key']} "
             f"({base_label} -> {var_label})\n")
     text += format_table(["", base_label, var_label, "delta", "percent"], rows)
-    if result["modules"]:
+    mods = result["modules"]
+    if mods and "gates" in mods[0]:
         mrows = [[m["module"], m["gates"]["base"], m["gates"]["variant"], m["ff"]["delta"],
                   m["memory_bits"]["delta"], m["cmos_transistors"]["base"], m["cmos_transistors"]["variant"],
-                  m["cmos_transistors"]["delta"]] for m in result["modules"]]
+                  m["cmos_transistors"]["delta"]] for m in mods]
         text += "\n\nper submodule (hierarchical totals):\n" + format_table(
             ["module", "gates base", "gates memo", "FF delta", "mem bits delta", "trans. base", "trans. memo",
              "trans. delta"], mrows)
+    elif mods:
+        mrows = [[m["module"], m["lut"]["base"], m["lut"]["variant"], m["lut"]["delta"], m["ff"]["base"],
+                  m["ff"]["variant"], m["ff"]["delta"], m["bram"]["delta"], m["dsp"]["delta"]] for m in mods]
+        text += ("\n\nper submodule (Yosys mapping with the hierarchy kept; the flat build above optimises "
+                 "across modules):\n" + format_table(["module", "LUT base", "LUT memo", "LUT delta", "FF base",
+                                                      "FF memo", "FF delta", "BRAM delta", "DSP delta"], mrows))
     return text
