@@ -128,7 +128,7 @@ def fpga_breakdown(component, name: str, family: str, build_dir: Path) -> dict:
 
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
-    opts = "-dsp" if family == "ice40" else ""
+    opts = SYNTH_OPTS[family]
     (build_dir / f"{name}.ys").write_text(BREAKDOWN_SCRIPT.format(name=name, family=family, opts=opts))
     run_tool("yosys", [tool_path("yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"], build_dir / f"{name}.out",
              build_dir)
@@ -143,8 +143,15 @@ def fpga_breakdown(component, name: str, family: str, build_dir: Path) -> dict:
     return out
 
 
+#: Options of synth_ice40 / synth_ecp5. iCE40: map multipliers to SB_MAC16. ECP5: the classic ABC mapper,
+#: because ABC9 (the default) trips an assertion in Yosys 0.70's abc_ops_reintegrate on the tile
+#: ("Assert GetSize(conn.first) == GetSize(conn.second) failed", kernel/rtlil.cc); both variants of a
+#: comparison use the same options.
+SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "-noabc9"}
+
+
 def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float,
-             breakdown_component=None) -> dict:
+             breakdown=None) -> dict:
     """Place and route ``component`` behind the scan wrapper on ``target``; bitstream and parsed reports."""
     build_dir.mkdir(parents=True, exist_ok=True)
     family = target.name
@@ -155,8 +162,7 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
         "nextpnr_opts": f"--seed {int(seed)} --report top.report.json --timing-allow-fail",
         "script_after_synth": "tee -q -o top.stat.json stat -json",
     }
-    if family == "ice40":
-        overrides["synth_opts"] = "-dsp"
+    overrides["synth_opts"] = SYNTH_OPTS[family]
     with patched_environ(env):
         plat = make_platform(target, constraint_mhz)
         plan = plat.prepare(wrapper, name="top", **overrides)
@@ -196,8 +202,8 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
               "pnr_seconds": round(elapsed, 1),
               "reports": {"stat": "top.stat.json", "nextpnr": "top.report.json", "yosys_log": "top.rpt",
                           "nextpnr_log": "top.tim", "bitstream": bitstream.name}}
-    if breakdown_component is not None:
-        record["modules"] = fpga_breakdown(breakdown_component, name, family, build_dir / "breakdown")
+    if breakdown is not None:  # a function giving a fresh component
+        record["modules"] = fpga_breakdown(breakdown(), name, family, build_dir / "breakdown")
     return record
 
 
@@ -231,8 +237,9 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
         mhz = constraint_mhz or tgt.default_constraint_mhz
         record["tools"] = {t: tool_version(t) for t in
                            ("yosys", f"nextpnr-{tgt.name}", "icepack" if tgt.name == "ice40" else "ecppack")}
-        extra = elaborate(top, resolved)[0] if breakdown else None
-        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz, breakdown_component=extra))
+        record["synth_opts"] = SYNTH_OPTS[tgt.name]
+        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz,
+                               breakdown=(lambda: elaborate(top, resolved)[0]) if breakdown else None))
     import amaranth
     record["tools"]["amaranth"] = amaranth.__version__
     record["seconds"] = round(time.monotonic() - started, 1)

@@ -1,0 +1,74 @@
+"""Baseline vs memoizing tile on every synthesis target: runs ``synth.compare`` with each target's preset
+(synth/configs.py) one target after the other (place and route is not run in parallel) and prints the
+Markdown tables of docs/synthesis.md.
+
+    .venv/bin/python bench/synth_results.py [--targets generic,ice40,ecp5] [--seed 1] [--out build/synth_runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from synth import configs  # noqa: E402
+from synth.compare import compare  # noqa: E402
+
+LABELS = {"lut": "LUT4", "ff": "FF", "bram": "BRAM", "dsp": "DSP", "cmos_transistors": "transistors (CMOS proxy)",
+          "memory_bits": "memory bits", "gates": "gates", "fmax_mhz": "fmax (MHz)"}
+
+
+def _f(v):
+    if v is None:
+        return "–"
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+def markdown(result: dict) -> str:
+    b, v = result["base"], result["variant"]
+    head = (f"**{result['target']}** ({b['device']}); configuration: "
+            + ", ".join(f"{k}={val}" for k, val in b["options"].items() if k != "memo"))
+    if b.get("board_clock_mhz"):
+        head += (f"; seed {b['seed']}; nextpnr constraint {b['clock_constraint_mhz']:.0f} MHz; board clock "
+                 f"{b['board_clock_mhz']:.0f} MHz met: baseline {'yes' if b['meets_board_clock'] else 'NO'}, "
+                 f"memoizing {'yes' if v['meets_board_clock'] else 'NO'}")
+    head += "\n\n"
+    lines = ["| | baseline | memoizing | delta | percent |", "|---|---:|---:|---:|---:|"]
+    for k, o in result["overhead"].items():
+        pct = "–" if o["percent"] is None else f"{o['percent']:+.1f}%"
+        lines.append(f"| {LABELS.get(k, k)} | {_f(o['base'])} | {_f(o['variant'])} | {_f(o['delta'])} | {pct} |")
+    text = head + "\n".join(lines)
+    mods = result["modules"]
+    if mods:
+        keys = [k for k in ("lut", "ff", "bram", "dsp", "gates", "memory_bits", "cmos_transistors") if k in mods[0]]
+        hdr = "| module | " + " | ".join(f"{LABELS.get(k, k)} base / memo" for k in keys) + " |"
+        rows = [hdr, "|---|" + "---:|" * len(keys)]
+        for m in mods:
+            rows.append(f"| {m['module']} | " + " | ".join(f"{_f(m[k]['base'])} / {_f(m[k]['variant'])}"
+                                                        for k in keys) + " |")
+        text += "\n\nPer submodule:\n\n" + "\n".join(rows)
+    return text
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default="generic,ice40,ecp5")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default="build/synth_runs")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    results = []
+    for target in args.targets.split(","):
+        result = compare("tile", target, configs.preset("tile", target), build_dir=out / target, seed=args.seed)
+        results.append(result)
+        print(markdown(result) + "\n", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
