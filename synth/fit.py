@@ -117,5 +117,21 @@ def check_fit(top: str, options: dict, target, build_dir: Path) -> dict:
     return est
 
 
+def check_netlist(summary: dict, target, stat_path) -> None:
+    """After synthesis, before place and route: the mapped cell counts against the device (exact counts;
+    on iCE40 a logic cell holds one LUT4 and one FF, so max(LUT, FF) cells at least)."""
+    cap = target.capacity
+    need = {"lut": summary["lut"], "ff": summary["ff"], "bram": summary["bram"], "dsp": summary["dsp"]}
+    if target.name == "ice40":
+        need["spram"] = summary.get("spram", 0)
+        need["lut"] = max(summary["lut"], summary["ff"])
+    over = [f"{n} {k.upper() if k != 'lut' else ('logic cells' if target.name == 'ice40' else 'LUT4')} of "
+            f"{cap[k]}" for k, n in need.items() if k in cap and n > cap[k]]
+    if over:
+        raise FitError(f"the synthesised design does not fit the {target.device}: it needs " + ", ".join(over)
+                       + f" (Yosys cell counts: {stat_path}); place and route not run. Choose a smaller "
+                       "configuration or a larger target.")
+
+
 def options_text(options: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in options.items())

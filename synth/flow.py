@@ -117,7 +117,7 @@ BREAKDOWN_SCRIPT = """\
 # fuzzymemo per-module FPGA resources: the bare block, technology-mapped with its hierarchy kept
 read_rtlil {name}.il
 synth_{family} {opts} -noflatten -top {name}
-tee -q -o {name}.stat.json stat -json
+{tail}tee -q -o {name}.stat.json stat -json
 """
 
 
@@ -129,7 +129,8 @@ def fpga_breakdown(component, name: str, family: str, build_dir: Path) -> dict:
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
     opts = SYNTH_OPTS[family]
-    (build_dir / f"{name}.ys").write_text(BREAKDOWN_SCRIPT.format(name=name, family=family, opts=opts))
+    tail = SYNTH_TAIL[family].format(flags="-noflatten ", name=name)
+    (build_dir / f"{name}.ys").write_text(BREAKDOWN_SCRIPT.format(name=name, family=family, opts=opts, tail=tail))
     run_tool("yosys", [tool_path("yosys"), "-q", "-l", f"{name}.log", f"{name}.ys"], build_dir / f"{name}.out",
              build_dir)
     stat = reports.parse_yosys_stat(reports.load_json(build_dir / f"{name}.stat.json"))
@@ -143,11 +144,16 @@ def fpga_breakdown(component, name: str, family: str, build_dir: Path) -> dict:
     return out
 
 
-#: Options of synth_ice40 / synth_ecp5. iCE40: map multipliers to SB_MAC16. ECP5: the classic ABC mapper,
-#: because ABC9 (the default) trips an assertion in Yosys 0.70's abc_ops_reintegrate on the tile
-#: ("Assert GetSize(conn.first) == GetSize(conn.second) failed", kernel/rtlil.cc); both variants of a
-#: comparison use the same options.
-SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "-noabc9"}
+#: Options of synth_ice40 / synth_ecp5. iCE40: map multipliers to SB_MAC16. ECP5: synth_ecp5 (a wrapper of
+#: synth_lattice in Yosys 0.70) always maps LUTs with ABC9, whose abc_ops_reintegrate step trips an assertion
+#: on the tile ("Assert GetSize(conn.first) == GetSize(conn.second) failed", kernel/rtlil.cc:3091) and no
+#: option turns it off; so synth_ecp5 runs up to its map_luts step, the classic ABC maps the LUTs (as the
+#: old synth_ecp5 -noabc9 did: abc -lut 4:7 -dress, wide LUTs through PFU muxes), and synth_ecp5 finishes
+#: from map_cells. Both variants of a comparison use the same flow.
+SYNTH_OPTS = {"ice40": "-dsp", "ecp5": "-run :map_luts"}
+#: Commands after synth_<family> (before the stat).
+SYNTH_TAIL = {"ice40": "", "ecp5": ("techmap -map +/lattice/latches_map.v\nabc -lut 4:7 -dress\nclean\n"
+                                    "synth_ecp5 {flags}-top {name} -run map_cells:\n")}
 
 
 def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float,
@@ -160,35 +166,46 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
     wrapper = ScanWrapper(component, dut_name=name)
     overrides = {
         "nextpnr_opts": f"--seed {int(seed)} --report top.report.json --timing-allow-fail",
-        "script_after_synth": "tee -q -o top.stat.json stat -json",
+        "script_after_synth": SYNTH_TAIL[family].format(flags="", name="top") + "tee -q -o top.stat.json stat -json",
     }
     overrides["synth_opts"] = SYNTH_OPTS[family]
     with patched_environ(env):
         plat = make_platform(target, constraint_mhz)
         plan = plat.prepare(wrapper, name="top", **overrides)
         plan.extract(str(build_dir))
+    # Amaranth's build script, one tool at a time: each stage has its own log, and the synthesised netlist
+    # is checked against the device before place and route.
+    script = (build_dir / "build_top.sh").read_text().splitlines()
+    header = [ln for ln in script if not ln.startswith('"$')]
+    commands = [ln for ln in script if ln.startswith('"$')]
+    if len(commands) != 3:
+        raise ToolError("amaranth", build_dir / "build_top.sh", f"expected 3 tool commands, found {len(commands)}")
+    stages = [("yosys", "top.rpt"), (f"nextpnr-{family}", "top.tim"), (tools[2], None)]
     started = time.monotonic()
-    try:
-        run_tool("build", ["sh", "build_top.sh"], build_dir / "build.log", build_dir, env)
-    except ToolError as e:
-        # Name the stage that failed and its own log.
-        if not (build_dir / "top.json").exists():
-            stage, log = "yosys", build_dir / "top.rpt"
-        elif not (build_dir / "top.report.json").exists() or not any(
-                (build_dir / f).exists() for f in ("top.asc", "top.config")):
-            stage, log = f"nextpnr-{family}", build_dir / "top.tim"
-        else:
-            stage, log = tools[2], build_dir / "build.log"
-        reason = log_reason(log, e.reason) if log.exists() else e.reason
-        raise ToolError(stage, log if log.exists() else e.log, reason) from None
+    summary = None
+    for (stage, log_name), command in zip(stages, commands, strict=True):
+        stage_script = build_dir / f"run_{stage}.sh"
+        stage_script.write_text("\n".join(header + [command]) + "\n")
+        out = build_dir / f"{stage}.out"
+        try:
+            run_tool(stage, ["sh", stage_script.name], out, build_dir, env)
+        except ToolError as e:
+            log = build_dir / log_name if log_name and (build_dir / log_name).exists() else out
+            raise ToolError(stage, log, log_reason(log, e.reason)) from None
+        if stage == "yosys":
+            try:
+                cells = reports.parse_yosys_stat(reports.load_json(build_dir / "top.stat.json"))
+            except (OSError, ValueError) as e:
+                raise ToolError("yosys", build_dir / "top.rpt", f"unreadable stat report: {e}") from None
+            top_cells = cells.get("top") or next(iter(cells.values()))
+            summary = reports.fpga_summary(top_cells["cells"], family)
+            from .fit import check_netlist
+            check_netlist(summary, target, build_dir / "top.stat.json")
     elapsed = time.monotonic() - started
     try:
-        cells = reports.parse_yosys_stat(reports.load_json(build_dir / "top.stat.json"))
         pnr = reports.parse_nextpnr_report(reports.load_json(build_dir / "top.report.json"))
     except (OSError, ValueError) as e:
         raise ToolError(f"nextpnr-{family}", build_dir / "top.tim", f"unreadable report: {e}") from None
-    top_cells = cells.get("top") or next(iter(cells.values()))
-    summary = reports.fpga_summary(top_cells["cells"], family)
     bitstream = build_dir / ("top.bin" if family == "ice40" else "top.bit")
     if not bitstream.exists():
         raise ToolError(tools[2], build_dir / "build.log", "no bitstream written")
