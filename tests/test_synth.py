@@ -256,3 +256,75 @@ def test_full_tile_compare(target, tmp_path):
         assert memo["cmos_transistors"] > base["cmos_transistors"]
     else:
         assert memo["lut"] > base["lut"] and base["meets_board_clock"] and memo["meets_board_clock"]
+
+
+def test_fit_refused_after_synthesis(tmp_path):
+    # without the quick estimate, the mapped netlist is still checked before place and route
+    with pytest.raises(FitError, match=r"synthesised design does not fit the iCE40UP5K.*12 DSP of 8"):
+        synthesize("dot_product", "ice40", {"lanes": 12}, tmp_path, check_fit=False)
+    assert (tmp_path / "top.stat.json").exists() and not (tmp_path / "top.asc").exists()
+
+
+def test_check_netlist_counts_logic_cells():
+    from synth.fit import check_netlist
+
+    ice40 = get_target("ice40")
+    check_netlist({"lut": 5000, "ff": 5000, "bram": 30, "dsp": 8, "spram": 0}, ice40, "x")
+    with pytest.raises(FitError, match="5281 logic cells of 5280"):
+        check_netlist({"lut": 100, "ff": 5281, "bram": 0, "dsp": 0, "spram": 0}, ice40, "x")
+    with pytest.raises(FitError, match="209 BRAM of 208"):
+        check_netlist({"lut": 1, "ff": 1, "bram": 209, "dsp": 0}, get_target("ecp5"), "x")
+
+
+def test_failed_place_and_route_names_the_stage(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEXTPNR_ICE40", "false")
+    with pytest.raises(ToolError) as e:
+        synthesize("bnn", "ice40", {"width": 4, "max_inputs": 8}, tmp_path)
+    assert e.value.tool == "nextpnr-ice40" and e.value.log is not None
+    assert str(e.value.log) in str(e.value)
+
+
+def test_scan_wrapper_shifts_inputs_and_captures_outputs():
+    from amaranth.hdl import Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from amaranth.sim import Simulator
+
+    from synth.wrapper import ScanWrapper
+
+    class Inc(wiring.Component):
+        def __init__(self):
+            super().__init__({"a": In(4), "y": Out(4)})
+
+        def elaborate(self, platform):
+            from amaranth.hdl import Module
+            m = Module()
+            m.d.comb += self.y.eq(self.a + 1)
+            return m
+
+    w = ScanWrapper(Inc())
+    assert (w.in_bits, w.out_bits, w.info["ff"]) == (4, 4, 9)
+    got = Signal(4)
+    sim = Simulator(w)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        for bit in (1, 0, 1, 0):  # the first bit shifted in ends at the top
+            ctx.set(w.si, bit)
+            await ctx.tick()
+        assert ctx.get(w.dut.a) == 0b1010
+        ctx.set(w.si, 0)
+        ctx.set(w.load, 1)
+        await ctx.tick()   # load registered (a shifts on: 0b0100)
+        await ctx.tick()   # outputs captured (a shifts on: 0b1000)
+        ctx.set(w.load, 0)
+        await ctx.tick()   # load_r still high: captured again, y = 0b1000 + 1
+        value = 0
+        for i in range(4):
+            value |= ctx.get(w.so) << i
+            await ctx.tick()
+        ctx.set(got, value)
+        assert value == 0b1001
+
+    sim.add_testbench(bench)
+    sim.run()
