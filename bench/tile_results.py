@@ -23,6 +23,8 @@ from golden_model.workloads import WORKLOADS  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 DOC = ROOT / "docs" / "tile_results.md"
+#: Everything after this line of docs/tile_results.md is hand-written and kept when the tables are rewritten.
+NOTES_MARK = "<!-- notes below are kept by bench/tile_results.py -->"
 
 
 def run_one(workload: str, sim: str, limit: int | None, extra: list[str]) -> dict:
@@ -119,7 +121,10 @@ def main(argv=None) -> int:
     if not args.render:
         for workload in args.workload or WORKLOADS:
             run_one(workload, args.sim, args.limit, extra)
-    DOC.write_text(render())
+    notes = ""
+    if DOC.exists() and NOTES_MARK in DOC.read_text():
+        notes = DOC.read_text().split(NOTES_MARK, 1)[1]
+    DOC.write_text(render() + "\n" + NOTES_MARK + notes)
     print(f"wrote {DOC}")
     return 0
 

@@ -247,3 +247,24 @@ def test_runtime_loading(sim):
     assert_exact(run)
     base_out = digits.run(digits.quantize_input(x), lengths, MemoPolicy(BNN, THRESHOLD)).out
     assert not np.array_equal(run.outputs[-1], base_out)   # the loaded weights were used, not the image's
+
+
+@pytest.mark.verilator
+def test_cli_run(tmp_path, capsys):
+    """``fuzzymemo run`` end to end (reuses the digits builds of the tests above): JSON keys, bit-exact."""
+    from fuzzymemo.cli import main
+
+    out = tmp_path / "run.json"
+    assert main(["run", "--workload", "digits", "--limit", "2", "--threshold", "0.2", "--quiet",
+                 "--json", str(out)]) == 0
+    import json
+
+    r = json.loads(out.read_text())
+    for key in ("bit_exact", "sequences", "reuse", "accuracy_rtl", "accuracy_golden", "cycles_baseline",
+                "cycles_memo", "speedup", "expected_speedup", "mac_utilization_baseline", "sim_cycles_per_second",
+                "cycles_model_baseline", "cycles_model_memo"):
+        assert key in r, key
+    assert r["bit_exact"] and r["counters_match_golden"] and r["sequences"] == 2
+    assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_memo"])
+    assert r["accuracy_rtl"] == r["accuracy_golden"]
+    assert "bit-exact vs golden model: yes" in capsys.readouterr().out

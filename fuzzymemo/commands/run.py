@@ -12,6 +12,7 @@ import copy
 import json
 import sys
 import time
+from pathlib import Path
 
 from golden_model import intops
 from golden_model.memo import BNN
@@ -147,6 +148,7 @@ def run_tile(args) -> int:
     result["wall_seconds"] = time.perf_counter() - start_all
     print(_summary(result))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
         print(f"wrote {args.json}")
