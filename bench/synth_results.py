@@ -58,7 +58,15 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", default="generic,ice40,ecp5")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="build/synth_runs")
+    ap.add_argument("--from-json", nargs="+", metavar="FILE",
+                    help="only print the tables of saved comparisons (fuzzymemo synth --compare --json FILE)")
     args = ap.parse_args(argv)
+    if args.from_json:
+        for f in args.from_json:
+            data = json.loads(Path(f).read_text())
+            for result in data.get("comparisons", data if isinstance(data, list) else []):
+                print(markdown(result) + "\n")
+        return 0
     out = Path(args.out)
     results = []
     for target in args.targets.split(","):
