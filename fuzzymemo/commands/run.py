@@ -190,7 +190,8 @@ def register(sub) -> None:
     add_source_arguments(p)
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--threshold", type=_threshold, default="auto",
-                   help="BNN threshold, or 'auto' (default): the largest swept threshold within 1 pp loss")
+                   help="BNN threshold, or 'auto' (default): the largest swept threshold within 1 pp loss "
+                        "on the whole data set (also with --limit); 0 when none qualifies")
     p.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE)
     p.add_argument("--lanes", type=int, metavar="L", help="multiply-accumulates per cycle (default: the largest "
                                                           "power of two <= 8 dividing the input and hidden sizes)")
