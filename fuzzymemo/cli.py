@@ -9,7 +9,7 @@ import sys
 
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
 COMMAND_MODULES = (
-    "fuzzymemo.commands.model",     # import-torch, info
+    "fuzzymemo.commands.model",     # import-torch, info, width-study
     "fuzzymemo.commands.sweep",     # sweep, calibrate
     "fuzzymemo.commands.generate",  # generate
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
@@ -24,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="RNN accelerator tiles with BNN-predicted neuron-level fuzzy memoization.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue  # a command still being built is simply absent
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
