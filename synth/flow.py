@@ -157,13 +157,22 @@ SYNTH_TAIL = {"ice40": "", "ecp5": ("techmap -map +/lattice/latches_map.v\nabc -
 
 
 def run_fpga(component, name: str, target, build_dir: Path, seed: int, constraint_mhz: float,
-             breakdown=None) -> dict:
-    """Place and route ``component`` behind the scan wrapper on ``target``; bitstream and parsed reports."""
+             breakdown=None, wrapper: str = "scan", baud: int = 115200) -> dict:
+    """Place and route ``component`` on ``target`` behind the scan wrapper (``wrapper="scan"``) or as a
+    board top behind a UART host link (``"uart"``, :class:`synth.board.BoardTop`; the clock constraint is
+    then the board oscillator, whose frequency sets the baud divisor); bitstream and parsed reports."""
     build_dir.mkdir(parents=True, exist_ok=True)
     family = target.name
     tools = ["yosys", f"nextpnr-{family}", "icepack" if family == "ice40" else "ecppack"]
     env = tool_env(tools)
-    wrapper = ScanWrapper(component, dut_name=name)
+    if wrapper == "scan":
+        top = ScanWrapper(component, dut_name=name)
+    elif wrapper == "uart":
+        from .board import BoardTop
+        top = BoardTop(component, baud=baud, dut_name=name)
+        constraint_mhz = target.board_clock_mhz
+    else:
+        raise ValueError(f"unknown wrapper {wrapper!r}; wrappers: scan, uart")
     overrides = {
         "nextpnr_opts": f"--seed {int(seed)} --report top.report.json --timing-allow-fail",
         "script_after_synth": SYNTH_TAIL[family].format(flags="", name="top") + "tee -q -o top.stat.json stat -json",
@@ -171,8 +180,14 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
     overrides["synth_opts"] = SYNTH_OPTS[family]
     with patched_environ(env):
         plat = make_platform(target, constraint_mhz)
-        plan = plat.prepare(wrapper, name="top", **overrides)
+        plan = plat.prepare(top, name="top", **overrides)
         plan.extract(str(build_dir))
+    if wrapper == "uart":
+        link = top.bridge.describe()
+        (build_dir / "bridge.json").write_text(json.dumps({"baud": baud, **link}, indent=1))
+        info = {"kind": "uart", "baud": baud, "divisor": link["divisor"], "protocol": "bridge.json"}
+    else:
+        info = top.info
     # Amaranth's build script, one tool at a time: each stage has its own log, and the synthesised netlist
     # is checked against the device before place and route.
     script = (build_dir / "build_top.sh").read_text().splitlines()
@@ -215,7 +230,7 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
               "board_clock_mhz": target.board_clock_mhz,
               "meets_board_clock": (pnr["fmax_mhz"] is not None and pnr["fmax_mhz"] >= target.board_clock_mhz),
               "utilization": pnr["utilization"], "fmax_by_clock": pnr["fmax"],
-              "critical_path": pnr["critical_path"], "wrapper": wrapper.info,
+              "critical_path": pnr["critical_path"], "wrapper": info,
               "pnr_seconds": round(elapsed, 1),
               "reports": {"stat": "top.stat.json", "nextpnr": "top.report.json", "yosys_log": "top.rpt",
                           "nextpnr_log": "top.tim", "bitstream": bitstream.name}}
@@ -227,11 +242,13 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
 # ------------------------------------------------------------------------------------------------- entry
 
 def synthesize(top: str, target: str = "generic", options: dict | None = None, build_dir=None, seed: int = 1,
-               constraint_mhz: float | None = None, check_fit: bool = True, breakdown: bool = False) -> dict:
+               constraint_mhz: float | None = None, check_fit: bool = True, breakdown: bool = False,
+               wrapper: str = "scan", baud: int = 115200) -> dict:
     """Synthesise registered block ``top`` (with ``options``) for ``target``; returns the record and writes
     it to ``<build_dir>/record.json``. Raises ``ValueError`` for a configuration that cannot fit the target
     (before running the place-and-route tools) and :class:`ToolError` when a tool fails. ``breakdown`` adds
-    per-module resources on the FPGA targets (one more Yosys run keeping the hierarchy)."""
+    per-module resources on the FPGA targets (one more Yosys run keeping the hierarchy); ``wrapper`` is
+    "scan" (measurement top) or "uart" (board top with a UART host link at ``baud``)."""
     from .blocks import get_block
 
     tgt = get_target(target)
@@ -256,7 +273,8 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
                            ("yosys", f"nextpnr-{tgt.name}", "icepack" if tgt.name == "ice40" else "ecppack")}
         record["synth_opts"] = SYNTH_OPTS[tgt.name]
         record.update(run_fpga(component, name, tgt, build_dir, seed, mhz,
-                               breakdown=(lambda: elaborate(top, resolved)[0]) if breakdown else None))
+                               breakdown=(lambda: elaborate(top, resolved)[0]) if breakdown else None,
+                               wrapper=wrapper, baud=baud))
     import amaranth
     record["tools"]["amaranth"] = amaranth.__version__
     record["seconds"] = round(time.monotonic() - started, 1)

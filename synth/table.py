@@ -42,7 +42,9 @@ def record_table(records: list[dict]) -> str:
             notes.append(f"{r['design']} ({r['target']}, {r['device']}, seed {r['seed']}): fmax {_fmt(r['fmax_mhz'])}"
                          f" MHz at a {_fmt(r.get('clock_constraint_mhz'))} MHz constraint (board clock "
                          f"{_fmt(r.get('board_clock_mhz'))} MHz: {'met' if r.get('meets_board_clock') else 'NOT met'});"
-                         f" scan wrapper {w.get('ff')} FF included; bitstream {r['build_dir']}/"
+                         + (f" UART board top ({w.get('baud')} baud, protocol {w.get('protocol')});"
+                            if w.get("kind") == "uart" else f" scan wrapper {w.get('ff')} FF included;")
+                         + f" bitstream {r['build_dir']}/"
                          f"{r['reports']['bitstream']}")
     return text + "\n" + "\n".join(notes)
 

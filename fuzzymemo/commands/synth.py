@@ -71,8 +71,10 @@ def run(args) -> int:
             out["comparisons"].append(result)
             print(compare_table(result) + "\n")
         else:
+            if args.wrapper == "uart" and target == "generic":
+                raise ValueError("--wrapper uart builds a board top: choose --target ice40 or ecp5")
             record = synthesize(args.top, target, options, bdir, seed=args.seed, constraint_mhz=args.clock_mhz,
-                                check_fit=not args.no_fit_check)
+                                check_fit=not args.no_fit_check, wrapper=args.wrapper, baud=args.baud)
             out["records"].append(record)
             print(record_table([record]) + "\n")
     if args.json:
@@ -97,6 +99,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--clock-mhz", type=float, metavar="F",
                    help="clock constraint given to nextpnr (default: 100 on ice40, 250 on ecp5)")
+    p.add_argument("--wrapper", choices=("scan", "uart"), default="scan",
+                   help="FPGA top: scan (measurement, default) or uart (board top: the block behind a UART host "
+                        "link on the board's clock; protocol in synth/board.py, layout in bridge.json)")
+    p.add_argument("--baud", type=int, default=115200, help="UART baud rate of --wrapper uart (default 115200)")
     p.add_argument("--compare", action="store_true",
                    help="build the baseline (memo off) and memoizing versions and report the overhead")
     p.add_argument("--preset", choices=("target", "none"), default="target",

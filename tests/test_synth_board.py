@@ -1,0 +1,141 @@
+# amaranth: UnusedElaboratable=no
+"""Board tops: the UART and the UART bridge in the Amaranth simulator (a host model on the serial lines),
+and the board-top build of the tile (FUZZYMEMO_SYNTH_FULL=1)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from synth.board import CMD_CONTROL, CMD_STATUS, RSP_STATUS, RSP_STREAM, UartBridge, bridge_map
+from synth.uart import UartRx, UartTx
+
+D = 4  # clock cycles per bit
+
+
+class AddUnit(wiring.Component):
+    """o = i + offset (12 bits); count = beats done; a one-beat output register."""
+
+    def __init__(self):
+        super().__init__({"i": In(stream.Signature(12)), "o": Out(stream.Signature(12)), "offset": In(4),
+                          "count": Out(16)})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.comb += self.i.ready.eq(1)
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload + self.offset)]
+            with m.If(self.i.valid):
+                m.d.sync += self.count.eq(self.count + 1)
+        return m
+
+
+async def _send(ctx, line, data):
+    for byte in data:
+        for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
+            ctx.set(line, bit)
+            await ctx.tick().repeat(D)
+
+
+async def _receive(ctx, line, n):
+    out = []
+    while len(out) < n:
+        while ctx.get(line):
+            await ctx.tick()
+        await ctx.tick().repeat(D + D // 2)
+        byte = 0
+        for i in range(8):
+            byte |= ctx.get(line) << i
+            await ctx.tick().repeat(D)
+        assert ctx.get(line) == 1, "stop bit"
+        out.append(byte)
+    return out
+
+
+def test_uart_loopback():
+    m = Module()
+    m.submodules.tx = tx = UartTx(D)
+    m.submodules.rx = rx = UartRx(D)
+    m.d.comb += rx.rx.eq(tx.tx)
+    got = []
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+
+    async def source(ctx):
+        for byte in (0x55, 0x00, 0xFF, 0xA3):
+            ctx.set(tx.data, byte)
+            ctx.set(tx.valid, 1)
+            await ctx.tick().until(tx.ready)
+            ctx.set(tx.valid, 0)
+            await ctx.tick()
+
+    async def sink(ctx):
+        while len(got) < 4:
+            await ctx.tick()
+            if ctx.get(rx.valid):
+                got.append(ctx.get(rx.data))
+
+    sim.add_testbench(source)
+    sim.add_testbench(sink)
+    sim.run_until(1e-6 * 4 * 12 * D * 2)
+    assert got == [0x55, 0x00, 0xFF, 0xA3]
+
+
+def test_uart_divisor_checked():
+    with pytest.raises(ValueError, match="divisor"):
+        UartRx(2)
+
+
+def test_bridge_map():
+    bmap = bridge_map(AddUnit())
+    assert bmap["in_streams"] == [{"name": "i", "command": 0, "payload_bits": 12, "bytes": 2}]
+    assert bmap["out_streams"] == [{"name": "o", "tag": RSP_STREAM, "payload_bits": 12, "bytes": 2}]
+    assert bmap["control"]["fields"] == {"offset": {"offset": 0, "width": 4}}
+    assert bmap["status"]["bytes"] == 2
+
+
+def test_bridge_streams_control_and_status():
+    bridge = UartBridge(AddUnit(), D)
+    sim = Simulator(bridge)
+    sim.add_clock(1e-6)
+    received = []
+
+    async def host(ctx):
+        ctx.set(bridge.rx, 1)
+        await ctx.tick().repeat(5)
+        await _send(ctx, bridge.rx, [CMD_CONTROL, 3])              # offset = 3
+        await _send(ctx, bridge.rx, [0x00, 0x34, 0x02])            # i = 0x234
+        await _send(ctx, bridge.rx, [0x00, 0xFF, 0x0F])            # i = 0xFFF -> wraps
+        await ctx.tick().repeat(40 * D)
+        await _send(ctx, bridge.rx, [CMD_STATUS])
+
+    async def listen(ctx):
+        received.extend(await _receive(ctx, bridge.tx, 3 + 3 + 3))
+
+    sim.add_testbench(host)
+    sim.add_testbench(listen)
+    sim.run_until(1e-6 * 2000 * D)
+    assert received == [RSP_STREAM, 0x37, 0x02, RSP_STREAM, 0x02, 0x00, RSP_STATUS, 2, 0]
+
+
+@pytest.mark.skipif(os.environ.get("FUZZYMEMO_SYNTH_FULL") != "1", reason="set FUZZYMEMO_SYNTH_FULL=1")
+@pytest.mark.parametrize("target", ["ice40", "ecp5"])
+def test_tile_board_top_builds(target, tmp_path):
+    from synth import configs
+    from synth.flow import synthesize
+
+    r = synthesize("tile", target, configs.preset("tile", target), tmp_path, wrapper="uart")
+    assert r["wrapper"]["kind"] == "uart" and r["meets_board_clock"]
+    assert r["fmax_mhz"] >= r["board_clock_mhz"] and (tmp_path / "bridge.json").exists()
+
+
+def test_uart_wrapper_needs_an_fpga_target(capsys):
+    from fuzzymemo.cli import main
+
+    assert main(["synth", "--top", "bnn", "--target", "generic", "--wrapper", "uart"]) == 2
+    assert "board top" in capsys.readouterr().err
