@@ -1,0 +1,351 @@
+"""Host side of the UART board protocol (:mod:`synth.board`): :class:`HostLink` speaks it over any byte
+transport, :class:`TileLink` runs the accelerator tile through it (load a model, run sequences, read the
+counters).
+
+The transport is any object with ``write(bytes)`` and ``read(n) -> bytes`` (``read`` may return fewer
+bytes on a timeout), e.g. a ``serial.Serial(port, baud, timeout=1)`` from pyserial (not a dependency of
+this project) or the simulated serial line of ``tests/test_synth_host_link.py``::
+
+    import json, serial
+    from synth.host_link import HostLink, TileLink
+    link = HostLink.from_description(json.load(open("build/synth/ice40/tile-memo/bridge.json")),
+                                     serial.Serial("/dev/ttyUSB1", 115200, timeout=1))
+    tile = TileLink(link, hidden=16)
+    tile.load_words(words)                       # sim.tile_host.memory_words(params, model)
+    run = tile.run_sequence(x_q, memo_enable=1, theta=theta_q)
+    run.h, run.counters
+
+The layout comes from :func:`synth.board.bridge_map` (or the ``bridge.json`` that
+:meth:`synth.board.UartBridge.describe` writes). That map gives each stream's payload width only; the
+payload's fields (``x``: ``data``/``first``/``last``) come from :func:`stream_layouts` of the component
+(:meth:`HostLink.from_component`, or ``describe_link`` which adds them to the description); without them a
+beat is a raw int.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["HostLink", "TileLink", "SequenceResult", "stream_layouts", "describe_link"]
+
+CMD_CONTROL, CMD_STATUS = 0x40, 0x41
+RSP_STREAM, RSP_STATUS = 0x80, 0xC1
+
+
+def stream_layouts(component) -> dict:
+    """``{stream name: {field: {"offset", "width", "signed"}}}`` for every stream of ``component`` whose
+    payload is a ``data.StructLayout`` (top-level fields; a nested field is a raw unsigned int)."""
+    from amaranth.hdl import Shape
+    from amaranth.lib import data, stream
+
+    out = {}
+    for name, member in component.signature.members.items():
+        if not (member.is_signature and isinstance(member.signature, stream.Signature)):
+            continue
+        shape = member.signature.members["payload"].shape
+        if not isinstance(shape, data.StructLayout):
+            continue
+        fields = {}
+        for fname, f in shape:
+            try:
+                signed = Shape.cast(f.shape).signed
+            except TypeError:
+                signed = False
+            fields[fname] = {"offset": f.offset, "width": f.width, "signed": bool(signed)}
+        out[name] = fields
+    return out
+
+
+def describe_link(bridge) -> dict:
+    """:meth:`UartBridge.describe` of ``bridge`` plus the payload layouts of its block's streams (the
+    input of :meth:`HostLink.from_description`)."""
+    return {**bridge.describe(), "layouts": stream_layouts(bridge.dut)}
+
+
+def _fit(name: str, value, width: int, signed: bool = False) -> int:
+    """``value`` as a ``width``-bit pattern; ValueError when it does not fit."""
+    if hasattr(value, "value") and not isinstance(value, (int, np.integer)):   # enum member
+        value = value.value
+    if isinstance(value, (bool, np.bool_)):
+        value = int(value)
+    if not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: {value!r} is not an integer")
+    value = int(value)
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+    if not lo <= value <= hi:
+        kind = "signed" if signed else "unsigned"
+        raise ValueError(f"{name}: {value} does not fit {width} bits {kind} ({lo}..{hi})")
+    return value & ((1 << width) - 1)
+
+
+def _pack_fields(what: str, fields: dict, values: dict) -> int:
+    word = 0
+    for fname, v in values.items():
+        if fname not in fields:
+            raise ValueError(f"{what} has no field {fname!r} (fields: {', '.join(fields) or 'none'})")
+        f = fields[fname]
+        word |= _fit(f"{what}.{fname}", v, f["width"], f.get("signed", False)) << f["offset"]
+    return word
+
+
+def _unpack_fields(fields: dict, word: int) -> dict:
+    out = {}
+    for fname, f in fields.items():
+        v = (word >> f["offset"]) & ((1 << f["width"]) - 1)
+        if f.get("signed", False) and v >> (f["width"] - 1):
+            v -= 1 << f["width"]
+        out[fname] = v
+    return out
+
+
+class HostLink:
+    """The host side of :mod:`synth.board`'s byte protocol over ``transport`` (``write(bytes)``,
+    ``read(n)``).
+
+    ``bmap`` -- :func:`synth.board.bridge_map` or the ``bridge.json`` description
+    ``layouts`` -- :func:`stream_layouts` (optional; without it stream beats are raw ints)
+
+    The control word is held on the host: :meth:`set_controls` changes the named fields and sends the
+    whole word; fields never set are 0. Frames of other kinds read while waiting for one (an output beat
+    while waiting for the status, the status while waiting for a beat) are queued, not lost."""
+
+    def __init__(self, bmap: dict, transport, layouts: dict | None = None):
+        self.map, self.transport = bmap, transport
+        self.layouts = dict(layouts if layouts is not None else bmap.get("layouts", {}))
+        self.in_streams = {s["name"]: s for s in bmap["in_streams"]}
+        self.out_streams = {s["name"]: s for s in bmap["out_streams"]}
+        self._out_by_tag = {s["tag"]: s for s in bmap["out_streams"]}
+        self.control_fields = bmap["control"]["fields"]
+        self.status_fields = bmap["status"]["fields"]
+        self.controls = {name: 0 for name in self.control_fields}
+        self._pending: dict[str, list] = {name: [] for name in self.out_streams}
+        self._pending_status: list[dict] = []
+
+    @classmethod
+    def from_component(cls, component, transport) -> HostLink:
+        """A link to ``component`` behind a :class:`synth.board.UartBridge` (layouts included)."""
+        from .board import bridge_map
+
+        return cls(bridge_map(component), transport, stream_layouts(component))
+
+    @classmethod
+    def from_description(cls, description: dict, transport) -> HostLink:
+        """From :func:`describe_link` / ``bridge.json`` (a ``layouts`` key is used when present)."""
+        return cls(description, transport, description.get("layouts"))
+
+    # ------------------------------------------------------------------------- encoding (no I/O)
+    def encode_control(self, values: dict | None = None) -> bytes:
+        """The control frame of the word ``self.controls`` updated with ``values`` (not stored)."""
+        merged = dict(self.controls)
+        for name, v in (values or {}).items():
+            if name not in self.control_fields:
+                raise ValueError(f"no control field {name!r} (fields: {', '.join(self.control_fields)})")
+            merged[name] = v
+        word = _pack_fields("control", self.control_fields, merged)
+        return bytes([self.map["control"]["command"]]) + word.to_bytes(self.map["control"]["bytes"], "little")
+
+    def encode_beat(self, stream: str, beat) -> bytes:
+        """The frame of one beat on input stream ``stream``: ``beat`` a dict of field values (missing fields
+        0; needs the stream's layout) or a raw int payload."""
+        if stream not in self.in_streams:
+            raise ValueError(f"no input stream {stream!r} (input streams: {', '.join(self.in_streams)})")
+        s = self.in_streams[stream]
+        if isinstance(beat, dict):
+            if stream not in self.layouts:
+                raise ValueError(f"no payload layout for stream {stream!r}: give the beat as a raw int")
+            word = _pack_fields(stream, self.layouts[stream], beat)
+        else:
+            word = _fit(f"{stream} payload", beat, s["payload_bits"])
+        return bytes([s["command"]]) + word.to_bytes(s["bytes"], "little")
+
+    def decode_stream_payload(self, stream: str, body: bytes):
+        """A beat of output stream ``stream`` from its payload bytes: a dict with its layout, else an int."""
+        s = self.out_streams[stream]
+        if len(body) != s["bytes"]:
+            raise ValueError(f"stream {stream!r} beats have {s['bytes']} bytes, got {len(body)}")
+        word = int.from_bytes(body, "little")
+        if word >> s["payload_bits"]:
+            raise ValueError(f"malformed {stream!r} beat {body.hex()}: bits set above its {s['payload_bits']} bits")
+        return _unpack_fields(self.layouts[stream], word) if stream in self.layouts else word
+
+    def decode_status(self, body: bytes) -> dict:
+        """The status fields from the status word's bytes."""
+        st = self.map["status"]
+        if len(body) != st["bytes"]:
+            raise ValueError(f"the status word has {st['bytes']} bytes, got {len(body)}")
+        word = int.from_bytes(body, "little")
+        if word >> st["bits"]:
+            raise ValueError(f"malformed status word {body.hex()}: bits set above its {st['bits']} bits")
+        return _unpack_fields(self.status_fields, word)
+
+    def frame_length(self, header: int) -> int:
+        """Payload bytes after the board->host header byte ``header`` (ValueError for an unknown one)."""
+        if header == self.map["status"]["tag"]:
+            return self.map["status"]["bytes"]
+        if header in self._out_by_tag:
+            return self._out_by_tag[header]["bytes"]
+        raise ValueError(f"malformed frame: unknown header byte {header:#04x}")
+
+    def decode_frame(self, frame: bytes) -> tuple[str, object]:
+        """``("status", fields)`` or ``(stream name, beat)`` from one whole board->host frame."""
+        if not frame:
+            raise ValueError("malformed frame: empty")
+        n = self.frame_length(frame[0])
+        if len(frame) != 1 + n:
+            raise ValueError(f"malformed frame {bytes(frame).hex()}: header {frame[0]:#04x} takes {n} bytes")
+        if frame[0] == self.map["status"]["tag"]:
+            return "status", self.decode_status(bytes(frame[1:]))
+        name = self._out_by_tag[frame[0]]["name"]
+        return name, self.decode_stream_payload(name, bytes(frame[1:]))
+
+    # ------------------------------------------------------------------------- I/O
+    def _read_exact(self, n: int, what: str) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.transport.read(n - len(data))
+            if not chunk:
+                break
+            data += bytes(chunk)
+        if len(data) < n:
+            if not data and what == "header":
+                raise TimeoutError("no frame from the board (read timed out)")
+            raise ValueError(f"truncated {what}: {len(data)} of {n} bytes before the read timed out")
+        return data
+
+    def read_frame(self) -> tuple[str, object]:
+        """Read and decode the next frame from the board (TimeoutError when none comes)."""
+        header = self._read_exact(1, "header")
+        body = self._read_exact(self.frame_length(header[0]), f"frame {header[0]:#04x}")
+        return self.decode_frame(header + body)
+
+    def set_controls(self, **values) -> None:
+        """Set the named control fields (the others keep their value) and send the control word."""
+        frame = self.encode_control(values)
+        self.controls.update(values)
+        self.transport.write(frame)
+
+    def pulse(self, name: str) -> None:
+        """Set control ``name`` to 1, then back to 0 (e.g. the tile's ``clear_counters``)."""
+        self.set_controls(**{name: 1})
+        self.set_controls(**{name: 0})
+
+    def send(self, stream: str, beat) -> None:
+        """Send one beat on input stream ``stream`` (see :meth:`encode_beat`). The board holds it until the
+        block takes it and drops bytes arriving meanwhile: do not send more than the block will take."""
+        self.transport.write(self.encode_beat(stream, beat))
+
+    def send_many(self, stream: str, beats) -> None:
+        """Send beats in one write (for a stream the block takes at once, e.g. the idle tile's ``wr``)."""
+        self.transport.write(b"".join(self.encode_beat(stream, b) for b in beats))
+
+    def receive(self, stream: str):
+        """The next beat of output stream ``stream`` (queued ones first)."""
+        if stream not in self.out_streams:
+            raise ValueError(f"no output stream {stream!r} (output streams: {', '.join(self.out_streams)})")
+        while not self._pending[stream]:
+            kind, value = self.read_frame()
+            (self._pending_status if kind == "status" else self._pending[kind]).append(value)
+        return self._pending[stream].pop(0)
+
+    def status(self, *names: str):
+        """Request the status word; all fields as a dict, or the value of one named field, or a dict of
+        the named fields."""
+        for name in names:
+            if name not in self.status_fields:
+                raise ValueError(f"no status field {name!r} (fields: {', '.join(self.status_fields)})")
+        self.transport.write(bytes([self.map["status"]["command"]]))
+        while not self._pending_status:
+            kind, value = self.read_frame()
+            (self._pending_status if kind == "status" else self._pending[kind]).append(value)
+        fields = self._pending_status.pop(0)
+        if len(names) == 1:
+            return fields[names[0]]
+        return {n: fields[n] for n in names} if names else fields
+
+
+# ----------------------------------------------------------------------------------------------- the tile
+
+@dataclass
+class SequenceResult:
+    """One sequence run through the tile over the link."""
+    h: np.ndarray                                   # (steps, H) int64
+    counters: dict                                  # cycles, evaluations, reuses, stalls
+    lasts: list = field(default_factory=list)       # indices of the h beats with `last`
+
+
+class TileLink:
+    """The accelerator tile (``hw.tile.Tile``, docs/tile.md) over a :class:`HostLink`: ``hidden`` is H."""
+
+    COUNTERS = ("cycles", "evaluations", "reuses", "stalls")
+
+    def __init__(self, link: HostLink, hidden: int):
+        for stream in ("x", "wr"):
+            if stream not in link.in_streams or stream not in link.layouts:
+                raise ValueError(f"the link has no {stream!r} input stream with a payload layout: not a tile")
+        if "h" not in link.out_streams or "h" not in link.layouts:
+            raise ValueError("the link has no 'h' output stream with a payload layout: not a tile")
+        self.link, self.hidden = link, hidden
+
+    def load_words(self, words) -> None:
+        """Write memories through ``wr`` ({mem, addr, data} dicts, e.g. ``sim.tile_host.memory_words``);
+        the tile must be idle (checked)."""
+        if self.link.status("busy"):
+            raise RuntimeError("memories are written only while the tile is idle")
+        self.link.send_many("wr", list(words))
+
+    def load_model(self, params, model) -> None:
+        """Load ``model`` (a golden ``FixedPointNetwork``) into a tile of ``params``: every word of its
+        memory image (``sim.tile_host.memory_words``); fit checked first (``sim.tile_host.check_fits``)."""
+        from sim.tile_host import check_fits, memory_words
+
+        check_fits(params, model)
+        self.load_words(memory_words(params, model))
+
+    def counters(self) -> dict:
+        return self.link.status(*self.COUNTERS)
+
+    def clear_counters(self) -> None:
+        self.link.pulse("clear_counters")
+
+    def run_sequence(self, x, *, slot: int = 0, memo_enable: int = 0, theta: int = 0, form=0,
+                     clear: bool = True) -> SequenceResult:
+        """Run one sequence ``x`` ((steps, n_x) ints in the activation format) through slot ``slot``:
+        ``theta`` the threshold register value (``intops.quantize_threshold``), ``form`` 0/"relative" or
+        1/"absolute". Counters are cleared first (``clear``) and read once every h has come back.
+
+        x is sent at most two steps ahead of the h received (step t's x once all h of step t-2 are in): the
+        tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"x must be (steps, n_x) with steps, n_x >= 1, got shape {x.shape}")
+        if isinstance(form, str):
+            forms = {"relative": 0, "absolute": 1}
+            if form not in forms:
+                raise ValueError(f"form must be 'relative' or 'absolute', not {form!r}")
+            form = forms[form]
+        steps, n_x = x.shape
+        H = self.hidden
+        self.link.set_controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form)
+        if clear:
+            self.clear_counters()
+        h: list[int] = []
+        lasts: list[int] = []
+
+        def collect_step():
+            for _ in range(H):
+                beat = self.link.receive("h")
+                if beat["last"]:
+                    lasts.append(len(h))
+                h.append(beat["data"])
+
+        for t in range(steps):
+            if t >= 2:
+                collect_step()                       # all h of step t-2
+            self.link.send_many("x", [{"data": int(x[t, k]), "first": int(t == 0 and k == 0),
+                                       "last": int(t == steps - 1 and k == n_x - 1)} for k in range(n_x)])
+        while len(h) < steps * H:
+            collect_step()
+        counters = self.counters()
+        return SequenceResult(np.array(h, dtype=np.int64).reshape(steps, H), counters, lasts)
