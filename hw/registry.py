@@ -12,8 +12,9 @@ sets the lint test elaborates besides the defaults.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS"]
 

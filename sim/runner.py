@@ -143,7 +143,7 @@ def port_info(component) -> dict:
     from amaranth.lib import wiring
 
     ports = {}
-    for path, member, value in component.signature.flatten(component):
+    for path, member, _value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
         ports[name] = {"dir": "in" if member.flow == wiring.In else "out", "shape": shape_json(member.shape)}
     return ports

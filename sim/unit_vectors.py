@@ -177,8 +177,8 @@ def lstm_cell_vectors(cfg: FixedPointConfig, count: int, seed: int):
         rows.append((i, f, g, o, c))
     arr = np.asarray(rows, dtype=np.int64)
     h, c_new = intops.lstm_cell_update(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], tanh_table, cfg)
-    inputs = [dict(zip("ifgoc", map(int, r))) for r in rows]
-    expected = [{"h": int(hh), "c": int(cc)} for hh, cc in zip(h, c_new)]
+    inputs = [dict(zip("ifgoc", map(int, r), strict=True)) for r in rows]
+    expected = [{"h": int(hh), "c": int(cc)} for hh, cc in zip(h, c_new, strict=True)]
     return inputs, expected
 
 
@@ -211,7 +211,7 @@ def gru_candidate_vectors(cfg: FixedPointConfig, max_inputs: int, count: int, se
     cand = intops.gru_candidate_acc(arr[:, 0], arr[:, 1], arr[:, 2], cfg)
     pre = intops.neuron_preact(cand, 0, cfg)
     inputs = [{"acc_x": int(x), "acc_h": int(h), "r": int(r)} for x, h, r in rows]
-    expected = [{"acc": int(cc), "preact": int(pp)} for cc, pp in zip(cand, pre)]
+    expected = [{"acc": int(cc), "preact": int(pp)} for cc, pp in zip(cand, pre, strict=True)]
     return inputs, expected
 
 

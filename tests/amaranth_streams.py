@@ -71,7 +71,7 @@ def check_stream_unit(dut, inputs, expected, *, seed: int = 0, gap: float = 0.3,
 
     run(dut, producer, consumer)
     items, cycles = result["items"]
-    bad = [(k, want, got) for k, (want, got) in enumerate(zip(expected, items)) if want != got]
+    bad = [(k, want, got) for k, (want, got) in enumerate(zip(expected, items, strict=True)) if want != got]
     assert not bad, f"{len(bad)} of {len(expected)} outputs differ; first (index, expected, got): {bad[:5]}"
     return cycles
 

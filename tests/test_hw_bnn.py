@@ -67,7 +67,7 @@ def test_amaranth_random(width, max_inputs):
     neurons = make_neurons(width * 1000 + max_inputs, 120, width, max_inputs)
     outputs, _, _, _ = amaranth_run(width, max_inputs, neurons, seed=width, gap=0.3, stall=0.3)
     expected = [b for _, b, _ in neurons]
-    bad = [(k, e, o, neurons[k][2]) for k, (e, o) in enumerate(zip(expected, outputs)) if e != o]
+    bad = [(k, e, o, neurons[k][2]) for k, (e, o) in enumerate(zip(expected, outputs, strict=True)) if e != o]
     assert not bad, f"{len(bad)} mismatches, first: {bad[:5]}"
     assert len(outputs) == len(expected)
 
@@ -79,7 +79,7 @@ def test_amaranth_throughput_and_latency(width, max_inputs):
     assert outputs == [b for _, b, _ in neurons]
     assert in_cycles[-1][0] - in_cycles[0][0] + 1 == len(in_cycles), "not one beat per cycle"
     last = [c for c, is_last in in_cycles if is_last]
-    assert {o - i for o, i in zip(out_cycles, last)} == {BnnUnit.LATENCY}
+    assert {o - i for o, i in zip(out_cycles, last, strict=True)} == {BnnUnit.LATENCY}
     assert BnnUnit(width, max_inputs).latency == BnnUnit.LATENCY == 2
 
 

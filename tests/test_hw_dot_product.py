@@ -34,7 +34,7 @@ def test_full_throughput_and_latency(lanes):
     in_cycles, out_cycles = transfer_cycles(dut, beats, len(expected))
     assert in_cycles == list(range(len(beats))), "a bubble between beats"
     last_beats = [k for k, b in enumerate(beats) if b["last"]]
-    assert [o - in_cycles[k] for o, k in zip(out_cycles, last_beats)] == [dut.latency] * len(expected)
+    assert [o - in_cycles[k] for o, k in zip(out_cycles, last_beats, strict=True)] == [dut.latency] * len(expected)
     check_stream_unit(DotProductUnit(lanes, 10, cfg), beats, expected, gap=0.0, stall=0.0)
 
 

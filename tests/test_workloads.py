@@ -220,7 +220,7 @@ def test_float_model_matches_torch_packed():
     state["head.weight"], state["head.bias"] = torch.from_numpy(net.head.weight), torch.from_numpy(net.head.bias)
     model.load_state_dict(state)
     back = network_from_checkpoint(model.state_dict())
-    for a, b in zip(back.layers, net.layers):
+    for a, b in zip(back.layers, net.layers, strict=True):
         for attr in ("w_ih", "w_hh", "b_ih", "b_hh"):
             assert np.array_equal(getattr(a[0], attr), getattr(b[0], attr))
     xt, lt = torch.from_numpy(x.astype(np.float64)), torch.from_numpy(lengths)

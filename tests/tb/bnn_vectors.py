@@ -18,7 +18,7 @@ def _beats_packed(x_bits, w_bits, width):
     xs, ws = intops.pack_bits(x_bits, width), intops.pack_bits(w_bits, width)
     n = len(x_bits)
     beats = []
-    for j, (xw, ww) in enumerate(zip(xs, ws)):
+    for j, (xw, ww) in enumerate(zip(xs, ws, strict=True)):
         count = min(width, n - j * width)
         beats.append({"x": xw, "w": ww, "count": count, "last": int(j == len(xs) - 1)})
     expected = intops.popcount_xnor_words(xs, ws, width, n)

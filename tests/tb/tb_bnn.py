@@ -76,5 +76,5 @@ async def throughput(dut):
     span = in_cycles[-1][0] - in_cycles[0][0] + 1
     assert span == len(in_cycles), f"{len(in_cycles)} beats took {span} cycles (expected one per cycle)"
     last_cycles = [c for c, last in in_cycles if last]
-    latencies = {o - i for o, i in zip(sink.cycles, last_cycles)}
+    latencies = {o - i for o, i in zip(sink.cycles, last_cycles, strict=True)}
     assert latencies == {p["latency"]}, f"latencies {latencies}, documented {p['latency']}"

@@ -225,4 +225,4 @@ async def throughput(dut):
         look.send({"index": k % entries, "b": 0})
     await _wait(dut, lambda: sink.received == 200, 1000, "responses")
     assert in_cycles[-1] - in_cycles[0] == 199, "lookups were not accepted one per cycle"
-    assert {o - i for o, i in zip(sink.cycles, in_cycles)} == {p["latency"]}
+    assert {o - i for o, i in zip(sink.cycles, in_cycles, strict=True)} == {p["latency"]}
