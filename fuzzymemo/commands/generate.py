@@ -1,7 +1,7 @@
 """``fuzzymemo generate``: write the Verilog of one registered hardware block (see hw/registry.py).
 
     fuzzymemo generate --list
-    fuzzymemo generate --top bnn --out build/ --width 64 --max_inputs 512
+    fuzzymemo generate --top bnn --out build/ --width 64 --max-inputs 512
     fuzzymemo generate --top memo_table --out build/ --param entries=1024 --param cache_update=always
 
 Writes ``DIR/<name>.v`` (top module ``<name>``, the block name unless ``--name``) and ``DIR/<name>.json``
@@ -14,15 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-
-def _parse_params(items) -> dict:
-    options = {}
-    for item in items or ():
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--param takes NAME=VALUE, not {item!r}")
-        options[name.strip()] = value.strip()
-    return options
+from .block_options import add_block_options, block_options
 
 
 def generate(top: str, out, options: dict | None = None, name: str | None = None) -> tuple[Path, Path]:
@@ -62,14 +54,7 @@ def run(args) -> int:
     if not args.out:
         raise ValueError("--out DIR is required")
     block = registry.get(args.top)
-    options = _parse_params(args.param)
-    for o in {o.name for b in registry.BLOCKS.values() for o in b.options}:
-        value = getattr(args, f"opt_{o}", None)
-        if value is not None:
-            if o not in {x.name for x in block.options}:
-                raise ValueError(f"block {block.name!r} has no option {o}; it takes "
-                                 f"{', '.join(x.name for x in block.options) or 'no options'}")
-            options[o] = value
+    options = block_options(args, block, registry.BLOCKS.values())
     v_path, j_path = generate(args.top, args.out, options, args.name)
     print(f"{args.top}: {v_path} ({j_path.name})")
     return 0
@@ -84,13 +69,5 @@ def register(subparsers) -> None:
     p.add_argument("--top", metavar="NAME", help="block to generate (see --list)")
     p.add_argument("--out", metavar="DIR", help="output directory")
     p.add_argument("--name", metavar="MODULE", help="top module name (default: the block name)")
-    p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="a block option (repeatable)")
-    seen = {}
-    group = p.add_argument_group("block options (see --list for which block takes which)")
-    for block in registry.BLOCKS.values():
-        for o in block.options:
-            seen.setdefault(o.name, []).append(block.name)
-    for option_name, blocks in seen.items():
-        group.add_argument(f"--{option_name}", dest=f"opt_{option_name}", metavar="VALUE", default=None,
-                           help=f"({', '.join(blocks)})")
+    add_block_options(p, registry.BLOCKS.values(), "block options (see --list for which block takes which)")
     p.set_defaults(func=run)

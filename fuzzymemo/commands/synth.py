@@ -19,19 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .generate import _parse_params
-
-
-def _block_options(args, block, blocks) -> dict:
-    options = _parse_params(args.param)
-    for o in {o.name for b in blocks for o in b.options}:
-        value = getattr(args, f"opt_{o}", None)
-        if value is not None:
-            if o not in {x.name for x in block.options}:
-                raise ValueError(f"block {block.name!r} has no option {o}; it takes "
-                                 f"{', '.join(x.name for x in block.options) or 'no options'}")
-            options[o] = value
-    return options
+from .block_options import add_block_options, block_options
 
 
 def _targets(text: str) -> list[str]:
@@ -59,7 +47,7 @@ def run(args) -> int:
     if not args.top:
         raise ValueError("--top NAME is required (see fuzzymemo generate --list)")
     block = get_block(args.top)
-    user = _block_options(args, block, all_blocks())
+    user = block_options(args, block, all_blocks())
     build_root = Path(args.build_dir) if args.build_dir else None
     out = {"records": [], "comparisons": []}
     for target in _targets(args.target):
@@ -110,13 +98,5 @@ def register(subparsers) -> None:
                         "block's own defaults")
     p.add_argument("--no-fit-check", action="store_true", help="skip the resource estimate before place and route")
     p.add_argument("--list-targets", action="store_true", help="list the targets")
-    p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="a block option (repeatable)")
-    seen = {}
-    group = p.add_argument_group("block options (as for fuzzymemo generate)")
-    for block in all_blocks():
-        for o in block.options:
-            seen.setdefault(o.name, []).append(block.name)
-    for option_name, blocks in seen.items():
-        group.add_argument(f"--{option_name}", dest=f"opt_{option_name}", metavar="VALUE", default=None,
-                           help=f"({', '.join(blocks)})")
+    add_block_options(p, all_blocks(), "block options (as for fuzzymemo generate)")
     p.set_defaults(func=run)
