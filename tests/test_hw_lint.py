@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -26,7 +27,7 @@ def test_lint(block, options, tmp_path):
                            "--top-module", block, str(v_path)], check=False, capture_output=True,
                           text=True)
     assert lint.returncode == 0, f"verilator lint of {block} {options}:\n{lint.stderr[-5000:]}"
-    if shutil.which("iverilog") is None:
+    if shutil.which("iverilog") is None and os.environ.get("CI") != "true":
         pytest.skip("iverilog not installed")
     comp = subprocess.run(["iverilog", "-g2012", "-o", str(tmp_path / "a.vvp"), "-s", block, str(v_path)],
                           check=False, capture_output=True, text=True)
