@@ -125,6 +125,16 @@ async def start_clock_and_reset(dut, *, period_ns: int = 10, reset_cycles: int =
     await RisingEdge(clock)
 
 
+async def wait_until(dut, cond, limit: int, what: str, clk: str = "clk") -> None:
+    """Wait for ``cond()`` on rising edges of ``clk``; fail after ``limit`` cycles naming ``what``."""
+    edge = RisingEdge(getattr(dut, clk))
+    for _ in range(limit):
+        if cond():
+            return
+        await edge
+    raise AssertionError(f"timeout after {limit} cycles waiting for {what}")
+
+
 class CycleCounter:
     """Counts rising edges of ``clock`` (a cycle stamp for transactions)."""
 

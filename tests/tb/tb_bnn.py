@@ -12,16 +12,7 @@ from cocotb.triggers import RisingEdge
 
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec
-
-
-async def _wait(dut, cond, limit: int, what: str):
-    edge = RisingEdge(dut.clk)
-    for _ in range(limit):
-        if cond():
-            return
-        await edge
-    raise AssertionError(f"timeout after {limit} cycles waiting for {what}")
+from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
 
 
 @cocotb.test()
@@ -46,7 +37,7 @@ async def random_vectors(dut):
             sb.expect(b, desc)
             beats += len(n_beats)
         total += len(neurons)
-        await _wait(dut, lambda: sb.pending == 0, 20 * beats + 100, f"phase {k} outputs")
+        await wait_until(dut, lambda: sb.pending == 0, 20 * beats + 100, f"phase {k} outputs")
     for _ in range(5):   # nothing extra may come out
         await RisingEdge(dut.clk)
     assert not sink.protocol_errors, sink.protocol_errors
@@ -71,7 +62,7 @@ async def throughput(dut):
     for n_beats, b, desc in neurons:
         drv.send_many(n_beats)
         sb.expect(b, desc)
-    await _wait(dut, lambda: sb.pending == 0, 100 * len(neurons) * max_inputs, "outputs")
+    await wait_until(dut, lambda: sb.pending == 0, 100 * len(neurons) * max_inputs, "outputs")
     sb.check()
     span = in_cycles[-1][0] - in_cycles[0][0] + 1
     assert span == len(in_cycles), f"{len(in_cycles)} beats took {span} cycles (expected one per cycle)"

@@ -22,18 +22,9 @@ from golden_model import memo as gmemo
 from golden_model.formats import THETA_BITS
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec
+from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
 
 THETA_MAX = (1 << THETA_BITS) - 1
-
-
-async def _wait(dut, cond, limit: int, what: str):
-    edge = RisingEdge(dut.clk)
-    for _ in range(limit):
-        if cond():
-            return
-        await edge
-    raise AssertionError(f"timeout after {limit} cycles waiting for {what}")
 
 
 def _theta_choices(form: str):
@@ -107,7 +98,7 @@ async def golden_steps(dut):
                           f"seq {seq} step {step} theta {theta} {form} enable {enable}")
                 hits += h
             lookups += entries
-            await _wait(dut, lambda: sb.pending == 0 and upd.idle, 50 * entries + 200, f"step {step}")
+            await wait_until(dut, lambda: sb.pending == 0 and upd.idle, 50 * entries + 200, f"step {step}")
     assert not sink.protocol_errors, sink.protocol_errors
     sb.check()
     dut._log.info("golden_steps: %d lookups (%d hits) checked; %s", lookups, hits, sb.report())
@@ -166,7 +157,7 @@ async def random_traffic(dut):
     # prime every entry's b_m to the reference's 0 first (a neuron is always looked up before an update).
     dut.enable.value = 0
     look.send_many({"index": j, "b": 0} for j in range(entries))
-    await _wait(dut, lambda: len(received) == entries, 20 * entries + 100, "priming")
+    await wait_until(dut, lambda: len(received) == entries, 20 * entries + 100, "priming")
     lookups.clear()
     received.clear()
     ctl = cocotb.start_soon(control())
@@ -176,7 +167,7 @@ async def random_traffic(dut):
             look.send({"index": index(), "b": bval()})
             if rng.random() < 0.6:
                 upd.send({"index": index(), "y": rng.randint(y_lo, y_hi), "b": bval()})
-        await _wait(dut, lambda: look.idle and upd.idle and len(received) == len(lookups), 100 * n + 100,
+        await wait_until(dut, lambda: look.idle and upd.idle and len(received) == len(lookups), 100 * n + 100,
                     "traffic")
     for _ in range(5):
         await RisingEdge(dut.clk)
@@ -223,6 +214,6 @@ async def throughput(dut):
     entries = design["config"]["entries"]
     for k in range(200):
         look.send({"index": k % entries, "b": 0})
-    await _wait(dut, lambda: sink.received == 200, 1000, "responses")
+    await wait_until(dut, lambda: sink.received == 200, 1000, "responses")
     assert in_cycles[-1] - in_cycles[0] == 199, "lookups were not accepted one per cycle"
     assert {o - i for o, i in zip(sink.cycles, in_cycles, strict=True)} == {p["latency"]}
