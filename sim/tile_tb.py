@@ -3,7 +3,7 @@
 The job (params.json from :func:`sim.runner.run` plus ``job.npz``) holds the quantized inputs, the lengths,
 the golden outputs of every layer and the run's controls; the result (``result.npz``) holds the RTL outputs
 of every layer and a JSON summary (counters per pass, mismatches, simulated cycles). The network runs layer
-by layer, host-driven (:meth:`sim.tile_host.TileHost.run_network`).
+by layer, host-driven (:class:`sim.tile_driver.TileHost`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cocotb.triggers import RisingEdge
 
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.tile_host import TileHost
+from sim.tile_driver import TileHost
 
 
 def _sequences(inputs: np.ndarray, lengths: np.ndarray, reverse: bool) -> list[np.ndarray]:
