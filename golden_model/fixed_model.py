@@ -23,7 +23,7 @@ import numpy as np
 from . import intops
 from .formats import FixedPointConfig, QFormat
 from .intops import SIGMOID, TANH
-from .memo import BNN, MemoPolicy, MemoTable
+from .memo import MemoPolicy
 from .network import LSTM, Network
 from .sequences import check_batch, last_valid, run_layers
 
@@ -91,7 +91,7 @@ class FixedPointNetwork:
         """Inputs to the activation format (round half up, saturating)."""
         return intops.quantize(x, self.config.act)
 
-    def _dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Exact integer product v_q @ w.T (float BLAS when every sum provably stays below 2**53)."""
         if self._matmul_exact_in_float:
             return (v_q.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
@@ -123,10 +123,10 @@ class FixedPointNetwork:
         stats = RunStats.empty(batch, net.num_layers, net.num_directions, len(net.gates), steps)
 
         def make_runner(layer, direction):
-            return _FixedDirection(self, layer, direction, policy, theta_rows[layer], stats, correlation)
+            return policy.direction(self, layer, direction, theta_rows[layer], stats, correlation)
 
-        out = run_layers(x_q, lengths, net.num_layers, net.num_directions, make_runner)
-        return FixedRun(out, lengths, stats)
+        outs = run_layers(x_q, lengths, net.num_layers, net.num_directions, make_runner)
+        return FixedRun(outs[-1], lengths, stats, outs)
 
     def logits(self, out: np.ndarray, lengths) -> np.ndarray:
         """Host-side float readout on the dequantized output at the last valid step."""
@@ -171,71 +171,4 @@ class FixedRun:
     out: np.ndarray       # (batch, time, dirs*hidden) int64 in the activation format
     lengths: np.ndarray
     stats: RunStats
-
-
-class _FixedDirection:
-    """State of one layer direction over the batch; ``step`` is one time step of the tile."""
-
-    def __init__(self, model: FixedPointNetwork, layer: int, direction: int, policy: MemoPolicy,
-                 theta_q: np.ndarray, stats: RunStats, correlation: bool):
-        self.model, self.cfg, self.q = model, model.config, model.layers[layer][direction]
-        self.layer, self.direction, self.stats, self.correlation = layer, direction, stats, correlation
-        self.policy = policy
-        batch, hs = theta_q.shape[0], model.net.hidden_size
-        self.hs, self.gates = hs, len(model.net.gates)
-        self.h = np.zeros((batch, hs), dtype=np.int64)
-        self.c = np.zeros((batch, hs), dtype=np.int64)
-        self.memo = MemoTable(policy, batch, self.gates * hs, theta_q)
-        self.needs_score = policy.kind == BNN or correlation
-        self.predictor_state = policy.predictor.prepare(self.q.w) if self.needs_score else None
-
-    def _gate(self, k):
-        return slice(k * self.hs, (k + 1) * self.hs)
-
-    def _activate(self, p, gates):
-        kinds = [self.model.gate_kinds[k] for k in gates]
-        return np.concatenate([intops.activate(kind, p[:, self._gate(i)], self.model.tables[kind], self.cfg.act)
-                               for i, kind in enumerate(kinds)], axis=1)
-
-    def step(self, t, x_t, active):
-        cfg, q, hs = self.cfg, self.q, self.hs
-        v = np.concatenate([x_t, self.h], axis=1)
-        b = self.policy.predictor.score(self.predictor_state, v) if self.needs_score else None
-        acc_x = self.model._dot(x_t, q.w[:, :q.input_size]) + q.bias_x
-        acc_h = self.model._dot(self.h, q.w[:, q.input_size:]) + q.bias_h
-        if self.model.net.cell == LSTM:
-            p = intops.neuron_preact(acc_x + acc_h, 0, cfg)
-            y, hit = self.memo.apply(slice(None), self._activate(p, range(4)), b, active)
-            i, f, g, o = (y[:, self._gate(k)] for k in range(4))
-            h, c = intops.lstm_cell_update(i, f, g, o, self.c, self.model.tables[TANH], cfg)
-            self.c = np.where(active[:, None], c, self.c)
-        else:
-            rz = slice(0, 2 * hs)
-            p_rz = intops.neuron_preact(acc_x[:, rz] + acc_h[:, rz], 0, cfg)
-            y_rz, hit_rz = self.memo.apply(rz, self._activate(p_rz, (0, 1)), None if b is None else b[:, rz],
-                                           active)
-            r, z = y_rz[:, :hs], y_rz[:, hs:]
-            n_cols = self._gate(2)
-            p_n = intops.neuron_preact(intops.gru_candidate_acc(acc_x[:, n_cols], acc_h[:, n_cols], r, cfg), 0, cfg)
-            n, hit_n = self.memo.apply(n_cols, self._activate(p_n, (2,)), None if b is None else b[:, n_cols],
-                                       active)
-            h = intops.gru_state_update(z, n, self.h, cfg)
-            p = np.concatenate([p_rz, p_n], axis=1)
-            hit = np.concatenate([hit_rz, hit_n], axis=1)
-        self.h = np.where(active[:, None], h, self.h)
-        self._count(t, hit, active, b, p)
-        return h
-
-    def _count(self, t, hit, active, b, p):
-        s, li, d = self.stats, self.layer, self.direction
-        per_gate = hit.reshape(hit.shape[0], self.gates, self.hs).sum(axis=2)
-        s.reuses[:, li, d] += per_gate
-        s.evaluations[:, li, d] += active[:, None] * self.hs
-        s.step_reuses[:, li, d, t] = per_gate.sum(axis=1)
-        s.step_evaluations[:, li, d, t] = active * self.gates * self.hs
-        if self.correlation:
-            bb = b[active].reshape(-1, self.gates, self.hs).astype(np.float64)
-            pp = p[active].reshape(-1, self.gates, self.hs).astype(np.float64)
-            s.corr_sums[li] += np.stack([np.full(self.gates, bb.shape[0] * self.hs), bb.sum((0, 2)),
-                                         pp.sum((0, 2)), (bb * bb).sum((0, 2)), (pp * pp).sum((0, 2)),
-                                         (bb * pp).sum((0, 2))], axis=1)
+    layer_outputs: list[np.ndarray]   # every layer's output (the last one is ``out``): the next layer's input

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from .network import LSTM, Network
+from .cells import LSTM
 from .sequences import check_batch, last_valid, run_layers
+
+if TYPE_CHECKING:  # annotations only: network imports this module
+    from .network import Network
 
 
 def sigmoid(x):
@@ -44,7 +49,7 @@ def forward(net: Network, x, lengths=None) -> np.ndarray:
     """Output sequence (batch, time, directions*hidden) of the last layer, zero past each length."""
     x, lengths = check_batch(x, lengths, net.input_size)
     return run_layers(x, lengths, net.num_layers, net.num_directions,
-                      lambda layer, d: _FloatDirection(net, net.layers[layer][d], x.shape[0]))
+                      lambda layer, d: _FloatDirection(net, net.layers[layer][d], x.shape[0]))[-1]
 
 
 def cell_abs_max(net: Network, x, lengths=None) -> float:

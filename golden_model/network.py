@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-LSTM = "lstm"
-GRU = "gru"
-CELLS = (LSTM, GRU)
-GATES = {LSTM: ("i", "f", "g", "o"), GRU: ("r", "z", "n")}
+from . import float_model
+from .cells import CELLS, GATES, GRU, LSTM
+
+__all__ = ["CELLS", "GATES", "GRU", "LSTM", "Network", "Head", "DirectionWeights", "MODEL_FORMAT_VERSION"]
 MODEL_FORMAT_VERSION = 1
 
 
@@ -129,13 +129,11 @@ class Network:
 
     def forward(self, x, lengths=None) -> np.ndarray:
         """Float output sequence, equal to ``module(torch.from_numpy(x))[0]`` of a batch_first module."""
-        from .float_model import forward
-        return forward(self, x, lengths)
+        return float_model.forward(self, x, lengths)
 
     def predict(self, x, lengths=None) -> np.ndarray:
         """Float class predictions of the readout head."""
-        from .float_model import predict
-        return predict(self, x, lengths)
+        return float_model.predict(self, x, lengths)
 
     # ----------------------------------------------------------------------------------- model files
     def save(self, path) -> None:

@@ -53,10 +53,12 @@ class DirectionRunner(Protocol):
 
 
 def run_layers(x: np.ndarray, lengths: np.ndarray, num_layers: int, num_directions: int,
-               make_runner: Callable[[int, int], DirectionRunner]):
-    """Run every layer and direction over the batch; returns the last layer's output (B, T, D*H)."""
+               make_runner: Callable[[int, int], DirectionRunner]) -> list[np.ndarray]:
+    """Run every layer and direction over the batch; returns every layer's output (B, T, D*H), the input of
+    the next layer (the last one is the network's output)."""
     batch, steps = x.shape[:2]
     out = x
+    layer_outputs = []
     for layer in range(num_layers):
         outs = []
         for direction in range(num_directions):
@@ -71,7 +73,8 @@ def run_layers(x: np.ndarray, lengths: np.ndarray, num_layers: int, num_directio
                 h_seq[:, t] = np.where(active[:, None], h, 0)
             outs.append(h_seq)
         out = np.concatenate(outs, axis=-1)
-    return out
+        layer_outputs.append(out)
+    return layer_outputs
 
 
 def last_valid(out: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from golden_model import intops
-from golden_model.fixed_model import FixedPointNetwork, RunStats, _FixedDirection
+from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import BNN, OFF, MemoPolicy
-from golden_model.sequences import run_layers
 
 __all__ = [
         "TileRun",
@@ -127,26 +126,10 @@ def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolic
 
 def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray, policy: MemoPolicy,
                   ) -> tuple[list[np.ndarray], RunStats]:
-    """The golden model's output of every layer (B, T, D*H) for integer inputs ``x_q``: the same
-    computation as ``model.run(x_q, lengths, policy)`` (same runner, same traversal), keeping the
-    intermediate layers that the host feeds to the next layer."""
-    net = model.net
-    x_q = np.asarray(x_q, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    batch, steps = x_q.shape[:2]
-    theta = _thresholds_q(policy, net.num_layers)
-    stats = RunStats.empty(batch, net.num_layers, net.num_directions, len(net.gates), steps)
-    outs = []
-    out = x_q
-    for layer in range(net.num_layers):
-        rows = np.full(batch, theta[layer], dtype=np.int64)
-
-        def make(_li, d, layer=layer, rows=rows):
-            return _FixedDirection(model, layer, d, policy, rows, stats, False)
-
-        out = run_layers(out, lengths, 1, net.num_directions, make)
-        outs.append(out)
-    return outs, stats
+    """The golden model's output of every layer (B, T, D*H) for integer inputs ``x_q`` under ``policy``:
+    the intermediate layers are what the host feeds to the next layer."""
+    run = model.run(np.asarray(x_q, dtype=np.int64), np.asarray(lengths, dtype=np.int64), policy)
+    return run.layer_outputs, run.stats
 
 
 # ---------------------------------------------------------------------------------------------------------
