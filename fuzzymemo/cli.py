@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = (
     "fuzzymemo.commands.model",     # import-torch, info, width-study
     "fuzzymemo.commands.sweep",     # sweep, calibrate
+    "fuzzymemo.commands.schemes",   # schemes (the registry of reuse schemes and predictors)
     "fuzzymemo.commands.generate",  # generate
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
     "fuzzymemo.commands.synth",     # synth

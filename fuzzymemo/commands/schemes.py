@@ -1,0 +1,57 @@
+"""``fuzzymemo schemes``: what is registered in :mod:`fuzzymemo.schemes` (schemes, predictors, oracles),
+with their parameters and their cost per neuron per step."""
+
+from __future__ import annotations
+
+import json
+
+from golden_model.formats import FixedPointConfig
+
+#: Inputs per neuron at which the costs are given unless --inputs says otherwise: the bundled default
+#: workload's layer (japanese_vowels: 12 inputs + 32 hidden).
+DEFAULT_INPUTS = 44
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _table(rows: list[dict]) -> str:
+    lines = [f"{'name':<8} {'kind':<9} {'hardware':<8} {'cost (MAC-eq.)':>14} {'state bits':>10}  summary"]
+    for r in rows:
+        c = r["cost"]
+        lines.append(f"{r['name']:<8} {r['kind']:<9} {'yes' if r['hardware'] else 'no':<8} "
+                     f"{c['mac_equivalent']:>14.3g} {c['state_bits']:>10}  {r['summary']}")
+        for p in r["parameters"]:
+            choices = f" ({'|'.join(p['choices'])})" if "choices" in p else ""
+            lines.append(f"{'':<8}   --{p['name'].replace('_', '-')}{choices}: {p['help']} (default {p['default']})")
+    n = rows[0]["cost"]["inputs"] if rows else DEFAULT_INPUTS
+    lines.append(f"costs per neuron per step at N = {n} inputs (the neuron itself: {n} MACs); "
+                 f"64 XNOR-popcount bits count as one MAC")
+    return "\n".join(lines)
+
+
+def run_schemes(args) -> int:
+    from fuzzymemo import schemes
+
+    config = FixedPointConfig()
+    rows = [e.as_dict(args.inputs, config) for e in schemes.entries()]
+    print(json.dumps(rows, indent=1) if args.json else _table(rows))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("schemes", help="list the registered reuse schemes, predictors and oracles")
+    p.add_argument("--json", action="store_true", help="print one JSON list of objects (name, kind, "
+                                                       "parameters, cost, ...)")
+    p.add_argument("--inputs", type=_positive, default=DEFAULT_INPUTS, metavar="N",
+                   help=f"inputs per neuron (n_x + H) at which costs are given (default {DEFAULT_INPUTS})")
+    p.set_defaults(func=run_schemes)

@@ -1,0 +1,43 @@
+"""Scheme ``memo``: neuron-level fuzzy memoization (Silfa et al., MICRO 2019; docs/memoization.md).
+
+Every gate neuron's last computed output y_m is cached; a predictor (or the oracle) decides per neuron and
+step whether y_m is reused and the neuron's dot product skipped. The decision belongs to the predictor
+entries (``kind`` predictor or oracle, ``scheme = "memo"``); this entry owns the memo table."""
+
+from __future__ import annotations
+
+from golden_model import intops
+from golden_model.formats import FixedPointConfig
+from golden_model.memo import CACHE_UPDATES
+
+from .registry import Cost, Parameter, ReuseEntry, get, register
+
+#: The predictor a memoizing tile uses unless told otherwise.
+DEFAULT_PREDICTOR = "bnn"
+
+
+class Memoization(ReuseEntry):
+    name = "memo"
+    kind = "scheme"
+    summary = "neuron-level fuzzy memoization: reuse a neuron's cached output when its predictor agrees"
+    docs = "docs/memoization.md"
+    parameters = (
+        Parameter("predictor", str, DEFAULT_PREDICTOR, "what decides a reuse (a registered predictor or oracle)"),
+        Parameter("form", str, intops.RELATIVE, "threshold form", intops.THRESHOLD_FORMS),
+        Parameter("cache_update", str, "compute", "when the predictor's cached output changes", CACHE_UPDATES),
+    )
+
+    def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
+        # per neuron: the cached output y_m and its valid bit (the predictor adds its own state)
+        return Cost(inputs, state_bits=config.act.bits + 1, formula="y_m (activation bits) + valid bit")
+
+    def golden_policy(self, threshold=0.0, **params):
+        p = self.resolve(params)
+        predictor = get(p["predictor"], ("predictor", "oracle"))
+        return predictor.golden_policy(threshold, form=p["form"], cache_update=p["cache_update"])
+
+    def front_end(self):
+        return get(DEFAULT_PREDICTOR).front_end()
+
+
+register(Memoization())

@@ -1,0 +1,149 @@
+"""The registry of reuse schemes, predictors and oracles: one :class:`ReuseEntry` object per name.
+
+An entry supplies everything the tool needs of it, so that adding one is one module plus one line in
+:data:`fuzzymemo.schemes.ENTRY_MODULES` (docs/architecture.md, *Adding a predictor or a scheme*):
+
+* its CLI name (``name``), ``kind`` (``scheme``, ``predictor`` or ``oracle``) and declared ``parameters``;
+* its golden-model policy (:meth:`ReuseEntry.golden_policy`: an object whose ``direction`` method gives
+  :class:`golden_model.fixed_model.FixedPointNetwork` the stepper of one layer direction);
+* its hardware front end (:meth:`ReuseEntry.front_end`, None where the entry has no hardware);
+* its cost model (:meth:`ReuseEntry.cost`, per neuron per step) and its docs entry (``docs``).
+
+Modelled on hls4ml's backend registries: entries register themselves at import, lookups by name give
+a clear error listing what is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from golden_model.formats import FixedPointConfig
+
+__all__ = ["KINDS", "Cost", "Parameter", "ReuseEntry", "entries", "get", "names", "register"]
+
+#: ``scheme``: a way of reusing work (memoization, delta, CREW); ``predictor``: what decides a reuse in
+#: the memoization scheme; ``oracle``: an upper bound that computes everything (no hardware).
+KINDS = ("scheme", "predictor", "oracle")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an entry (a CLI option of the commands that select it)."""
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+    def as_dict(self) -> dict:
+        out = {"name": self.name, "type": self.type.__name__, "default": self.default, "help": self.help}
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        return out
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Work and storage an entry adds to one neuron per step, beside the neuron's own N MACs.
+
+    ``macs`` counts multiply-accumulates of any width, ``bit_ops`` XNOR-popcount bits, ``state_bits``
+    the storage the entry keeps per neuron (copies of weights included)."""
+    inputs: int
+    macs: float = 0.0
+    bit_ops: int = 0
+    state_bits: int = 0
+    formula: str = ""
+
+    @property
+    def mac_equivalent(self) -> float:
+        """The cost in MACs: each MAC counts one, each 64 bits of XNOR-popcount one (issue 9's net saving)."""
+        return self.macs + self.bit_ops / 64
+
+    def as_dict(self) -> dict:
+        return {"inputs": self.inputs, "baseline_macs": self.inputs, "macs": self.macs, "bit_ops": self.bit_ops,
+                "mac_equivalent": self.mac_equivalent, "state_bits": self.state_bits, "formula": self.formula}
+
+
+class ReuseEntry:
+    """Base class of a registered scheme, predictor or oracle; subclasses set the class attributes and
+    override the methods their kind needs."""
+
+    name: str = ""
+    kind: str = ""
+    summary: str = ""
+    docs: str = ""
+    parameters: tuple[Parameter, ...] = ()
+    #: predictors and oracles: the name of the scheme they decide for
+    scheme: str | None = None
+
+    def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
+        """Per neuron per step for a neuron of ``inputs`` (N = n_x + H) inputs in the formats ``config``."""
+        raise NotImplementedError(f"{type(self).__name__} defines no cost model")
+
+    def golden_policy(self, threshold=0.0, **params):
+        """The golden-model policy at ``threshold`` (one value or one per layer) with ``params``."""
+        raise NotImplementedError(f"{self.kind} {self.name!r} has no golden-model policy of its own")
+
+    def front_end(self):
+        """The hardware front end (a ``wiring.Component`` class taking the tile's parameters), or None."""
+        return None
+
+    def resolve(self, params: dict | None = None) -> dict:
+        """Declared defaults overlaid with ``params``; an unknown or ill-typed parameter is a ValueError."""
+        params = dict(params or {})
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            takes = ", ".join(known) or "no parameters"
+            raise ValueError(f"{self.kind} {self.name!r} has no parameter {', '.join(unknown)}; it takes {takes}")
+        out = {}
+        for name, p in known.items():
+            value = params.get(name, p.default)
+            if not isinstance(value, p.type):
+                raise ValueError(f"{self.name} parameter {name} must be of type {p.type.__name__}, not {value!r}")
+            if p.choices is not None and value not in p.choices:
+                raise ValueError(f"{self.name} parameter {name} must be one of {list(p.choices)}, not {value!r}")
+            out[name] = value
+        return out
+
+    def as_dict(self, inputs: int, config: FixedPointConfig) -> dict:
+        """The entry as ``fuzzymemo schemes --json`` lists it, its cost at ``inputs`` inputs per neuron."""
+        return {"name": self.name, "kind": self.kind, "summary": self.summary, "scheme": self.scheme,
+                "hardware": self.front_end() is not None, "docs": self.docs,
+                "parameters": [p.as_dict() for p in self.parameters],
+                "cost": self.cost(inputs, config).as_dict()}
+
+
+_ENTRIES: dict[str, ReuseEntry] = {}
+
+
+def register(entry: ReuseEntry) -> ReuseEntry:
+    """Add ``entry`` under its name (once); returns it, so a module can keep a handle."""
+    if not isinstance(entry, ReuseEntry):
+        raise TypeError(f"a registered entry must be a ReuseEntry, not {type(entry).__name__}")
+    if not entry.name or entry.kind not in KINDS:
+        raise ValueError(f"entry {entry.name!r} needs a name and a kind in {KINDS}, not {entry.kind!r}")
+    if entry.name in _ENTRIES:
+        raise ValueError(f"{entry.kind} {entry.name!r} is registered twice")
+    _ENTRIES[entry.name] = entry
+    return entry
+
+
+def get(name: str, kinds: tuple[str, ...] = KINDS) -> ReuseEntry:
+    """The entry called ``name`` among ``kinds``; a clear ValueError naming what is registered otherwise."""
+    entry = _ENTRIES.get(name)
+    if entry is None or entry.kind not in kinds:
+        known = ", ".join(names(kinds)) or "none"
+        what = " or ".join(kinds)
+        raise ValueError(f"unknown {what} {name!r}; registered: {known}")
+    return entry
+
+
+def names(kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """Registered names of ``kinds``, in registration order."""
+    return [n for n, e in _ENTRIES.items() if e.kind in kinds]
+
+
+def entries(kinds: tuple[str, ...] = KINDS) -> list[ReuseEntry]:
+    return [e for e in _ENTRIES.values() if e.kind in kinds]
