@@ -43,10 +43,28 @@ def _check_labels(y, batch: int, classes: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _named_policies(policies, form: str, cache_update: str) -> list[tuple[str, MemoPolicy]]:
+    """(record name, policy) pairs: a kind name (``oracle``, ``bnn``) stands for its MemoPolicy."""
+    out = []
+    for p in policies:
+        if isinstance(p, str):
+            out.append((p, MemoPolicy(p, 0.0, form, cache_update if p == BNN else "compute")))
+        else:
+            name, policy = p
+            if policy.form != form:
+                raise ValueError(f"policy {name!r} has the {policy.form} form, the sweep the {form} one")
+            out.append((name, policy))
+    return out
+
+
 def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
           thresholds=DEFAULT_THRESHOLDS, form: str = intops.RELATIVE, cache_update: str = "compute",
           progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Records of reuse and metric per (policy, threshold); see docs/memoization.md for the keys."""
+    """Records of reuse and metric per (policy, threshold); see docs/memoization.md for the keys.
+
+    ``policies`` are kind names (``oracle``, ``bnn``) or (name, MemoPolicy) pairs, e.g. from the scheme
+    registry (``fuzzymemo.schemes``); a record's ``policy`` is that name. Each policy's own threshold is
+    replaced by every swept one."""
     net = model.net
     if net.head is None:
         raise ValueError("a sweep needs a network with a readout head to measure accuracy")
@@ -67,10 +85,9 @@ def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
     batch = x.shape[0]
     per_chunk = max(1, CHUNK_ROWS // batch)
     records = []
-    for kind in policies:
+    for name, policy in _named_policies(policies, form, cache_update):
         for start in range(0, len(thresholds), per_chunk):
             chunk = thresholds[start:start + per_chunk]
-            policy = MemoPolicy(kind, 0.0, form, cache_update if kind == BNN else "compute")
             theta_q = np.array([intops.quantize_threshold(t, form) for t in chunk])
             rows = np.repeat(theta_q, batch)
             run = model.run(np.tile(x_q, (len(chunk), 1, 1)), np.tile(lengths, len(chunk)), policy,
@@ -78,17 +95,17 @@ def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
             logits = model.logits(run.out, run.lengths)
             for k, theta in enumerate(chunk):
                 part = slice(k * batch, (k + 1) * batch)
-                records.append(_record(kind, theta, form, run.stats, part, logits[part], y, float_metric,
+                records.append(_record(name, theta, form, run.stats, part, logits[part], y, float_metric,
                                        fixed_metric, correlation, net.gates))
-            say(f"{kind}: thresholds {chunk[0]:g}..{chunk[-1]:g} done")
+            say(f"{name}: thresholds {chunk[0]:g}..{chunk[-1]:g} done")
     return records
 
 
-def _record(kind, theta, form, stats, part, logits, y, float_metric, fixed_metric, correlation, gates):
+def _record(name, theta, form, stats, part, logits, y, float_metric, fixed_metric, correlation, gates):
     ev, re = stats.evaluations[part].sum(axis=0), stats.reuses[part].sum(axis=0)  # (layers, dirs, gates)
     metric = accuracy(logits, y)
     return {
-        "policy": kind, "threshold": theta, "form": form,
+        "policy": name, "threshold": theta, "form": form,
         "reuse": float(re.sum() / ev.sum()),
         "reuse_per_layer": [float(r) for r in re.sum(axis=(1, 2)) / ev.sum(axis=(1, 2))],
         "reuse_per_gate": {g: float(re[..., i].sum() / ev[..., i].sum()) for i, g in enumerate(gates)},

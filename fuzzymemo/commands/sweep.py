@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
+from fuzzymemo import schemes
 from golden_model import intops
-from golden_model.memo import BNN, CACHE_UPDATES, ORACLE
+from golden_model.memo import CACHE_UPDATES
 from golden_model.sweep import DEFAULT_THRESHOLDS, pick_threshold, sweep
 
 from .source import add_source_arguments, load_source
@@ -43,10 +44,26 @@ def _table(records) -> str:
     return "\n".join(lines)
 
 
+#: What ``fuzzymemo sweep`` compares: the upper bound and the paper's predictor.
+SWEPT = ("oracle", "bnn")
+
+
+def memo_policies(names, form: str, cache_update: str) -> list[tuple]:
+    """(name, golden policy) of the memoization scheme for each registered predictor or oracle ``names``;
+    ``cache_update`` applies to predictors (an oracle caches computed outputs only)."""
+    memo = schemes.get("memo", ("scheme",))
+    out = []
+    for name in names:
+        kind = schemes.get(name, ("predictor", "oracle")).kind
+        update = cache_update if kind == "predictor" else "compute"
+        out.append((name, memo.golden_policy(0.0, predictor=name, form=form, cache_update=update)))
+    return out
+
+
 def run_sweep(args) -> int:
     src = load_source(args)
-    records = sweep(src.model, src.x, src.y, src.lengths, (ORACLE, BNN), args.thresholds, args.form,
-                    args.cache_update, _progress(args))
+    records = sweep(src.model, src.x, src.y, src.lengths, memo_policies(SWEPT, args.form, args.cache_update),
+                    args.thresholds, args.form, args.cache_update, _progress(args))
     for r in records:
         r["workload"] = src.name
     print(_table(records))
@@ -63,8 +80,9 @@ def run_sweep(args) -> int:
 
 def run_calibrate(args) -> int:
     src = load_source(args)
-    records = sweep(src.model, src.x, src.y, src.lengths, (args.policy,), args.thresholds, args.form,
-                    args.cache_update, _progress(args))
+    records = sweep(src.model, src.x, src.y, src.lengths, memo_policies((args.policy,), args.form,
+                                                                        args.cache_update),
+                    args.thresholds, args.form, args.cache_update, _progress(args))
     chosen = pick_threshold(records, args.policy, args.budget)
     if chosen is None:
         print(f"no swept threshold keeps the loss within {args.budget} pp "
@@ -88,7 +106,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("calibrate", help="largest threshold within an accuracy-loss budget")
     _add_sweep_arguments(p)
-    p.add_argument("--policy", choices=(BNN, ORACLE), default=BNN)
+    p.add_argument("--policy", choices=schemes.names(("predictor", "oracle")), default="bnn",
+                   help="the registered predictor or oracle to calibrate (default bnn)")
     p.add_argument("--budget", type=float, default=1.0, help="loss budget in percentage points (default 1)")
     p.add_argument("--json", metavar="OUT.json", help="write the chosen record")
     p.set_defaults(func=run_calibrate)
