@@ -17,7 +17,7 @@ from .checks import check_config, check_int
 from .dot_product import MAX_LANES
 from .memo_table import CACHE_UPDATES, MAX_ENTRIES
 
-__all__ = ["TileParams", "expected_cycles", "PIPELINE"]
+__all__ = ["TileParams", "default_bnn_width", "default_lanes", "expected_cycles", "PIPELINE"]
 
 #: Fixed latencies of the tile's pipeline (cycles), used by :func:`expected_cycles`; see docs/tile.md.
 PIPELINE = {
@@ -108,17 +108,24 @@ class TileParams:
 
     # ------------------------------------------------------------------------------------ construction
     @classmethod
-    def for_network(cls, net, config: FixedPointConfig | None = None, lanes: int = 4, bnn_width: int = 32,
-                    memo: bool = True, **kwargs) -> TileParams:
+    def for_network(cls, net, config: FixedPointConfig | None = None, lanes: int | None = None,
+                    bnn_width: int | None = None, memo: bool = True, **kwargs) -> TileParams:
         """Parameters holding every layer-direction of ``net`` (a golden ``Network`` or a
-        ``FixedPointNetwork``, whose config is then the default)."""
+        ``FixedPointNetwork``, whose config is then the default). ``lanes`` and ``bnn_width`` default to
+        :func:`default_lanes` and :func:`default_bnn_width` of the network: the one place these defaults
+        are derived."""
         if hasattr(net, "net") and hasattr(net, "layers") and isinstance(net.net, Network):
             config = config if config is not None else net.config
             net = net.net
         if not isinstance(net, Network):
             raise TypeError(f"net must be a golden_model Network or FixedPointNetwork, not {type(net).__name__}")
         config = config if config is not None else FixedPointConfig()
-        input_size = max(net.layer_input_size(li) for li in range(net.num_layers))
+        inputs = [net.layer_input_size(li) for li in range(net.num_layers)]
+        if lanes is not None:  # before the BNN-width rule divides by it
+            check_int("TileParams.lanes", lanes, 1, MAX_LANES)
+        lanes = default_lanes(inputs, net.hidden_size) if lanes is None else lanes
+        bnn_width = default_bnn_width(inputs, net.hidden_size, lanes) if bnn_width is None else bnn_width
+        input_size = max(inputs)
         return cls(cell=net.cell, input_size=input_size, hidden=net.hidden_size,
                    slots=net.num_layers * net.num_directions, lanes=lanes, bnn_width=bnn_width,
                    config=config, memo=memo, **kwargs)
@@ -194,6 +201,31 @@ class TileParams:
         """Raise ValueError if a sequence with these run-time inputs is outside what the tile holds."""
         check_int("slot", slot, 0, self.slots - 1)
         check_int("n_x", n_x, 1, self.input_size)
+
+
+def default_lanes(inputs: list[int], hidden: int, cap: int = 8) -> int:
+    """The default lane count L for layers of ``inputs`` inputs per step and ``hidden`` units: the largest
+    power of two <= ``cap`` dividing every layer's input size and the hidden size (so no dot-product beat
+    is partly empty)."""
+    sizes = [*inputs, hidden]
+    lanes = 1
+    while lanes * 2 <= cap and all(s % (lanes * 2) == 0 for s in sizes):
+        lanes *= 2
+    return lanes
+
+
+def default_bnn_width(inputs: list[int], hidden: int, lanes: int, floor: int = 8) -> int:
+    """The default BNN width B: the smallest power of two >= ``floor`` whose BNN pass over a neuron
+    (ceil(N/B) cycles, N = n_x + H) costs at most a quarter of its dot product (ceil(n_x/L) + ceil(H/L)
+    beats), or one cycle when the dot product is shorter than four beats: the BNN, running ahead, then
+    limits the speedup to >= 4x."""
+    width = floor
+    for n_x in inputs:
+        beats = _ceil_div(n_x, lanes) + _ceil_div(hidden, lanes)
+        budget = max(1, beats // 4)
+        while _ceil_div(n_x + hidden, width) > budget:
+            width *= 2
+    return width
 
 
 def x_beats(params: TileParams, n_x: int) -> int:

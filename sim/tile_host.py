@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -32,8 +31,6 @@ from golden_model.memo import BNN, OFF, MemoPolicy
 __all__ = [
         "TileRun",
     "check_fits",
-    "default_bnn_width",
-    "default_lanes",
     "golden_layers",
     "predicted_cycles",
     "run_network",
@@ -50,34 +47,6 @@ TB_MODULE = "sim.tile_tb"
 
 def _slot_inputs(net) -> list[int]:
     return [net.layer_input_size(li) for li in range(net.num_layers)]
-
-
-def default_lanes(net, cap: int = 8) -> int:
-    """The largest power of two <= ``cap`` dividing every layer's input size and the hidden size (so no
-    dot-product beat is partly empty)."""
-    sizes = [*_slot_inputs(net), net.hidden_size]
-    lanes = 1
-    while lanes * 2 <= cap and all(s % (lanes * 2) == 0 for s in sizes):
-        lanes *= 2
-    return lanes
-
-
-def default_bnn_width(net, lanes: int, floor: int = 8) -> int:
-    """Smallest power of two B >= ``floor`` whose BNN pass over a neuron (ceil(N/B) cycles, N = n_x + H)
-    costs at most a quarter of its dot product (ceil(n_x/L) + ceil(H/L) beats), or one cycle when the
-    dot product is shorter than four beats: the BNN, running ahead, then limits the speedup to >= 4x."""
-    hs = net.hidden_size
-    width = floor
-    for n_x in _slot_inputs(net):
-        beats = math.ceil(n_x / lanes) + math.ceil(hs / lanes)
-        budget = max(1, beats // 4)
-        while math.ceil((n_x + hs) / width) > budget:
-            width *= 2
-    return width
-
-
-def _thresholds_q(policy: MemoPolicy, num_layers: int) -> np.ndarray:
-    return policy.thresholds_q(num_layers)
 
 
 def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolicy | None = None) -> None:
@@ -111,7 +80,7 @@ def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolic
         if policy.kind == BNN and policy.cache_update != "compute":
             problems.append(f"the tile's memo table updates b_m on compute only, not {policy.cache_update!r}")
         try:
-            theta = _thresholds_q(policy, net.num_layers)
+            theta = policy.thresholds_q(net.num_layers)
         except ValueError as e:
             problems.append(str(e))
         else:
@@ -137,16 +106,11 @@ def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray
 
 def tile_params(model: FixedPointNetwork, *, lanes: int | None = None, bnn_width: int | None = None,
                 memo: bool = True, max_steps: int | None = None):
-    """``TileParams.for_network`` with this module's defaults for lanes and BNN width."""
+    """``TileParams.for_network`` of ``model`` (lanes and BNN width derived there when None)."""
     from hw.tile_params import TileParams
 
-    net = model.net
-    lanes = default_lanes(net) if lanes is None else lanes
-    bnn_width = default_bnn_width(net, lanes) if bnn_width is None else bnn_width
-    kwargs = {"lanes": lanes, "bnn_width": bnn_width, "memo": memo}
-    if max_steps is not None:
-        kwargs["max_steps"] = max_steps
-    return TileParams.for_network(net, model.config, **kwargs)
+    kwargs = {} if max_steps is None else {"max_steps": max_steps}
+    return TileParams.for_network(model.net, model.config, lanes=lanes, bnn_width=bnn_width, memo=memo, **kwargs)
 
 
 def _weights_digest(model: FixedPointNetwork) -> str:
@@ -306,7 +270,7 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
         raise ValueError(f"valid_prob and ready_prob must be in (0, 1], not {valid_prob}, {ready_prob}")
     expected, stats = golden_layers(model, x_q, lengths, policy)
     net = model.net
-    theta_q = _thresholds_q(policy, net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
+    theta_q = policy.thresholds_q(net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
     if not memo_enable and threshold is not None:
         theta_q = np.repeat(np.int64(intops.quantize_threshold(threshold, form)), net.num_layers)
     design_obj = design

@@ -99,16 +99,6 @@ def test_golden_layers_match_model_run():
     np.testing.assert_array_equal(outs[-1], model.run(x, lengths, MemoPolicy(BNN, 0.3)).out)
 
 
-def test_defaults():
-    nets = {name: workload_model(name)[0].net for name in SLICES}
-    assert {n: tile_host.default_lanes(net) for n, net in nets.items()} == \
-        {"japanese_vowels": 4, "basic_motions": 2, "digits": 8}
-    for net in nets.values():
-        lanes = tile_host.default_lanes(net)
-        width = tile_host.default_bnn_width(net, lanes)
-        assert width >= 8 and width & (width - 1) == 0
-
-
 # ---------------------------------------------------------------------------------- bad input, host side
 
 class _NoBuild:

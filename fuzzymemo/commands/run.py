@@ -8,7 +8,6 @@ reuse, speedup and accuracy."""
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -18,6 +17,7 @@ from golden_model import intops
 from golden_model.memo import BNN
 from golden_model.sweep import DEFAULT_THRESHOLDS, accuracy, pick_threshold, sweep
 
+from ..compiled import CompiledModel
 from .source import add_source_arguments, load_source
 
 #: Grid of ``--threshold auto`` per form (relative: the sweep's default; absolute: BNN output units).
@@ -60,91 +60,75 @@ def choose_threshold(args, src_full) -> tuple[float, dict]:
                                         "auto_golden_loss_pp": chosen["metric_loss"]}
 
 
-def _cycle_model(params, run, memo_enable: bool) -> int | None:
-    """The RTL's cycle model for the run (None when hw.tile_params has none or its interface changed)."""
-    from sim import tile_host
-
-    try:
-        return tile_host.predicted_cycles(params, run, memo_enable)
-    except (ImportError, TypeError, ValueError, AttributeError):
-        return None
-
-
-def run_tile(args) -> int:
-    from sim import tile_host
-
-    start_all = time.perf_counter()
-    full_args = copy.copy(args)
-    full_args.limit = None
-    src_full = load_source(full_args)
-    src = load_source(args)
-    model, net = src.model, src.model.net
-    threshold, how = choose_threshold(args, src_full)
-    # fit checks before any build: sizes, lengths, thresholds
-    lanes = tile_host.default_lanes(net) if args.lanes is None else args.lanes
-    bnn_width = tile_host.default_bnn_width(net, lanes) if args.bnn_width is None else args.bnn_width
-    p_base = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=False)
-    p_memo = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=True)
-    policy_check = tile_host._policy_for(True, threshold, args.form)
-    tile_host.check_fits(p_memo, model, src.lengths, policy_check)
+def _run_both(args, compiled, src, threshold) -> dict:
+    """Build and run the baseline and the memoizing tile on ``src``: label -> (CompiledModel, TileRun)."""
     runs = {}
-    for label, params, memo_enable in (("baseline", p_base, False), ("memo", p_memo, True)):
+    for label, tile in (("baseline", compiled.baseline()), ("memo", compiled)):
         t0 = time.perf_counter()
-        design = tile_host.tile_design(params, model)
-        from sim import runner
-
-        runner.build(design, args.sim)
-        _say(args, f"{label} tile (L={lanes}, B={bnn_width}) elaborated and built for {args.sim} in "
+        tile.build(args.sim)
+        _say(args, f"{label} tile ({tile.describe()}) elaborated and built for {args.sim} in "
                    f"{time.perf_counter() - t0:.1f} s; running {src.x.shape[0]} sequences "
-                   f"({int(src.lengths.sum())} steps x {net.num_layers * net.num_directions} layer-directions)")
+                   f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
+                   f"layer-directions)")
         t0 = time.perf_counter()
-        runs[label] = tile_host.run_network(design, args.sim, params, model, src.x, src.lengths,
-                                            memo_enable=memo_enable, threshold=threshold, form=args.form,
-                                            valid_prob=args.valid_prob, ready_prob=args.ready_prob,
-                                            seed=args.seed, strict=False, run_name=f"cli-{label}",
-                                            quiet=not args.sim_output)
-        r = runs[label]
+        r = tile.run(args.sim, src.x, src.lengths, threshold=threshold, form=args.form,
+                     valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed, strict=False,
+                     run_name=f"cli-{label}", quiet=not args.sim_output)
         _say(args, f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
                    f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
-    base, memo = runs["baseline"], runs["memo"]
-    y = src.y
-    acc_rtl = accuracy(model.logits(memo.outputs[-1], src.lengths), y)
-    acc_golden = accuracy(model.logits(memo.expected[-1], src.lengths), y)
-    acc_base_rtl = accuracy(model.logits(base.outputs[-1], src.lengths), y)
-    evaluations = memo.counters.get("evaluations", int(memo.stats.evaluations.sum()))
-    reuses = memo.counters.get("reuses", int(memo.stats.reuses.sum()))
-    reuse = reuses / evaluations if evaluations else 0.0
-    golden_reuse = float(memo.stats.reuses.sum() / max(1, memo.stats.evaluations.sum()))
+        runs[label] = (tile, r)
+    return runs
+
+
+def _figures(src, runs: dict) -> dict:
+    """The run's figures (JSON keys of docs/tile_results.md) from both tiles' runs."""
+    (p_base, base), (p_memo, memo) = runs["baseline"], runs["memo"]
+    model, y, lanes = src.model, src.y, p_memo.params.lanes
+    evaluations = memo.counters["evaluations"]
+    reuse = memo.counters["reuses"] / evaluations if evaluations else 0.0
     cyc_base, cyc_memo = base.counters["cycles"], memo.counters["cycles"]
     sim_cycles = base.sim_cycles + memo.sim_cycles
     sim_seconds = sum(r.extra_info.get("sim_wall_seconds") or r.wall_seconds for r in (base, memo))
-    result = {
-        "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]),
-        "steps": int(src.lengths.sum()), "cell": net.cell, "layers": net.num_layers,
-        "directions": net.num_directions, "hidden": net.hidden_size, "lanes": lanes, "bnn_width": bnn_width,
-        "threshold": threshold, "form": args.form, **how,
+    return {
         "bit_exact": bool(base.bit_exact and memo.bit_exact),
         "bit_exact_baseline": bool(base.bit_exact), "bit_exact_memo": bool(memo.bit_exact),
         "counters_match_golden": bool(base.counters_ok and memo.counters_ok),
-        "reuse": reuse, "reuse_golden": golden_reuse,
-        "accuracy_rtl": acc_rtl, "accuracy_golden": acc_golden, "accuracy_baseline_rtl": acc_base_rtl,
+        "reuse": reuse, "reuse_golden": float(memo.stats.reuses.sum() / max(1, memo.stats.evaluations.sum())),
+        "accuracy_rtl": accuracy(model.logits(memo.outputs[-1], src.lengths), y),
+        "accuracy_golden": accuracy(model.logits(memo.expected[-1], src.lengths), y),
+        "accuracy_baseline_rtl": accuracy(model.logits(base.outputs[-1], src.lengths), y),
         "cycles_baseline": cyc_base, "cycles_memo": cyc_memo,
         "speedup": cyc_base / cyc_memo if cyc_memo else None,
         "expected_speedup": 1.0 / (1.0 - reuse) if reuse < 1 else None,
+        "cycles_model_baseline": p_base.predicted_cycles(base), "cycles_model_memo": p_memo.predicted_cycles(memo),
         "mac_utilization_baseline": base.useful_macs / (lanes * cyc_base) if cyc_base else None,
         "mac_utilization_memo": memo.useful_macs * (1 - reuse) / (lanes * cyc_memo) if cyc_memo else None,
         "stalls_baseline": base.counters.get("stalls"), "stalls_memo": memo.counters.get("stalls"),
         "sim_cycles": sim_cycles, "sim_seconds": sim_seconds,
         "sim_cycles_per_second": sim_cycles / sim_seconds if sim_seconds else None,
-        "wall_seconds": None,
         "passes_baseline": base.passes, "passes_memo": memo.passes,
     }
-    for label, params, r in (("baseline", p_base, base), ("memo", p_memo, memo)):
-        predicted = _cycle_model(params, r, label == "memo")
-        if predicted is not None:
-            result[f"cycles_model_{label}"] = predicted
-    if not base.bit_exact or not memo.bit_exact:
-        result["mismatch_report"] = "\n".join(r.report for r in (base, memo) if r.report)
+
+
+def run_tile(args) -> int:
+    start_all = time.perf_counter()
+    src_full = load_source(args, apply_limit=False)
+    src = src_full.first(args.limit) if args.limit is not None else src_full
+    net = src.model.net
+    threshold, how = choose_threshold(args, src_full)
+    compiled = CompiledModel(src.model, lanes=args.lanes, bnn_width=args.bnn_width)
+    compiled.check(src.lengths, compiled.policy(threshold, args.form))   # before any build
+    runs = _run_both(args, compiled, src, threshold)
+    p = compiled.params
+    result = {
+        "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]),
+        "steps": int(src.lengths.sum()), "cell": net.cell, "layers": net.num_layers,
+        "directions": net.num_directions, "hidden": net.hidden_size, "lanes": p.lanes, "bnn_width": p.bnn_width,
+        "scheme": compiled.scheme.name, "predictor": compiled.predictor.name,
+        "threshold": threshold, "form": args.form, **how, **_figures(src, runs),
+    }
+    if not result["bit_exact"]:
+        result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
     result["wall_seconds"] = time.perf_counter() - start_all
     print(_summary(result))
     if args.json:
@@ -173,11 +157,10 @@ def _summary(r: dict) -> str:
         f"{r['speedup']:.3f}x (1/(1-reuse) = {r['expected_speedup']:.3f}x)",
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
     ]
-    if "cycles_model_baseline" in r:
-        model_b, model_m = r["cycles_model_baseline"], r.get("cycles_model_memo")
-        lines.append(f"  cycle model (hw.tile_params.expected_cycles): baseline {model_b} "
-                     f"({r['cycles_baseline'] / model_b - 1:+.2%} measured), memo {model_m}"
-                     + (f" ({r['cycles_memo'] / model_m - 1:+.2%} measured)" if model_m else ""))
+    model_b, model_m = r["cycles_model_baseline"], r["cycles_model_memo"]
+    lines.append(f"  cycle model (hw.tile_params.expected_cycles): baseline {model_b} "
+                 f"({r['cycles_baseline'] / model_b - 1:+.2%} measured), memo {model_m} "
+                 f"({r['cycles_memo'] / model_m - 1:+.2%} measured)")
     lines.append(f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s "
                  f"({r['sim_cycles_per_second']:.0f} cycles/s); total {r['wall_seconds']:.1f} s")
     if not r["bit_exact"]:

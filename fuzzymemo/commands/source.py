@@ -21,6 +21,10 @@ class Source:
     y: np.ndarray
     lengths: np.ndarray
 
+    def first(self, n: int) -> Source:
+        """The first ``n`` sequences, same model (same formats)."""
+        return Source(self.name, self.model, self.x[:n], self.y[:n], self.lengths[:n])
+
 
 def add_source_arguments(parser, default_workload: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=not default_workload)
@@ -32,7 +36,10 @@ def add_source_arguments(parser, default_workload: bool = False) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="use only the first N sequences")
 
 
-def load_source(args) -> Source:
+def load_source(args, apply_limit: bool = True) -> Source:
+    """The model and data the arguments name; ``--limit`` applied unless ``apply_limit`` is False (then the
+    caller takes :meth:`Source.first` itself). The formats are the model's stored ones or calibrated on
+    all of the data, with or without --limit."""
     if args.model is not None:
         if args.data is None:
             raise ValueError("--model needs --data DATA.npz")
@@ -44,8 +51,9 @@ def load_source(args) -> Source:
             raise ValueError("--data goes with --model; a bundled workload brings its own data")
         workload = load_workload(args.workload or DEFAULT_WORKLOAD)
         net, x, y, lengths, name = workload.network, workload.x, workload.y, workload.lengths, workload.name
-    if args.limit is not None:
-        if args.limit < 1:
-            raise ValueError(f"--limit must be at least 1, not {args.limit}")
-        x, y, lengths = x[:args.limit], y[:args.limit], lengths[:args.limit]
-    return Source(name, FixedPointNetwork(net, config_for(net, x, lengths)), x, y, lengths)
+    # formats first, on all the data, so that --limit never changes the quantization
+    model = FixedPointNetwork(net, config_for(net, x, lengths))
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, not {args.limit}")
+    src = Source(name, model, x, y, lengths)
+    return src.first(args.limit) if apply_limit and args.limit is not None else src

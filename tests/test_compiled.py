@@ -1,0 +1,95 @@
+# amaranth: UnusedElaboratable=no
+"""The compiled model (fuzzymemo.compiled.CompiledModel): one network on one tile, with its defaults, its
+golden policy, its checks, its memory image and a run through the RTL."""
+
+import numpy as np
+import pytest
+
+from fuzzymemo.compiled import CompiledModel
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.formats import FixedPointConfig
+from golden_model.memo import BNN, OFF, MemoPolicy
+from golden_model.workloads import load_workload
+from hw.tile_image import MEM_NAMES, MemId
+from hw.tile_params import TileParams, default_bnn_width, default_lanes
+
+
+def workload(name):
+    w = load_workload(name)
+    return FixedPointNetwork(w.network, FixedPointConfig.from_dict(w.network.meta["fixed_point"])), w
+
+
+def test_defaults_are_derived_in_one_place():
+    lanes = {name: CompiledModel(workload(name)[0]).params.lanes
+             for name in ("japanese_vowels", "basic_motions", "digits")}
+    assert lanes == {"japanese_vowels": 4, "basic_motions": 2, "digits": 8}
+    for name in lanes:
+        model = workload(name)[0]
+        p = CompiledModel(model).params
+        inputs = [model.net.layer_input_size(li) for li in range(model.net.num_layers)]
+        assert p == TileParams.for_network(model.net, model.config)
+        assert p.bnn_width == default_bnn_width(inputs, model.net.hidden_size, p.lanes)
+        assert p.bnn_width >= 8 and p.bnn_width & (p.bnn_width - 1) == 0
+    assert default_lanes([12], 32) == 4 and default_lanes([1], 96) == 1 and default_lanes([64], 64, cap=16) == 16
+
+
+def test_baseline_keeps_the_tile_choices():
+    model, _ = workload("japanese_vowels")
+    memo = CompiledModel(model, lanes=2, bnn_width=16, max_steps=64)
+    base = memo.baseline()
+    assert memo.reuse and not base.reuse and base.label == "baseline" and memo.label == "memo-bnn"
+    assert (base.params.lanes, base.params.bnn_width, base.params.max_steps) == (2, 16, 64)
+    assert base.params.memo is False and memo.params.memo is True
+    assert "sign" in memo.image and "sign" not in base.image
+    assert "L=2 B=16" in memo.describe() and "predictor bnn" in memo.describe()
+
+
+def test_policy_of_the_tile():
+    model, _ = workload("basic_motions")
+    memo = CompiledModel(model)
+    assert memo.policy(0.3) == MemoPolicy(BNN, 0.3)
+    assert memo.policy(0.3, enable=False).kind == OFF
+    assert memo.baseline().policy(0.3).kind == OFF
+
+
+def test_bad_choices_are_clear_errors():
+    model, _ = workload("basic_motions")
+    with pytest.raises(ValueError, match="oracle has no hardware; choose a predictor: bnn"):
+        CompiledModel(model, predictor="oracle")
+    with pytest.raises(ValueError, match="unknown scheme 'crew'"):
+        CompiledModel(model, scheme="crew")
+    with pytest.raises(TypeError, match="FixedPointNetwork"):
+        CompiledModel(model.net)
+    with pytest.raises(ValueError, match="lanes"):
+        CompiledModel(model, lanes=0)
+    compiled = CompiledModel(model, max_steps=8)
+    with pytest.raises(ValueError, match=r"sequence 0 has 100 steps.*at most 8"):
+        compiled.check(np.array([100]))
+    with pytest.raises(ValueError, match="absolute threshold 70000.0 is out of range"):
+        compiled.policy(70000, "absolute")
+
+
+def test_golden_layers_and_memory_words():
+    model, w = workload("digits")
+    compiled = CompiledModel(model)
+    x_q, lengths = model.quantize_input(w.x[:5]), w.lengths[:5]
+    policy = compiled.policy(0.2)
+    layers, stats = compiled.golden(x_q, lengths, policy)
+    run = model.run(x_q, lengths, policy)
+    assert len(layers) == 2 and np.array_equal(layers[-1], run.out)
+    assert np.array_equal(stats.reuses, run.stats.reuses)
+    words = compiled.memory_words()
+    assert len(words) == sum(compiled.params.depths().values())
+    assert {MEM_NAMES[MemId(w["mem"])] for w in words} == set(compiled.image) == {"weight", "bias", "sign"}
+
+
+@pytest.mark.icarus
+def test_run_through_the_rtl_is_bit_exact():
+    model, w = workload("basic_motions")
+    compiled = CompiledModel(model)
+    x, lengths = w.x[:1, :5], np.array([5])
+    run = compiled.run("icarus", x, lengths, threshold=0.2, run_name="compiled-test", quiet=True)
+    assert run.bit_exact and run.counters_ok
+    assert run.counters["reuses"] == run.stats.reuses.sum() > 0
+    assert abs(run.counters["cycles"] - compiled.predicted_cycles(run)) <= 0.02 * run.counters["cycles"]
+    assert run.counters["evaluations"] == 5 * compiled.params.neurons
