@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["get_block", "all_blocks", "truth"]
+__all__ = ["get_block", "all_blocks", "elaborate", "truth"]
 
 
 def get_block(name: str):
@@ -15,6 +15,13 @@ def all_blocks() -> list:
     from hw import registry
 
     return list(registry.BLOCKS.values())
+
+
+def elaborate(top: str, options: dict | None = None):
+    """(component, resolved options) of registered block ``top``."""
+    block = get_block(top)
+    resolved = block.resolve(options)
+    return block.builder(resolved), resolved
 
 
 def truth(value) -> bool:

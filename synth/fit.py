@@ -10,6 +10,7 @@ from __future__ import annotations
 from math import ceil
 from pathlib import Path
 
+from .blocks import elaborate
 from .tools import ToolError, run_tool, tool_path
 
 __all__ = ["FitError", "estimate", "check_fit", "COARSE_SCRIPT"]
@@ -90,7 +91,6 @@ def estimate(component, name: str, target, build_dir: Path, wrapper_ff: int = 0)
 
 def check_fit(top: str, options: dict, target, build_dir: Path) -> dict:
     """Estimate ``top`` with ``options`` on ``target``; raise :class:`FitError` if it cannot fit."""
-    from .flow import elaborate
     from .wrapper import port_bits
 
     component, _ = elaborate(top, options)

@@ -16,12 +16,13 @@ import platform as _platform
 import time
 from pathlib import Path
 
-from . import reports
+from . import fit, reports
+from .blocks import elaborate, get_block, truth
 from .targets import get_target, make_platform
 from .tools import ToolError, log_reason, patched_environ, run_tool, tool_env, tool_path, tool_version
 from .wrapper import ScanWrapper
 
-__all__ = ["synthesize", "elaborate", "run_generic", "run_fpga", "design_name", "RECORD_KEYS"]
+__all__ = ["synthesize", "run_generic", "run_fpga", "design_name", "RECORD_KEYS"]
 
 #: Keys every record has (None where the target has no such figure).
 RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "bram", "dsp", "fmax_mhz",
@@ -31,18 +32,8 @@ RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "b
 def design_name(top: str, options: dict) -> str:
     """Short name of a configuration, used for the build directory: ``tile-memo`` / ``tile-base``..."""
     if "memo" in options:
-        from .blocks import truth
         return f"{top}-{'memo' if truth(options['memo']) else 'base'}"
     return top
-
-
-def elaborate(top: str, options: dict | None = None):
-    """(component, resolved options) of registered block ``top``."""
-    from .blocks import get_block
-
-    block = get_block(top)
-    resolved = block.resolve(options)
-    return block.builder(resolved), resolved
 
 
 def _jsonable(options: dict) -> dict:
@@ -214,8 +205,7 @@ def run_fpga(component, name: str, target, build_dir: Path, seed: int, constrain
                 raise ToolError("yosys", build_dir / "top.rpt", f"unreadable stat report: {e}") from None
             top_cells = cells.get("top") or next(iter(cells.values()))
             summary = reports.fpga_summary(top_cells["cells"], family)
-            from .fit import check_netlist
-            check_netlist(summary, target, build_dir / "top.stat.json")
+            fit.check_netlist(summary, target, build_dir / "top.stat.json")
     elapsed = time.monotonic() - started
     try:
         pnr = reports.parse_nextpnr_report(reports.load_json(build_dir / "top.report.json"))
@@ -249,8 +239,6 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
     (before running the place-and-route tools) and :class:`ToolError` when a tool fails. ``breakdown`` adds
     per-module resources on the FPGA targets (one more Yosys run keeping the hierarchy); ``wrapper`` is
     "scan" (measurement top) or "uart" (board top with a UART host link at ``baud``)."""
-    from .blocks import get_block
-
     tgt = get_target(target)
     resolved = get_block(top).resolve(options)
     name = top
@@ -265,8 +253,7 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
         record.update(run_generic(component, name, build_dir))
     else:
         if check_fit:
-            from .fit import check_fit as _check
-            record["estimate"] = _check(top, resolved, tgt, build_dir / "estimate")
+            record["estimate"] = fit.check_fit(top, resolved, tgt, build_dir / "estimate")
         component, _ = elaborate(top, resolved)
         mhz = constraint_mhz or tgt.default_constraint_mhz
         record["tools"] = {t: tool_version(t) for t in
