@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
@@ -29,8 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_to_stderr(command: str, quiet: bool) -> None:
+    """Progress messages of the ``fuzzymemo.*`` loggers on stderr as ``[command] message`` (INFO; only
+    warnings with --quiet), so stdout carries only the command's results."""
+    root = logging.getLogger("fuzzymemo")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"[{command}] %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _log_to_stderr(args.command, getattr(args, "quiet", False))
     try:
         return args.func(args) or 0
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from golden_model.sweep import DEFAULT_THRESHOLDS, accuracy, pick_threshold, swe
 
 from ..compiled import CompiledModel
 from .source import add_source_arguments, load_source
+
+log = logging.getLogger(__name__)
 
 #: Grid of ``--threshold auto`` per form (relative: the sweep's default; absolute: BNN output units).
 AUTO_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS, intops.ABSOLUTE: tuple(range(0, 32, 2))}
@@ -34,11 +36,6 @@ def _threshold(text: str):
         raise argparse.ArgumentTypeError(f"takes a number or 'auto', not {text!r}") from None
 
 
-def _say(args, message: str) -> None:
-    if not args.quiet:
-        print(f"[run] {message}", file=sys.stderr, flush=True)
-
-
 def choose_threshold(args, src_full) -> tuple[float, dict]:
     """The threshold to run and how it was chosen. ``auto``: the largest swept BNN threshold within a 1 pp
     loss budget (golden_model.sweep.pick_threshold) on the whole data set, 0 if none qualifies."""
@@ -49,11 +46,11 @@ def choose_threshold(args, src_full) -> tuple[float, dict]:
     records = sweep(src_full.model, src_full.x, src_full.y, src_full.lengths, (BNN,), grid, args.form)
     chosen = pick_threshold(records, BNN, AUTO_BUDGET_PP)
     if chosen is None:
-        _say(args, f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp "
+        log.info(f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp "
                    f"(threshold {records[0]['threshold']:g} loses {records[0]['metric_loss']:.2f} pp); using 0")
         return 0.0, {"threshold_source": f"auto: none within {AUTO_BUDGET_PP} pp, 0 used",
                      "auto_found": False}
-    _say(args, f"auto threshold ({args.form}): {chosen['threshold']:g}, golden reuse {chosen['reuse']:.1%}, "
+    log.info(f"auto threshold ({args.form}): {chosen['threshold']:g}, golden reuse {chosen['reuse']:.1%}, "
                f"loss {chosen['metric_loss']:.2f} pp on {src_full.x.shape[0]} sequences")
     return float(chosen["threshold"]), {"threshold_source": f"auto: largest within {AUTO_BUDGET_PP} pp",
                                         "auto_found": True, "auto_golden_reuse": chosen["reuse"],
@@ -66,7 +63,7 @@ def _run_both(args, compiled, src, threshold) -> dict:
     for label, tile in (("baseline", compiled.baseline()), ("memo", compiled)):
         t0 = time.perf_counter()
         tile.build(args.sim)
-        _say(args, f"{label} tile ({tile.describe()}) elaborated and built for {args.sim} in "
+        log.info(f"{label} tile ({tile.describe()}) elaborated and built for {args.sim} in "
                    f"{time.perf_counter() - t0:.1f} s; running {src.x.shape[0]} sequences "
                    f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
                    f"layer-directions)")
@@ -74,7 +71,7 @@ def _run_both(args, compiled, src, threshold) -> dict:
         r = tile.run(args.sim, src.x, src.lengths, threshold=threshold, form=args.form,
                      valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed, strict=False,
                      run_name=f"cli-{label}", quiet=not args.sim_output)
-        _say(args, f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
+        log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
                    f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
         runs[label] = (tile, r)
     return runs

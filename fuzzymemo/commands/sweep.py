@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 
 from fuzzymemo import schemes
 from golden_model import intops
@@ -12,6 +12,8 @@ from golden_model.memo import CACHE_UPDATES
 from golden_model.sweep import DEFAULT_THRESHOLDS, pick_threshold, sweep
 
 from .source import add_source_arguments, load_source
+
+log = logging.getLogger(__name__)
 
 
 def _thresholds(text: str):
@@ -30,10 +32,6 @@ def _add_sweep_arguments(parser):
     parser.add_argument("--cache-update", choices=CACHE_UPDATES, default="compute",
                         help="when the BNN's cached output changes: only on compute (default) or always")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
-
-
-def _progress(args):
-    return None if args.quiet else (lambda message: print(f"[sweep] {message}", file=sys.stderr, flush=True))
 
 
 def _table(records) -> str:
@@ -63,7 +61,7 @@ def memo_policies(names, form: str, cache_update: str) -> list[tuple]:
 def run_sweep(args) -> int:
     src = load_source(args)
     records = sweep(src.model, src.x, src.y, src.lengths, memo_policies(SWEPT, args.form, args.cache_update),
-                    args.thresholds, args.form, args.cache_update, _progress(args))
+                    args.thresholds, args.form, args.cache_update, log.info)
     for r in records:
         r["workload"] = src.name
     print(_table(records))
@@ -82,7 +80,7 @@ def run_calibrate(args) -> int:
     src = load_source(args)
     records = sweep(src.model, src.x, src.y, src.lengths, memo_policies((args.policy,), args.form,
                                                                         args.cache_update),
-                    args.thresholds, args.form, args.cache_update, _progress(args))
+                    args.thresholds, args.form, args.cache_update, log.info)
     chosen = pick_threshold(records, args.policy, args.budget)
     if chosen is None:
         print(f"no swept threshold keeps the loss within {args.budget} pp "
