@@ -28,8 +28,5 @@ def preset(top: str, target: str, mode: str = "target") -> dict:
         return {}
     from .blocks import get_block
 
-    try:
-        known = {o.name for o in get_block(top).options}
-    except ValueError:
-        return {}
+    known = {o.name for o in get_block(top).options}   # an unknown block: ValueError naming the known ones
     return {k: v for k, v in PRESETS.get(target, {}).items() if k in known}

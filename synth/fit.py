@@ -11,7 +11,7 @@ from math import ceil
 from pathlib import Path
 
 from .blocks import elaborate
-from .tools import ToolError, run_tool, tool_path
+from .tools import run_tool, tool_path
 
 __all__ = ["FitError", "estimate", "check_fit", "COARSE_SCRIPT"]
 
@@ -95,10 +95,7 @@ def check_fit(top: str, options: dict, target, build_dir: Path) -> dict:
 
     component, _ = elaborate(top, options)
     wrapper_ff = sum(len(v) for side in port_bits(component) for _, v in side) + 1
-    try:
-        est = estimate(component, top, target, build_dir, wrapper_ff)
-    except ToolError:
-        raise
+    est = estimate(component, top, target, build_dir, wrapper_ff)
     cap = target.capacity
     problems = []
     if est["dsp"] > cap.get("dsp", 0):
