@@ -135,13 +135,14 @@ def popcount_xnor_words(input_words, weight_words, width: int, n_bits: int):
 
 
 def pack_bits(bits, width: int):
-    """Pack a 0/1 vector into ``width``-bit words, element j*width + k at bit k of word j."""
-    bits = np.asarray(bits, dtype=np.int64).ravel()
-    words = []
-    for start in range(0, bits.size, width):
-        chunk = bits[start:start + width]
-        words.append(int(np.sum(chunk << np.arange(chunk.size, dtype=np.int64))))
-    return words
+    """Pack a 0/1 vector into ``width``-bit words, element j*width + k at bit k of word j. The words are
+    Python integers, exact at any width (a BNN beat of 64 or more bits included)."""
+    bits = np.asarray(bits).ravel()
+    if bits.size and not np.isin(bits, (0, 1)).all():
+        raise ValueError("pack_bits takes 0/1 values")
+    bits = bits.astype(np.uint8)
+    return [int.from_bytes(np.packbits(bits[start:start + width], bitorder="little").tobytes(), "little")
+            for start in range(0, bits.size, width)]
 
 
 def quantize_threshold(theta, form: str) -> int:

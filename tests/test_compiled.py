@@ -93,3 +93,23 @@ def test_run_through_the_rtl_is_bit_exact():
     assert run.counters["reuses"] == run.stats.reuses.sum() > 0
     assert abs(run.counters["cycles"] - compiled.predicted_cycles(run)) <= 0.02 * run.counters["cycles"]
     assert run.counters["evaluations"] == 5 * compiled.params.neurons
+
+
+@pytest.mark.parametrize("width", [64, 128])
+def test_wide_bnn_beats_give_valid_sign_words(width):
+    # issue 14 defect 1: sign words of 64 bits and more went negative or lost bits (intops.pack_bits)
+    from golden_model import intops
+    from golden_model.network import Network
+    from hw.tile import Tile
+
+    rng = np.random.default_rng(3)
+    inputs, hidden = 40, 96                     # N = 136 > 128: every bit of a first beat is a weight's sign
+    net = Network.build("gru", [[{"w_ih": rng.uniform(-1, 1, (3 * hidden, inputs)),
+                                  "w_hh": rng.uniform(-1, 1, (3 * hidden, hidden)),
+                                  "b_ih": np.zeros(3 * hidden), "b_hh": np.zeros(3 * hidden)}]])
+    model = FixedPointNetwork(net)
+    compiled = CompiledModel(model, lanes=8, bnn_width=width)
+    words = compiled.image["sign"]
+    assert all(0 <= w < 1 << width for w in words) and max(words) >= 1 << (width - 1)
+    assert words[0] == intops.pack_bits(intops.sign_bits(model.layers[0][0].w[0]), width)[0]
+    Tile(compiled.params, compiled.image)   # validates every raw word against its memory's width

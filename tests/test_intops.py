@@ -63,7 +63,7 @@ def test_to_preact_saturates_symmetrically():
     assert intops.to_preact(np.array([10**9, -10**9]), 10, preact).tolist() == [127, -127]
 
 
-@given(st.lists(st.booleans(), min_size=1, max_size=200), st.data(), st.sampled_from([1, 3, 8, 32]))
+@given(st.lists(st.booleans(), min_size=1, max_size=300), st.data(), st.sampled_from([1, 3, 8, 32, 64, 100, 128]))
 def test_bnn_output_equals_packed_xnor_popcount(input_bits, data, width):
     n = len(input_bits)
     weight_bits = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
@@ -71,6 +71,17 @@ def test_bnn_output_equals_packed_xnor_popcount(input_bits, data, width):
     b = int(intops.bnn_output(a[None, :], w[None, :])[0, 0])
     assert b == 2 * int(np.sum(a == w)) - n
     assert b == intops.popcount_xnor_words(intops.pack_bits(a, width), intops.pack_bits(w, width), width, n)
+
+
+def test_pack_bits_is_exact_at_64_bits_and_wider():
+    # bit 63 set: a 64-bit word must stay positive (it went negative in int64); bits >= 64 must not be lost
+    bits = np.zeros(200, dtype=np.int8)
+    bits[[0, 63, 64, 127, 199]] = 1
+    assert intops.pack_bits(bits, 64) == [1 | 1 << 63, 1 | 1 << 63, 0, 1 << 7]
+    assert intops.pack_bits(bits, 128) == [1 | 1 << 63 | 1 << 64 | 1 << 127, 1 << 71]
+    assert intops.pack_bits(np.ones(5, dtype=np.int8), 8) == [31]
+    with pytest.raises(ValueError, match="0/1"):
+        intops.pack_bits([0, 2], 8)
 
 
 def test_sign_of_zero_is_plus_one():
