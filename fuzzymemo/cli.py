@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import time
+import traceback
+from pathlib import Path
 
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
 COMMAND_MODULES = (
@@ -44,13 +48,34 @@ def _log_to_stderr(command: str, quiet: bool) -> None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:   # argparse: --help (0) or a bad argument, already explained on stderr (2)
+        return e.code
     _log_to_stderr(args.command, getattr(args, "quiet", False))
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, RuntimeError) as e:   # the user's input or machine: one line
         print(f"fuzzymemo {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"fuzzymemo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:   # noqa: BLE001 -- a bug: say so, keep the traceback in a file
+        log = _write_traceback(args.command)
+        print(f"fuzzymemo {args.command}: internal error (a bug, please report it): {type(e).__name__}: {e}; "
+              f"traceback in {log}", file=sys.stderr)
+        return 1
+
+
+def _write_traceback(command: str) -> Path:
+    """The current exception's traceback in the user's cache folder (``FUZZYMEMO_CACHE``, default
+    ``~/.cache/fuzzymemo``): ``logs/<command>-<time>.log``."""
+    root = Path(os.environ.get("FUZZYMEMO_CACHE") or Path.home() / ".cache" / "fuzzymemo")
+    path = root / "logs" / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(traceback.format_exc())
+    return path
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ from .memo import BNN, ORACLE, MemoPolicy
 from .sequences import check_batch
 
 DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 0.75, 16), 4))
+#: The default grid of each threshold form: relative fractions, or absolute counts of the compared quantity
+#: (BNN output units for ``bnn``, output LSBs for ``oracle``).
+DEFAULT_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS, intops.ABSOLUTE: tuple(float(t) for t in range(0, 32, 2))}
 #: Rows (sequences x thresholds) run at once; bounds memory on long workloads.
 CHUNK_ROWS = 8192
 

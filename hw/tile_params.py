@@ -123,6 +123,10 @@ class TileParams:
         inputs = [net.layer_input_size(li) for li in range(net.num_layers)]
         if lanes is not None:  # before the BNN-width rule divides by it
             check_int("TileParams.lanes", lanes, 1, MAX_LANES)
+            widest = max(*inputs, net.hidden_size)
+            if lanes > widest:
+                raise ValueError(f"{lanes} lanes exceed the network's widest row part (max(inputs, hidden) = "
+                                 f"{widest}): the extra lanes would only multiply zeros")
         lanes = default_lanes(inputs, net.hidden_size) if lanes is None else lanes
         bnn_width = default_bnn_width(inputs, net.hidden_size, lanes) if bnn_width is None else bnn_width
         input_size = max(inputs)

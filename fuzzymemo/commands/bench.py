@@ -7,6 +7,7 @@ import time
 from golden_model.memo import BNN, ORACLE
 from golden_model.sweep import DEFAULT_THRESHOLDS, sweep
 
+from .args import at_least
 from .source import add_source_arguments, load_source
 
 
@@ -27,5 +28,5 @@ def run_bench(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time a 16-threshold oracle+BNN sweep of the golden model")
     add_source_arguments(p, default_workload=True)
-    p.add_argument("--repeat", type=int, default=3, help="runs to time (default 3)")
+    p.add_argument("--repeat", type=at_least(1), default=3, help="runs to time (default 3)")
     p.set_defaults(func=run_bench)

@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import output_dir
 from .block_options import add_block_options, block_options
 
 
@@ -67,7 +68,7 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--list", action="store_true", help="list the blocks and their options")
     p.add_argument("--top", metavar="NAME", help="block to generate (see --list)")
-    p.add_argument("--out", metavar="DIR", help="output directory")
+    p.add_argument("--out", type=output_dir, metavar="DIR", help="output directory (made when missing)")
     p.add_argument("--name", metavar="MODULE", help="top module name (default: the block name)")
     add_block_options(p, registry.BLOCKS.values(), "block options (see --list for which block takes which)")
     p.set_defaults(func=run)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from golden_model.calibration import calibrate_formats, width_study
 from golden_model.torch_import import load_torch_checkpoint
 from golden_model.workloads import load_data
 
+from .args import output_file, write_json
 from .source import add_source_arguments, load_source
 
 
@@ -48,8 +48,7 @@ def run_width_study(args) -> int:
         acc = f"{r['accuracy']:9.4f} {r['loss_pp']:8.2f}" if r["accuracy"] is not None else f"  {r['error']}"
         print(f"{r['format']:<12} {r['bits']:>4} {acc}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_json(args.json, rows)
     return 0
 
 
@@ -67,5 +66,5 @@ def register(sub) -> None:
 
     p = sub.add_parser("width-study", help="fixed-point accuracy against the width of each format")
     add_source_arguments(p, default_workload=True)
-    p.add_argument("--json", metavar="OUT.json", help="write the rows as JSON")
+    p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the rows as JSON")
     p.set_defaults(func=run_width_study)

@@ -8,22 +8,19 @@ reuse, speedup and accuracy."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
-from pathlib import Path
 
 from golden_model import intops
 from golden_model.memo import BNN
-from golden_model.sweep import DEFAULT_THRESHOLDS, accuracy, pick_threshold, sweep
+from golden_model.sweep import DEFAULT_GRIDS, accuracy, pick_threshold, sweep
 
 from ..compiled import CompiledModel
+from .args import at_least, output_file, probability, write_json
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
 
-#: Grid of ``--threshold auto`` per form (relative: the sweep's default; absolute: BNN output units).
-AUTO_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS, intops.ABSOLUTE: tuple(range(0, 32, 2))}
 AUTO_BUDGET_PP = 1.0
 
 
@@ -36,20 +33,20 @@ def _threshold(text: str):
         raise argparse.ArgumentTypeError(f"takes a number or 'auto', not {text!r}") from None
 
 
-def choose_threshold(args, src_full) -> tuple[float, dict]:
+def choose_threshold(args, src_full) -> tuple[float | None, dict]:
     """The threshold to run and how it was chosen. ``auto``: the largest swept BNN threshold within a 1 pp
-    loss budget (golden_model.sweep.pick_threshold) on the whole data set, 0 if none qualifies."""
+    loss budget (golden_model.sweep.pick_threshold) on the whole data set; None (memo off: the memoizing
+    tile runs with memo_enable low) if none qualifies."""
     if args.threshold != "auto":
         intops.quantize_threshold(args.threshold, args.form)   # a clear error before any build
         return float(args.threshold), {"threshold_source": "given"}
-    grid = AUTO_GRIDS[args.form]
+    grid = DEFAULT_GRIDS[args.form]
     records = sweep(src_full.model, src_full.x, src_full.y, src_full.lengths, (BNN,), grid, args.form)
     chosen = pick_threshold(records, BNN, AUTO_BUDGET_PP)
     if chosen is None:
-        log.info(f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp "
-                   f"(threshold {records[0]['threshold']:g} loses {records[0]['metric_loss']:.2f} pp); using 0")
-        return 0.0, {"threshold_source": f"auto: none within {AUTO_BUDGET_PP} pp, 0 used",
-                     "auto_found": False}
+        log.warning(f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp (threshold "
+                    f"{records[0]['threshold']:g} loses {records[0]['metric_loss']:.2f} pp): memo off")
+        return None, {"threshold_source": f"auto: none within {AUTO_BUDGET_PP} pp, memo off", "auto_found": False}
     log.info(f"auto threshold ({args.form}): {chosen['threshold']:g}, golden reuse {chosen['reuse']:.1%}, "
                f"loss {chosen['metric_loss']:.2f} pp on {src_full.x.shape[0]} sequences")
     return float(chosen["threshold"]), {"threshold_source": f"auto: largest within {AUTO_BUDGET_PP} pp",
@@ -68,7 +65,8 @@ def _run_both(args, compiled, src, threshold) -> dict:
                    f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
                    f"layer-directions)")
         t0 = time.perf_counter()
-        r = tile.run(args.sim, src.x, src.lengths, threshold=threshold, form=args.form,
+        r = tile.run(args.sim, src.x, src.lengths, threshold=threshold or 0.0, form=args.form,
+                     enable=threshold is not None,
                      valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed, strict=False,
                      run_name=f"cli-{label}", quiet=not args.sim_output)
         log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
@@ -77,7 +75,7 @@ def _run_both(args, compiled, src, threshold) -> dict:
     return runs
 
 
-def _figures(src, runs: dict) -> dict:
+def _figures(src, runs: dict, memo_enable: bool) -> dict:
     """The run's figures (JSON keys of docs/tile_results.md) from both tiles' runs."""
     (p_base, base), (p_memo, memo) = runs["baseline"], runs["memo"]
     model, y, lanes = src.model, src.y, p_memo.params.lanes
@@ -97,7 +95,8 @@ def _figures(src, runs: dict) -> dict:
         "cycles_baseline": cyc_base, "cycles_memo": cyc_memo,
         "speedup": cyc_base / cyc_memo if cyc_memo else None,
         "expected_speedup": 1.0 / (1.0 - reuse) if reuse < 1 else None,
-        "cycles_model_baseline": p_base.predicted_cycles(base), "cycles_model_memo": p_memo.predicted_cycles(memo),
+        "cycles_model_baseline": p_base.predicted_cycles(base),
+        "cycles_model_memo": p_memo.predicted_cycles(memo, memo_enable),
         "mac_utilization_baseline": base.useful_macs / (lanes * cyc_base) if cyc_base else None,
         "mac_utilization_memo": memo.useful_macs * (1 - reuse) / (lanes * cyc_memo) if cyc_memo else None,
         "stalls_baseline": base.counters.get("stalls"), "stalls_memo": memo.counters.get("stalls"),
@@ -112,9 +111,9 @@ def run_tile(args) -> int:
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
     net = src.model.net
-    threshold, how = choose_threshold(args, src_full)
     compiled = CompiledModel(src.model, lanes=args.lanes, bnn_width=args.bnn_width)
-    compiled.check(src.lengths, compiled.policy(threshold, args.form))   # before any build
+    threshold, how = choose_threshold(args, src_full)
+    compiled.check(src.lengths, compiled.policy(threshold or 0.0, args.form, enable=threshold is not None))
     runs = _run_both(args, compiled, src, threshold)
     p = compiled.params
     result = {
@@ -122,16 +121,15 @@ def run_tile(args) -> int:
         "steps": int(src.lengths.sum()), "cell": net.cell, "layers": net.num_layers,
         "directions": net.num_directions, "hidden": net.hidden_size, "lanes": p.lanes, "bnn_width": p.bnn_width,
         "scheme": compiled.scheme.name, "predictor": compiled.predictor.name,
-        "threshold": threshold, "form": args.form, **how, **_figures(src, runs),
+        "threshold": threshold, "memo_enable": threshold is not None, "form": args.form, **how,
+        **_figures(src, runs, threshold is not None),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
     result["wall_seconds"] = time.perf_counter() - start_all
     print(_summary(result))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0 if result["bit_exact"] else 1
 
@@ -147,7 +145,8 @@ def _summary(r: dict) -> str:
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} "
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
         f"counters match golden: {'yes' if r['counters_match_golden'] else 'NO'}",
-        f"  threshold {r['threshold']:g} ({r['form']}, {r['threshold_source']})",
+        f"  threshold {'- (memo off)' if r['threshold'] is None else format(r['threshold'], 'g')} "
+        f"({r['form']}, {r['threshold_source']})",
         f"  reuse {pct(r['reuse'])}  accuracy RTL {r['accuracy_rtl']:.4f}, golden {r['accuracy_golden']:.4f}, "
         f"baseline {r['accuracy_baseline_rtl']:.4f}",
         f"  cycles baseline {r['cycles_baseline']}, memo {r['cycles_memo']}: speedup "
@@ -171,15 +170,17 @@ def register(sub) -> None:
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--threshold", type=_threshold, default="auto",
                    help="BNN threshold, or 'auto' (default): the largest swept threshold within 1 pp loss "
-                        "on the whole data set (also with --limit); 0 when none qualifies")
-    p.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE)
-    p.add_argument("--lanes", type=int, metavar="L", help="multiply-accumulates per cycle (default: the largest "
-                                                          "power of two <= 8 dividing the input and hidden sizes)")
-    p.add_argument("--bnn-width", type=int, metavar="B", help="BNN sign bits per cycle (default: see docs)")
-    p.add_argument("--valid-prob", type=float, default=1.0, help="x stream valid probability (default 1)")
-    p.add_argument("--ready-prob", type=float, default=1.0, help="h stream ready probability (default 1)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--json", metavar="OUT.json", help="write the results as JSON")
+                        "on the whole data set (also with --limit); memo off when none qualifies")
+    p.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE,
+                   help="threshold form: relative (a fraction of the cached value, default) or absolute")
+    p.add_argument("--lanes", type=at_least(1), metavar="L",
+                   help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
+                        "input and hidden sizes)")
+    p.add_argument("--bnn-width", type=at_least(1), metavar="B", help="BNN sign bits per cycle (default: see docs)")
+    p.add_argument("--valid-prob", type=probability, default=1.0, help="x stream valid probability (default 1)")
+    p.add_argument("--ready-prob", type=probability, default=1.0, help="h stream ready probability (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random gaps and back-pressure (default 1)")
+    p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--sim-output", action="store_true",
                    help="show the simulator's output (default: sim.log in the run directory)")

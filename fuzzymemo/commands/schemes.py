@@ -7,21 +7,11 @@ import json
 
 from golden_model.formats import FixedPointConfig
 
+from .args import at_least
+
 #: Inputs per neuron at which the costs are given unless --inputs says otherwise: the bundled default
 #: workload's layer (japanese_vowels: 12 inputs + 32 hidden).
 DEFAULT_INPUTS = 44
-
-
-def _positive(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _table(rows: list[dict]) -> str:
@@ -52,6 +42,6 @@ def register(sub) -> None:
     p = sub.add_parser("schemes", help="list the registered reuse schemes, predictors and oracles")
     p.add_argument("--json", action="store_true", help="print one JSON list of objects (name, kind, "
                                                        "parameters, cost, ...)")
-    p.add_argument("--inputs", type=_positive, default=DEFAULT_INPUTS, metavar="N",
+    p.add_argument("--inputs", type=at_least(1), default=DEFAULT_INPUTS, metavar="N",
                    help=f"inputs per neuron (n_x + H) at which costs are given (default {DEFAULT_INPUTS})")
     p.set_defaults(func=run_schemes)

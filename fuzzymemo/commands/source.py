@@ -12,6 +12,8 @@ from golden_model.fixed_model import FixedPointNetwork
 from golden_model.network import Network
 from golden_model.workloads import DEFAULT_WORKLOAD, WORKLOADS, load_data, load_workload
 
+from .args import at_least
+
 
 @dataclass(frozen=True)
 class Source:
@@ -33,7 +35,7 @@ def add_source_arguments(parser, default_workload: bool = False) -> None:
     group.add_argument("--model", metavar="MODEL", help="a model file written by 'fuzzymemo import-torch'")
     parser.add_argument("--data", metavar="DATA.npz", help="data for --model: x (batch, time, features), y, "
                                                            "optional lengths")
-    parser.add_argument("--limit", type=int, metavar="N", help="use only the first N sequences")
+    parser.add_argument("--limit", type=at_least(1), metavar="N", help="use only the first N sequences")
 
 
 def load_source(args, apply_limit: bool = True) -> Source:
@@ -53,7 +55,11 @@ def load_source(args, apply_limit: bool = True) -> Source:
         net, x, y, lengths, name = workload.network, workload.x, workload.y, workload.lengths, workload.name
     # formats first, on all the data, so that --limit never changes the quantization
     model = FixedPointNetwork(net, config_for(net, x, lengths))
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be at least 1, not {args.limit}")
+    if net.head is not None and np.size(y):
+        classes = net.head.weight.shape[0]
+        bad = (y < 0) | (y >= classes)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"label {int(y[i])} of sequence {i} is outside the readout's classes 0..{classes - 1}")
     src = Source(name, model, x, y, lengths)
     return src.first(args.limit) if apply_limit and args.limit is not None else src

@@ -16,9 +16,9 @@ cost of memoization. Tool output goes to ``--build-dir`` (default ``build/synth/
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from .args import at_least, finite_at_least, output_file, write_json
 from .block_options import add_block_options, block_options
 
 
@@ -66,10 +66,8 @@ def run(args) -> int:
             out["records"].append(record)
             print(record_table([record]) + "\n")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out if args.compare else out["records"], indent=1))
-        print(f"records: {path}")
+        write_json(args.json, out if args.compare else out["records"])
+        print(f"records: {args.json}")
     return 0
 
 
@@ -82,15 +80,15 @@ def register(subparsers) -> None:
     p.add_argument("--top", metavar="NAME", help="block to synthesise (see fuzzymemo generate --list)")
     p.add_argument("--target", default="generic", metavar="T",
                    help=f"{'|'.join(TARGETS)}, a comma-separated list, or all (default generic)")
-    p.add_argument("--json", metavar="OUT.json", help="write the records (or comparisons) as JSON")
+    p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the records (or comparisons) as JSON")
     p.add_argument("--build-dir", metavar="DIR", help="tool output (default build/synth/<target>/<design>)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    p.add_argument("--clock-mhz", type=float, metavar="F",
+    p.add_argument("--clock-mhz", type=finite_at_least(0.0, exclusive=True), metavar="F",
                    help="clock constraint given to nextpnr (default: 100 on ice40, 250 on ecp5)")
     p.add_argument("--wrapper", choices=("scan", "uart"), default="scan",
                    help="FPGA top: scan (measurement, default) or uart (board top: the block behind a UART host "
                         "link on the board's clock; protocol in synth/board.py, layout in bridge.json)")
-    p.add_argument("--baud", type=int, default=115200, help="UART baud rate of --wrapper uart (default 115200)")
+    p.add_argument("--baud", type=at_least(1), default=115200, help="UART baud rate of --wrapper uart (default 115200)")
     p.add_argument("--compare", action="store_true",
                    help="build the baseline (memo off) and memoizing versions and report the overhead")
     p.add_argument("--preset", choices=("target", "none"), default="target",

@@ -1,0 +1,99 @@
+"""Bad input on the command line: one clear line naming the problem and exit status 2, before anything
+runs (issue 14's list), and nothing half-written."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fuzzymemo.cli import main
+from fuzzymemo.commands.args import write_json
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "a_dir").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["bench", "--repeat", "0"], "--repeat: must be at least 1, not 0"),
+    (["run", "--workload", "digits", "--lanes", "0"], "--lanes: must be at least 1, not 0"),
+    (["run", "--workload", "digits", "--valid-prob", "0"], "--valid-prob: must be a finite number > 0"),
+    (["run", "--workload", "digits", "--ready-prob", "1.5"], "--ready-prob: must be in (0, 1], not 1.5"),
+    (["run", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
+    (["sweep", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
+    (["calibrate", "--workload", "digits", "--budget", "nan"], "--budget: must be a finite number >= 0, not nan"),
+    (["calibrate", "--workload", "digits", "--budget", "inf"], "--budget: must be a finite number >= 0, not inf"),
+    (["synth", "--top", "bnn", "--clock-mhz", "-5"], "--clock-mhz: must be a finite number > 0, not -5"),
+    (["synth", "--top", "bnn", "--wrapper", "uart", "--baud", "0"], "--baud: must be at least 1, not 0"),
+    (["generate", "--top", "bnn", "--out", "{dir}/a_file"], "a_file is a file, not a folder"),
+    (["info", "--workload", "digits", "--limit", "-1"], "--limit: must be at least 1, not -1"),
+    (["run", "--workload", "digits", "--lanes", "64"], "64 lanes exceed the network's widest row part"),
+])
+def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
+    argv = [a.format(dir=files) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_out_of_range_labels_are_refused(tmp_path, capsys):
+    from golden_model.workloads import load_workload
+
+    w = load_workload("basic_motions")
+    y = w.y.copy()
+    y[3] = 99
+    np.savez(tmp_path / "data.npz", x=w.x[:5], y=y[:5], lengths=w.lengths[:5])
+    w.network.save(tmp_path / "model.npz")
+    for command in ("info", "width-study", "sweep"):
+        assert main([command, "--model", str(tmp_path / "model.npz"), "--data", str(tmp_path / "data.npz")]) == 2
+        assert "label 99 of sequence 3 is outside the readout's classes 0..3" in capsys.readouterr().err
+
+
+def test_absolute_form_has_its_own_default_grid(capsys):
+    assert main(["sweep", "--workload", "digits", "--limit", "20", "--form", "absolute", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "30" in out and "0.75" not in out
+
+
+def test_write_json_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    write_json(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+
+    class Unserialisable:
+        pass
+
+    with pytest.raises(TypeError):
+        write_json(target, {"a": Unserialisable()})
+    assert json.loads(target.read_text()) == {"a": 1}        # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left
+
+
+def test_an_internal_error_says_it_is_a_bug(monkeypatch, tmp_path, capsys):
+    import fuzzymemo.commands.schemes as schemes_command
+
+    def broken(args):
+        raise KeyError("boom")
+
+    monkeypatch.setenv("FUZZYMEMO_CACHE", str(tmp_path))
+    monkeypatch.setattr(schemes_command, "run_schemes", broken)
+    assert main(["schemes"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error (a bug, please report it): KeyError" in err
+    logs = list((tmp_path / "logs").iterdir())
+    assert len(logs) == 1 and "KeyError: 'boom'" in logs[0].read_text() and str(logs[0]) in err
+
+
+def test_ctrl_c_is_one_line(monkeypatch, capsys):
+    import fuzzymemo.commands.schemes as schemes_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(schemes_command, "run_schemes", interrupted)
+    assert main(["schemes"]) == 130
+    assert capsys.readouterr().err.strip() == "fuzzymemo schemes: interrupted"
