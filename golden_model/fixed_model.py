@@ -35,10 +35,12 @@ def _strict_quantize(values, fmt: QFormat, what: str) -> np.ndarray:
     """Quantize weights; a value the format cannot hold is an error, never a silent saturation."""
     limit = fmt.max_int / fmt.scale
     lowest = fmt.min_int / fmt.scale
-    worst = np.max(np.abs(values)) if np.size(values) else 0.0
-    if np.any(values > limit + 0.5 / fmt.scale) or np.any(values < lowest - 0.5 / fmt.scale):
-        raise ValueError(f"{what} reaches {worst:.4g}, outside the range [{lowest}, {limit}] of format {fmt}; "
-                         f"use fewer fraction bits or more bits")
+    outside = (values > limit + 0.5 / fmt.scale) | (values < lowest - 0.5 / fmt.scale)
+    if np.any(outside):
+        where = np.unravel_index(int(np.argmax(np.where(outside, np.abs(values), -1.0))), np.shape(values))
+        index = ", ".join(str(int(i)) for i in where)
+        raise ValueError(f"{what}[{index}] = {float(values[where]):.4g} is outside the range [{lowest}, {limit}] of "
+                         f"format {fmt}; use fewer fraction bits or more bits")
     return intops.quantize(values, fmt)
 
 
@@ -71,8 +73,8 @@ class FixedPointNetwork:
             dirs = []
             for d, w in enumerate(layer):
                 where = f"layer {li}{' reverse' if d else ''}"
-                weights = _strict_quantize(np.concatenate([w.w_ih, w.w_hh], axis=1), config.weight,
-                                           f"{where} weights")
+                weights = np.concatenate([_strict_quantize(w.w_ih, config.weight, f"{where} weight_ih"),
+                                          _strict_quantize(w.w_hh, config.weight, f"{where} weight_hh")], axis=1)
                 if net.cell == LSTM:
                     bias_x = w.b_ih + w.b_hh
                     bias_h = np.zeros_like(bias_x)
@@ -81,8 +83,8 @@ class FixedPointNetwork:
                     bias_x = np.where(split, w.b_ih + w.b_hh, w.b_ih)
                     bias_h = np.where(split, 0.0, w.b_hh)
                 dirs.append(QuantizedDirection(
-                    weights, _strict_quantize(bias_x, config.bias, f"{where} biases"),
-                    _strict_quantize(bias_h, config.bias, f"{where} biases"), n_in))
+                    weights, _strict_quantize(bias_x, config.bias, f"{where} bias (b_ih + b_hh)"),
+                    _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
             self.layers.append(tuple(dirs))
         self._matmul_exact_in_float = all(
             config.acc_bits(net.layer_input_size(li) + hs) <= _FLOAT_EXACT_BITS for li in range(net.num_layers))
@@ -90,6 +92,16 @@ class FixedPointNetwork:
     def quantize_input(self, x) -> np.ndarray:
         """Inputs to the activation format (round half up, saturating)."""
         return intops.quantize(x, self.config.act)
+
+    def input_saturation(self, x, lengths=None) -> tuple[int, int]:
+        """(values that saturate, values) of the valid steps of the float batch ``x`` in the activation
+        format: inputs beyond the range the formats were calibrated for are clipped."""
+        x, lengths = check_batch(x, lengths, self.net.input_size)
+        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
+        fmt = self.config.act
+        values = x[valid]
+        clipped = (values > fmt.max_value) | (values < fmt.min_int / fmt.scale)
+        return int(clipped.sum()), int(values.size)
 
     def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Exact integer product v_q @ w.T (float BLAS when every sum provably stays below 2**53)."""

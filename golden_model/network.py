@@ -8,6 +8,7 @@ readout (``head``) reads the network output at each sequence's last valid step.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,17 +158,21 @@ class Network:
         try:
             data = np.load(path, allow_pickle=False)
             header = json.loads(str(data["header"]))
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
             raise ValueError(f"{path} is not a fuzzymemo model file (.npz with a header): {e}") from None
-        if header.get("format") != "fuzzymemo-model":
+        if not isinstance(header, dict) or header.get("format") != "fuzzymemo-model":
             raise ValueError(f"{path} is not a fuzzymemo model file")
         if header.get("version") != MODEL_FORMAT_VERSION:
             raise ValueError(f"{path} has model format version {header.get('version')}, "
                              f"this tool reads version {MODEL_FORMAT_VERSION}")
-        layers = [[{name: data[f"l{li}_d{d}_{name}"] for name in ("w_ih", "w_hh", "b_ih", "b_hh")}
-                   for d in range(header["num_directions"])] for li in range(header["num_layers"])]
-        head = {"weight": data["head_weight"], "bias": data["head_bias"]} if "head_weight" in data else None
-        return cls.build(header["cell"], layers, head, header.get("meta"))
+        try:
+            shape = int(header["num_layers"]), int(header["num_directions"])
+            layers = [[{name: data[f"l{li}_d{d}_{name}"] for name in ("w_ih", "w_hh", "b_ih", "b_hh")}
+                       for d in range(shape[1])] for li in range(shape[0])]
+            head = {"weight": data["head_weight"], "bias": data["head_bias"]} if "head_weight" in data else None
+            return cls.build(header.get("cell"), layers, head, header.get("meta"))
+        except (KeyError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"{path} is a damaged fuzzymemo model file: {type(e).__name__}: {e}") from None
 
     def describe(self) -> str:
         kind = "bidirectional " if self.bidirectional else ""

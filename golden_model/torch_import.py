@@ -7,6 +7,7 @@ torch is needed only to read modules and ``.pt`` files; plain dicts of numpy arr
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -17,12 +18,48 @@ _NAMES = {"weight_ih": "w_ih", "weight_hh": "w_hh", "bias_ih": "b_ih", "bias_hh"
 
 
 def _to_numpy(value, key):
+    if getattr(value, "is_complex", lambda: False)():
+        raise ValueError(f"{key} is a complex tensor; RNN weights are real")
     if hasattr(value, "detach"):
         value = value.detach().cpu().double().numpy()
     arr = np.asarray(value)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{key} is not a numeric tensor")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{key} is complex; RNN weights are real")
+    if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
+        raise ValueError(f"{key} is not a real numeric tensor")
     return arr
+
+
+def _check_biases(layers: dict) -> None:
+    """Both biases of every layer-direction, or none anywhere (a module built with bias=False): a state dict
+    missing only some is corrupt, and zeros in their place would be silently wrong."""
+    present = {}
+    for li, dirs in layers.items():
+        for d, w in dirs.items():
+            suffix = f"_l{li}{'_reverse' if d else ''}"
+            have = {"b_ih", "b_hh"} & set(w)
+            if len(have) == 1:
+                gone = "bias_hh" if "b_ih" in have else "bias_ih"
+                raise ValueError(f"{gone}{suffix} is missing while {'bias_ih' if gone == 'bias_hh' else 'bias_hh'}"
+                                 f"{suffix} is present (a module with bias=False has neither)")
+            present[suffix] = bool(have)
+    if len(set(present.values())) > 1:
+        without = sorted(k for k, v in present.items() if not v)
+        raise ValueError(f"the biases of {', '.join('*' + k for k in without)} are missing while other "
+                         f"layers have theirs")
+
+
+def _cell_of_weights(layers: dict) -> str:
+    """LSTM or GRU from the recurrent weights' shape, (gates * hidden, hidden)."""
+    w_hh = layers[0][0].get("w_hh")
+    if w_hh is None or w_hh.ndim != 2 or w_hh.shape[1] == 0:
+        raise ValueError("weight_hh_l0 (gates * hidden, hidden) is needed to tell the cell type")
+    multiple, rest = divmod(w_hh.shape[0], w_hh.shape[1])
+    cells = {len(g): c for c, g in GATES.items()}
+    if multiple not in cells or rest:
+        raise ValueError(f"weight_hh_l0 has shape {tuple(w_hh.shape)}: neither an LSTM (4*hidden, hidden) nor a "
+                         f"GRU (3*hidden, hidden)")
+    return cells[multiple]
 
 
 def _cell_of_module(module):
@@ -54,22 +91,12 @@ def network_from_state_dict(state, cell=None, head=None, meta=None) -> Network:
         raise ValueError("the state dict holds no RNN weights")
     if sorted(layers) != list(range(len(layers))):
         raise ValueError(f"layers {sorted(layers)} are not numbered 0..{len(layers) - 1}")
-    if cell is None:
-        w_ih, w_hh = layers[0][0].get("w_ih"), layers[0][0].get("w_hh")
-        if w_ih is None or w_hh is None or w_hh.ndim != 2 or w_hh.shape[1] == 0:
-            raise ValueError("weight_ih_l0 and weight_hh_l0 are needed to tell the cell type")
-        multiple = w_ih.shape[0] // w_hh.shape[1]
-        cells = {len(g): c for c, g in GATES.items()}
-        if multiple not in cells or w_ih.shape[0] % w_hh.shape[1]:
-            raise ValueError(f"weight_ih_l0 has {w_ih.shape[0]} rows for hidden size {w_hh.shape[1]}: "
-                             f"neither an LSTM (4x) nor a GRU (3x)")
-        cell = cells[multiple]
-    ordered = []
-    for li in range(len(layers)):
-        dirs = layers[li]
+    for li, dirs in layers.items():
         if sorted(dirs) not in ([0], [0, 1]):
             raise ValueError(f"layer {li} has a reverse direction but no forward one")
-        ordered.append([dirs[d] for d in sorted(dirs)])
+    _check_biases(layers)
+    cell = _cell_of_weights(layers) if cell is None else cell
+    ordered = [[layers[li][d] for d in sorted(layers[li])] for li in range(len(layers))]
     return Network.build(cell, ordered, head, meta)
 
 
@@ -77,6 +104,9 @@ def from_torch(module_or_state, cell=None) -> Network:
     """Network from a ``torch.nn.LSTM`` / ``torch.nn.GRU`` module or its state dict."""
     if hasattr(module_or_state, "state_dict") and not isinstance(module_or_state, dict):
         cell = _cell_of_module(module_or_state)
+        if not module_or_state.batch_first:
+            warnings.warn("the module has batch_first=False; fuzzymemo's inputs are (batch, time, features): "
+                          "transpose time-first data before running it", stacklevel=2)
         return network_from_state_dict(module_or_state.state_dict(), cell)
     if not hasattr(module_or_state, "items"):
         raise TypeError(f"expected an nn.LSTM/nn.GRU module or a state dict, not {type(module_or_state).__name__}")

@@ -97,3 +97,16 @@ def test_ctrl_c_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(schemes_command, "run_schemes", interrupted)
     assert main(["schemes"]) == 130
     assert capsys.readouterr().err.strip() == "fuzzymemo schemes: interrupted"
+
+
+def test_inputs_beyond_the_formats_are_reported(tmp_path, capsys):
+    from golden_model.workloads import load_workload
+
+    w = load_workload("japanese_vowels")   # formats stored with the model, calibrated on its training split
+    np.savez(tmp_path / "data.npz", x=w.x[:10] * 20, y=w.y[:10], lengths=w.lengths[:10])
+    w.network.save(tmp_path / "model.npz")
+    assert main(["info", "--model", str(tmp_path / "model.npz"), "--data", str(tmp_path / "data.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "input values" in err and "saturate" in err
+    assert main(["info", "--workload", "japanese_vowels"]) == 0
+    assert "saturate" not in capsys.readouterr().err

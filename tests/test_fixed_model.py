@@ -163,7 +163,7 @@ def test_predictor_is_pluggable():
 
 def test_weights_that_do_not_fit_the_format_are_an_error():
     net = random_network("lstm", scale=3.0)
-    with pytest.raises(ValueError, match="layer 0 weights reaches .* outside the range"):
+    with pytest.raises(ValueError, match=r"layer 0 weight_ih\[\d+, \d+\] = -?\d.* is outside the range"):
         FixedPointNetwork(net, FixedPointConfig(weight=QFormat(8, 6)))
 
 

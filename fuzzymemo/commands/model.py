@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 from golden_model.calibration import calibrate_formats, width_study
+from golden_model.fixed_model import FixedPointNetwork
 from golden_model.torch_import import load_torch_checkpoint
 from golden_model.workloads import load_data
 
-from .args import output_file, write_json
+from .args import at_least, output_file, write_json
 from .source import add_source_arguments, load_source
+
+#: import-torch options choosing the formats' widths: calibrate_formats' keywords, with its defaults.
+WIDTHS = {name: p.default for name, p in inspect.signature(calibrate_formats).parameters.items()
+          if name.endswith("_bits")}
 
 
 def run_import(args) -> int:
     net = load_torch_checkpoint(args.checkpoint)
     meta = dict(net.meta, source=str(Path(args.checkpoint).name))
+    widths = {k: getattr(args, k) for k in WIDTHS if getattr(args, k) is not None}
+    if widths and not args.calibrate_data:
+        raise ValueError("format widths (--weight-bits ...) are chosen with --calibrate-data DATA.npz")
     if args.calibrate_data:
-        x, _, lengths = load_data(args.calibrate_data)
-        meta["fixed_point"] = calibrate_formats(net, x, lengths).to_dict()
+        x, _, lengths = load_data(args.calibrate_data, labels=False)
+        config = calibrate_formats(net, x, lengths, **widths)
+        FixedPointNetwork(net, config)   # every weight and bias fits, or an error naming the tensor
+        meta["fixed_point"] = config.to_dict()
     net = dataclasses.replace(net, meta=meta)
     net.save(args.output)
     print(f"{args.checkpoint}: {net.describe()} -> {args.output}")
@@ -57,7 +68,11 @@ def register(sub) -> None:
     p.add_argument("checkpoint", metavar="STATE_DICT.pt")
     p.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.npz)")
     p.add_argument("--calibrate-data", metavar="DATA.npz",
-                   help="calibrate the fixed-point formats on this data and store them in the model")
+                   help="calibrate the fixed-point formats on this data (x and optional lengths; no labels "
+                        "needed) and store them in the model")
+    for name, default in WIDTHS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=at_least(2, 48), metavar="BITS",
+                       help=f"width of the {name.split('_')[0]} format (default {default}; with --calibrate-data)")
     p.set_defaults(func=run_import)
 
     p = sub.add_parser("info", help="describe a model, its formats and its float/fixed-point accuracy")

@@ -3,6 +3,7 @@ file with an .npz data file."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,8 @@ from golden_model.network import Network
 from golden_model.workloads import DEFAULT_WORKLOAD, WORKLOADS, load_data, load_workload
 
 from .args import at_least
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,5 +64,9 @@ def load_source(args, apply_limit: bool = True) -> Source:
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"label {int(y[i])} of sequence {i} is outside the readout's classes 0..{classes - 1}")
+    clipped, total = model.input_saturation(x, lengths)
+    if clipped:
+        log.warning(f"{clipped} of {total} input values ({clipped / total:.2%}) lie outside the activation format "
+                    f"{model.config.act} and saturate (the formats were calibrated on other data)")
     src = Source(name, model, x, y, lengths)
     return src.first(args.limit) if apply_limit and args.limit is not None else src

@@ -65,9 +65,10 @@ def load_workload(name: str) -> Workload:
     return Workload(name, network.meta.get("description", _DESCRIPTIONS[name]), network, x, y, lengths)
 
 
-def load_data(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_data(path, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Read a data file (.npz with ``x`` (batch, time, features) float, ``y`` integer labels (batch,)
     and optional ``lengths`` (batch,) in 1..time; missing lengths mean full-length sequences).
+    With ``labels`` False, ``y`` is neither needed nor read (calibration data) and None is returned for it.
 
     Returns (x float32 or float64, y int64, lengths int64); raises ValueError naming the problem."""
     path = Path(path)
@@ -80,15 +81,21 @@ def load_data(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not hasattr(data, "files"):  # a .npy file gives a bare array
         raise ValueError(f"{path} holds a single array, not an .npz archive with x, y (and lengths)")
     with data:
-        missing = [k for k in ("x", "y") if k not in data.files]
+        missing = [k for k in (("x", "y") if labels else ("x",)) if k not in data.files]
         if missing:
             raise ValueError(f"data file {path} lacks the array(s) {', '.join(missing)}; it has "
                              f"{', '.join(data.files) or 'none'} (expected x, y and optionally lengths)")
         try:
-            x, y = data["x"], data["y"]
+            x, y = data["x"], data["y"] if labels else None
             lengths = data["lengths"] if "lengths" in data.files else None
         except ValueError as e:  # object arrays need pickle, which is refused
             raise ValueError(f"{path}: x, y and lengths must be plain numeric arrays ({e})") from None
+    if not labels:
+        try:
+            x, lengths = check_batch(x, lengths, None, name="x")
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from None
+        return x, None, lengths
     return check_data(x, y, lengths, where=str(path))
 
 
