@@ -24,10 +24,20 @@ COMMAND_MODULES = (
 )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fuzzymemo")
+    except PackageNotFoundError:   # running from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fuzzymemo",
         description="RNN accelerator tiles with BNN-predicted neuron-level fuzzy memoization.")
+    parser.add_argument("--version", action="version", version=f"fuzzymemo {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

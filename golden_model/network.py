@@ -153,6 +153,8 @@ class Network:
     @classmethod
     def load(cls, path) -> Network:
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"model file {path} is a directory")
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} does not exist")
         try:

@@ -71,7 +71,7 @@ def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolic
         if lengths.size and int(lengths.max()) > params.max_steps:
             i = int(np.argmax(lengths))
             problems.append(f"sequence {i} has {int(lengths[i])} steps, the tile's step counter holds at most "
-                            f"{params.max_steps} (max_steps)")
+                            f"{params.max_steps} (max_steps; fuzzymemo run --max-steps)")
     if policy is not None:
         if policy.kind not in (OFF, BNN):
             problems.append(f"the tile implements the 'bnn' and 'off' policies, not {policy.kind!r}")

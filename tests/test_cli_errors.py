@@ -110,3 +110,17 @@ def test_inputs_beyond_the_formats_are_reported(tmp_path, capsys):
     assert "input values" in err and "saturate" in err
     assert main(["info", "--workload", "japanese_vowels"]) == 0
     assert "saturate" not in capsys.readouterr().err
+
+
+def test_small_usability_defects(files, capsys, tmp_path):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("fuzzymemo ")
+    assert main(["info", "--model", str(files / "a_dir"), "--data", str(files / "a_file")]) == 2
+    assert f"model file {files / 'a_dir'} is a directory" in capsys.readouterr().err
+    assert main(["generate", "--top", "bnn", "--out", str(tmp_path / "v"), "-p", "width=8", "--width", "16"]) == 2
+    assert "option width given twice: --param width=8 and --width 16" in capsys.readouterr().err
+    assert main(["sweep", "--workload", "digits", "--limit", "10", "--thresholds", "0", "--quiet",
+                 "--plot", str(tmp_path / "p")]) == 0
+    assert f"wrote {tmp_path / 'p.png'}" in capsys.readouterr().out and (tmp_path / "p.png").exists()
+    assert main(["run", "--workload", "basic_motions", "--max-steps", "50", "--threshold", "0.1"]) == 2
+    assert "at most 50 (max_steps; fuzzymemo run --max-steps)" in capsys.readouterr().err

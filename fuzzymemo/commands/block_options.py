@@ -37,5 +37,8 @@ def block_options(args, block, blocks) -> dict:
             if name not in {x.name for x in block.options}:
                 raise ValueError(f"block {block.name!r} has no option {name}; it takes "
                                  f"{', '.join(x.name for x in block.options) or 'no options'}")
+            if name in options and options[name] != value:
+                raise ValueError(f"option {name} given twice: --param {name}={options[name]} and "
+                                 f"--{name.replace('_', '-')} {value}")
             options[name] = value
     return options

@@ -111,7 +111,7 @@ def run_tile(args) -> int:
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
     net = src.model.net
-    compiled = CompiledModel(src.model, lanes=args.lanes, bnn_width=args.bnn_width)
+    compiled = CompiledModel(src.model, lanes=args.lanes, bnn_width=args.bnn_width, max_steps=args.max_steps)
     threshold, how = choose_threshold(args, src_full)
     compiled.check(src.lengths, compiled.policy(threshold or 0.0, args.form, enable=threshold is not None))
     runs = _run_both(args, compiled, src, threshold)
@@ -177,6 +177,8 @@ def register(sub) -> None:
                    help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
                         "input and hidden sizes)")
     p.add_argument("--bnn-width", type=at_least(1), metavar="B", help="BNN sign bits per cycle (default: see docs)")
+    p.add_argument("--max-steps", type=at_least(1), metavar="T",
+                   help="longest sequence the tile's step counter holds (default 4096)")
     p.add_argument("--valid-prob", type=probability, default=1.0, help="x stream valid probability (default 1)")
     p.add_argument("--ready-prob", type=probability, default=1.0, help="h stream ready probability (default 1)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random gaps and back-pressure (default 1)")

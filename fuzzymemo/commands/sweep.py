@@ -77,7 +77,7 @@ def run_sweep(args) -> int:
     if args.plot:
         from fuzzymemo.plots import plot_sweep
         plot_sweep(records, args.plot, title=f"{src.name}: reuse and accuracy loss vs threshold")
-        print(f"wrote {args.plot}")
+        print(f"wrote {args.plot if args.plot.suffix else args.plot.with_suffix('.png')}")
     return 0
 
 

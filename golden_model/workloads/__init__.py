@@ -72,6 +72,8 @@ def load_data(path, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None,
 
     Returns (x float32 or float64, y int64, lengths int64); raises ValueError naming the problem."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"data file {path} is a directory")
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
     try:
