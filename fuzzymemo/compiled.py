@@ -3,7 +3,7 @@
 A compiled model holds the golden network (:class:`~golden_model.fixed_model.FixedPointNetwork`, so its
 formats), the tile's elaboration parameters (:class:`~hw.tile_params.TileParams`, with the defaults
 derived in one place: :meth:`TileParams.for_network`), the reuse scheme and predictor from the registry
-(:mod:`fuzzymemo.schemes`), the memory image, the simulator design, and runs it: the job sent to a
+(:mod:`golden_model.schemes`), the memory image, the simulator design, and runs it: the job sent to a
 simulator and the result it gives (:class:`sim.tile_host.TileRun`). ``fuzzymemo run``, the host link, the
 tests and the benches all go through it::
 
@@ -18,13 +18,11 @@ from functools import cached_property
 
 import numpy as np
 
-from golden_model import intops
+from golden_model import intops, schemes
 from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.memo import OFF, MemoPolicy
 from hw.tile_params import TileParams
 from sim import runner, tile_host
-
-from . import schemes
 
 __all__ = ["CompiledModel"]
 

@@ -66,7 +66,7 @@ def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
     """Records of reuse and metric per (policy, threshold); see docs/memoization.md for the keys.
 
     ``policies`` are kind names (``oracle``, ``bnn``) or (name, MemoPolicy) pairs, e.g. from the scheme
-    registry (``fuzzymemo.schemes``); a record's ``policy`` is that name. Each policy's own threshold is
+    registry (``golden_model.schemes``); a record's ``policy`` is that name. Each policy's own threshold is
     replaced by every swept one."""
     net = model.net
     if net.head is None:

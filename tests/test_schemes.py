@@ -1,16 +1,16 @@
-"""The registry of reuse schemes and predictors (fuzzymemo.schemes) and ``fuzzymemo schemes``."""
+"""The registry of reuse schemes and predictors (golden_model.schemes) and ``fuzzymemo schemes``."""
 
 import json
 
 import numpy as np
 import pytest
 
-from fuzzymemo import schemes
 from fuzzymemo.cli import main
-from fuzzymemo.schemes import registry
+from golden_model import schemes
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.formats import FixedPointConfig
 from golden_model.memo import BNN, ORACLE, MemoPolicy
+from golden_model.schemes import registry
 from golden_model.workloads import load_workload
 
 

@@ -1,4 +1,4 @@
-"""``fuzzymemo schemes``: what is registered in :mod:`fuzzymemo.schemes` (schemes, predictors, oracles),
+"""``fuzzymemo schemes``: what is registered in :mod:`golden_model.schemes` (schemes, predictors, oracles),
 with their parameters and their cost per neuron per step."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _table(rows: list[dict]) -> str:
 
 
 def run_schemes(args) -> int:
-    from fuzzymemo import schemes
+    from golden_model import schemes
 
     config = FixedPointConfig()
     rows = [e.as_dict(args.inputs, config) for e in schemes.entries()]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from fuzzymemo import schemes
-from golden_model import intops
+from golden_model import intops, schemes
 from golden_model.memo import CACHE_UPDATES
 from golden_model.sweep import DEFAULT_GRIDS, pick_threshold, sweep
 

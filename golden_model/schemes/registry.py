@@ -1,12 +1,14 @@
 """The registry of reuse schemes, predictors and oracles: one :class:`ReuseEntry` object per name.
 
 An entry supplies everything the tool needs of it, so that adding one is one module plus one line in
-:data:`fuzzymemo.schemes.ENTRY_MODULES` (docs/architecture.md, *Adding a predictor or a scheme*):
+:data:`golden_model.schemes.ENTRY_MODULES` (docs/architecture.md, *Adding a predictor or a scheme*):
 
 * its CLI name (``name``), ``kind`` (``scheme``, ``predictor`` or ``oracle``) and declared ``parameters``;
 * its golden-model policy (:meth:`ReuseEntry.golden_policy`: an object whose ``direction`` method gives
   :class:`golden_model.fixed_model.FixedPointNetwork` the stepper of one layer direction);
-* its hardware front end (:meth:`ReuseEntry.front_end`, None where the entry has no hardware);
+* its hardware front end (``hardware``, ``"module:Class"`` of a ``hw`` front-end component, imported only
+  when :meth:`ReuseEntry.front_end` is asked for it: the golden model never imports ``hw``; None where the
+  entry has no hardware);
 * its cost model (:meth:`ReuseEntry.cost`, per neuron per step) and its docs entry (``docs``).
 
 Modelled on hls4ml's backend registries: entries register themselves at import, lookups by name give
@@ -15,10 +17,11 @@ a clear error listing what is registered.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from golden_model.formats import FixedPointConfig
+from ..formats import FixedPointConfig
 
 __all__ = ["KINDS", "Cost", "Parameter", "ReuseEntry", "entries", "get", "names", "register"]
 
@@ -76,6 +79,8 @@ class ReuseEntry:
     parameters: tuple[Parameter, ...] = ()
     #: predictors and oracles: the name of the scheme they decide for
     scheme: str | None = None
+    #: the hardware front end as "module:Class" (None: no hardware)
+    hardware: str | None = None
 
     def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
         """Per neuron per step for a neuron of ``inputs`` (N = n_x + H) inputs in the formats ``config``."""
@@ -86,8 +91,11 @@ class ReuseEntry:
         raise NotImplementedError(f"{self.kind} {self.name!r} has no golden-model policy of its own")
 
     def front_end(self):
-        """The hardware front end (a ``wiring.Component`` class taking the tile's parameters), or None."""
-        return None
+        """The hardware front end class (``hardware`` imported), or None for an entry without hardware."""
+        if self.hardware is None:
+            return None
+        module, _, name = self.hardware.partition(":")
+        return getattr(importlib.import_module(module), name)
 
     def resolve(self, params: dict | None = None) -> dict:
         """Declared defaults overlaid with ``params``; an unknown or ill-typed parameter is a ValueError."""
@@ -110,7 +118,7 @@ class ReuseEntry:
     def as_dict(self, inputs: int, config: FixedPointConfig) -> dict:
         """The entry as ``fuzzymemo schemes --json`` lists it, its cost at ``inputs`` inputs per neuron."""
         return {"name": self.name, "kind": self.kind, "summary": self.summary, "scheme": self.scheme,
-                "hardware": self.front_end() is not None, "docs": self.docs,
+                "hardware": self.hardware, "docs": self.docs,
                 "parameters": [p.as_dict() for p in self.parameters],
                 "cost": self.cost(inputs, config).as_dict()}
 

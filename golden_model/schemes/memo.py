@@ -2,14 +2,14 @@
 
 Every gate neuron's last computed output y_m is cached; a predictor (or the oracle) decides per neuron and
 step whether y_m is reused and the neuron's dot product skipped. The decision belongs to the predictor
-entries (``kind`` predictor or oracle, ``scheme = "memo"``); this entry owns the memo table."""
+entries (``kind`` predictor or oracle, ``scheme = "memo"``), and so does the hardware: a predictor's front
+end holds the memo table with its own state. This entry owns the memo table's semantics and cost."""
 
 from __future__ import annotations
 
-from golden_model import intops
-from golden_model.formats import FixedPointConfig
-from golden_model.memo import CACHE_UPDATES
-
+from .. import intops
+from ..formats import FixedPointConfig
+from ..memo import CACHE_UPDATES
 from .registry import Cost, Parameter, ReuseEntry, get, register
 
 #: The predictor a memoizing tile uses unless told otherwise.
@@ -35,9 +35,6 @@ class Memoization(ReuseEntry):
         p = self.resolve(params)
         predictor = get(p["predictor"], ("predictor", "oracle"))
         return predictor.golden_policy(threshold, form=p["form"], cache_update=p["cache_update"])
-
-    def front_end(self):
-        return get(DEFAULT_PREDICTOR).front_end()
 
 
 register(Memoization())

@@ -3,10 +3,9 @@ the threshold of it: the upper bound of any predictor (paper Figure 1). It has n
 
 from __future__ import annotations
 
-from golden_model import intops
-from golden_model.formats import FixedPointConfig
-from golden_model.memo import ORACLE, MemoPolicy
-
+from .. import intops
+from ..formats import FixedPointConfig
+from ..memo import ORACLE, MemoPolicy
 from .registry import Cost, ReuseEntry, register
 
 

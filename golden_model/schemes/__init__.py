@@ -1,6 +1,7 @@
-"""Reuse schemes and predictors, registered by name (:mod:`fuzzymemo.schemes.registry`).
+"""Reuse schemes and predictors, registered by name (:mod:`golden_model.schemes.registry`): pure Python
+beside the golden model they define (each entry's hardware front end is named, not imported).
 
-To add one, write its module (a :class:`~fuzzymemo.schemes.registry.ReuseEntry` subclass and a
+To add one, write its module (a :class:`~golden_model.schemes.registry.ReuseEntry` subclass and a
 ``register(...)`` call) and add the module to :data:`ENTRY_MODULES`: every command that selects a scheme
 or a predictor (``fuzzymemo schemes``, ``sweep``, ``calibrate``, ``run``) then offers it.
 """
@@ -13,9 +14,9 @@ from .registry import KINDS, Cost, Parameter, ReuseEntry, entries, get, names, r
 
 #: The modules whose import registers an entry, in the order ``fuzzymemo schemes`` lists them.
 ENTRY_MODULES = (
-    "fuzzymemo.schemes.memo",     # scheme: neuron-level fuzzy memoization (MICRO 2019)
-    "fuzzymemo.schemes.bnn",      # predictor: the paper's binarized neuron
-    "fuzzymemo.schemes.oracle",   # oracle: the exact output compared (upper bound)
+    "golden_model.schemes.memo",     # scheme: neuron-level fuzzy memoization (MICRO 2019)
+    "golden_model.schemes.bnn",      # predictor: the paper's binarized neuron
+    "golden_model.schemes.oracle",   # oracle: the exact output compared (upper bound)
 )
 
 for _module in ENTRY_MODULES:

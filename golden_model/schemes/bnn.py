@@ -3,10 +3,9 @@ weights), b = 2 * popcount(XNOR) - N, compared with the b_m cached when the neur
 
 from __future__ import annotations
 
-from golden_model import intops
-from golden_model.formats import FixedPointConfig
-from golden_model.memo import BNN, MemoPolicy, SignBnn
-
+from .. import intops
+from ..formats import FixedPointConfig
+from ..memo import BNN, MemoPolicy, SignBnn
 from .registry import Cost, ReuseEntry, register
 
 
