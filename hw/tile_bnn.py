@@ -12,11 +12,11 @@ from amaranth.lib.wiring import In, Out
 from golden_model import intops
 
 from .bnn import BnnUnit, bnn_input_layout
-from .checks import check_int, silence_unused
+from .checks import check_int, check_part_params, silence_unused
 from .memo_table import MemoTable, ThresholdForm, memo_layouts
 from .tile_front_end import FrontEnd
 from .tile_image import write_from
-from .tile_params import TileParams, bnn_beats, check_part_params, count_shape, index_shape, read_port
+from .tile_params import TileParams, bnn_beats, count_shape, index_shape, read_port
 from .tile_rows import element_layout
 
 __all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "DECISION_DEPTH"]
@@ -167,7 +167,6 @@ class BnnFrontEnd(FrontEnd):
     latency = BnnFeeder.latency + BnnUnit.LATENCY + MemoTable.LATENCY + DECISION_FIFO_LATENCY
 
     def __init__(self, params: TileParams, image: dict | None = None):
-        check_part_params(self, params)
         super().__init__(params, image)
         p = params
         act_bits = p.config.act.bits

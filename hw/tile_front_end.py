@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
 
+from .checks import check_part_params
 from .tile_params import count_shape, index_shape
 from .tile_rows import element_layout
 
@@ -96,7 +97,7 @@ class FrontEnd(wiring.Component):
     and ``elaborate``."""
 
     def __init__(self, params, image: dict | None = None):
-        self.params = params
+        self.params = check_part_params(self, params)
         self.image = image or {}
         super().__init__(front_end_signature(params, type(self).context_shape(params)))
 

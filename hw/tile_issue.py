@@ -8,8 +8,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .checks import check_part_params
 from .dot_product import dot_layouts
-from .tile_params import TileParams, check_part_params, count_shape, index_shape, read_port
+from .tile_params import TileParams, count_shape, index_shape, read_port
 
 __all__ = ["IssueStage", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
 

@@ -9,9 +9,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .activation import activation_layouts
+from .checks import check_part_params
 from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
-from .tile_params import TileParams, check_part_params, index_shape, read_port
+from .tile_params import TileParams, index_shape, read_port
 
 __all__ = ["Merge", "update_unit_class"]
 

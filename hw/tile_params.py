@@ -18,12 +18,12 @@ from golden_model.formats import FixedPointConfig
 from golden_model.network import CELLS, GATES, Network
 
 from .bnn import MAX_WIDTH, bnn_output_shape
-from .checks import check_config, check_int, silence_unused
+from .checks import check_config, check_int
 from .dot_product import MAX_LANES
 from .memo_table import CACHE_UPDATES, MAX_ENTRIES
 
 __all__ = ["TileParams", "expected_cycles", "step_overhead", "index_shape", "count_shape", "read_port",
-           "write_port", "check_part_params"]
+           "write_port"]
 
 
 def index_shape(n: int):
@@ -34,18 +34,6 @@ def index_shape(n: int):
 def count_shape(n: int):
     """unsigned shape holding 0..n."""
     return unsigned(max(1, n.bit_length()))
-
-
-def check_part_params(component, params, **flags) -> TileParams:
-    """A tile part's parameters: ``params`` a :class:`TileParams` and every ``flags`` value a bool, else a
-    TypeError naming the part (and the part is marked used, so Amaranth does not warn about it)."""
-    bad = [f"params must be a hw.tile_params.TileParams, not {type(params).__name__}"] \
-        if not isinstance(params, TileParams) else []
-    bad += [f"{name} must be a bool, not {type(v).__name__}" for name, v in flags.items() if not isinstance(v, bool)]
-    if bad:
-        silence_unused(component)
-        raise TypeError(f"{type(component).__name__}: {'; '.join(bad)}")
-    return params
 
 
 def read_port(depth: int, width: int) -> In:

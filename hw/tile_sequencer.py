@@ -9,7 +9,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .tile_params import TileParams, check_part_params, count_shape, index_shape
+from .checks import check_part_params
+from .tile_params import TileParams, count_shape, index_shape
 
 __all__ = ["StepSequencer", "x_layout"]
 

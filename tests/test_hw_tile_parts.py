@@ -672,6 +672,8 @@ def test_bad_part_parameters():
                        (lambda: StepSequencer("lstm"), TypeError), (lambda: BnnFeeder(None), TypeError),
                        (lambda: BnnFrontEnd({}), TypeError), (lambda: IssueStage(lstm, 1), TypeError),
                        (lambda: Merge(lstm, None), TypeError), (lambda: LstmGateFeed(gru), ValueError),
+                       (lambda: IssueStage(TileParams(cell="lstm", input_size=2, hidden=2, memo=False), True),
+                        ValueError),
                        (lambda: GruPairing(lstm), ValueError), (lambda: StateUpdate(3), TypeError),
                        (lambda: PerfCounters(0), ValueError)]:
         with pytest.raises(err):
