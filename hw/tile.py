@@ -119,7 +119,7 @@ class Tile(wiring.Component):
         mems = self._memories(m)
         seq, xw, fe, issue, merge, state = (self.sequencer, self.x_writer, self.front_end, self.issue,
                                             self.merge, self.state)
-        # x: admission, x rows, the front end's view of x
+        # x: admission, x rows, step ends back to the sequencer (the front end's view: _front_end)
         wiring.connect(m, wiring.flipped(self.x), seq.x)
         wiring.connect(m, seq.elements, xw.i)
         wiring.connect(m, xw.write, mems["xbuf"].write_port())
