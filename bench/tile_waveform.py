@@ -49,10 +49,9 @@ def simulate(memo_enable: bool):
     params = TileParams.for_network(net, model.config, lanes=2, bnn_width=8, memo=True)
     x_q = model.quantize_input(x)
     tile = Tile(params, memory_image(params, model))
-    m = tile.elaborate(None)
-    # The units of this elaboration (name -> (unit, src location)), to sample their stream handshakes.
-    sub = {name: unit for name, (unit, *_) in m._named_submodules.items()}
-    sim = Simulator(m)
+    # the tile's parts are public attributes: sample their stream handshakes
+    front_end = tile.front_end
+    sim = Simulator(tile)
     sim.add_clock(1e-8)
     traces = {name: [] for name in ("x", "bnn beat", "memo hit", "memo miss", "dot beat", "activation",
                                     "update", "h")}
@@ -61,9 +60,9 @@ def simulate(memo_enable: bool):
     def fire(s):
         return lambda ctx: ctx.get(s.valid) and ctx.get(s.ready)
 
-    probes = {"x": fire(tile.x), "bnn beat": fire(sub["bnn"].i), "dot beat": fire(sub["dot"].i),
-              "activation": fire(sub["act"].o), "update": fire(sub["update"].o), "h": fire(tile.h)}
-    resp = sub["memo"].response
+    probes = {"x": fire(tile.x), "bnn beat": fire(front_end.bnn.i), "dot beat": fire(tile.dot.i),
+              "activation": fire(tile.activation.o), "update": fire(tile.state.unit.o), "h": fire(tile.h)}
+    resp = front_end.memo.response
 
     async def driver(ctx):
         ctx.set(tile.n_x, INPUTS)

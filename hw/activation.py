@@ -18,7 +18,7 @@ from golden_model.formats import FixedPointConfig
 from .checks import check_config, silence_unused
 from .pipeline import StreamPipeline
 
-__all__ = ["Activation", "ActivationUnit", "TableActivation", "activation_rom_init"]
+__all__ = ["Activation", "ActivationUnit", "TableActivation", "activation_layouts", "activation_rom_init"]
 
 
 class Activation(enum.Enum, shape=1):
@@ -120,6 +120,12 @@ class TableActivation(wiring.Component):
         return m
 
 
+def activation_layouts(config: FixedPointConfig):
+    """(input, output) payload layouts of an :class:`ActivationUnit` for ``config``."""
+    return (data.StructLayout({"preact": signed(config.preact.bits), "func": Activation}),
+            data.StructLayout({"value": signed(config.act.bits)}))
+
+
 class ActivationUnit(wiring.Component):
     """Stream unit: (preactivation, function) in, gate output in the activation format out.
 
@@ -138,8 +144,7 @@ class ActivationUnit(wiring.Component):
         except TypeError:
             silence_unused(self)
             raise
-        self.in_layout = data.StructLayout({"preact": signed(config.preact.bits), "func": Activation})
-        self.out_layout = data.StructLayout({"value": signed(config.act.bits)})
+        self.in_layout, self.out_layout = activation_layouts(config)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

@@ -17,10 +17,25 @@ from .arith import balanced_sum, to_preact
 from .checks import check_config, check_int, silence_unused
 from .pipeline import StreamPipeline
 
-__all__ = ["MAX_LANES", "DotProductUnit"]
+__all__ = ["MAX_LANES", "DotProductUnit", "dot_layouts"]
 
 #: Largest number of lanes accepted (a sanity bound, not a hardware limit).
 MAX_LANES = 1024
+
+
+def dot_layouts(lanes: int, max_inputs: int, config: FixedPointConfig):
+    """(input beat, output) payload layouts of a :class:`DotProductUnit` of these parameters."""
+    in_layout = data.StructLayout({
+        "weights": data.ArrayLayout(signed(config.weight.bits), lanes),
+        "acts": data.ArrayLayout(signed(config.act.bits), lanes),
+        "bias": signed(config.bias_bits),
+        "last": 1,
+    })
+    out_layout = data.StructLayout({
+        "acc": signed(config.acc_bits(max_inputs)),
+        "preact": signed(config.preact.bits),
+    })
+    return in_layout, out_layout
 
 
 class DotProductUnit(wiring.Component):
@@ -64,16 +79,7 @@ class DotProductUnit(wiring.Component):
             silence_unused(self)
             raise
         self.acc_bits = config.acc_bits(max_inputs)
-        self.in_layout = data.StructLayout({
-            "weights": data.ArrayLayout(signed(config.weight.bits), lanes),
-            "acts": data.ArrayLayout(signed(config.act.bits), lanes),
-            "bias": signed(config.bias_bits),
-            "last": 1,
-        })
-        self.out_layout = data.StructLayout({
-            "acc": signed(self.acc_bits),
-            "preact": signed(config.preact.bits),
-        })
+        self.in_layout, self.out_layout = dot_layouts(lanes, max_inputs, config)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

@@ -79,15 +79,19 @@ class GruStateUnit(wiring.Component):
 
     latency = 2
 
+    @staticmethod
+    def layouts(config: FixedPointConfig):
+        """(input, output) payload layouts for ``config``."""
+        act = signed(config.act.bits)
+        return data.StructLayout({"z": act, "n": act, "h": act}), data.StructLayout({"h": act})
+
     def __init__(self, config: FixedPointConfig):
         try:
             self.config = cfg = check_config(config)
         except TypeError:
             silence_unused(self)
             raise
-        act = signed(cfg.act.bits)
-        self.in_layout = data.StructLayout({"z": act, "n": act, "h": act})
-        self.out_layout = data.StructLayout({"h": act})
+        self.in_layout, self.out_layout = self.layouts(cfg)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

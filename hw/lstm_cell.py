@@ -35,15 +35,20 @@ class LstmCellUnit(wiring.Component):
 
     latency = 5
 
+    @staticmethod
+    def layouts(config: FixedPointConfig):
+        """(input, output) payload layouts for ``config``."""
+        act, cell = signed(config.act.bits), signed(config.cell.bits)
+        return (data.StructLayout({"i": act, "f": act, "g": act, "o": act, "c": cell}),
+                data.StructLayout({"h": act, "c": cell}))
+
     def __init__(self, config: FixedPointConfig):
         try:
             self.config = cfg = check_config(config)
         except TypeError:
             silence_unused(self)
             raise
-        act, cell = signed(cfg.act.bits), signed(cfg.cell.bits)
-        self.in_layout = data.StructLayout({"i": act, "f": act, "g": act, "o": act, "c": cell})
-        self.out_layout = data.StructLayout({"h": act, "c": cell})
+        self.in_layout, self.out_layout = self.layouts(cfg)
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),

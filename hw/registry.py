@@ -16,7 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS"]
+__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "parse_bool"]
+
+
+def parse_bool(value) -> bool:
+    """A registry option's boolean: True/False or the strings true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected a boolean (true/false), not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -188,7 +200,20 @@ register("gru_candidate", _gru_candidate, "GRU candidate: acc_x + r * acc_h, req
          *_FORMATS, lint_configs=({"max_inputs": 1, **_NARROW}, {"max_inputs": 100, **_WIDE}))
 register("gru_state", _gru_state, "GRU state update h' = n + z * (h - n)", *_FORMATS,
          lint_configs=(_NARROW, _WIDE))
-register("tile", lambda o: __import__("hw.tile", fromlist=["from_options"]).from_options(o),
+def _tile(o):
+    """The tile of a registry option set (``fuzzymemo generate --top tile``); memories zero (load through
+    ``wr``). The LSTM cell-state format is the option ``cell_format`` (``cell`` is the cell type)."""
+    from .checks import config_from_options
+    from .tile import Tile
+    from .tile_params import TileParams
+    formats = {**o, "cell": o["cell_format"]}
+    params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
+                        lanes=o["lanes"], bnn_width=o["bnn_width"], config=config_from_options(formats),
+                        memo=parse_bool(o["memo"]), max_steps=o["max_steps"], cache_update=o["cache_update"])
+    return Tile(params)
+
+
+register("tile", _tile,
          "Accelerator tile: LSTM/GRU layer engine with BNN-predicted fuzzy memoization (docs/tile.md)",
          opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
          opt("input_size", int, 3, "I_max, largest per-step input of any slot"),

@@ -11,13 +11,12 @@ Words are raw bit patterns (non-negative ints of the memory's width; signed fiel
 from __future__ import annotations
 
 import numpy as np
+from amaranth.hdl import Signal
 from amaranth.lib import data, enum
-
-from golden_model import intops
 
 from .tile_params import TileParams
 
-__all__ = ["MemId", "memory_image", "image_writes", "wr_layout", "slot_of"]
+__all__ = ["MemId", "MEM_NAMES", "memory_image", "image_writes", "wr_layout", "slot_of", "write_from"]
 
 
 class MemId(enum.Enum, shape=2):
@@ -31,6 +30,21 @@ class MemId(enum.Enum, shape=2):
 
 #: memory_image key of every MemId.
 MEM_NAMES = {MemId.WEIGHT: "weight", MemId.BIAS: "bias", MemId.BIAS_HN: "bias_hn", MemId.SIGN: "sign"}
+#: MemId of every memory_image key.
+MEM_IDS = {name: mem_id for mem_id, name in MEM_NAMES.items()}
+
+
+def write_from(m, mem, name: str, wr) -> None:
+    """Give memory ``mem`` (memory_image key ``name``) a write port storing every transfer of the ``wr``
+    stream (payload :func:`wr_layout`) addressed to it; data bits past the memory's width are ignored."""
+    wp = mem.write_port()
+    fire = Signal(name=f"wr_{name}")
+    m.d.comb += [
+        fire.eq(wr.valid & wr.ready & (wr.payload.mem == MEM_IDS[name])),
+        wp.addr.eq(wr.payload.addr),
+        wp.data.eq(wr.payload.data[:len(wp.data)]),
+        wp.en.eq(fire),
+    ]
 
 
 def wr_layout(params: TileParams) -> data.StructLayout:
@@ -82,14 +96,15 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 for r >= KX (recurrent part, zero past H);
     ``bias``    row ``s * G*H + n``: ``bias_x[row]`` (LSTM: b_ih + b_hh; GRU r, z: b_ih + b_hh; GRU n: b_in);
     ``bias_hn`` (GRU) row ``s * H + j``: ``bias_h[2*H + j]`` = b_hn;
-    ``sign``    (memo) row ``(s * G*H + n) * KB + k``: word k of ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``
-                (contiguous [x ; h] bits, bit i of word k = element k*B + i), zero past the neuron's words.
+    and the memories of the predictor front end (``params.front_end.image_words``; the BNN front end's
+    ``sign``: row ``(s * G*H + n) * KB + k`` = word k of ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``,
+    contiguous [x ; h] bits, bit i of word k = element k*B + i, zero past the neuron's words).
     """
     if not isinstance(params, TileParams):
         raise TypeError(f"params must be a TileParams, not {type(params).__name__}")
     slots = _check_network(params, fixed_network)
-    G, H, L, B = params.gates, params.hidden, params.lanes, params.bnn_width
-    KX, KH, KB = params.x_rows, params.h_rows, params.sign_rows
+    G, H, L = params.gates, params.hidden, params.lanes
+    KX, KH = params.x_rows, params.h_rows
     wb, bb = params.config.weight.bits, params.config.bias_bits
     depths = params.depths()
     image = {name: [0] * depth for name, depth in depths.items()}
@@ -110,10 +125,10 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                         vals = [w[row, n_in + c] if c < H else 0 for c in cols]
                     image["weight"][base + r] = sum(_raw(v, wb) << (k * wb) for k, v in enumerate(vals))
                 image["bias"][s * G * H + n] = _raw(q.bias_x[row], bb)
-                if params.memo:
-                    words = intops.pack_bits(intops.sign_bits(w[row, :n_in + H]), B)
-                    for k, word in enumerate(words):
-                        image["sign"][(s * G * H + n) * KB + k] = int(word)
+                if params.front_end is not None:
+                    for name, words in params.front_end.image_words(params, s, n, w[row, :n_in + H]).items():
+                        for addr, word in words:
+                            image[name][addr] = word
             if params.cell == "gru":
                 image["bias_hn"][s * H + j] = _raw(q.bias_h[2 * H + j], bb)
     return image

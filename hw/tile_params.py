@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import unsigned
+from amaranth.lib import memory
+from amaranth.lib.wiring import In
+from amaranth.utils import ceil_log2
+
 from golden_model.formats import FixedPointConfig
 from golden_model.network import CELLS, GATES, Network
 
@@ -17,38 +22,29 @@ from .checks import check_config, check_int
 from .dot_product import MAX_LANES
 from .memo_table import CACHE_UPDATES, MAX_ENTRIES
 
-__all__ = ["TileParams", "default_bnn_width", "default_lanes", "expected_cycles", "PIPELINE"]
+__all__ = ["TileParams", "count_shape", "default_bnn_width", "default_lanes", "expected_cycles", "index_shape",
+           "read_port", "step_overhead", "write_port"]
 
-#: Fixed latencies of the tile's pipeline (cycles), used by :func:`expected_cycles`; see docs/tile.md.
-PIPELINE = {
-    # issue stage 0 (counters, memory addresses) -> stage 1 (memory data, DotProductUnit.i)
-    "issue": 1,
-    # DotProductUnit.latency
-    "dot": 4,
-    # GRU only: pairing register is combinational; GruCandidateUnit.latency
-    "candidate": 3,
-    # ActivationUnit.latency
-    "activation": 2,
-    # merge -> element-wise input register
-    "merge": 1,
-    # LstmCellUnit.latency / GruStateUnit.latency
-    "lstm_update": 5,
-    "gru_update": 2,
-    # BNN feeder stage 1, BnnUnit.LATENCY, MemoTable.LATENCY, decision FIFO (SyncFIFOBuffered)
-    "bnn_feed": 1,
-    "bnn": 2,
-    "memo": 2,
-    "decision_fifo": 1,
-}
 
-#: Depth of the decision FIFO (BNN/memo-table decisions queued ahead of the dot-product unit).
-DECISION_DEPTH = 16
-#: Depth of the token FIFO (hit/miss of every issued neuron, in order, to the merge stage).
-TOKEN_DEPTH = 16
-#: Depth of the tag FIFO (kind of every dot product in flight).
-TAG_DEPTH = 8
-#: Depth of the h output FIFO.
-OUT_DEPTH = 8
+def index_shape(n: int):
+    """unsigned shape holding 0..n-1 (at least one bit)."""
+    return unsigned(max(1, (max(n, 1) - 1).bit_length()))
+
+
+def count_shape(n: int):
+    """unsigned shape holding 0..n."""
+    return unsigned(max(1, n.bit_length()))
+
+
+def read_port(depth: int, width: int) -> In:
+    """Signature member of a component using a read port of a ``depth`` x ``width``-bit memory (it drives
+    ``addr`` and ``en``, gets ``data``): connect it to ``memory.read_port()``."""
+    return In(memory.ReadPort.Signature(addr_width=ceil_log2(depth), shape=unsigned(width)))
+
+
+def write_port(depth: int, width: int) -> In:
+    """Signature member of a component using a write port of a ``depth`` x ``width``-bit memory."""
+    return In(memory.WritePort.Signature(addr_width=ceil_log2(depth), shape=unsigned(width)))
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -69,6 +65,8 @@ class TileParams:
     memo        -- memoization hardware present (False: the baseline tile)
     max_steps   -- longest sequence the step counter holds
     cache_update -- memo-table b_m policy, "compute" (default) or "always" (golden_model.memo.CACHE_UPDATES)
+    front_end   -- the predictor front end class (a :class:`hw.tile_front_end.FrontEnd` subclass); "auto"
+                   (default): :class:`hw.tile_bnn.BnnFrontEnd` when ``memo``, None for the baseline
     """
 
     cell: str
@@ -81,6 +79,7 @@ class TileParams:
     memo: bool = True
     max_steps: int = 4096
     cache_update: str = "compute"
+    front_end: object = "auto"
 
     def __post_init__(self):
         if not isinstance(self.cell, str):
@@ -105,6 +104,20 @@ class TileParams:
             raise ValueError(f"the activation format {self.config.act} is wider than the memo table's 32 bits")
         if self.neurons > MAX_ENTRIES:
             raise ValueError(f"{self.neurons} neurons per slot exceed the memo table's {MAX_ENTRIES} entries")
+        from .tile_front_end import check_front_end
+        if isinstance(self.front_end, str) and self.front_end == "auto":
+            from .tile_bnn import BnnFrontEnd
+            object.__setattr__(self, "front_end", BnnFrontEnd if self.memo else None)
+        elif self.memo != (self.front_end is not None):
+            raise ValueError(f"TileParams.front_end must be a front-end class when memo is True and None when it is "
+                             f"False, not {self.front_end!r} with memo={self.memo}")
+        if self.front_end is not None:
+            check_front_end("TileParams.front_end", self.front_end)
+            from .tile_image import MEM_IDS
+            names = set(self.front_end.memories(self))
+            if not names <= set(MEM_IDS) - {"weight", "bias", "bias_hn"}:
+                raise ValueError(f"the front end's memories {sorted(names)} must be memory names of "
+                                 f"hw.tile_image.MEM_NAMES other than the tile's own")
 
     # ------------------------------------------------------------------------------------ construction
     @classmethod
@@ -188,8 +201,7 @@ class TileParams:
              "bias": self.slots * self.neurons}
         if self.cell == "gru":
             d["bias_hn"] = self.slots * self.hidden
-        if self.memo:
-            d["sign"] = self.slots * self.neurons * self.sign_rows
+        d.update({name: depth for name, (depth, _) in self._front_end_memories().items()})
         return d
 
     def widths(self) -> dict[str, int]:
@@ -197,9 +209,12 @@ class TileParams:
         w = {"weight": self.lanes * self.config.weight.bits, "bias": self.config.bias_bits}
         if self.cell == "gru":
             w["bias_hn"] = self.config.bias_bits
-        if self.memo:
-            w["sign"] = self.bnn_width
+        w.update({name: width for name, (_, width) in self._front_end_memories().items()})
         return w
+
+    def _front_end_memories(self) -> dict[str, tuple[int, int]]:
+        """The predictor front end's run-time-loadable memories, name -> (depth, width)."""
+        return self.front_end.memories(self) if self.front_end is not None else {}
 
     def check_run(self, slot: int, n_x: int) -> None:
         """Raise ValueError if a sequence with these run-time inputs is outside what the tile holds."""
@@ -247,30 +262,48 @@ def bnn_beats(params: TileParams, n_x: int) -> int:
     return _ceil_div(n_x + params.hidden, params.bnn_width)
 
 
+def _update_latency(params: TileParams) -> int:
+    from .gru import GruStateUnit
+    from .lstm_cell import LstmCellUnit
+    return (GruStateUnit if params.cell == "gru" else LstmCellUnit).latency
+
+
+def pipeline_latency(params: TileParams) -> int:
+    """Cycles from the issue of a computed neuron's last beat (stage 0) to its h element leaving the
+    element-wise unit: the sum of the ``latency`` of every component on the way (docs/tile.md)."""
+    from .activation import ActivationUnit
+    from .dot_product import DotProductUnit
+    from .tile_gates import gate_feed_class
+    from .tile_issue import IssueStage
+    from .tile_merge import Merge
+    return (IssueStage.latency + DotProductUnit.latency + gate_feed_class(params.cell).latency
+            + ActivationUnit.latency + Merge.latency + _update_latency(params))
+
+
 def step_overhead(params: TileParams) -> int:
     """Cycles of a step beyond its dot-product beats (baseline): the drain from the last beat to the last
-    h written, plus the step barrier (see docs/tile.md)."""
-    p = PIPELINE
-    back = p["dot"] + p["activation"] + p["merge"]
-    back += p["candidate"] + p["gru_update"] if params.cell == "gru" else p["lstm_update"]
-    return p["issue"] + back
+    h written (:func:`pipeline_latency`), plus the step barrier (``StepSequencer.latency``), less the last
+    beat's own cycle (counted in the beats); see docs/tile.md."""
+    from .tile_sequencer import StepSequencer
+    return pipeline_latency(params) + StepSequencer.latency - 1
 
 
 def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
     order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
-    ``lead + k*kb``; the issue takes it when the previous neuron is done (a miss occupies it for
-    ``beats`` cycles, a hit for one); a miss's h leaves ``beats + overhead`` after its issue, a hit's
-    ``hit_tail`` after."""
-    p = PIPELINE
-    kb, beats = bnn_beats(params, n_x), neuron_beats(params, n_x)
-    lead = p["bnn_feed"] + kb + p["bnn"] + p["memo"] + p["decision_fifo"]
+    ``lead + k*interval`` (the front end's ``decision_timing``); the issue takes it when the previous
+    neuron is done (a miss occupies it for ``beats`` cycles, a hit for one); a miss's h leaves
+    ``beats + overhead`` after its issue, a hit's ``hit_tail`` after (token FIFO, merge, update, barrier)."""
+    from .tile_issue import IssueStage
+    from .tile_merge import Merge
+    from .tile_sequencer import StepSequencer
+    lead, interval = params.front_end.decision_timing(params, n_x)
+    beats = neuron_beats(params, n_x)
     over = step_overhead(params)
-    update = p["gru_update"] if params.cell == "gru" else p["lstm_update"]
-    hit_tail = 4 + update
+    hit_tail = IssueStage.token_latency + Merge.latency + _update_latency(params) + StepSequencer.latency
     free, end = 0, 0
     for k, miss in enumerate(miss_mask):
-        issue = max(lead + k * kb, free)
+        issue = max(lead + k * interval, free)
         if miss:
             free = issue + beats
             end = max(end, issue + beats + over)
@@ -294,7 +327,7 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     params.check_run(0, n_x)
     beats = neuron_beats(params, n_x)
     nn = params.neurons
-    if misses_per_step is None or not params.memo or not memo_enable:
+    if misses_per_step is None or params.front_end is None or not memo_enable:
         return n_x - 1 + steps * (nn * beats + step_overhead(params))
     import numpy as np
     arr = np.asarray(misses_per_step)

@@ -25,12 +25,8 @@ def elaborate(top: str, options: dict | None = None):
 
 
 def truth(value) -> bool:
-    """An option value read as a boolean (the tile's ``memo`` is the string "true"/"false")."""
-    if isinstance(value, bool):
-        return value
-    t = str(value).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"not a boolean: {value!r} (use true/false)")
+    """An option value read as a boolean (the tile's ``memo`` is the string "true"/"false"):
+    :func:`hw.registry.parse_bool`."""
+    from hw.registry import parse_bool
+
+    return parse_bool(value)

@@ -251,9 +251,9 @@ def test_tile_compare_small(tmp_path):
     assert base["options"]["memo"] == "false" and memo["options"]["memo"] == "true"
     assert memo["cmos_transistors"] > base["cmos_transistors"] and memo["ff"] > base["ff"]
     rows = {r["module"]: r for r in result["modules"]}
-    # the memoization hardware exists only in the memoizing tile; the datapath is the same in both
-    for unit in ("bnn", "memo"):
-        assert rows[unit]["gates"]["base"] is None and rows[unit]["gates"]["variant"] > 0
+    # the memoization hardware (the predictor front end: BNN, memo table, sign bits, decision FIFO) exists
+    # only in the memoizing tile; the datapath is the same in both
+    assert rows["front_end"]["gates"]["base"] is None and rows["front_end"]["gates"]["variant"] > 0
     assert rows["dot"]["cmos_transistors"]["delta"] == 0
     assert "per submodule" in compare_table(result)
 

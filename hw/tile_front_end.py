@@ -1,0 +1,112 @@
+"""The predictor front end's interface: what the tile gives a predictor and what it gets back.
+
+A front end decides, per neuron of a step and in issue order (n = j*G + g), whether the neuron is reused
+(hit, with the cached output y) or computed; it sees the data it predicts from (the x elements of each
+step as they are written and the new h elements as the state update writes them, so it keeps its own
+view of [x_t ; h_{t-1}]), the sequence/step controls, the run-time memory writes, and gets back the
+update of every computed neuron. The tile never knows which predictor it runs: it takes the class from
+``TileParams.front_end``. See ``docs/hw/front_end.md``; :class:`hw.tile_bnn.BnnFrontEnd` is the BNN one.
+
+A front end is a :class:`FrontEnd` subclass (a ``wiring.Component``) with the signature
+:func:`front_end_signature` and these class methods (computable from the parameters alone):
+
+``memories(params) -> {name: (depth, width)}``
+    its run-time-loadable memories (names of :data:`hw.tile_image.MEM_NAMES`, written through ``wr``);
+``context_shape(params)``
+    the shape of the ``context`` a decision carries and its update returns (e.g. the BNN output b);
+``decision_timing(params, n_x) -> (lead, interval)``
+    decision k of a step is ready for the issue stage ``lead + k*interval`` cycles after the step
+    starts (no back-pressure); the tile's cycle model uses it;
+``image_words(params, slot, neuron, weights) -> {name: [(addr, word), ...]}``
+    the words of its memories for one neuron (``weights`` = the golden row ``W[row, :I_s + H]``),
+    used by :func:`hw.tile_image.memory_image`;
+
+and ``__init__(self, params, image=None)`` (image: :func:`hw.tile_image.memory_image` words for the
+elaboration-time ``init`` of its memories).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.formats import THETA_BITS
+
+from .checks import check_part_params
+from .tile_params import count_shape, index_shape
+from .tile_rows import element_layout
+
+__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "check_front_end",
+           "FRONT_END_METHODS"]
+
+#: Class methods every front end defines (see the module docstring).
+FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words")
+
+
+def decision_layout(params, context_shape) -> data.StructLayout:
+    """One decision: ``hit`` (reuse), ``y`` (the cached output on a hit), ``context`` (returned with the
+    neuron's update)."""
+    return data.StructLayout({"hit": 1, "y": signed(params.config.act.bits), "context": context_shape})
+
+
+def update_layout(params, context_shape) -> data.StructLayout:
+    """The update of a computed neuron: ``index`` (n in issue order), ``y`` (its output), ``context`` (of
+    its decision)."""
+    return data.StructLayout({"index": index_shape(params.neurons), "y": signed(params.config.act.bits),
+                              "context": context_shape})
+
+
+def front_end_signature(params, context_shape) -> dict:
+    """The members of a front end (``wiring.Component`` signature dict), from the front end's view:
+
+    ``x``, ``h``         In(stream, always ready): each x element (``data``, ``index`` in the step, ``last``
+                         of the step) in the cycle it is written; each new h element likewise
+    ``seq_start``        In(1): a sequence starts (clear predictor state; ``enable``, ``theta``, ``form``,
+                         ``n_x``, ``slot`` are valid and sampled in this cycle)
+    ``step_reset``       In(1): the next decision is neuron 0 of a step (step end or sequence start)
+    ``step_end``         In(1): the step's last h is written (the x and h views move to the next step)
+    ``go``               In(1): a step computes in this cycle
+    ``first_step``       In(1): the running step is the sequence's first (h_{t-1} = 0)
+    ``n_x``, ``slot``    In: the sequence's input count and slot
+    ``enable``, ``theta``, ``form``  In: the tile's memoization controls
+    ``wr``               In(stream, always ready): every run-time memory write (``mem``, ``addr``, ``data``)
+    ``decision``         Out(stream): one per neuron, in issue order; with ``enable`` off: valid, no hit
+    ``update``           In(stream, always ready): every computed neuron (``index``, ``y``, ``context``)
+    """
+    from .tile_image import wr_layout
+    act = signed(params.config.act.bits)
+    return {
+        "x": In(stream.Signature(element_layout(params.input_size, act), always_ready=True)),
+        "h": In(stream.Signature(element_layout(params.hidden, act), always_ready=True)),
+        "seq_start": In(1), "step_reset": In(1), "step_end": In(1), "go": In(1), "first_step": In(1),
+        "n_x": In(count_shape(params.input_size)),
+        "slot": In(index_shape(params.slots)),
+        "enable": In(1),
+        "theta": In(THETA_BITS),
+        "form": In(1),
+        "wr": In(stream.Signature(wr_layout(params), always_ready=True)),
+        "decision": Out(stream.Signature(decision_layout(params, context_shape))),
+        "update": In(stream.Signature(update_layout(params, context_shape), always_ready=True)),
+    }
+
+
+class FrontEnd(wiring.Component):
+    """Base class of the tile's predictor front ends: builds the :func:`front_end_signature` for
+    ``params`` with the subclass's ``context_shape``. Subclasses define the :data:`FRONT_END_METHODS`
+    and ``elaborate``."""
+
+    def __init__(self, params, image: dict | None = None):
+        self.params = check_part_params(self, params)
+        self.image = image or {}
+        super().__init__(front_end_signature(params, type(self).context_shape(params)))
+
+
+def check_front_end(name: str, cls) -> type:
+    """``cls`` is a front-end class: a :class:`FrontEnd` subclass defining every :data:`FRONT_END_METHODS`."""
+    if not (isinstance(cls, type) and issubclass(cls, FrontEnd)):
+        raise TypeError(f"{name} must be a hw.tile_front_end.FrontEnd subclass, not {cls!r}")
+    missing = [meth for meth in FRONT_END_METHODS if not callable(getattr(cls, meth, None))]
+    if missing:
+        raise TypeError(f"{name} {cls.__name__} does not define {', '.join(missing)}")
+    return cls

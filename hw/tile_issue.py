@@ -1,0 +1,187 @@
+"""Issue stage of the tile: takes one decision per neuron and feeds the computed neurons' beats to the
+dot-product unit. See ``docs/hw/tile_parts.md``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .checks import check_part_params
+from .dot_product import dot_layouts
+from .tile_params import TileParams, count_shape, index_shape, read_port
+
+__all__ = ["IssueStage", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
+
+#: Depth of the tag FIFO (kind of every dot product in flight).
+TAG_DEPTH = 8
+#: Depth of the token FIFO (hit/miss of every issued neuron, in order, to the merge stage).
+TOKEN_DEPTH = 16
+
+
+def tag_layout(params: TileParams) -> data.StructLayout:
+    """Kind of a dot product: gate ``g``, ``part`` (GRU n: 0 input part, 1 recurrent part), unit ``j``."""
+    return data.StructLayout({"g": index_shape(params.gates), "part": 1, "j": index_shape(params.hidden)})
+
+
+class IssueStage(wiring.Component):
+    """Walks a step's neurons in issue order n = j*G + g. Stage 0 takes the next decision (every neuron
+    is computed without a front end); a hit pushes a token only (one cycle); a miss pushes a token and
+    emits ceil(n_x/L) input beats then ceil(H/L) recurrent beats, back to back, also across neurons
+    (GRU n: the input part ends its own dot product, acc_x with b_in, the recurrent part another, acc_h
+    with b_hn). Stage 1 holds the memory data of the beat (weight row, x row, h row or zero on the first
+    step, bias) and is the ``dot`` stream.
+
+    Parameters: ``params`` (:class:`~hw.tile_params.TileParams`), ``predicted`` (a front end decides:
+    the ``decision`` input and ``tokens`` output exist).
+
+    Ports
+    -----
+    decision : In(stream)   (predicted) one decision per neuron, :func:`hw.tile_front_end.decision_layout`
+    go, step_reset, seq_start, first_step, read_bank, h_bank : In(1)  step controls (StepSequencer)
+    n_x, slot : In          the sequence's n_x and slot (weight/bias bases sampled at ``seq_start``)
+    weight, xbuf, hbuf, bias, bias_hn (GRU) : read ports of those memories
+    dot : Out(stream)       DotProductUnit input beats
+    tags : Out(stream)      one :func:`tag_layout` per dot product, in order (from a TAG_DEPTH FIFO)
+    tokens : Out(stream)    (predicted) the decision of every issued neuron, in order (TOKEN_DEPTH FIFO)
+
+    :attr:`latency` = 1 cycle from a beat's issue (stage 0) to its ``dot`` transfer (no back-pressure);
+    :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``.
+    """
+
+    latency = 1
+    token_latency = 2
+
+    def __init__(self, params: TileParams, predicted: bool):
+        self.params = p = check_part_params(self, params, predicted=predicted)
+        self.predicted = predicted
+        depths, widths = p.depths(), p.widths()
+        row_bits = p.lanes * p.config.act.bits
+        members = {
+            "go": In(1), "step_reset": In(1), "seq_start": In(1), "first_step": In(1),
+            "read_bank": In(1), "h_bank": In(1),
+            "n_x": In(count_shape(p.input_size)),
+            "slot": In(index_shape(p.slots)),
+            "weight": read_port(depths["weight"], widths["weight"]),
+            "xbuf": read_port(2 * p.x_rows, row_bits),
+            "hbuf": read_port(2 * p.h_rows, row_bits),
+            "bias": read_port(depths["bias"], widths["bias"]),
+            "dot": Out(stream.Signature(dot_layouts(p.lanes, p.n_max, p.config)[0])),
+            "tags": Out(stream.Signature(tag_layout(p))),
+        }
+        if p.cell == "gru":
+            members["bias_hn"] = read_port(depths["bias_hn"], widths["bias_hn"])
+        if predicted:
+            from .tile_front_end import decision_layout
+            layout = decision_layout(p, p.front_end.context_shape(p))
+            members["decision"] = In(stream.Signature(layout))
+            members["tokens"] = Out(stream.Signature(layout))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        m.submodules.tags = tags = fifo.SyncFIFO(width=tag_layout(p).size, depth=TAG_DEPTH)
+        wiring.connect(m, wiring.flipped(self.tags), tags.r_stream)
+        s1 = {name: Signal(name=f"s1_{name}") for name in ("valid", "last", "part", "zero", "hn")}
+        s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
+        dot_in_fire = Signal()
+        adv1 = Signal()
+        m.d.comb += [
+            self.dot.valid.eq(s1["valid"] & (~s1["last"] | tags.w_rdy)),
+            dot_in_fire.eq(self.dot.valid & self.dot.ready),
+            tags.w_en.eq(dot_in_fire & s1["last"]),
+            tags.w_data.eq(Cat(s1["g"], s1["part"], s1["j"])),
+            adv1.eq(~s1["valid"] | dot_in_fire),
+        ]
+        beat = self._stage0(m, adv1)
+        self._stage1(m, adv1, beat, s1)
+        return m
+
+    def _decisions(self, m, take):
+        """(decision available, hit, token space) for stage 0; tokens pushed on ``take``."""
+        if not self.predicted:
+            return Const(1), Const(0), Const(1)
+        m.submodules.tokens = tok = fifo.SyncFIFOBuffered(width=self.tokens.payload.shape().size,
+                                                          depth=TOKEN_DEPTH)
+        wiring.connect(m, wiring.flipped(self.tokens), tok.r_stream)
+        m.d.comb += [self.decision.ready.eq(take), tok.w_en.eq(take), tok.w_data.eq(self.decision.payload)]
+        return self.decision.valid, self.decision.payload.hit, tok.w_rdy
+
+    def _stage0(self, m, adv1) -> dict:
+        """Stage 0: the neuron/beat counters; returns the current beat's attributes."""
+        p = self.params
+        G, H, L, NN, KX, KH, RPN = p.gates, p.hidden, p.lanes, p.neurons, p.x_rows, p.h_rows, p.rows_per_neuron
+        i_in, i_part, i_done = Signal(), Signal(), Signal()   # inside a computed neuron; 1: recurrent part
+        i_r = Signal(index_shape(max(KX, KH)))
+        i_xe = Signal(count_shape(KX * L + L))
+        i_n, i_g, i_j = Signal(index_shape(NN)), Signal(index_shape(G)), Signal(index_shape(H))
+        i_wbase = Signal(count_shape(p.depths()["weight"]))
+        w_base0 = Signal.like(i_wbase)
+        with m.If(self.seq_start):
+            m.d.sync += w_base0.eq(self.slot * (NN * RPN))
+        w_base = Mux(self.seq_start, self.slot * (NN * RPN), w_base0)
+        cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
+        x_end = ~cur_part & (cur_xe >= self.n_x)
+        h_end = cur_part & (cur_r == KH - 1)
+        is_n = (i_g == 2) if p.cell == "gru" else Const(0)
+        take, emit, next_neuron = Signal(), Signal(), Signal()
+        dec_ok, hit, tok_ok = self._decisions(m, take)
+        start_ok = self.go & ~i_in & ~i_done & dec_ok & tok_ok
+        m.d.comb += [
+            take.eq(start_ok & (hit | adv1)),
+            emit.eq(adv1 & ((self.go & i_in) | (take & ~hit))),
+            next_neuron.eq((emit & h_end) | (take & hit)),
+        ]
+        with m.If(emit):
+            m.d.sync += i_in.eq(1)
+            with m.If(h_end):
+                m.d.sync += i_in.eq(0)
+            with m.Elif(x_end):
+                m.d.sync += [i_part.eq(1), i_r.eq(0)]
+            with m.Else():
+                m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L)]
+        with m.If(next_neuron):
+            m.d.sync += [i_n.eq(i_n + 1), i_g.eq(i_g + 1), i_wbase.eq(i_wbase + RPN)]
+            with m.If(i_g == G - 1):
+                m.d.sync += [i_g.eq(0), i_j.eq(i_j + 1)]
+            with m.If(i_n == NN - 1):
+                m.d.sync += i_done.eq(1)
+        with m.If(self.step_reset):
+            m.d.sync += [i_in.eq(0), i_n.eq(0), i_g.eq(0), i_j.eq(0), i_done.eq(0), i_wbase.eq(w_base)]
+        return {"emit": emit, "last": h_end | (x_end & is_n), "part": cur_part, "r": cur_r, "is_n": is_n,
+                "n": i_n, "g": i_g, "j": i_j, "wbase": i_wbase}
+
+    def _stage1(self, m, adv1, beat, s1):
+        """Memory reads (enabled with ``adv1``) and the stage-1 register -> the ``dot`` stream."""
+        p = self.params
+        KX, KH = p.x_rows, p.h_rows
+        b_base0 = Signal(count_shape(p.slots * p.neurons))
+        hn_base0 = Signal(count_shape(p.slots * p.hidden))
+        with m.If(self.seq_start):
+            m.d.sync += [b_base0.eq(self.slot * p.neurons), hn_base0.eq(self.slot * p.hidden)]
+        part, r = beat["part"], beat["r"]
+        m.d.comb += [
+            self.weight.addr.eq(beat["wbase"] + Mux(part, KX + r, r)), self.weight.en.eq(adv1),
+            self.xbuf.addr.eq(Mux(self.read_bank, KX, 0) + r), self.xbuf.en.eq(adv1),
+            self.hbuf.addr.eq(Mux(self.h_bank, KH, 0) + r), self.hbuf.en.eq(adv1),
+            self.bias.addr.eq(b_base0 + beat["n"]), self.bias.en.eq(adv1),
+        ]
+        if p.cell == "gru":
+            m.d.comb += [self.bias_hn.addr.eq(hn_base0 + beat["j"]), self.bias_hn.en.eq(adv1)]
+        with m.If(adv1):
+            m.d.sync += [s1["valid"].eq(beat["emit"]), s1["last"].eq(beat["last"]), s1["part"].eq(part),
+                         s1["zero"].eq(part & self.first_step), s1["hn"].eq(part & beat["is_n"]),
+                         s1["g"].eq(beat["g"]), s1["j"].eq(beat["j"])]
+        act = signed(p.config.act.bits)
+        wrow = data.ArrayLayout(signed(p.config.weight.bits), p.lanes)(self.weight.data)
+        xrow = data.ArrayLayout(act, p.lanes)(self.xbuf.data)
+        hrow = data.ArrayLayout(act, p.lanes)(self.hbuf.data)
+        out = self.dot.payload
+        for k in range(p.lanes):
+            m.d.comb += [out.weights[k].eq(wrow[k]),
+                         out.acts[k].eq(Mux(s1["part"], Mux(s1["zero"], 0, hrow[k]), xrow[k]))]
+        bias_x = self.bias.data.as_signed()
+        bias = Mux(s1["hn"], self.bias_hn.data.as_signed(), bias_x) if p.cell == "gru" else bias_x
+        m.d.comb += [out.bias.eq(bias), out.last.eq(s1["last"])]

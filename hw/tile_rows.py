@@ -1,0 +1,105 @@
+"""Row writer of the tile: packs a step's elements into rows of L lanes of a double-buffered memory.
+
+One component serves both state buffers of :class:`hw.tile.Tile`: the x writer (input elements of the
+next step into x bank w) and the h writer (new h elements into the h bank the next step reads). See
+``docs/hw/tile_parts.md``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .checks import check_int, silence_unused
+from .tile_params import count_shape, index_shape, write_port
+
+__all__ = ["RowWriter", "element_layout"]
+
+
+def element_layout(elements: int, shape) -> data.StructLayout:
+    """An element of a step as the row writer takes it in: ``data``, ``index`` (0..elements-1, position in
+    the step) and ``last`` (the step's final element)."""
+    return data.StructLayout({"data": shape, "index": index_shape(elements), "last": 1})
+
+
+class RowWriter(wiring.Component):
+    """Writes the elements of each step, in order, into rows of ``lanes`` elements (lane k of row r holds
+    element r*lanes + k; lanes past the step's last element are zero) of bank b of a memory holding two
+    banks of ``rows`` rows (bank b at rows b*rows ..); the bank flips after each step's last element.
+
+    Parameters
+    ----------
+    lanes : int          L, elements per row (1..1024)
+    elements : int       most elements of one step (1..2**20)
+    rows : int           rows of one bank, at least ceil(elements / lanes)
+    bits : int           element width (signed elements, two's complement in the row)
+    first_bank : int     bank written by the first step after reset (0 or 1)
+
+    Ports
+    -----
+    i : In(stream, always ready)   payload ``data``: one element per transfer
+    count : In                     elements per step (1..elements); sampled at every element
+    write : In(memory.WritePort.Signature)  the row memory's write port (one write per completed row)
+    seen : Out(stream, always ready)  every taken element with its ``index`` and ``last`` (step end),
+                                      in the cycle it is taken (observers: sign bits, step control)
+    bank : Out(1)                  the bank being written
+
+    Latency: a row is written in the cycle its final element is taken (:attr:`latency` = 0); ``seen``
+    is combinational from ``i``.
+    """
+
+    latency = 0
+
+    def __init__(self, lanes: int, elements: int, rows: int, bits: int, first_bank: int = 0):
+        try:
+            self.lanes = check_int("RowWriter lanes", lanes, 1, 1024)
+            self.elements = check_int("RowWriter elements", elements, 1, 1 << 20)
+            self.rows = check_int("RowWriter rows", rows, -(-elements // lanes), 1 << 24)
+            self.bits = check_int("RowWriter bits", bits, 2, 64)
+            self.first_bank = check_int("RowWriter first_bank", first_bank, 0, 1)
+        except (TypeError, ValueError):
+            silence_unused(self)
+            raise
+        self.row_layout = data.ArrayLayout(signed(bits), lanes)
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"data": signed(bits)}), always_ready=True)),
+            "count": In(count_shape(elements)),
+            "write": write_port(2 * rows, lanes * bits),
+            "seen": Out(stream.Signature(element_layout(elements, signed(bits)), always_ready=True)),
+            "bank": Out(1, init=first_bank),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        L = self.lanes
+        k = Signal(index_shape(self.elements))
+        lane = Signal(index_shape(L))
+        row = Signal(index_shape(self.rows))
+        reg = Signal(self.row_layout)
+        value = self.i.payload.data
+        fire = self.i.valid
+        step_end = k == self.count - 1
+        row_end = (lane == L - 1) | step_end
+        m.d.comb += [
+            self.write.addr.eq(Mux(self.bank, self.rows, 0) + row),
+            self.write.data.eq(Cat(*(Mux(lane == n, value, reg[n]) for n in range(L)))),
+            self.write.en.eq(fire & row_end),
+            self.seen.valid.eq(fire),
+            self.seen.payload.data.eq(value),
+            self.seen.payload.index.eq(k),
+            self.seen.payload.last.eq(step_end),
+        ]
+        with m.If(fire):
+            with m.If(row_end):
+                m.d.sync += [reg.eq(0), lane.eq(0), row.eq(row + 1)]
+            with m.Else():
+                m.d.sync += lane.eq(lane + 1)
+                for n in range(L):
+                    with m.If(lane == n):
+                        m.d.sync += reg[n].eq(value)
+            with m.If(step_end):
+                m.d.sync += [k.eq(0), row.eq(0), self.bank.eq(~self.bank)]
+            with m.Else():
+                m.d.sync += k.eq(k + 1)
+        return m
