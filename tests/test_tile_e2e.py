@@ -136,7 +136,7 @@ def test_bad_threshold(no_simulation, threshold, form, match):
 def test_sequence_longer_than_max_steps(no_simulation):
     model, w = workload_model("japanese_vowels")
     params = tile_host.tile_params(model, max_steps=8)
-    with pytest.raises(ValueError, match=r"steps, the tile's step counter holds at most 8 \(max_steps\)"):
+    with pytest.raises(ValueError, match=r"steps, the tile's step counter holds at most 8 \(max_steps"):
         tile_host.run_network(_NoBuild(), "icarus", params, model, w.x[:3], w.lengths[:3], memo_enable=True,
                               threshold=0.1)
 
