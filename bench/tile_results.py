@@ -82,7 +82,7 @@ def render() -> str:
         "",
         "## Measured cycles against the cycle model",
         "",
-        "`hw.tile_params.expected_cycles` summed over every sequence and pass (memo: with the golden model's "
+        "`hw.tile_cycles.expected_cycles` summed over every sequence and pass (memo: with the golden model's "
         "reuses per step, misses assumed spread evenly over the step's neurons).",
         "",
         "| workload | sim | baseline measured | baseline model | memo measured | memo model | speedup / 1/(1-reuse) |",

@@ -28,6 +28,7 @@ from golden_model.calibration import calibrate_formats  # noqa: E402
 from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
 from golden_model.memo import MemoPolicy  # noqa: E402
 from hw.tile import Tile  # noqa: E402
+from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_image import memory_image  # noqa: E402
 from hw.tile_params import TileParams  # noqa: E402
 
@@ -46,7 +47,7 @@ def simulate(memo_enable: bool):
     net = _network()
     x = np.cumsum(np.random.default_rng(1).normal(0, 0.1, (1, STEPS, INPUTS)), axis=1)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
-    params = TileParams.for_network(net, model.config, lanes=2, bnn_width=8, memo=True)
+    params = TileParams.for_network(net, model.config, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
     x_q = model.quantize_input(x)
     tile = Tile(params, memory_image(params, model))
     # the tile's parts are public attributes: sample their stream handshakes

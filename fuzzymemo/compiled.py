@@ -39,12 +39,14 @@ class CompiledModel:
         self.model = model
         self.scheme = schemes.get(scheme, ("scheme",)) if scheme is not None else None
         self.predictor = schemes.get(predictor, ("predictor", "oracle")) if scheme is not None else None
-        if self.predictor is not None and self.predictor.kind == "oracle":
-            raise ValueError(f"the {predictor!r} oracle has no hardware; choose a predictor: "
-                             f"{', '.join(schemes.names(('predictor',)))}")
+        if self.predictor is not None and self.predictor.hardware is None:
+            built = [e.name for e in schemes.entries(("predictor",)) if e.hardware is not None]
+            raise ValueError(f"the {self.predictor.kind} {predictor!r} has no hardware; choose a predictor with a "
+                             f"front end: {', '.join(built)}")
         kwargs = {} if max_steps is None else {"max_steps": max_steps}
         self.params = TileParams.for_network(model.net, model.config, lanes=lanes, bnn_width=bnn_width,
-                                             memo=self.scheme is not None, **kwargs)
+                                             front_end=self.predictor.front_end() if self.reuse else None,
+                                             **kwargs)
         self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
 
     # ------------------------------------------------------------------------------------------ views
@@ -119,5 +121,5 @@ class CompiledModel:
                                      **options)
 
     def predicted_cycles(self, run, enable: bool = True) -> int:
-        """The cycle model's prediction for ``run`` (``hw.tile_params.expected_cycles`` per sequence)."""
+        """The cycle model's prediction for ``run`` (``hw.tile_cycles.expected_cycles`` per sequence)."""
         return tile_host.predicted_cycles(self.params, run, self.reuse and enable)

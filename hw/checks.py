@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from golden_model.formats import FixedPointConfig, QFormat
 
-__all__ = ["check_config", "check_int", "check_part_params", "config_from_options", "parse_qformat", "silence_unused"]
+__all__ = ["check_config", "check_int", "config_from_options", "parse_qformat", "silence_unused"]
 
 
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -26,30 +26,6 @@ def silence_unused(elaboratable) -> None:
     """A component whose constructor rejected its parameters was never meant to be used: keep Amaranth
     from warning 'created but never used' about it at exit."""
     elaboratable._MustUse__silence = True
-
-
-_UNSET = object()
-
-
-def check_part_params(component, params, predicted=_UNSET):
-    """The parameters of a tile part (hw/tile_*.py): ``params`` a :class:`hw.tile_params.TileParams` and
-    ``predicted`` (when given) a bool that may be True only with a front end (``params.front_end``); else a
-    TypeError / ValueError naming the part, which is marked used (no Amaranth warning about it)."""
-    from .tile_params import TileParams
-    name = type(component).__name__
-    try:
-        if not isinstance(params, TileParams):
-            raise TypeError(f"{name}: params must be a hw.tile_params.TileParams, not {type(params).__name__}")
-        if predicted is not _UNSET:
-            if not isinstance(predicted, bool):
-                raise TypeError(f"{name}: predicted must be a bool, not {type(predicted).__name__}")
-            if predicted and params.front_end is None:
-                raise ValueError(f"{name}: predicted=True needs a front end (TileParams.front_end); the params "
-                                 f"have none")
-    except (TypeError, ValueError):
-        silence_unused(component)
-        raise
-    return params
 
 
 def parse_qformat(text) -> QFormat:

@@ -205,11 +205,13 @@ def _tile(o):
     ``wr``). The LSTM cell-state format is the option ``cell_format`` (``cell`` is the cell type)."""
     from .checks import config_from_options
     from .tile import Tile
+    from .tile_bnn import BnnFrontEnd
     from .tile_params import TileParams
     formats = {**o, "cell": o["cell_format"]}
     params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
                         lanes=o["lanes"], bnn_width=o["bnn_width"], config=config_from_options(formats),
-                        memo=parse_bool(o["memo"]), max_steps=o["max_steps"], cache_update=o["cache_update"])
+                        front_end=BnnFrontEnd if parse_bool(o["memo"]) else None, max_steps=o["max_steps"],
+                        cache_update=o["cache_update"])
     return Tile(params)
 
 

@@ -27,12 +27,13 @@ from golden_model.formats import THETA_BITS
 from .activation import ActivationUnit
 from .checks import silence_unused
 from .dot_product import DotProductUnit
+from .shapes import count_shape, index_shape
 from .tile_counters import COUNTER_BITS, PerfCounters
 from .tile_gates import gate_feed_class
-from .tile_image import wr_layout, write_from
 from .tile_issue import IssueStage
+from .tile_memories import wr_layout, write_from
 from .tile_merge import Merge
-from .tile_params import TileParams, count_shape, index_shape
+from .tile_params import TileParams
 from .tile_rows import RowWriter
 from .tile_sequencer import StepSequencer, x_layout
 from .tile_state import StateUpdate, h_layout

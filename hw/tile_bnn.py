@@ -12,11 +12,12 @@ from amaranth.lib.wiring import In, Out
 from golden_model import intops
 
 from .bnn import BnnUnit, bnn_input_layout
-from .checks import check_int, check_part_params, silence_unused
+from .checks import check_int, silence_unused
 from .memo_table import MemoTable, ThresholdForm, memo_layouts
+from .shapes import count_shape, index_shape, read_port
 from .tile_front_end import FrontEnd
-from .tile_image import write_from
-from .tile_params import TileParams, bnn_beats, count_shape, index_shape, read_port
+from .tile_memories import write_from
+from .tile_params import TileParams, ceil_div, check_part_params
 from .tile_rows import element_layout
 
 __all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "DECISION_DEPTH"]
@@ -25,6 +26,12 @@ __all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "DECISION_DEPTH"]
 DECISION_DEPTH = 16
 #: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
 DECISION_FIFO_LATENCY = 1
+
+
+
+def bnn_beats(params: TileParams, n_x: int) -> int:
+    """BNN beats of one neuron: ceil((n_x + H) / B)."""
+    return ceil_div(n_x + params.hidden, params.bnn_width)
 
 
 class SignBits(wiring.Component):

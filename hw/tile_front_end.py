@@ -11,7 +11,7 @@ A front end is a :class:`FrontEnd` subclass (a ``wiring.Component``) with the si
 :func:`front_end_signature` and these class methods (computable from the parameters alone):
 
 ``memories(params) -> {name: (depth, width)}``
-    its run-time-loadable memories (names of :data:`hw.tile_image.MEM_NAMES`, written through ``wr``);
+    its run-time-loadable memories (names of :data:`hw.tile_memories.MEM_NAMES`, written through ``wr``);
 ``context_shape(params)``
     the shape of the ``context`` a decision carries and its update returns (e.g. the BNN output b);
 ``decision_timing(params, n_x) -> (lead, interval)``
@@ -33,15 +33,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
 
-from .checks import check_part_params
-from .tile_params import count_shape, index_shape
+from .shapes import count_shape, index_shape
+from .tile_memories import wr_layout
+from .tile_params import FRONT_END_METHODS, check_part_params
 from .tile_rows import element_layout
 
-__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "check_front_end",
-           "FRONT_END_METHODS"]
-
-#: Class methods every front end defines (see the module docstring).
-FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words")
+__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS"]
 
 
 def decision_layout(params, context_shape) -> data.StructLayout:
@@ -74,7 +71,6 @@ def front_end_signature(params, context_shape) -> dict:
     ``decision``         Out(stream): one per neuron, in issue order; with ``enable`` off: valid, no hit
     ``update``           In(stream, always ready): every computed neuron (``index``, ``y``, ``context``)
     """
-    from .tile_image import wr_layout
     act = signed(params.config.act.bits)
     return {
         "x": In(stream.Signature(element_layout(params.input_size, act), always_ready=True)),
@@ -100,13 +96,3 @@ class FrontEnd(wiring.Component):
         self.params = check_part_params(self, params)
         self.image = image or {}
         super().__init__(front_end_signature(params, type(self).context_shape(params)))
-
-
-def check_front_end(name: str, cls) -> type:
-    """``cls`` is a front-end class: a :class:`FrontEnd` subclass defining every :data:`FRONT_END_METHODS`."""
-    if not (isinstance(cls, type) and issubclass(cls, FrontEnd)):
-        raise TypeError(f"{name} must be a hw.tile_front_end.FrontEnd subclass, not {cls!r}")
-    missing = [meth for meth in FRONT_END_METHODS if not callable(getattr(cls, meth, None))]
-    if missing:
-        raise TypeError(f"{name} {cls.__name__} does not define {', '.join(missing)}")
-    return cls

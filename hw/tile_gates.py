@@ -9,11 +9,12 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .activation import Activation, activation_layouts
-from .checks import check_part_params, silence_unused
+from .checks import silence_unused
 from .dot_product import dot_layouts
 from .gru import GruCandidateUnit
+from .shapes import index_shape
 from .tile_issue import tag_layout
-from .tile_params import TileParams, index_shape
+from .tile_params import TileParams, check_part_params
 
 __all__ = ["LstmGateFeed", "GruPairing", "gate_feed_class"]
 

@@ -11,51 +11,11 @@ Words are raw bit patterns (non-negative ints of the memory's width; signed fiel
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Signal
-from amaranth.lib import data, enum
 
+from .tile_memories import MEM_NAMES
 from .tile_params import TileParams
 
-__all__ = ["MemId", "MEM_NAMES", "memory_image", "image_writes", "wr_layout", "slot_of", "write_from"]
-
-
-class MemId(enum.Enum, shape=2):
-    """``wr.payload.mem``: which memory a run-time write goes to. Writes to a memory the tile does not
-    have (``SIGN`` on the baseline tile, ``BIAS_HN`` on an LSTM tile) are accepted and ignored."""
-    WEIGHT = 0
-    BIAS = 1
-    BIAS_HN = 2
-    SIGN = 3
-
-
-#: memory_image key of every MemId.
-MEM_NAMES = {MemId.WEIGHT: "weight", MemId.BIAS: "bias", MemId.BIAS_HN: "bias_hn", MemId.SIGN: "sign"}
-#: MemId of every memory_image key.
-MEM_IDS = {name: mem_id for mem_id, name in MEM_NAMES.items()}
-
-
-def write_from(m, mem, name: str, wr) -> None:
-    """Give memory ``mem`` (memory_image key ``name``) a write port storing every transfer of the ``wr``
-    stream (payload :func:`wr_layout`) addressed to it; data bits past the memory's width are ignored."""
-    wp = mem.write_port()
-    fire = Signal(name=f"wr_{name}")
-    m.d.comb += [
-        fire.eq(wr.valid & wr.ready & (wr.payload.mem == MEM_IDS[name])),
-        wp.addr.eq(wr.payload.addr),
-        wp.data.eq(wr.payload.data[:len(wp.data)]),
-        wp.en.eq(fire),
-    ]
-
-
-def wr_layout(params: TileParams) -> data.StructLayout:
-    """Payload of the ``wr`` stream: ``mem`` (:class:`MemId`), ``addr`` (row), ``data`` (raw word, as wide
-    as the widest memory; higher bits are ignored)."""
-    depths, widths = params.depths(), params.widths()
-    return data.StructLayout({
-        "mem": MemId,
-        "addr": max(1, (max(depths.values()) - 1).bit_length()),
-        "data": max(widths.values()),
-    })
+__all__ = ["memory_image", "image_writes", "slot_of"]
 
 
 def slot_of(layer: int, direction: int, num_directions: int) -> int:

@@ -8,9 +8,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_part_params
 from .dot_product import dot_layouts
-from .tile_params import TileParams, count_shape, index_shape, read_port
+from .shapes import count_shape, index_shape, read_port
+from .tile_front_end import decision_layout
+from .tile_params import TileParams, check_part_params
 
 __all__ = ["IssueStage", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
 
@@ -73,7 +74,6 @@ class IssueStage(wiring.Component):
         if p.cell == "gru":
             members["bias_hn"] = read_port(depths["bias_hn"], widths["bias_hn"])
         if predicted:
-            from .tile_front_end import decision_layout
             layout = decision_layout(p, p.front_end.context_shape(p))
             members["decision"] = In(stream.Signature(layout))
             members["tokens"] = Out(stream.Signature(layout))

@@ -9,10 +9,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .activation import activation_layouts
-from .checks import check_part_params
 from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
-from .tile_params import TileParams, index_shape, read_port
+from .shapes import index_shape, read_port
+from .tile_front_end import decision_layout, update_layout
+from .tile_params import TileParams, check_part_params
 
 __all__ = ["Merge", "update_unit_class"]
 
@@ -64,7 +65,6 @@ class Merge(wiring.Component):
         if gru:
             members.update({"r": Out(act), "r_unit": Out(index_shape(p.hidden)), "r_held": Out(1)})
         if predicted:
-            from .tile_front_end import decision_layout, update_layout
             context = p.front_end.context_shape(p)
             members["tokens"] = In(stream.Signature(decision_layout(p, context)))
             members["update"] = Out(stream.Signature(update_layout(p, context), always_ready=True))

@@ -12,7 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int, silence_unused
-from .tile_params import count_shape, index_shape, write_port
+from .shapes import count_shape, index_shape, write_port
 
 __all__ = ["RowWriter", "element_layout"]
 

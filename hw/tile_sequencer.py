@@ -9,8 +9,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_part_params
-from .tile_params import TileParams, count_shape, index_shape
+from .shapes import count_shape, index_shape
+from .tile_params import TileParams, check_part_params
 
 __all__ = ["StepSequencer", "x_layout"]
 

@@ -8,9 +8,9 @@ from amaranth.hdl import Cat, Const, Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_part_params
+from .shapes import count_shape, write_port
 from .tile_merge import update_unit_class
-from .tile_params import TileParams, count_shape, write_port
+from .tile_params import TileParams, check_part_params
 from .tile_rows import RowWriter, element_layout
 
 __all__ = ["StateUpdate", "h_layout", "OUT_DEPTH"]

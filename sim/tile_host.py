@@ -76,7 +76,7 @@ def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolic
         if policy.kind not in (OFF, BNN):
             problems.append(f"the tile implements the 'bnn' and 'off' policies, not {policy.kind!r}")
         if policy.kind == BNN and not params.memo:
-            problems.append("memoization asked of a baseline tile (elaborated with memo=False)")
+            problems.append("memoization asked of a baseline tile (elaborated without a front end)")
         if policy.kind == BNN and policy.cache_update != "compute":
             problems.append(f"the tile's memo table updates b_m on compute only, not {policy.cache_update!r}")
         try:
@@ -107,10 +107,12 @@ def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray
 def tile_params(model: FixedPointNetwork, *, lanes: int | None = None, bnn_width: int | None = None,
                 memo: bool = True, max_steps: int | None = None):
     """``TileParams.for_network`` of ``model`` (lanes and BNN width derived there when None)."""
+    from hw.tile_bnn import BnnFrontEnd
     from hw.tile_params import TileParams
 
     kwargs = {} if max_steps is None else {"max_steps": max_steps}
-    return TileParams.for_network(model.net, model.config, lanes=lanes, bnn_width=bnn_width, memo=memo, **kwargs)
+    return TileParams.for_network(model.net, model.config, lanes=lanes, bnn_width=bnn_width,
+                                  front_end=BnnFrontEnd if memo else None, **kwargs)
 
 
 def _weights_digest(model: FixedPointNetwork) -> str:
@@ -193,10 +195,10 @@ class TileRun:
 
 
 def predicted_cycles(params, run: TileRun, memo_enable: bool) -> int:
-    """The RTL's cycle model (``hw.tile_params.expected_cycles``) summed over every sequence of every
+    """The RTL's cycle model (``hw.tile_cycles.expected_cycles``) summed over every sequence of every
     pass of ``run``, with the golden model's reuses per step (misses assumed spread evenly over a step's
     neurons)."""
-    from hw.tile_params import expected_cycles
+    from hw.tile_cycles import expected_cycles
 
     total = 0
     for ps in run.passes:

@@ -10,7 +10,8 @@ from golden_model.fixed_model import FixedPointNetwork
 from golden_model.formats import FixedPointConfig
 from golden_model.memo import BNN, OFF, MemoPolicy
 from golden_model.workloads import load_workload
-from hw.tile_image import MEM_NAMES, MemId
+from hw.tile_bnn import BnnFrontEnd
+from hw.tile_memories import MEM_NAMES, MemId
 from hw.tile_params import TileParams, default_bnn_width, default_lanes
 
 
@@ -27,7 +28,7 @@ def test_defaults_are_derived_in_one_place():
         model = workload(name)[0]
         p = CompiledModel(model).params
         inputs = [model.net.layer_input_size(li) for li in range(model.net.num_layers)]
-        assert p == TileParams.for_network(model.net, model.config)
+        assert p == TileParams.for_network(model.net, model.config, front_end=BnnFrontEnd)
         assert p.bnn_width == default_bnn_width(inputs, model.net.hidden_size, p.lanes)
         assert p.bnn_width >= 8 and p.bnn_width & (p.bnn_width - 1) == 0
     assert default_lanes([12], 32) == 4 and default_lanes([1], 96) == 1 and default_lanes([64], 64, cap=16) == 16
@@ -54,7 +55,7 @@ def test_policy_of_the_tile():
 
 def test_bad_choices_are_clear_errors():
     model, _ = workload("basic_motions")
-    with pytest.raises(ValueError, match="oracle has no hardware; choose a predictor: bnn"):
+    with pytest.raises(ValueError, match="oracle .oracle. has no hardware; choose a predictor with a front end: bnn"):
         CompiledModel(model, predictor="oracle")
     with pytest.raises(ValueError, match="unknown scheme 'crew'"):
         CompiledModel(model, scheme="crew")

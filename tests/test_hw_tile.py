@@ -141,13 +141,15 @@ from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
 from golden_model.memo import MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
 from hw.tile import Tile  # noqa: E402
+from hw.tile_bnn import BnnFrontEnd  # noqa: E402
+from hw.tile_cycles import expected_cycles  # noqa: E402
 from hw.tile_image import image_writes, memory_image  # noqa: E402
-from hw.tile_params import TileParams, expected_cycles  # noqa: E402
+from hw.tile_params import TileParams  # noqa: E402
 
 
 def _setup(cell, inputs=3, hidden=4, lanes=2, bnn_width=8, memo=True, layers=1, seed=3, image=True):
     fixed = FixedPointNetwork(random_network(cell, inputs, hidden, layers=layers, seed=seed))
-    params = TileParams.for_network(fixed, lanes=lanes, bnn_width=bnn_width, memo=memo)
+    params = TileParams.for_network(fixed, lanes=lanes, bnn_width=bnn_width, front_end=BnnFrontEnd if memo else None)
     img = memory_image(params, fixed)
     return fixed, params, img, Tile(params, img if image else None)
 
@@ -231,8 +233,8 @@ def test_memo_enable_off_costs_baseline_cycles():
     fixed, p_memo, img, tile = _setup("lstm", inputs=4, hidden=4, lanes=2, bnn_width=8)
     x = random_inputs(fixed.config, 1, 3, 4, seed=1)[0]
     x[:] = x[0]   # constant input: every neuron hits after the first step with a huge threshold
-    base = run_tile(Tile(TileParams.for_network(fixed, lanes=2, bnn_width=8, memo=False), None),
-                    [Sequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2, memo=False), img))
+    base = run_tile(Tile(TileParams.for_network(fixed, lanes=2, bnn_width=8), None),
+                    [Sequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2), img))
     res = run_tile(tile, [Sequence(x), Sequence(x, memo_enable=1, theta=65535, form=1)])
     assert res.counters[0]["cycles"] == base.counters[0]["cycles"] == expected_cycles(p_memo, 4, 3)
     gold = _golden(fixed, x, MemoPolicy("bnn", 65535, "absolute"))
@@ -272,10 +274,10 @@ def test_image_words_match_golden_layout():
 
 def test_bad_parameters():
     cfg = FixedPointConfig()
-    good = dict(cell="lstm", input_size=3, hidden=4, slots=1, lanes=2, bnn_width=8, config=cfg)
+    good = dict(cell="lstm", input_size=3, hidden=4, slots=1, lanes=2, bnn_width=8, config=cfg, front_end=BnnFrontEnd)
     for key, value, err in [("cell", "rnn", ValueError), ("cell", 3, TypeError), ("input_size", 0, ValueError),
                             ("hidden", 2.0, TypeError), ("lanes", 0, ValueError), ("bnn_width", True, TypeError),
-                            ("slots", 0, ValueError), ("config", None, TypeError), ("memo", 1, TypeError),
+                            ("slots", 0, ValueError), ("config", None, TypeError), ("front_end", 1, TypeError),
                             ("max_steps", 0, ValueError), ("cache_update", "never", ValueError),
                             ("input_size", 1 << 40, ValueError)]:
         with pytest.raises(err):
@@ -311,7 +313,7 @@ def test_registry_entry_elaborates():
 def test_cache_update_always():
     """cache_update="always" (b_m follows b_t on reuses too) equals the golden policy of the same name."""
     fixed = FixedPointNetwork(random_network("gru", 3, 4, seed=3))
-    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, cache_update="always")
+    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, cache_update="always", front_end=BnnFrontEnd)
     tile = Tile(params, memory_image(params, fixed))
     x = random_inputs(fixed.config, 1, 6, 3, seed=5, scale=0.3)[0]
     res = run_tile(tile, [Sequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])

@@ -21,11 +21,12 @@ from hw.dot_product import DotProductUnit
 from hw.lstm_cell import LstmCellUnit
 from hw.tile_bnn import BnnFeeder, BnnFrontEnd, SignBits
 from hw.tile_counters import PerfCounters
-from hw.tile_front_end import FrontEnd, check_front_end
+from hw.tile_cycles import expected_cycles, pipeline_latency, step_overhead
+from hw.tile_front_end import FrontEnd
 from hw.tile_gates import GruPairing, LstmGateFeed, gate_feed_class
 from hw.tile_issue import IssueStage
 from hw.tile_merge import Merge, update_unit_class
-from hw.tile_params import TileParams, expected_cycles, pipeline_latency, step_overhead
+from hw.tile_params import TileParams, check_front_end
 from hw.tile_rows import RowWriter
 from hw.tile_sequencer import StepSequencer
 from hw.tile_state import StateUpdate
@@ -168,7 +169,7 @@ class _XPath(Elaboratable):
 
 
 def test_step_sequencer_admission_steps_and_banks():
-    params = TileParams(cell="lstm", input_size=3, hidden=2, lanes=2, bnn_width=4, memo=False)
+    params = TileParams(cell="lstm", input_size=3, hidden=2, lanes=2, bnn_width=4)
     top = _XPath(params)
     seq = top.seq
     steps, n_x = 3, 2
@@ -226,7 +227,7 @@ def test_step_sequencer_admission_steps_and_banks():
 # ------------------------------------------------------------------------------------------ BnnFeeder
 
 def test_bnn_feeder_beats_per_neuron_under_back_pressure():
-    params = TileParams(cell="gru", input_size=3, hidden=4, slots=2, lanes=2, bnn_width=3)
+    params = TileParams(cell="gru", input_size=3, hidden=4, slots=2, lanes=2, bnn_width=3, front_end=BnnFrontEnd)
     NN, KB, B = params.neurons, params.sign_rows, params.bnn_width
     rng = random.Random(3)
     depth = params.slots * NN * KB
@@ -298,7 +299,7 @@ async def _front_end_step(ctx, fe, params, x, h, first_step, updates, timeout=40
 
 
 def test_bnn_front_end_misses_then_reuses_and_off_means_all_miss():
-    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     NN = params.neurons
     rng = random.Random(7)
     image = {"sign": [rng.randrange(16) for _ in range(params.depths()["sign"])]}
@@ -376,7 +377,7 @@ def _beat_decoder(lanes):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("first_step", [0, 1])
 def test_issue_stage_beats_of_every_neuron(cell, first_step):
-    params = TileParams(cell=cell, input_size=3, hidden=3, slots=2, lanes=2, bnn_width=4, memo=False)
+    params = TileParams(cell=cell, input_size=3, hidden=3, slots=2, lanes=2, bnn_width=4)
     bench = _IssueBench(params, predicted=False)
     dut, n_x, slot = bench.dut, 3, 1
     want = bench.expected(n_x, slot, 1, 0, first_step, range(params.neurons))
@@ -401,7 +402,7 @@ def test_issue_stage_beats_of_every_neuron(cell, first_step):
 
 
 def test_issue_stage_computes_only_misses_and_keeps_tokens_in_order():
-    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     bench = _IssueBench(params, predicted=True)
     dut = bench.dut
     hits = [1, 0, 0, 1, 1, 1, 0, 1]
@@ -431,7 +432,7 @@ def test_issue_stage_computes_only_misses_and_keeps_tokens_in_order():
 # ------------------------------------------------------------------------------------------ gate feeds
 
 def test_lstm_gate_feed_selects_the_function_by_gate():
-    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     dut = LstmGateFeed(params)
     items = [(g, j, 7 * g - 9) for j in range(2) for g in range(4)]
     result = {}
@@ -451,7 +452,7 @@ def test_lstm_gate_feed_selects_the_function_by_gate():
 
 
 def test_gru_pairing_candidate_of_n_with_the_merged_r():
-    params = TileParams(cell="gru", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    params = TileParams(cell="gru", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     dut = GruPairing(params)
     rng = random.Random(6)
     acc_lim = 1 << (params.acc_bits - 3)
@@ -491,7 +492,7 @@ def test_gru_pairing_candidate_of_n_with_the_merged_r():
 # ------------------------------------------------------------------------------------------ Merge
 
 def test_merge_orders_hits_and_misses_and_updates_the_front_end():
-    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     cells = [111, -222]
     dut = Merge(params, predicted=True)
     hits = [1, 0, 0, 1, 0, 0, 0, 0]
@@ -533,7 +534,7 @@ def test_merge_orders_hits_and_misses_and_updates_the_front_end():
 # ------------------------------------------------------------------------------------------ StateUpdate
 
 def test_state_update_writes_h_rows_c_and_the_output_stream():
-    params = TileParams(cell="lstm", input_size=2, hidden=3, lanes=2, bnn_width=4, memo=False)
+    params = TileParams(cell="lstm", input_size=2, hidden=3, lanes=2, bnn_width=4)
     dut = StateUpdate(params)
     rng = random.Random(8)
     a = 1 << CFG.act.frac
@@ -594,7 +595,7 @@ def test_perf_counters_count_events_and_clear():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_cycle_model_is_the_sum_of_the_parts_latencies(cell):
-    params = TileParams(cell=cell, input_size=4, hidden=4, lanes=2, bnn_width=8)
+    params = TileParams(cell=cell, input_size=4, hidden=4, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
     want = (IssueStage.latency + DotProductUnit.latency + gate_feed_class(cell).latency + ActivationUnit.latency
             + Merge.latency + update_unit_class(cell).latency)
     assert pipeline_latency(params) == want == 13
@@ -664,15 +665,15 @@ def test_a_different_front_end_plugs_into_the_tile(cell):
 # ------------------------------------------------------------------------------------------ bad parameters
 
 def test_bad_part_parameters():
-    lstm = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4)
-    gru = TileParams(cell="gru", input_size=2, hidden=2, lanes=2, bnn_width=4)
+    lstm = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
+    gru = TileParams(cell="gru", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     for build, err in [(lambda: RowWriter(0, 4, 2, 8), ValueError), (lambda: RowWriter(2, 4, 1, 8), ValueError),
                        (lambda: RowWriter(2, 4, 2, 8, first_bank=2), ValueError),
                        (lambda: RowWriter(2.0, 4, 2, 8), TypeError), (lambda: SignBits(0, 8), ValueError),
                        (lambda: StepSequencer("lstm"), TypeError), (lambda: BnnFeeder(None), TypeError),
                        (lambda: BnnFrontEnd({}), TypeError), (lambda: IssueStage(lstm, 1), TypeError),
                        (lambda: Merge(lstm, None), TypeError), (lambda: LstmGateFeed(gru), ValueError),
-                       (lambda: IssueStage(TileParams(cell="lstm", input_size=2, hidden=2, memo=False), True),
+                       (lambda: IssueStage(TileParams(cell="lstm", input_size=2, hidden=2), True),
                         ValueError),
                        (lambda: GruPairing(lstm), ValueError), (lambda: StateUpdate(3), TypeError),
                        (lambda: PerfCounters(0), ValueError)]:
@@ -682,7 +683,7 @@ def test_bad_part_parameters():
         check_front_end("front_end", LstmCellUnit)
     with pytest.raises(TypeError):
         TileParams(cell="lstm", input_size=2, hidden=2, front_end=object)
-    with pytest.raises(ValueError):
-        TileParams(cell="lstm", input_size=2, hidden=2, memo=False, front_end=BnnFrontEnd)
-    with pytest.raises(ValueError):
-        TileParams(cell="lstm", input_size=2, hidden=2, memo=True, front_end=None)
+    with pytest.raises(TypeError):
+        TileParams(cell="lstm", input_size=2, hidden=2, front_end="bnn")   # a name, not the class
+    assert TileParams(cell="lstm", input_size=2, hidden=2, front_end=BnnFrontEnd).memo is True
+    assert TileParams(cell="lstm", input_size=2, hidden=2).memo is False      # no front end: the baseline

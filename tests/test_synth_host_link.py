@@ -118,10 +118,11 @@ def test_encode_control_beat_status():
 
 def test_tile_layouts_and_description_roundtrip():
     from hw.tile import Tile
+    from hw.tile_bnn import BnnFrontEnd
     from hw.tile_params import TileParams
 
     fixed = FixedPointNetwork(random_network("lstm", 3, 4, seed=3))
-    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, memo=True)
+    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
     bridge = UartBridge(Tile(params), D)
     lay = stream_layouts(bridge.dut)
     assert lay["x"] == {"data": {"offset": 0, "width": 12, "signed": True},
@@ -190,11 +191,12 @@ def test_tile_end_to_end_over_uart(cell):
     """Load through wr, two memoizing sequences (the second with another threshold), every h and the
     evaluation/reuse counters equal to the golden model; the memories start empty."""
     from hw.tile import Tile
+    from hw.tile_bnn import BnnFrontEnd
     from hw.tile_params import TileParams
 
     start = time.perf_counter()
     fixed = FixedPointNetwork(random_network(cell, 3, 4, seed=3))
-    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, memo=True)
+    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
     bridge = UartBridge(Tile(params), D)
     serial = SimSerial(bridge)
     tile = TileLink(HostLink.from_description(describe_link(bridge), serial), hidden=params.hidden)

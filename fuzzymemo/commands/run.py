@@ -154,7 +154,7 @@ def _summary(r: dict) -> str:
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
     ]
     model_b, model_m = r["cycles_model_baseline"], r["cycles_model_memo"]
-    lines.append(f"  cycle model (hw.tile_params.expected_cycles): baseline {model_b} "
+    lines.append(f"  cycle model (hw.tile_cycles.expected_cycles): baseline {model_b} "
                  f"({r['cycles_baseline'] / model_b - 1:+.2%} measured), memo {model_m} "
                  f"({r['cycles_memo'] / model_m - 1:+.2%} measured)")
     lines.append(f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s "

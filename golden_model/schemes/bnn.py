@@ -20,6 +20,7 @@ class BnnPredictor(ReuseEntry):
     scheme = "memo"
     summary = "binarized neuron (MICRO 2019): XNOR-popcount of input and weight signs"
     docs = "docs/memoization.md#policies-memopolicykind"
+    hardware = "hw.tile_bnn:BnnFrontEnd"
 
     def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
         return Cost(inputs, bit_ops=inputs, state_bits=inputs + bnn_output_bits(inputs),

@@ -1,0 +1,31 @@
+"""Shapes and memory-port signature members shared by the tile's parts."""
+
+from __future__ import annotations
+
+from amaranth.hdl import unsigned
+from amaranth.lib import memory
+from amaranth.lib.wiring import In
+from amaranth.utils import ceil_log2
+
+__all__ = ["count_shape", "index_shape", "read_port", "write_port"]
+
+
+def index_shape(n: int):
+    """unsigned shape holding 0..n-1 (at least one bit)."""
+    return unsigned(max(1, (max(n, 1) - 1).bit_length()))
+
+
+def count_shape(n: int):
+    """unsigned shape holding 0..n."""
+    return unsigned(max(1, n.bit_length()))
+
+
+def read_port(depth: int, width: int) -> In:
+    """Signature member of a component using a read port of a ``depth`` x ``width``-bit memory (it drives
+    ``addr`` and ``en``, gets ``data``): connect it to ``memory.read_port()``."""
+    return In(memory.ReadPort.Signature(addr_width=ceil_log2(depth), shape=unsigned(width)))
+
+
+def write_port(depth: int, width: int) -> In:
+    """Signature member of a component using a write port of a ``depth`` x ``width``-bit memory."""
+    return In(memory.WritePort.Signature(addr_width=ceil_log2(depth), shape=unsigned(width)))
