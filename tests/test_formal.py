@@ -1,0 +1,113 @@
+"""Formal checks of the hardware blocks with SymbiYosys and z3 (``pytest -m formal``; docs/formal.md).
+
+Every check of :data:`sim.formal_checks.PROOFS` must pass in each of its modes; components broken on
+purpose (defined here) must be caught, so a property that could never fail would show.
+"""
+
+import pytest
+from amaranth.hdl import Const, Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.memo_table import MemoTable
+from sim.formal import Proof, prove, sby_text, stream_unit
+from sim.formal_checks import PROOFS, memo_harness
+
+pytestmark = pytest.mark.formal
+
+RUNS = [pytest.param(proof, mode, depth, id=f"{proof.slug}-{mode}{depth}") for proof in PROOFS
+        for mode, depth in proof.runs()]
+
+
+@pytest.mark.parametrize("proof, mode, depth", RUNS)
+def test_property_holds(proof, mode, depth, tmp_path):
+    result = proof.check(mode, depth, tmp_path)
+    assert result.passed, result.summary()
+
+
+class _Stage(wiring.Component):
+    """Test-only one-register stream stage (latency 1). ``wobble``: the payload counts up while the stage
+    is stalled (breaks the stream rules); ``lose``: an item of payload 0 is accepted and never offered
+    (breaks the transfer counting, not the stream rules)."""
+
+    latency = 1
+
+    def __init__(self, *, wobble=False, lose=False):
+        self.wobble, self.lose = wobble, lose
+        super().__init__({"i": In(stream.Signature(3)), "o": Out(stream.Signature(3))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [self.o.valid.eq(~self.lose | (self.i.payload != 0)), self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.Elif(self.wobble):
+            m.d.sync += self.o.payload.eq(self.o.payload + 1)
+        return m
+
+
+def _memo_with(**overrides):
+    """A test-only memo table that decides with some inputs replaced by constants (e.g. ``enable=1``)."""
+
+    class Broken(MemoTable):
+        def elaborate(self, platform):
+            saved = {name: getattr(self, name) for name in overrides}
+            try:
+                for name, value in overrides.items():
+                    setattr(self, name, Const(value, len(saved[name])))
+                return super().elaborate(platform)
+            finally:
+                for name, value in saved.items():
+                    setattr(self, name, value)
+
+    return Broken
+
+
+def _failed(harness, tmp_path, mode="bmc", depth=6):
+    result = prove(harness, "broken", mode=mode, depth=depth, workdir=tmp_path)
+    assert result.status == "FAIL", result.summary()
+    assert result.trace is not None and result.trace.exists(), result.summary()
+    return result
+
+
+def test_correct_stage_passes(tmp_path):
+    for transfers in (False, True):
+        result = prove(stream_unit(_Stage(), transfers=transfers), "stage", mode="bmc", depth=8,
+                       workdir=tmp_path / str(transfers))
+        assert result.passed, result.summary()
+
+
+def test_payload_changed_while_stalled_is_caught(tmp_path):
+    result = _failed(stream_unit(_Stage(wobble=True)), tmp_path)
+    assert "payload changed while stalled" in result.summary()
+
+
+def test_lost_item_is_caught(tmp_path):
+    assert prove(stream_unit(_Stage(lose=True)), "lossy", mode="prove", depth=4, workdir=tmp_path / "rules").passed
+    result = _failed(stream_unit(_Stage(lose=True), transfers=True), tmp_path / "transfers")
+    assert "an item lost" in result.summary() or "differ from the component's occupancy" in result.summary()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"enable": 1}, "a hit with memoization off"),
+    ({"clear": 0}, "a hit on an invalid (never written or cleared) entry"),
+    ({"theta": 0xFFFF}, "a hit outside the threshold"),
+], ids=["memo_off_hits", "clear_ignored", "threshold_ignored"])
+def test_wrong_hit_is_caught(overrides, message, tmp_path):
+    result = _failed(memo_harness(decisions=True, table=_memo_with(**overrides)), tmp_path, depth=6)
+    assert message in result.summary()
+
+
+def test_sby_file_names_z3_and_mode():
+    text = sby_text("prove", 7)
+    assert "mode prove\ndepth 7\n" in text and "smtbmc z3" in text
+    with pytest.raises(ValueError, match="mode must be one of"):
+        sby_text("cover", 7)
+
+
+def test_proof_runs_give_each_mode_its_depth():
+    proof = Proof("x", None, 20, ("bmc", "prove"), 6)
+    assert proof.runs() == [("bmc", 20), ("prove", 6)] and proof.slug == "x"
+    assert Proof("a b (c)", None, 5).runs() == [("bmc", 5)] and Proof("a b (c)", None, 5).slug == "a_b_c"
