@@ -36,10 +36,10 @@ from amaranth.hdl import Assert, Assume, ClockDomain, Elaboratable, Module, Sign
 
 from hw.checks import silence_unused
 
-__all__ = ["FormalResult", "Harness", "Proof", "delayed", "free", "past", "prove", "sink", "source",
+__all__ = ["FormalResult", "Harness", "Proof", "counter_rules", "delayed", "free", "past", "prove", "sink", "source",
            "stream_rules", "stream_unit", "transfer_checker"]
 
-MODES = ("bmc", "prove")
+MODES = ("bmc", "prove", "cover")
 
 
 # --- building blocks of properties --------------------------------------------------------------------
@@ -133,6 +133,19 @@ def transfer_checker(m: Module, i, o, latency: int, name: str, *, item=None, occ
         inside = Signal(width, name=f"{name}_inside")
         m.d.comb += inside.eq(taken_reg - given_reg)
         m.d.comb += Assert(inside == occupancy, f"{name}: items in flight differ from the component's occupancy")
+
+
+def counter_rules(m: Module, counter, name: str, *, clear=None) -> None:
+    """``counter`` counts: from one cycle to the next it stays or grows by one (wrapping), and it is 0
+    in the cycle after one with ``clear`` high."""
+    before, cleared = past(m, counter, name=f"{name}_before"), past(m, 0 if clear is None else clear,
+                                                                     name=f"{name}_cleared")
+    started = past(m, 1, name=f"{name}_started")
+    with m.If(cleared):
+        m.d.comb += Assert(counter == 0, f"{name}: not 0 after a clear")
+    kept_or_grew = (counter == before) | (counter == (before + 1)[:len(counter)])
+    with m.Elif(started):
+        m.d.comb += Assert(kept_or_grew, f"{name}: changed by other than +1")
 
 
 def stream_unit(dut, *, transfers: bool = False, latency: int | None = None, item=None,
@@ -279,7 +292,7 @@ def _result(name: str, mode: str, depth: int, workdir: Path, log: str, seconds: 
 
 def _describe(failure: str) -> str:
     """A failure line of SymbiYosys (``failed assertion ... at FILE:LINE step N``) with the source line of
-    the property appended, which holds its message."""
+    the property appended, which holds its message (keep an ``Assert`` and its message on one line)."""
     where = re.search(r" at (\S+?):(\d+)", failure)
     if where:
         try:
@@ -293,12 +306,14 @@ def _describe(failure: str) -> str:
 @dataclass(frozen=True)
 class Proof:
     """A named check for test tables: ``build()`` returns a fresh harness, checked in each of ``modes``
-    at ``depth`` (the induction depth of "prove" may be given apart as ``prove_depth``)."""
+    at ``depth`` (the induction depth of "prove" may be given apart as ``prove_depth``); ``claim`` says
+    in words what it proves (docs/formal.md)."""
     name: str
     build: object
     depth: int
     modes: tuple[str, ...] = ("bmc",)
     prove_depth: int | None = None
+    claim: str = ""
 
     def runs(self):
         """``(mode, depth)`` of every run of this check."""

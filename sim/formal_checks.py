@@ -9,7 +9,7 @@ BMC depth and, where k-induction closes, the mode "prove" with its induction dep
 from __future__ import annotations
 
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Assert, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, Cover, Module, Mux, Signal, signed
 from amaranth.lib import data
 
 from golden_model.formats import THETA_FRAC, FixedPointConfig, QFormat
@@ -19,10 +19,12 @@ from hw.dot_product import DotProductUnit
 from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
 from hw.memo_table import MemoTable, ThresholdForm
+from hw.tile import Tile
+from hw.tile_params import TileParams
 
-from .formal import Harness, Proof, free, sink, source, stream_unit, transfer_checker
+from .formal import Harness, Proof, counter_rules, free, sink, source, stream_unit, transfer_checker
 
-__all__ = ["CONFIG", "PROOFS", "memo_harness", "pipeline_occupancy"]
+__all__ = ["CONFIG", "PROOFS", "memo_harness", "pipeline_occupancy", "report", "tile_counters_harness"]
 
 #: Narrow formats: 3-bit weights, 4-bit activations, a 4-bit table argument (8-entry half tables).
 CONFIG = FixedPointConfig(weight=QFormat(3, 1), act=QFormat(4, 2), cell=QFormat(5, 2), preact=QFormat(4, 2),
@@ -45,13 +47,22 @@ def _bnn_occupancy(inner):
     return (inner["s1_valid"] & inner["s1_last"]) + inner["o__valid"]
 
 
+RULES = "o: valid held and payload stable until the transfer (i assumed to obey the same)"
+TRANSFERS = ("one output per input item, none before the latency, none duplicated; with a ready sink none "
+             "lost or late; items in flight = occupancy")
+
+
 def _stream_proofs(name: str, build, *, item=None, occupancy=None, depth: int = 20, prove_depth: int = 8):
     """The two checks of a one-in one-out stream unit: its stream rules, and its transfers."""
     return [
-        Proof(f"{name} stream rules", lambda: stream_unit(build()), depth, ("bmc", "prove"), prove_depth),
+        Proof(f"{name} stream rules", lambda: stream_unit(build()), depth, ("bmc", "prove"), prove_depth, RULES),
         Proof(f"{name} transfers", lambda: stream_unit(build(), transfers=True, item=item, occupancy=occupancy),
-              depth, ("bmc", "prove"), prove_depth),
+              depth, ("bmc", "prove"), prove_depth, TRANSFERS),
     ]
+
+
+HITS = ("a hit only on a valid entry (written, not cleared since), with memo enabled and within the "
+        "threshold; memo off never hits; every decision and y as the reference model of the entries")
 
 
 # --- memo table -----------------------------------------------------------------------------------------
@@ -152,6 +163,30 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
     return Harness(table(entries, y_bits, b_bits, cache_update), properties)
 
 
+COUNTERS = ("cycles, evaluations, reuses, stalls: each stays or grows by one, 0 after clear_counters; "
+            "reuses <= evaluations; h obeys the stream rules (x, wr assumed to); an evaluation is reachable")
+
+
+def tile_counters_harness(cell: str = "gru") -> Harness:
+    """The whole :class:`hw.tile.Tile` (smallest parameters, image written through ``wr``) with free
+    inputs: the counting rules of its performance counters and the stream rules of ``h``. A ``Cover``
+    of the first evaluation guards against a check that holds only because nothing happens."""
+
+    def properties(m, dut, inner):
+        source(m, dut.x, "x")
+        source(m, dut.wr, "wr")
+        sink(m, dut.h, "h")
+        free(m, dut.slot, dut.n_x, dut.memo_enable, dut.theta, dut.form, dut.clear_counters)
+        for name in ("cycles", "evaluations", "reuses", "stalls"):
+            counter_rules(m, getattr(dut, name), name, clear=dut.clear_counters)
+        m.d.comb += [Assert(dut.reuses <= dut.evaluations, "tile: more reuses than evaluations"),
+                     Cover(dut.evaluations == 1)]
+
+    params = TileParams(cell=cell, input_size=1, hidden=2, slots=1, lanes=1, bnn_width=2, config=CONFIG,
+                        max_steps=2)
+    return Harness(Tile(params), properties)
+
+
 PROOFS = [
     *_stream_proofs("DotProductUnit", lambda: DotProductUnit(2, 4, CONFIG), item=lambda p: p.last,
                     occupancy=_dot_occupancy),
@@ -161,7 +196,26 @@ PROOFS = [
                     occupancy=pipeline_occupancy("grucand", 3)),
     *_stream_proofs("GruStateUnit", lambda: GruStateUnit(CONFIG), occupancy=pipeline_occupancy("grustate", 2)),
     *_stream_proofs("BnnUnit", lambda: BnnUnit(3, 6), item=lambda p: p.last, occupancy=_bnn_occupancy),
-    Proof("MemoTable streams and transfers", lambda: memo_harness(decisions=False), 20, ("bmc", "prove"), 8),
-    Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10),
-    Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10),
+    Proof("MemoTable streams and transfers", lambda: memo_harness(decisions=False), 20, ("bmc", "prove"), 8,
+          f"{RULES.replace('o:', 'response:')}; lookup to response: {TRANSFERS}"),
+    Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),
+    Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10, claim=HITS),
+    Proof("Tile counters (GRU)", tile_counters_harness, 16, ("bmc", "cover"), claim=COUNTERS),
 ]
+
+
+def report(workdir) -> str:
+    """Run every check of :data:`PROOFS` in ``workdir``; a Markdown table of the results (docs/formal.md)."""
+    rows = ["| check | property | mode | depth | result | time |", "|---|---|---|---|---|---|"]
+    for proof in PROOFS:
+        for mode, depth in proof.runs():
+            result = proof.check(mode, depth, workdir)
+            rows.append(f"| {proof.name} | {proof.claim} | {mode} | {depth} | {result.status} | "
+                        f"{result.seconds:.1f} s |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m sim.formal_checks WORKDIR
+    import sys
+
+    print(report(sys.argv[1] if len(sys.argv) > 1 else "build/formal"))

@@ -10,7 +10,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.memo_table import MemoTable
-from sim.formal import Proof, prove, sby_text, stream_unit
+from sim.formal import Harness, Proof, counter_rules, free, prove, sby_text, stream_unit
 from sim.formal_checks import PROOFS, memo_harness
 
 pytestmark = pytest.mark.formal
@@ -100,11 +100,41 @@ def test_wrong_hit_is_caught(overrides, message, tmp_path):
     assert message in result.summary()
 
 
+class _Counter(wiring.Component):
+    """Test-only counter of ``inc`` cycles, cleared by ``clear``; ``step`` is its increment."""
+
+    def __init__(self, step=1):
+        self.step = step
+        super().__init__({"inc": In(1), "clear": In(1), "count": Out(4)})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.clear):
+            m.d.sync += self.count.eq(0)
+        with m.Elif(self.inc):
+            m.d.sync += self.count.eq(self.count + self.step)
+        return m
+
+
+def _counter_harness(step):
+    def properties(m, dut, inner):
+        free(m, dut.inc, dut.clear)
+        counter_rules(m, dut.count, "count", clear=dut.clear)
+
+    return Harness(_Counter(step), properties)
+
+
+def test_counter_rules(tmp_path):
+    assert prove(_counter_harness(1), "counter", mode="prove", depth=3, workdir=tmp_path / "good").passed
+    result = _failed(_counter_harness(2), tmp_path / "bad", depth=4)
+    assert "changed by other than +1" in result.summary()
+
+
 def test_sby_file_names_z3_and_mode():
     text = sby_text("prove", 7)
     assert "mode prove\ndepth 7\n" in text and "smtbmc z3" in text
     with pytest.raises(ValueError, match="mode must be one of"):
-        sby_text("cover", 7)
+        sby_text("live", 7)
 
 
 def test_proof_runs_give_each_mode_its_depth():
