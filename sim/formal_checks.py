@@ -47,9 +47,8 @@ def _bnn_occupancy(inner):
     return (inner["s1_valid"] & inner["s1_last"]) + inner["o__valid"]
 
 
-RULES = "o: valid held and payload stable until the transfer (i assumed to obey the same)"
-TRANSFERS = ("one output per input item, none before the latency, none duplicated; with a ready sink none "
-             "lost or late; items in flight = occupancy")
+RULES = "stream rules on o (i assumed to obey them)"
+TRANSFERS = "transfer counting i -> o at the unit's latency, occupancy invariant"
 
 
 def _stream_proofs(name: str, build, *, item=None, occupancy=None, depth: int = 20, prove_depth: int = 8):
@@ -61,8 +60,7 @@ def _stream_proofs(name: str, build, *, item=None, occupancy=None, depth: int = 
     ]
 
 
-HITS = ("a hit only on a valid entry (written, not cleared since), with memo enabled and within the "
-        "threshold; memo off never hits; every decision and y as the reference model of the entries")
+HITS = "hit only if valid (written, not cleared since), enabled, within threshold; memo off never hits; = reference"
 
 
 # --- memo table -----------------------------------------------------------------------------------------
@@ -163,8 +161,7 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
     return Harness(table(entries, y_bits, b_bits, cache_update), properties)
 
 
-COUNTERS = ("cycles, evaluations, reuses, stalls: each stays or grows by one, 0 after clear_counters; "
-            "reuses <= evaluations; h obeys the stream rules (x, wr assumed to); an evaluation is reachable")
+COUNTERS = "4 counters: +0/+1 per cycle, 0 after clear; reuses <= evaluations; stream rules on h; cover: an evaluation"
 
 
 def tile_counters_harness(cell: str = "gru") -> Harness:
@@ -197,7 +194,7 @@ PROOFS = [
     *_stream_proofs("GruStateUnit", lambda: GruStateUnit(CONFIG), occupancy=pipeline_occupancy("grustate", 2)),
     *_stream_proofs("BnnUnit", lambda: BnnUnit(3, 6), item=lambda p: p.last, occupancy=_bnn_occupancy),
     Proof("MemoTable streams and transfers", lambda: memo_harness(decisions=False), 20, ("bmc", "prove"), 8,
-          f"{RULES.replace('o:', 'response:')}; lookup to response: {TRANSFERS}"),
+          "stream rules on response (lookup, update assumed); transfer counting lookup -> response"),
     Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),
     Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10, claim=HITS),
     Proof("Tile counters (GRU)", tile_counters_harness, 16, ("bmc", "cover"), claim=COUNTERS),
