@@ -94,7 +94,7 @@ def delayed(m: Module, value, cycles: int, name: str) -> list[Signal]:
     return out
 
 
-def transfer_checker(m: Module, i, o, latency: int, name: str, *, item=None, occupancy=None,
+def transfer_checker(m: Module, i, o, latency: int, name: str, *, item=None, occupancy=None, drain=None,
                      width: int = 8) -> None:
     """Transfers through a pipeline or FIFO from stream ``i`` to stream ``o`` (each input item gives one
     output item; ``item``, an expression of ``i.payload``, marks the beats that end an item, e.g. the
@@ -103,9 +103,10 @@ def transfer_checker(m: Module, i, o, latency: int, name: str, *, item=None, occ
 
     * ``given(t) <= taken(t - latency)``: no output before its input's latency, none duplicated or
       invented;
-    * if ``o.ready`` was high in each of the cycles ``t - latency .. t``:
-      ``given(t) >= taken(t - latency)``: nothing lost and nothing later than ``latency`` once the sink
-      takes every item.
+    * if ``o.ready`` was high in each of the cycles ``t - drain .. t``:
+      ``given(t) >= taken(t - drain)``: nothing lost, and nothing later than ``drain`` cycles once the
+      sink takes every item. ``drain`` is ``latency`` for a pipeline (the default); a FIFO holding more
+      items than its latency needs longer to empty (e.g. its depth plus its latency).
 
     ``occupancy``, an expression of the component's state counting the items inside it, adds the
     assertion ``taken(t-1) - given(t-1) == occupancy(t)``: an invariant that lets k-induction close
@@ -120,15 +121,16 @@ def transfer_checker(m: Module, i, o, latency: int, name: str, *, item=None, occ
     taken, given = Signal(width, name=f"{name}_taken_now"), Signal(width, name=f"{name}_given_now")
     m.d.comb += [taken.eq(taken_reg + ends), given.eq(given_reg + (o.valid & o.ready))]
     m.d.sync += [taken_reg.eq(taken), given_reg.eq(given)]
-    taken_then = delayed(m, taken, latency, f"{name}_taken_ago")[-1]
+    drain = latency if drain is None else drain
+    taken_ago = delayed(m, taken, max(latency, drain), f"{name}_taken_ago")
     ready_all = o.ready
-    for ready in delayed(m, o.ready, latency, f"{name}_ready_ago"):
+    for ready in delayed(m, o.ready, drain, f"{name}_ready_ago"):
         ready_all = ready_all & ready
-    ahead = Signal(width, name=f"{name}_ahead")  # taken(t - latency) - given(t), modulo 2**width
-    m.d.comb += ahead.eq(taken_then - given)
-    m.d.comb += Assert(ahead[-1] == 0, f"{name}: an output before its input's latency, or a duplicate")
+    early, late = Signal(width, name=f"{name}_early"), Signal(width, name=f"{name}_late")
+    m.d.comb += [early.eq(taken_ago[latency - 1] - given), late.eq(taken_ago[drain - 1] - given)]
+    m.d.comb += Assert(early[-1] == 0, f"{name}: an output before its input's latency, or a duplicate")
     with m.If(ready_all):
-        m.d.comb += Assert(ahead == 0, f"{name}: an item lost or later than the latency with a ready sink")
+        m.d.comb += Assert(late[-1] | (late == 0), f"{name}: an item lost or late with a ready sink")
     if occupancy is not None:
         inside = Signal(width, name=f"{name}_inside")
         m.d.comb += inside.eq(taken_reg - given_reg)
@@ -148,12 +150,13 @@ def counter_rules(m: Module, counter, name: str, *, clear=None) -> None:
         m.d.comb += Assert(kept_or_grew, f"{name}: changed by other than +1")
 
 
-def stream_unit(dut, *, transfers: bool = False, latency: int | None = None, item=None,
-                occupancy=None) -> Harness:
+def stream_unit(dut, *, transfers: bool = False, latency: int | None = None, item=None, occupancy=None,
+                drain=None) -> Harness:
     """The harness of a component with one input stream ``i`` and one output stream ``o``: the stream
     rules on both and, with ``transfers``, :func:`transfer_checker` of ``latency`` (default
-    ``dut.latency``). ``item(payload)`` marks the input beats that end an item; ``occupancy(inner)``
-    counts the items inside from the component's internal signals (``inner``, see :class:`Harness`)."""
+    ``dut.latency``; ``drain``: see there). ``item(payload)`` marks the input beats that end an item;
+    ``occupancy(inner)`` counts the items inside from the component's internal signals (``inner``, see
+    :class:`Harness`)."""
     latency = dut.latency if latency is None else latency
 
     def properties(m, dut, inner):
@@ -161,7 +164,7 @@ def stream_unit(dut, *, transfers: bool = False, latency: int | None = None, ite
         sink(m, dut.o, "o")
         if transfers:
             transfer_checker(m, dut.i, dut.o, latency, "io", item=None if item is None else item(dut.i.payload),
-                             occupancy=None if occupancy is None else occupancy(inner))
+                             occupancy=None if occupancy is None else occupancy(inner), drain=drain)
 
     return Harness(dut, properties)
 
