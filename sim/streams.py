@@ -6,9 +6,13 @@ component's layout (directly from an Amaranth shape, or from the JSON descriptio
 :func:`sim.runner.port_info` writes into the build directory), so tests never hand-code bit offsets.
 
 * :class:`StreamDriver` -- sends items on an input stream (the DUT's ``In(stream.Signature)``), with
-  random valid gaps; ``valid`` and the payload are held until the transfer.
-* :class:`StreamSink` -- takes items from an output stream with random back-pressure on ``ready`` and
+  valid gaps; ``valid`` and the payload are held until the transfer.
+* :class:`StreamSink` -- takes items from an output stream with back-pressure on ``ready`` and
   hands each transferred payload to a callback (e.g. :meth:`sim.scoreboard.Scoreboard.receive`).
+* Gaps and back-pressure are *pause generators* (as cocotbext-axi's ``set_pause_generator``): an
+  iterator giving one bool per cycle, True = pause (no new beat presented / ``ready`` low).
+  :func:`pauses` makes the one the Verilog harness (:mod:`sim.harness`) also implements: random with a
+  probability of moving, and a periodic mask; any other iterator works (``itertools.cycle([0, 0, 1])``).
 
 Sampling convention: signals are driven right after a rising edge and the transfer condition
 ``valid & ready`` is sampled in the ``ReadOnly`` phase before the next edge, which is race-free on both
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cocotb
@@ -28,6 +32,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 __all__ = [
     "CycleCounter",
+    "pauses",
     "PayloadCodec",
     "StreamDriver",
     "StreamSink",
@@ -111,6 +116,27 @@ def stream_codec(design_or_ports: dict, stream: str) -> PayloadCodec:
     return PayloadCodec(ports[key]["shape"])
 
 
+def pauses(prob: float = 1.0, *, rng: random.Random | None = None, mask: int = 0xFFFFFFFF,
+           mask_len: int = 32) -> Iterator[bool] | None:
+    """A pause generator: in cycle c the stream may move with probability ``prob`` and only when bit
+    ``c % mask_len`` of ``mask`` is set (True = pause). None when it never pauses."""
+    if not 0.0 < prob <= 1.0:
+        raise ValueError(f"a probability in (0, 1], not {prob}")
+    if not 1 <= mask_len <= 32 or not 0 <= mask < 1 << 32 or mask & ((1 << mask_len) - 1) == 0:
+        raise ValueError(f"a pause mask of 1..32 bits with a bit set, not {mask:#x} over {mask_len}")
+    full = (1 << mask_len) - 1
+    if prob >= 1.0 and mask & full == full:
+        return None
+    rng = rng or random.Random(0)
+
+    def generate():
+        while True:
+            for c in range(mask_len):
+                yield not ((mask >> c) & 1) or (prob < 1.0 and rng.random() >= prob)
+
+    return generate()
+
+
 async def start_clock_and_reset(dut, *, period_ns: int = 10, reset_cycles: int = 2, clk: str = "clk",
                                 rst: str = "rst"):
     """Start the clock of an Amaranth top (``clk``, ``rst`` ports) and pulse reset; returns after the
@@ -154,24 +180,29 @@ class StreamDriver:
     """Drives the input stream ``<name>__{valid,ready,payload}`` of ``dut``.
 
     ``valid_prob`` is the probability that a queued item is presented in a cycle (1.0: back to back;
-    lower values insert random valid gaps). ``on_send(item, cycle)`` is called for every transfer, with
-    the cycle stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
+    lower values insert random valid gaps); ``pause`` a pause generator instead (see :func:`pauses`,
+    :meth:`set_pause_generator`). ``on_send(item, cycle)`` is called for every transfer, with the cycle
+    stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
 
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
-                 valid_prob: float = 1.0, on_send: Callable[[Any, int | None], None] | None = None,
-                 counter: CycleCounter | None = None):
+                 valid_prob: float = 1.0, pause: Iterator[bool] | None = None,
+                 on_send: Callable[[Any, int | None], None] | None = None, counter: CycleCounter | None = None):
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(0)
-        self.valid_prob = valid_prob
+        self.pause = pause if pause is not None else pauses(valid_prob, rng=self.rng)
         self.on_send = on_send
         self.counter = counter
         self.queue: deque = deque()
         self.sent = 0
         self.valid.value = 0
         self._task = cocotb.start_soon(self._run())
+
+    def set_pause_generator(self, pause: Iterator[bool] | None) -> None:
+        """Valid gaps from ``pause`` (one bool per cycle, True = no new beat; None: back to back)."""
+        self.pause = pause
 
     def send(self, item) -> None:
         """Queue one item (packed immediately, so a bad item fails here, not in the simulation)."""
@@ -196,8 +227,8 @@ class StreamDriver:
         edge, read_only = RisingEdge(self.clock), ReadOnly()
         driven_valid = 0
         while True:
-            if self._current is None and self.queue and (self.valid_prob >= 1.0
-                                                         or self.rng.random() < self.valid_prob):
+            paused = self.pause is not None and next(self.pause)
+            if self._current is None and self.queue and not paused:
                 self._current = self.queue.popleft()
                 self.payload.value = self._current[1]
             want = 1 if self._current is not None else 0
@@ -219,20 +250,22 @@ class StreamDriver:
 class StreamSink:
     """Takes items from the output stream ``<name>__{valid,ready,payload}`` of ``dut``.
 
-    ``ready_prob`` is the probability that ``ready`` is high in a cycle (random back-pressure).
+    ``ready_prob`` is the probability that ``ready`` is high in a cycle (random back-pressure); ``pause``
+    a pause generator instead (True = ``ready`` low; see :func:`pauses`, :meth:`set_pause_generator`).
     Every transfer is unpacked and passed to ``callback(item)`` (and appended to :attr:`items` when no
     callback is given). ``check_stable`` asserts the stream rule: once ``valid`` is high, it stays high
     with the same payload until the transfer."""
 
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
-                 ready_prob: float = 1.0, callback: Callable[[Any], None] | None = None,
+                 ready_prob: float = 1.0, pause: Iterator[bool] | None = None,
+                 callback: Callable[[Any], None] | None = None,
                  check_stable: bool = True, counter: CycleCounter | None = None):
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(1)
-        self.ready_prob = ready_prob
+        self.pause = pause if pause is not None else pauses(ready_prob, rng=self.rng)
         self.callback = callback
         self.check_stable = check_stable
         self.items: list = []
@@ -244,12 +277,16 @@ class StreamSink:
         self.ready.value = 0
         self._task = cocotb.start_soon(self._run())
 
+    def set_pause_generator(self, pause: Iterator[bool] | None) -> None:
+        """Back-pressure from ``pause`` (one bool per cycle, True = ``ready`` low; None: always ready)."""
+        self.pause = pause
+
     async def _run(self):
         edge, read_only = RisingEdge(self.clock), ReadOnly()
         driven_ready = 0
         pending = None  # (raw payload) offered but not taken in the previous cycle
         while True:
-            want = 1 if (self.ready_prob >= 1.0 or self.rng.random() < self.ready_prob) else 0
+            want = 0 if self.pause is not None and next(self.pause) else 1
             if want != driven_ready:
                 self.ready.value = want
                 driven_ready = want

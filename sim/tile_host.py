@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import logging
 import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,17 +30,23 @@ from golden_model.formats import THETA_BITS
 from golden_model.memo import BNN, OFF, MemoPolicy
 from golden_model.sequences import run_layers
 
+from .harness import HARNESS_TOP
+from .job import TileJob, TileResult
+
 __all__ = [
-        "TileRun",
+    "TileRun",
     "check_fits",
     "default_bnn_width",
     "default_lanes",
     "golden_layers",
+    "policy_for",
     "predicted_cycles",
     "run_network",
     "tile_design",
     "tile_params",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The cocotb module that runs a job (importable from the repository root).
 TB_MODULE = "sim.tile_tb"
@@ -194,12 +200,15 @@ def memory_words(params, model: FixedPointNetwork) -> list[dict]:
             for w in image_writes(params, memory_image(params, model))]
 
 
-def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None):
+def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None, harness: bool = True):
     """The :class:`sim.runner.Design` of a tile whose memories are initialised with ``model``'s image
-    (None: empty memories, to be loaded through ``wr``). One build per (params, weights)."""
+    (None: empty memories, to be loaded through ``wr``). One build per (params, weights). ``harness``: the
+    tile inside the Verilog harness of :mod:`sim.harness` (fast runs, mode ``harness``); else the bare tile
+    driven from Python every cycle (mode ``python``)."""
     from hw.tile import Tile
 
     from . import runner
+    from .harness import HarnessSpec
 
     image = None
     if model is not None:
@@ -209,7 +218,11 @@ def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = N
     tile = Tile(params, image) if image is not None else Tile(params)
     config = _params_config(params) | {"weights": _weights_digest(model) if model is not None else "none"}
     name = name or f"tile_{params.cell}{'_memo' if params.memo else '_base'}"
-    return runner.Design.from_component(tile, name=name, config=config)
+    if not harness:
+        return runner.Design.from_component(tile, name=name, config=config)
+    bare = runner.Design.from_component(tile, name=name, config=config)
+    spec = HarnessSpec(top=bare.toplevel, ports=bare.ports, sources=("x", "wr"), sink="h")
+    return spec.design(bare.verilog, name=f"{name}_harness", config=config)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -224,8 +237,8 @@ class TileRun:
     stats: RunStats                    # golden statistics (reuses, evaluations)
     counters: dict                     # totals of the tile's counters: cycles, evaluations, reuses, stalls
     passes: list[dict]                 # per layer-direction pass: slot, counters, sim cycles
-    sim_cycles: int                    # clock cycles simulated from the first x element to the last h one
-    wall_seconds: float                # simulator process wall time
+    sim_cycles: int                    # clock cycles simulated from the first pass to the end of the last
+    wall_seconds: float                # simulator process wall time (start-up and the result file included)
     mismatches: int                    # h elements different from the golden model
     lost: int                          # expected elements never received
     extra: int                         # received elements beyond the expected ones
@@ -233,7 +246,7 @@ class TileRun:
     report: str = ""
     sim: str = ""
     run_dir: str = ""
-    extra_info: dict = field(default_factory=dict)
+    sim_seconds: float = 0.0           # wall time of the simulation proper (reset to the last pass)
 
     @property
     def bit_exact(self) -> bool:
@@ -264,7 +277,7 @@ def predicted_cycles(params, run: TileRun, memo_enable: bool) -> int:
     return int(total)
 
 
-def _policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
+def policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
     return MemoPolicy(BNN, threshold, form) if memo_enable else MemoPolicy(OFF, 0.0, form)
 
 
@@ -306,7 +319,7 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     Errors of fit (sizes, formats, lengths, thresholds) are raised before anything runs."""
     from . import runner
 
-    policy = _policy_for(memo_enable, threshold, form)
+    policy = policy_for(memo_enable, threshold, form)
     x = np.asarray(x)
     lengths = np.asarray(lengths, dtype=np.int64)
     if x.ndim != 3 or lengths.shape != (x.shape[0],):
@@ -326,49 +339,39 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     theta_q = _thresholds_q(policy, net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
     if not memo_enable and threshold is not None:
         theta_q = np.repeat(np.int64(intops.quantize_threshold(threshold, form)), net.num_layers)
-    design_obj = design
-    built = runner.build(design_obj, sim)
-    run_name = run_name or f"run-{'memo' if memo_enable else 'off'}"
-    run_dir = built.directory / "runs" / runner._sanitize(run_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    job = run_dir / "job.npz"
-    result_file = run_dir / "result.npz"
-    result_file.unlink(missing_ok=True)
-    arrays = {"x": x_q, "lengths": lengths, "theta": theta_q,
-              "evaluations": stats.evaluations.sum(axis=(0, 3)), "reuses": stats.reuses.sum(axis=(0, 3))}
-    for li, e in enumerate(expected):
-        arrays[f"expected_{li}"] = e
-    words = None
     if load is not None:
         check_fits(params, load)
         if load.net.num_layers != net.num_layers or load.net.num_directions != net.num_directions:
             raise ValueError("the loaded model must have the shape of the model run")
-        words = memory_words(params, load)
-    np.savez(job, **arrays)
-    meta = {
-        "num_layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
-        "gates": len(net.gates), "inputs": _slot_inputs(net), "memo_enable": int(bool(memo_enable)),
-        "form": 0 if form == intops.RELATIVE else 1, "valid_prob": valid_prob, "ready_prob": ready_prob,
-        "seed": seed, "strict": bool(strict), "lanes": params.lanes, "timeout_factor": timeout_factor,
-        "job": str(job), "result": str(result_file), "wr": words,
-    }
+    mode = "harness" if design.toplevel == HARNESS_TOP else "python"
+    job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
+                  expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
+                  expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=_slot_inputs(net),
+                  directions=net.num_directions, hidden=net.hidden_size, gates=len(net.gates), lanes=params.lanes,
+                  memo_enable=int(bool(memo_enable)), form=0 if form == intops.RELATIVE else 1,
+                  valid_prob=valid_prob, ready_prob=ready_prob, seed=seed, strict=bool(strict),
+                  timeout_factor=timeout_factor, wr=memory_words(params, load) if load is not None else None,
+                  mode=mode)
+    built = runner.build(design, sim)
+    run_dir = runner.new_run_dir(built, run_name or f"run-{'memo' if memo_enable else 'off'}")
+    job_file, result_file = run_dir / "job.npz", run_dir / "result.npz"
+    job.save(job_file)
     start = time.perf_counter()
     error = None
     try:
         with _stdout_to(run_dir / "sim.log" if quiet else None):
-            runner.run(design_obj, sim, TB_MODULE, params=meta, run_name=run_name)
+            runner.run(design, sim, TB_MODULE, params={"job": str(job_file), "result": str(result_file)},
+                       run_dir=run_dir)
     except runner.SimulationError as e:
+        if strict or not result_file.exists():
+            raise
         error = e
     wall = time.perf_counter() - start
-    if not result_file.exists():
-        raise error or runner.SimulationError(f"the tile run left no result file {result_file}")
-    with np.load(result_file, allow_pickle=False) as r:
-        outputs = [r[f"out_{li}"].astype(np.int64) for li in range(net.num_layers)]
-        info = json.loads(str(r["info"]))
-    if error is not None and strict:
-        raise error
-    return TileRun(outputs=outputs, expected=expected, lengths=lengths, stats=stats, counters=info["counters"],
-                   passes=info["passes"], sim_cycles=info["sim_cycles"], wall_seconds=wall,
-                   mismatches=info["mismatches"], lost=info["lost"], extra=info["extra"],
-                   counters_ok=info["counters_ok"], report=info["report"], sim=sim, run_dir=str(run_dir),
-                   extra_info={"sim_wall_seconds": info.get("sim_wall_seconds")})
+    result = TileResult.load(result_file)
+    if error is not None:
+        log.warning("tile run %s: %s", run_dir, str(error).splitlines()[0])
+    return TileRun(outputs=result.outputs, expected=expected, lengths=lengths, stats=stats,
+                   counters=result.counters, passes=result.passes, sim_cycles=result.sim_cycles, wall_seconds=wall,
+                   mismatches=result.mismatches, lost=result.lost, extra=result.extra,
+                   counters_ok=result.counters_ok, report=result.report, sim=sim, run_dir=str(run_dir),
+                   sim_seconds=result.sim_seconds)

@@ -85,7 +85,7 @@ def run_tile(args) -> int:
     bnn_width = tile_host.default_bnn_width(net, lanes) if args.bnn_width is None else args.bnn_width
     p_base = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=False)
     p_memo = tile_host.tile_params(model, lanes=lanes, bnn_width=bnn_width, memo=True)
-    policy_check = tile_host._policy_for(True, threshold, args.form)
+    policy_check = tile_host.policy_for(True, threshold, args.form)
     tile_host.check_fits(p_memo, model, src.lengths, policy_check)
     runs = {}
     for label, params, memo_enable in (("baseline", p_base, False), ("memo", p_memo, True)):
