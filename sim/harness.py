@@ -76,13 +76,17 @@ class HarnessSpec:
         return cls(top=h["top"], ports=design["ports"], sources=tuple(h["sources"]), sink=h["sink"],
                    src_depth=int(h["src_depth"]), sink_depth=int(h["sink_depth"]))
 
-    def design(self, tile_verilog: str, *, name: str, config: dict):
-        """The :class:`sim.runner.Design` of the harness around ``tile_verilog`` (the module ``top``)."""
+    def design(self, tile_verilog: str, *, name: str, config: dict, sim_sources: dict | None = None):
+        """The :class:`sim.runner.Design` of the harness around ``tile_verilog`` (the module ``top``);
+        ``sim_sources`` -- ``{sim: function returning another text of the module}`` (see
+        :class:`sim.runner.Design`)."""
         from .runner import Design
 
+        around = harness_verilog(self)
+        sources = {sim: (lambda make=make: make() + "\n" + around) for sim, make in (sim_sources or {}).items()}
         return Design(name=name, config={**config, "harness": self.to_json()}, toplevel=HARNESS_TOP,
-                      verilog=tile_verilog + "\n" + harness_verilog(self), ports=dict(self.ports),
-                      public=tuple(self.registers), timing=True)
+                      verilog=tile_verilog + "\n" + around, ports=dict(self.ports),
+                      public=tuple(self.registers), timing=True, sim_sources=sources)
 
     def width(self, port: str) -> int:
         return int(self.ports[port]["shape"]["width"])

@@ -13,6 +13,7 @@ concatenated forward, backward; only valid steps are streamed) and scores every 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -222,7 +223,8 @@ def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = N
         return runner.Design.from_component(tile, name=name, config=config)
     bare = runner.Design.from_component(tile, name=name, config=config)
     spec = HarnessSpec(top=bare.toplevel, ports=bare.ports, sources=("x", "wr"), sink="h")
-    return spec.design(bare.verilog, name=f"{name}_harness", config=config)
+    netlist = functools.partial(runner.optimized_verilog, tile, name=bare.toplevel)
+    return spec.design(bare.verilog, name=f"{name}_harness", config=config, sim_sources={"icarus": netlist})
 
 
 # ---------------------------------------------------------------------------------------------------------
