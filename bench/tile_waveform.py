@@ -21,7 +21,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from amaranth.sim import Simulator  # noqa: E402
 
 from golden_model import Network, intops  # noqa: E402
 from golden_model.calibration import calibrate_formats  # noqa: E402
@@ -30,6 +29,7 @@ from golden_model.memo import MemoPolicy  # noqa: E402
 from hw.tile import Tile  # noqa: E402
 from hw.tile_image import memory_image  # noqa: E402
 from hw.tile_params import TileParams  # noqa: E402
+from sim.tile_amaranth import TileSequence, run_sequences  # noqa: E402
 
 INPUTS, HIDDEN, STEPS, THETA = 3, 4, 4, 2
 
@@ -52,8 +52,6 @@ def simulate(memo_enable: bool):
     m = tile.elaborate(None)
     # The units of this elaboration (name -> (unit, src location)), to sample their stream handshakes.
     sub = {name: unit for name, (unit, *_) in m._named_submodules.items()}
-    sim = Simulator(m)
-    sim.add_clock(1e-8)
     traces = {name: [] for name in ("x", "bnn beat", "memo hit", "memo miss", "dot beat", "activation",
                                     "update", "h")}
     h_out = []
@@ -65,20 +63,6 @@ def simulate(memo_enable: bool):
               "activation": fire(sub["act"].o), "update": fire(sub["update"].o), "h": fire(tile.h)}
     resp = sub["memo"].response
 
-    async def driver(ctx):
-        ctx.set(tile.n_x, INPUTS)
-        ctx.set(tile.memo_enable, int(memo_enable))
-        ctx.set(tile.theta, THETA)
-        ctx.set(tile.form, 1)
-        ctx.set(tile.h.ready, 1)
-        for t in range(STEPS):
-            for k in range(INPUTS):
-                ctx.set(tile.x.payload, {"data": int(x_q[0, t, k]), "first": int(t == 0 and k == 0),
-                                         "last": int(t == STEPS - 1 and k == INPUTS - 1)})
-                ctx.set(tile.x.valid, 1)
-                await ctx.tick().until(tile.x.ready)
-        ctx.set(tile.x.valid, 0)
-
     async def monitor(ctx):
         while len(h_out) < STEPS * HIDDEN:
             for name, probe in probes.items():
@@ -87,13 +71,12 @@ def simulate(memo_enable: bool):
             hit = got and bool(ctx.get(resp.payload.hit))
             traces["memo hit"].append(hit)
             traces["memo miss"].append(got and not hit)
-            if ctx.get(tile.h.valid):
+            if ctx.get(tile.h.valid) and ctx.get(tile.h.ready):
                 h_out.append(ctx.get(tile.h.payload.data))
             await ctx.tick()
 
-    sim.add_testbench(driver)
-    sim.add_testbench(monitor)
-    sim.run()
+    run_sequences(tile, [TileSequence(x_q[0], memo_enable=int(memo_enable), theta=THETA, form=1)], module=m,
+                  monitors=[monitor])
     policy = MemoPolicy("bnn", THETA, form=intops.ABSOLUTE) if memo_enable else MemoPolicy()
     golden = model.run(x_q, policy=policy)
     if h_out != golden.out[0].ravel().tolist():

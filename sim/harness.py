@@ -40,6 +40,7 @@ __all__ = [
     "HarnessSpec",
     "harness_verilog",
     "pause_registers",
+    "pauses",
 ]
 
 log = logging.getLogger(__name__)
@@ -265,14 +266,38 @@ def harness_verilog(spec: HarnessSpec) -> str:
     return "\n".join(lines)
 
 
-def pause_registers(prob: float, mask: int = 0xFFFFFFFF, mask_len: int = 32) -> tuple[int, int, int]:
-    """``(thresh, mask, mlen)`` of a side of the harness: a beat may move in a cycle with probability
-    ``prob`` and when bit ``cycle % mask_len`` of ``mask`` is set."""
+def _check_pauses(prob: float, mask: int, mask_len: int) -> None:
     if not 0.0 < prob <= 1.0:
         raise ValueError(f"a probability in (0, 1], not {prob}")
     if not 1 <= mask_len <= 32 or not 0 <= mask < 1 << 32 or mask & ((1 << mask_len) - 1) == 0:
         raise ValueError(f"a pause mask of 1..32 bits with a bit set, not {mask:#x} over {mask_len}")
+
+
+def pause_registers(prob: float, mask: int = 0xFFFFFFFF, mask_len: int = 32) -> tuple[int, int, int]:
+    """``(thresh, mask, mlen)`` of a side of the harness: a beat may move in a cycle with probability
+    ``prob`` and when bit ``cycle % mask_len`` of ``mask`` is set (the Verilog twin of :func:`pauses`)."""
+    _check_pauses(prob, mask, mask_len)
     return min(ALWAYS, round(prob * ALWAYS)), mask, mask_len - 1
+
+
+def pauses(prob: float = 1.0, *, rng=None, mask: int = 0xFFFFFFFF, mask_len: int = 32):
+    """A pause generator (one bool per cycle, True = pause) for the Python drivers (:mod:`sim.streams`,
+    the Amaranth transport): in cycle c a beat may move with probability ``prob`` and only when bit
+    ``c % mask_len`` of ``mask`` is set, as the harness does in Verilog. None when it never pauses."""
+    import random
+
+    _check_pauses(prob, mask, mask_len)
+    full = (1 << mask_len) - 1
+    if prob >= 1.0 and mask & full == full:
+        return None
+    rng = rng or random.Random(0)
+
+    def generate():
+        while True:
+            for c in range(mask_len):
+                yield not ((mask >> c) & 1) or (prob < 1.0 and rng.random() >= prob)
+
+    return generate()
 
 
 @dataclass

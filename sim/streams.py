@@ -30,6 +30,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from .codec import PayloadCodec, stream_codec
+from .harness import pauses
+
 __all__ = [
     "CycleCounter",
     "pauses",
@@ -39,102 +42,6 @@ __all__ = [
     "start_clock_and_reset",
     "stream_codec",
 ]
-
-
-class PayloadCodec:
-    """Pack/unpack integers, structs (dicts) and arrays (lists) to/from a packed bit vector.
-
-    ``desc`` is a :func:`sim.runner.shape_json` description; use :meth:`from_shape` for an Amaranth
-    shape. Integers are range-checked (a value that does not fit its field is an error, not truncated)."""
-
-    def __init__(self, desc: dict):
-        self.desc = desc
-        self.width: int = desc["width"]
-        self.kind: str = desc["kind"]
-        self.signed = bool(desc.get("signed", False))
-        self._mask = (1 << self.width) - 1
-        if self.kind in ("struct", "union"):
-            self.fields = {name: (f["offset"], PayloadCodec(f["shape"])) for name, f in desc["fields"].items()}
-        elif self.kind == "array":
-            self.elem = PayloadCodec(desc["elem"])
-            self.length = desc["length"]
-        elif self.kind != "int":
-            raise ValueError(f"unknown shape kind {self.kind!r}")
-
-    @classmethod
-    def from_shape(cls, shape) -> PayloadCodec:
-        from .runner import shape_json
-        return cls(shape_json(shape))
-
-    def pack(self, value) -> int:
-        if self.kind == "int":
-            value = int(value)
-            lo = -(1 << (self.width - 1)) if self.signed else 0
-            hi = (1 << (self.width - 1)) - 1 if self.signed else self._mask
-            if not lo <= value <= hi:
-                raise ValueError(f"{value} does not fit a {'signed' if self.signed else 'unsigned'} "
-                                 f"{self.width}-bit field")
-            return value & self._mask
-        if self.kind == "array":
-            if len(value) != self.length:
-                raise ValueError(f"expected {self.length} elements, got {len(value)}")
-            return sum(self.elem.pack(v) << (k * self.elem.width) for k, v in enumerate(value))
-        if not isinstance(value, dict):
-            raise TypeError(f"a struct payload is a dict of {sorted(self.fields)}, not {type(value).__name__}")
-        unknown = set(value) - set(self.fields)
-        if unknown:
-            raise KeyError(f"unknown payload fields {sorted(unknown)}; the layout has {sorted(self.fields)}")
-        if self.kind == "struct":
-            missing = set(self.fields) - set(value)
-            if missing:
-                raise KeyError(f"payload fields {sorted(missing)} missing")
-        raw = 0
-        for name, v in value.items():
-            offset, codec = self.fields[name]
-            raw |= codec.pack(v) << offset
-        return raw
-
-    def unpack(self, raw: int):
-        raw = int(raw) & self._mask
-        if self.kind == "int":
-            if self.signed and raw >> (self.width - 1):
-                return raw - (1 << self.width)
-            return raw
-        if self.kind == "array":
-            w = self.elem.width
-            return [self.elem.unpack(raw >> (k * w)) for k in range(self.length)]
-        return {name: codec.unpack(raw >> offset) for name, (offset, codec) in self.fields.items()}
-
-
-def stream_codec(design_or_ports: dict, stream: str) -> PayloadCodec:
-    """The payload codec of stream ``stream`` (e.g. ``"i"``) from a design description
-    (:func:`sim.runner.load_design`) or its ``ports`` dict."""
-    ports = design_or_ports.get("ports", design_or_ports)
-    key = f"{stream}__payload"
-    if key not in ports:
-        raise KeyError(f"no stream {stream!r} (port {key}) among {sorted(ports)}")
-    return PayloadCodec(ports[key]["shape"])
-
-
-def pauses(prob: float = 1.0, *, rng: random.Random | None = None, mask: int = 0xFFFFFFFF,
-           mask_len: int = 32) -> Iterator[bool] | None:
-    """A pause generator: in cycle c the stream may move with probability ``prob`` and only when bit
-    ``c % mask_len`` of ``mask`` is set (True = pause). None when it never pauses."""
-    if not 0.0 < prob <= 1.0:
-        raise ValueError(f"a probability in (0, 1], not {prob}")
-    if not 1 <= mask_len <= 32 or not 0 <= mask < 1 << 32 or mask & ((1 << mask_len) - 1) == 0:
-        raise ValueError(f"a pause mask of 1..32 bits with a bit set, not {mask:#x} over {mask_len}")
-    full = (1 << mask_len) - 1
-    if prob >= 1.0 and mask & full == full:
-        return None
-    rng = rng or random.Random(0)
-
-    def generate():
-        while True:
-            for c in range(mask_len):
-                yield not ((mask >> c) & 1) or (prob < 1.0 and rng.random() >= prob)
-
-    return generate()
 
 
 async def start_clock_and_reset(dut, *, period_ns: int = 10, reset_cycles: int = 2, clk: str = "clk",
