@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MODES", "TileJob", "TileResult"]
+__all__ = ["MODES", "Pauses", "TileJob", "TileResult"]
 
 #: How the simulator drives the tile: ``harness`` (Verilog source/sink buffers and clock, one await per
 #: batch; :mod:`sim.harness`) or ``python`` (cocotb drivers on the tile's ports every cycle: slower, checks
@@ -25,6 +25,7 @@ MODES = ("harness", "python")
 
 def _save(obj, path: Path, arrays: dict) -> None:
     meta = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in arrays}
+    meta = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in meta.items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
@@ -38,6 +39,15 @@ def _load(path: Path) -> tuple[dict, dict]:
     return meta, arrays
 
 
+@dataclass(frozen=True)
+class Pauses:
+    """Valid gaps (or back-pressure) of a stream: a beat may move in a cycle with probability ``prob`` and
+    only when bit ``cycle % mask_len`` of ``mask`` is set (:func:`sim.harness.pauses`)."""
+    prob: float = 1.0
+    mask: int = 0xFFFFFFFF
+    mask_len: int = 32
+
+
 @dataclass
 class TileJob:
     """A network run over a batch, as the simulator needs it.
@@ -45,8 +55,8 @@ class TileJob:
     x -- (B, T, n_x) quantized inputs; lengths -- (B,) valid steps; theta -- (layers,) threshold register
     values; expected -- the golden outputs (B, T, D*H) of every layer; expected_evaluations/reuses --
     (layers, directions) golden counts; inputs -- each layer's input size; wr -- ``wr`` payloads to load
-    before the run (None: the elaborated weights); valid_prob / ready_prob and the pause masks (bit
-    ``cycle % len`` set: may move) -- valid gaps on x and back-pressure on h; seed -- of their generators."""
+    before the run (None: the elaborated weights); valid / ready -- valid gaps on x (and wr) and
+    back-pressure on h; seed -- of their generators."""
     x: np.ndarray
     lengths: np.ndarray
     theta: np.ndarray
@@ -60,12 +70,8 @@ class TileJob:
     lanes: int
     memo_enable: int
     form: int
-    valid_prob: float = 1.0
-    ready_prob: float = 1.0
-    valid_mask: int = 0xFFFFFFFF
-    valid_mask_len: int = 32
-    ready_mask: int = 0xFFFFFFFF
-    ready_mask_len: int = 32
+    valid: Pauses = field(default_factory=lambda: Pauses())
+    ready: Pauses = field(default_factory=lambda: Pauses())
     seed: int = 1
     strict: bool = True
     timeout_factor: float = 20.0
@@ -75,6 +81,8 @@ class TileJob:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
+        self.valid = Pauses(**self.valid) if isinstance(self.valid, dict) else self.valid
+        self.ready = Pauses(**self.ready) if isinstance(self.ready, dict) else self.ready
 
     @property
     def num_layers(self) -> int:
@@ -85,7 +93,7 @@ class TileJob:
         steps = int(self.lengths.sum())
         beats = steps * (n_x + self.hidden)
         per_neuron = -(-n_x // self.lanes) + -(-self.hidden // self.lanes) + 4
-        gaps = 1.0 / (min(self.valid_prob, self.ready_prob) * 0.5)
+        gaps = 1.0 / (min(self.valid.prob, self.ready.prob) * 0.5)
         return int(self.timeout_factor * gaps * steps * self.gates * self.hidden * per_neuron) + 20 * beats + 10000
 
     def save(self, path) -> None:

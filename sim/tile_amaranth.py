@@ -7,6 +7,7 @@ generators (:func:`sim.harness.pauses`). Used by ``tests/test_hw_tile.py``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass, field
 
@@ -109,13 +110,8 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     sim = Simulator(tile if module is None else module)
     sim.add_clock(1e-8)
-    sim.add_testbench(writer)
-    sim.add_testbench(reader)
-    for monitor in monitors:
-        sim.add_testbench(monitor)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
+    for bench in (writer, reader, *monitors):
+        sim.add_testbench(bench)
+    with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
         sim.run()
     return res

@@ -52,8 +52,8 @@ class HarnessTransport:
         self.hidden = job.hidden
         self.codecs = {s: stream_codec(design, s) for s in (*self.spec.sources, self.spec.sink)}
         valid_seed, ready_seed = _seeds(job.seed)
-        self.driver.set_pauses("valid", job.valid_prob, valid_seed, job.valid_mask, job.valid_mask_len)
-        self.driver.set_pauses("ready", job.ready_prob, ready_seed, job.ready_mask, job.ready_mask_len)
+        self.driver.set_pauses("valid", job.valid.prob, valid_seed, job.valid.mask, job.valid.mask_len)
+        self.driver.set_pauses("ready", job.ready.prob, ready_seed, job.ready.mask, job.ready.mask_len)
         self.protocol_errors: list[str] = []
 
     async def start(self) -> None:
@@ -125,10 +125,10 @@ class TileHost:
         self.hidden = job.hidden
         self.clock = dut.clk
         valid_seed, ready_seed = _seeds(job.seed)
-        self._valid = pauses(job.valid_prob, rng=random.Random(valid_seed), mask=job.valid_mask,
-                             mask_len=job.valid_mask_len)
-        self._ready = pauses(job.ready_prob, rng=random.Random(ready_seed), mask=job.ready_mask,
-                             mask_len=job.ready_mask_len)
+        self._valid = pauses(job.valid.prob, rng=random.Random(valid_seed), mask=job.valid.mask,
+                             mask_len=job.valid.mask_len)
+        self._ready = pauses(job.ready.prob, rng=random.Random(ready_seed), mask=job.ready.mask,
+                             mask_len=job.ready.mask_len)
         self.received: list[dict] = []
         self._errors: list[str] = []
         for port in ("slot", "n_x", "memo_enable", "theta", "form", "clear_counters"):

@@ -31,8 +31,8 @@ from golden_model.formats import THETA_BITS
 from golden_model.memo import BNN, OFF, MemoPolicy
 from golden_model.sequences import run_layers
 
-from .harness import HARNESS_TOP
-from .job import TileJob, TileResult
+from .harness import HARNESS_TOP, pause_registers
+from .job import Pauses, TileJob, TileResult
 
 __all__ = [
     "TileRun",
@@ -306,7 +306,9 @@ def _stdout_to(path: Path | None):
 def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, *, memo_enable: bool,
                 threshold=0.0, form: str = intops.RELATIVE, load: FixedPointNetwork | None = None,
                 valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1, strict: bool = True,
-                run_name: str | None = None, timeout_factor: float = 20.0, quiet: bool = False) -> TileRun:
+                run_name: str | None = None, timeout_factor: float = 20.0, quiet: bool = False,
+                valid_mask: tuple[int, int] = (0xFFFFFFFF, 32), ready_mask: tuple[int, int] = (0xFFFFFFFF, 32),
+                ) -> TileRun:
     """Run the batch ``x`` (float, or int64 already quantized) of sequences of ``lengths`` through the tile
     ``design`` (elaborated with ``params``) on ``sim`` and score every output against the golden model.
 
@@ -314,6 +316,8 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     load -- a model to load through the ``wr`` stream before the run (run-time loading); else the tile
             runs the weights it was elaborated with, which must be ``model``'s
     valid_prob, ready_prob -- random valid gaps on x and random back-pressure on h (1.0: none)
+    valid_mask, ready_mask -- ``(mask, length)``: periodic pause patterns on top (bit ``cycle % length``
+              of ``mask`` set: the beat may move; see :class:`sim.job.Pauses`)
     strict -- a cocotb failure (and :class:`sim.runner.SimulationError`) on any mismatch; with False the
               mismatches are only counted in the returned :class:`TileRun`
     quiet -- the simulator's output goes to ``sim.log`` in the run directory instead of stdout
@@ -336,6 +340,8 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
         intops.quantize_threshold(threshold, form)   # out-of-range values are errors even when unused
     if not 0.0 < valid_prob <= 1.0 or not 0.0 < ready_prob <= 1.0:
         raise ValueError(f"valid_prob and ready_prob must be in (0, 1], not {valid_prob}, {ready_prob}")
+    for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
+        pause_registers(prob, mask, length)     # a clear error before anything runs
     expected, stats = golden_layers(model, x_q, lengths, policy)
     net = model.net
     theta_q = _thresholds_q(policy, net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
@@ -351,7 +357,8 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
                   expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=_slot_inputs(net),
                   directions=net.num_directions, hidden=net.hidden_size, gates=len(net.gates), lanes=params.lanes,
                   memo_enable=int(bool(memo_enable)), form=0 if form == intops.RELATIVE else 1,
-                  valid_prob=valid_prob, ready_prob=ready_prob, seed=seed, strict=bool(strict),
+                  valid=Pauses(valid_prob, *valid_mask), ready=Pauses(ready_prob, *ready_mask), seed=seed,
+                  strict=bool(strict),
                   timeout_factor=timeout_factor, wr=memory_words(params, load) if load is not None else None,
                   mode=mode)
     built = runner.build(design, sim)

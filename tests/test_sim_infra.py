@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""sim.streams.PayloadCodec and sim.scoreboard.Scoreboard (no simulator needed)."""
+"""sim.codec.PayloadCodec, sim.scoreboard.Scoreboard, the sans-IO tile protocol and the pause generators
+(no simulator needed)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from hw.memo_table import ThresholdForm, memo_layouts
+from sim.codec import PayloadCodec, stream_codec
 from sim.runner import Design, port_info, shape_json
 from sim.scoreboard import Scoreboard, ScoreboardError
-from sim.codec import PayloadCodec, stream_codec
 
 
 def test_codec_struct_roundtrip_matches_amaranth_layout():
