@@ -1,6 +1,8 @@
 """Run cocotb testbenches on Amaranth components (or Verilog files) with Icarus Verilog or Verilator.
 
-A thin wrapper over :func:`cocotb_tools.runner.get_runner` (the Python runner, not the Makefile flow):
+Over cocotb's Python runner (:func:`cocotb_tools.runner.get_runner`, not the Makefile flow); Verilator
+models are verilated and compiled here (cocotb's command without ``--public-flat-rw``, see
+:func:`verilator_control`; with ``OPT_FAST`` and, for a design with its own clock, ``--timing``):
 
 * :class:`Design` -- the Verilog of one design *configuration*: an Amaranth component converted with
   :func:`amaranth.back.verilog.convert`, or an existing Verilog file; plus its port description (from the
@@ -8,8 +10,9 @@ A thin wrapper over :func:`cocotb_tools.runner.get_runner` (the Python runner, n
 * :func:`build` -- writes the Verilog into ``sim_build/<name>-<hash of config>/<sim>`` and builds it there,
   once: a stamp (hash of the Verilog and the build arguments) makes later builds of the same
   configuration free, in this process and in later ones.
-* :func:`run` -- builds if needed, runs a cocotb test module against the build and raises
-  :class:`SimulationError` unless every cocotb test passed.
+* :func:`run` -- builds if needed, runs a cocotb test module against the build in a new run directory
+  (:func:`new_run_dir`, unique per process and call) and raises :class:`SimulationError` unless every
+  cocotb test passed.
 
 Test parameters reach the cocotb module through a JSON file: ``run(..., params={...})`` writes it into
 the run directory and the testbench reads it with :func:`load_params`; :func:`load_design` gives the
@@ -504,7 +507,9 @@ def load_design() -> dict:
 
 def clean(design: Design) -> None:
     """Remove every build of ``design`` (all simulators)."""
-    shutil.rmtree(design.build_dir("icarus").parent, ignore_errors=True)
+    root = design.build_dir("icarus").parent
+    if root.exists():
+        shutil.rmtree(root)
     for key in [k for k in _BUILT if design.build_dir("icarus").parent in k.parents]:
         del _BUILT[key]
 

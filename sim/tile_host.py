@@ -2,12 +2,12 @@
 
 The host process (plain Python): :func:`check_fits` (the clear errors before anything runs),
 :func:`golden_layers` (the golden model's per-layer outputs with a memo policy), :func:`tile_design`
-(one build per configuration) and :func:`run_network` (writes a job file, runs the cocotb module
-:mod:`sim.tile_tb` through :mod:`sim.runner` on Icarus or Verilator, reads the results back). Inside the
-simulator, :class:`sim.tile_driver.TileHost` drives the tile's ports and :mod:`sim.tile_tb` runs
-multi-layer and bidirectional networks layer by layer (layer l's outputs are layer l+1's inputs; a
-backward direction streams each sequence reversed and its outputs are re-reversed; both directions are
-concatenated forward, backward; only valid steps are streamed) and scores every h_t.
+(one build per configuration; by default the tile inside the Verilog harness of :mod:`sim.harness`) and
+:func:`run_network` (writes a :class:`sim.job.TileJob`, runs the cocotb module :mod:`sim.tile_tb` through
+:mod:`sim.runner` on Icarus or Verilator, loads the :class:`sim.job.TileResult`). Inside the simulator,
+:mod:`sim.tile_tb` runs multi-layer and bidirectional networks pass by pass as
+:class:`sim.tile_protocol.NetworkPlan` orders them, through a transport of :mod:`sim.tile_driver`, and
+scores every h_t.
 """
 
 from __future__ import annotations
