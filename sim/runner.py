@@ -192,7 +192,7 @@ class Design:
     public: tuple[str, ...] | None = None
     timing: bool = False
     sim_sources: dict = field(default_factory=dict, repr=False)
-    _made: dict = field(default_factory=dict, repr=False, compare=False)
+    _made: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> Design:

@@ -142,3 +142,47 @@ def test_pause_generators():
     assert 0.65 < sum(draws) / len(draws) < 0.85
     with pytest.raises(ValueError, match="probability"):
         pauses(0.0)
+
+
+def test_run_dirs_are_unique_per_call(tmp_path):
+    """Two runs of one build with one name (two ``fuzzymemo run`` in one checkout) never share a directory."""
+    from types import SimpleNamespace
+
+    from sim.runner import new_run_dir
+
+    built = SimpleNamespace(directory=tmp_path)
+    a, b = new_run_dir(built, "cli memo"), new_run_dir(built, "cli memo")
+    assert a != b and a.is_dir() and b.is_dir()
+    assert a.parent == b.parent == tmp_path / "runs" and a.name.startswith("cli_memo.")
+
+
+def test_harness_verilog_and_job_roundtrip(tmp_path):
+    from sim.harness import HARNESS_TOP, HarnessSpec, harness_verilog, pause_registers
+    from sim.job import Pauses, TileJob
+
+    ports = {"x__valid": {"dir": "in", "shape": {"kind": "int", "width": 1, "signed": False}},
+             "x__ready": {"dir": "out", "shape": {"kind": "int", "width": 1, "signed": False}},
+             "x__payload": {"dir": "in", "shape": {"kind": "int", "width": 6, "signed": False}},
+             "h__valid": {"dir": "out", "shape": {"kind": "int", "width": 1, "signed": False}},
+             "h__ready": {"dir": "in", "shape": {"kind": "int", "width": 1, "signed": False}},
+             "h__payload": {"dir": "out", "shape": {"kind": "int", "width": 5, "signed": False}},
+             "slot": {"dir": "in", "shape": {"kind": "int", "width": 2, "signed": False}},
+             "busy": {"dir": "out", "shape": {"kind": "int", "width": 1, "signed": False}}}
+    spec = HarnessSpec(top="blk", ports=ports, sources=("x",), sink="h")
+    assert spec.controls == ["slot"] and spec.outputs == ["busy"]
+    text = harness_verilog(spec)
+    assert f"module {HARNESS_TOP};" in text and ".slot(ctl_slot)" in text and "wire design_busy = busy;" in text
+    assert pause_registers(0.5, 0b101, 3) == (32768, 0b101, 2)
+    with pytest.raises(ValueError, match="pause mask"):
+        pause_registers(1.0, 0, 4)
+    job = TileJob(x=np.arange(24).reshape(2, 3, 4), lengths=np.array([3, 2]), theta=np.array([5]),
+                  expected=[np.ones((2, 3, 2), dtype=np.int64)], expected_evaluations=np.array([[40]]),
+                  expected_reuses=np.array([[3]]), inputs=[4], directions=1, hidden=2, gates=4, lanes=2,
+                  memo_enable=1, form=0, valid=Pauses(0.5, 0b11, 3), wr=[{"mem": 1, "addr": 2, "data": 3}])
+    job.save(tmp_path / "job.npz")
+    back = TileJob.load(tmp_path / "job.npz")
+    assert back.valid == Pauses(0.5, 0b11, 3) and back.ready == Pauses() and back.wr == job.wr
+    np.testing.assert_array_equal(back.x, job.x)
+    np.testing.assert_array_equal(back.expected[0], job.expected[0])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TileJob(**{**back.__dict__, "mode": "fast"})
