@@ -1,8 +1,8 @@
 """cocotb 2.x drivers for Amaranth ``lib.stream`` ports as they appear in the generated Verilog.
 
 Amaranth flattens a stream member ``i`` into the ports ``i__valid``, ``i__ready`` and ``i__payload``; a
-struct payload is one packed vector. :class:`PayloadCodec` packs and unpacks payloads from the
-component's layout (directly from an Amaranth shape, or from the JSON description that
+struct payload is one packed vector. :class:`sim.codec.PayloadCodec` (re-exported here) packs and unpacks
+payloads from the component's layout (directly from an Amaranth shape, or from the JSON description that
 :func:`sim.runner.port_info` writes into the build directory), so tests never hand-code bit offsets.
 
 * :class:`StreamDriver` -- sends items on an input stream (the DUT's ``In(stream.Signature)``), with
@@ -11,7 +11,7 @@ component's layout (directly from an Amaranth shape, or from the JSON descriptio
   hands each transferred payload to a callback (e.g. :meth:`sim.scoreboard.Scoreboard.receive`).
 * Gaps and back-pressure are *pause generators* (as cocotbext-axi's ``set_pause_generator``): an
   iterator giving one bool per cycle, True = pause (no new beat presented / ``ready`` low).
-  :func:`pauses` makes the one the Verilog harness (:mod:`sim.harness`) also implements: random with a
+  :func:`sim.harness.pauses` (re-exported here) makes the one the Verilog harness also implements: random with a
   probability of moving, and a periodic mask; any other iterator works (``itertools.cycle([0, 0, 1])``).
 
 Sampling convention: signals are driven right after a rising edge and the transfer condition

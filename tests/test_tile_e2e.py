@@ -4,9 +4,10 @@ and Verilator: bundled workloads through the memoizing tile with random valid ga
 sequences back to back, multi-layer and bidirectional networks layer by layer, memo off = baseline bit
 for bit, run-time weight loading through ``wr``, and the host's clear errors before anything runs.
 
-Every design configuration is built once per simulator (sim.runner caches builds by configuration), and
-sequences are cut short in time where the workload's are long: Icarus runs the tile at a few thousand
-cycles per second."""
+Runs go through the Verilog harness of sim/harness.py (one await per pass) except the Python-driven mode's
+test. Every design configuration is built once per simulator (sim.runner caches builds by configuration),
+and sequences are cut short in time where the workload's are long (Icarus runs the tile at about 20 k
+cycles per second)."""
 
 from __future__ import annotations
 
