@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from golden_model import intops
-from golden_model.fixed_model import FixedPointNetwork, RunStats, _FixedDirection
+from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import BNN, OFF, MemoPolicy
-from golden_model.sequences import run_layers
 
 from .harness import HARNESS_TOP, pause_registers
 from .job import Pauses, TileJob, TileResult
@@ -132,11 +131,19 @@ def check_fits(params, model: FixedPointNetwork, lengths=None, policy: MemoPolic
 # ---------------------------------------------------------------------------------------------------------
 # Golden model, layer by layer.
 
+def _layer_model(model: FixedPointNetwork, layer: int) -> FixedPointNetwork:
+    """Layer ``layer`` of ``model`` alone, as a one-layer network with the same formats."""
+    from golden_model.network import Network
+
+    dirs = [{k: getattr(w, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")} for w in model.net.layers[layer]]
+    return FixedPointNetwork(Network.build(model.net.cell, [dirs]), model.config)
+
+
 def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray, policy: MemoPolicy,
                   ) -> tuple[list[np.ndarray], RunStats]:
     """The golden model's output of every layer (B, T, D*H) for integer inputs ``x_q``: the same
-    computation as ``model.run(x_q, lengths, policy)`` (same runner, same traversal), keeping the
-    intermediate layers that the host feeds to the next layer."""
+    computation as ``model.run(x_q, lengths, policy)``, layer by layer (each layer run alone on the previous
+    one's outputs, as the host feeds the tile), keeping the intermediate layers."""
     net = model.net
     x_q = np.asarray(x_q, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -146,12 +153,11 @@ def golden_layers(model: FixedPointNetwork, x_q: np.ndarray, lengths: np.ndarray
     outs = []
     out = x_q
     for layer in range(net.num_layers):
-        rows = np.full(batch, theta[layer], dtype=np.int64)
-
-        def make(_li, d, layer=layer, rows=rows):
-            return _FixedDirection(model, layer, d, policy, rows, stats, False)
-
-        out = run_layers(out, lengths, 1, net.num_directions, make)
+        run = _layer_model(model, layer).run(out, lengths, policy, theta_rows=np.full((1, batch), theta[layer]))
+        for f in ("evaluations", "reuses", "step_evaluations", "step_reuses"):
+            getattr(stats, f)[:, layer] = getattr(run.stats, f)[:, 0]
+        stats.corr_sums[layer] = run.stats.corr_sums[0]
+        out = run.out
         outs.append(out)
     return outs, stats
 

@@ -93,11 +93,15 @@ def test_golden_layers_match_model_run():
             ref = model.run(x_q, lengths, policy)
             np.testing.assert_array_equal(outs[-1], ref.out)
             np.testing.assert_array_equal(stats.reuses, ref.stats.reuses)
+            np.testing.assert_array_equal(stats.evaluations, ref.stats.evaluations)
+            np.testing.assert_array_equal(stats.step_reuses, ref.stats.step_reuses)
             assert len(golden_layers_and_run[0]) == model.net.num_layers
     model = bidir_model()
     x, lengths = bidir_data()
-    outs, _ = tile_host.golden_layers(model, model.quantize_input(x), lengths, MemoPolicy(BNN, 0.3))
-    np.testing.assert_array_equal(outs[-1], model.run(x, lengths, MemoPolicy(BNN, 0.3)).out)
+    outs, stats = tile_host.golden_layers(model, model.quantize_input(x), lengths, MemoPolicy(BNN, 0.3))
+    ref = model.run(x, lengths, MemoPolicy(BNN, 0.3))
+    np.testing.assert_array_equal(outs[-1], ref.out)
+    np.testing.assert_array_equal(stats.step_reuses, ref.stats.step_reuses)
 
 
 def test_defaults():
