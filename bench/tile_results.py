@@ -47,6 +47,10 @@ def _pct(v):
     return "-" if v is None else f"{v:.1%}"
 
 
+def _speed(v: float) -> str:
+    return f"{v / 1e6:.2f} M cycles/s" if v >= 1e6 else f"{v / 1000:.0f} k cycles/s"
+
+
 def render() -> str:
     records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("tile_*.json"))]
     order = {w: i for i, w in enumerate(WORKLOADS)}
@@ -77,7 +81,7 @@ def render() -> str:
             f"| {'yes' if r['bit_exact'] else '**NO**'} | {_pct(r['reuse'])} "
             f"| {r['accuracy_rtl']:.4f} / {r['accuracy_golden']:.4f} | {r['cycles_baseline']:,} "
             f"| {r['cycles_memo']:,} | {r['speedup']:.3f} | {r['expected_speedup']:.3f} "
-            f"| {_pct(r['mac_utilization_baseline'])} | {r['sim_cycles_per_second'] / 1000:.0f} k cycles/s |")
+            f"| {_pct(r['mac_utilization_baseline'])} | {_speed(r['sim_cycles_per_second'])} |")
     lines += [
         "",
         "## Measured cycles against the cycle model",

@@ -21,7 +21,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from amaranth.sim import Simulator  # noqa: E402
 
 from golden_model import Network, intops  # noqa: E402
 from golden_model.calibration import calibrate_formats  # noqa: E402
@@ -31,6 +30,7 @@ from hw.tile import Tile  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_image import memory_image  # noqa: E402
 from hw.tile_params import TileParams  # noqa: E402
+from sim.tile_amaranth import TileSequence, run_sequences  # noqa: E402
 
 INPUTS, HIDDEN, STEPS, THETA = 3, 4, 4, 2
 
@@ -52,8 +52,6 @@ def simulate(memo_enable: bool):
     tile = Tile(params, memory_image(params, model))
     # the tile's parts are public attributes: sample their stream handshakes
     front_end = tile.front_end
-    sim = Simulator(tile)
-    sim.add_clock(1e-8)
     traces = {name: [] for name in ("x", "bnn beat", "memo hit", "memo miss", "dot beat", "activation",
                                     "update", "h")}
     h_out = []
@@ -65,20 +63,6 @@ def simulate(memo_enable: bool):
               "activation": fire(tile.activation.o), "update": fire(tile.state.unit.o), "h": fire(tile.h)}
     resp = front_end.memo.response
 
-    async def driver(ctx):
-        ctx.set(tile.n_x, INPUTS)
-        ctx.set(tile.memo_enable, int(memo_enable))
-        ctx.set(tile.theta, THETA)
-        ctx.set(tile.form, 1)
-        ctx.set(tile.h.ready, 1)
-        for t in range(STEPS):
-            for k in range(INPUTS):
-                ctx.set(tile.x.payload, {"data": int(x_q[0, t, k]), "first": int(t == 0 and k == 0),
-                                         "last": int(t == STEPS - 1 and k == INPUTS - 1)})
-                ctx.set(tile.x.valid, 1)
-                await ctx.tick().until(tile.x.ready)
-        ctx.set(tile.x.valid, 0)
-
     async def monitor(ctx):
         while len(h_out) < STEPS * HIDDEN:
             for name, probe in probes.items():
@@ -87,13 +71,12 @@ def simulate(memo_enable: bool):
             hit = got and bool(ctx.get(resp.payload.hit))
             traces["memo hit"].append(hit)
             traces["memo miss"].append(got and not hit)
-            if ctx.get(tile.h.valid):
+            if ctx.get(tile.h.valid) and ctx.get(tile.h.ready):
                 h_out.append(ctx.get(tile.h.payload.data))
             await ctx.tick()
 
-    sim.add_testbench(driver)
-    sim.add_testbench(monitor)
-    sim.run()
+    run_sequences(tile, [TileSequence(x_q[0], memo_enable=int(memo_enable), theta=THETA, form=1)],
+                  monitors=[monitor])
     policy = MemoPolicy("bnn", THETA, form=intops.ABSOLUTE) if memo_enable else MemoPolicy()
     golden = model.run(x_q, policy=policy)
     if h_out != golden.out[0].ravel().tolist():

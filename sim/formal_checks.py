@@ -20,6 +20,7 @@ from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
 from hw.memo_table import MemoTable, ThresholdForm
 from hw.tile import Tile
+from hw.tile_bnn import BnnFrontEnd
 from hw.tile_params import TileParams
 
 from .formal import Harness, Proof, counter_rules, free, sink, source, stream_unit, transfer_checker
@@ -180,7 +181,7 @@ def tile_counters_harness(cell: str = "gru") -> Harness:
                      Cover(dut.evaluations == 1)]
 
     params = TileParams(cell=cell, input_size=1, hidden=2, slots=1, lanes=1, bnn_width=2, config=CONFIG,
-                        max_steps=2)
+                        max_steps=2, front_end=BnnFrontEnd)
     return Harness(Tile(params), properties)
 
 

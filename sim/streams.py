@@ -1,14 +1,18 @@
 """cocotb 2.x drivers for Amaranth ``lib.stream`` ports as they appear in the generated Verilog.
 
 Amaranth flattens a stream member ``i`` into the ports ``i__valid``, ``i__ready`` and ``i__payload``; a
-struct payload is one packed vector. :class:`PayloadCodec` packs and unpacks payloads from the
-component's layout (directly from an Amaranth shape, or from the JSON description that
+struct payload is one packed vector. :class:`sim.codec.PayloadCodec` (re-exported here) packs and unpacks
+payloads from the component's layout (directly from an Amaranth shape, or from the JSON description that
 :func:`sim.runner.port_info` writes into the build directory), so tests never hand-code bit offsets.
 
 * :class:`StreamDriver` -- sends items on an input stream (the DUT's ``In(stream.Signature)``), with
-  random valid gaps; ``valid`` and the payload are held until the transfer.
-* :class:`StreamSink` -- takes items from an output stream with random back-pressure on ``ready`` and
+  valid gaps; ``valid`` and the payload are held until the transfer.
+* :class:`StreamSink` -- takes items from an output stream with back-pressure on ``ready`` and
   hands each transferred payload to a callback (e.g. :meth:`sim.scoreboard.Scoreboard.receive`).
+* Gaps and back-pressure are *pause generators* (as cocotbext-axi's ``set_pause_generator``): an
+  iterator giving one bool per cycle, True = pause (no new beat presented / ``ready`` low).
+  :func:`sim.harness.pauses` (re-exported here) makes the one the Verilog harness also implements: random with a
+  probability of moving, and a periodic mask; any other iterator works (``itertools.cycle([0, 0, 1])``).
 
 Sampling convention: signals are driven right after a rising edge and the transfer condition
 ``valid & ready`` is sampled in the ``ReadOnly`` phase before the next edge, which is race-free on both
@@ -19,96 +23,25 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from .codec import PayloadCodec, stream_codec
+from .harness import pauses
+
 __all__ = [
     "CycleCounter",
+    "pauses",
     "PayloadCodec",
     "StreamDriver",
     "StreamSink",
     "start_clock_and_reset",
     "stream_codec",
 ]
-
-
-class PayloadCodec:
-    """Pack/unpack integers, structs (dicts) and arrays (lists) to/from a packed bit vector.
-
-    ``desc`` is a :func:`sim.runner.shape_json` description; use :meth:`from_shape` for an Amaranth
-    shape. Integers are range-checked (a value that does not fit its field is an error, not truncated)."""
-
-    def __init__(self, desc: dict):
-        self.desc = desc
-        self.width: int = desc["width"]
-        self.kind: str = desc["kind"]
-        self.signed = bool(desc.get("signed", False))
-        self._mask = (1 << self.width) - 1
-        if self.kind in ("struct", "union"):
-            self.fields = {name: (f["offset"], PayloadCodec(f["shape"])) for name, f in desc["fields"].items()}
-        elif self.kind == "array":
-            self.elem = PayloadCodec(desc["elem"])
-            self.length = desc["length"]
-        elif self.kind != "int":
-            raise ValueError(f"unknown shape kind {self.kind!r}")
-
-    @classmethod
-    def from_shape(cls, shape) -> PayloadCodec:
-        from .runner import shape_json
-        return cls(shape_json(shape))
-
-    def pack(self, value) -> int:
-        if self.kind == "int":
-            value = int(value)
-            lo = -(1 << (self.width - 1)) if self.signed else 0
-            hi = (1 << (self.width - 1)) - 1 if self.signed else self._mask
-            if not lo <= value <= hi:
-                raise ValueError(f"{value} does not fit a {'signed' if self.signed else 'unsigned'} "
-                                 f"{self.width}-bit field")
-            return value & self._mask
-        if self.kind == "array":
-            if len(value) != self.length:
-                raise ValueError(f"expected {self.length} elements, got {len(value)}")
-            return sum(self.elem.pack(v) << (k * self.elem.width) for k, v in enumerate(value))
-        if not isinstance(value, dict):
-            raise TypeError(f"a struct payload is a dict of {sorted(self.fields)}, not {type(value).__name__}")
-        unknown = set(value) - set(self.fields)
-        if unknown:
-            raise KeyError(f"unknown payload fields {sorted(unknown)}; the layout has {sorted(self.fields)}")
-        if self.kind == "struct":
-            missing = set(self.fields) - set(value)
-            if missing:
-                raise KeyError(f"payload fields {sorted(missing)} missing")
-        raw = 0
-        for name, v in value.items():
-            offset, codec = self.fields[name]
-            raw |= codec.pack(v) << offset
-        return raw
-
-    def unpack(self, raw: int):
-        raw = int(raw) & self._mask
-        if self.kind == "int":
-            if self.signed and raw >> (self.width - 1):
-                return raw - (1 << self.width)
-            return raw
-        if self.kind == "array":
-            w = self.elem.width
-            return [self.elem.unpack(raw >> (k * w)) for k in range(self.length)]
-        return {name: codec.unpack(raw >> offset) for name, (offset, codec) in self.fields.items()}
-
-
-def stream_codec(design_or_ports: dict, stream: str) -> PayloadCodec:
-    """The payload codec of stream ``stream`` (e.g. ``"i"``) from a design description
-    (:func:`sim.runner.load_design`) or its ``ports`` dict."""
-    ports = design_or_ports.get("ports", design_or_ports)
-    key = f"{stream}__payload"
-    if key not in ports:
-        raise KeyError(f"no stream {stream!r} (port {key}) among {sorted(ports)}")
-    return PayloadCodec(ports[key]["shape"])
 
 
 async def start_clock_and_reset(dut, *, period_ns: int = 10, reset_cycles: int = 2, clk: str = "clk",
@@ -154,24 +87,29 @@ class StreamDriver:
     """Drives the input stream ``<name>__{valid,ready,payload}`` of ``dut``.
 
     ``valid_prob`` is the probability that a queued item is presented in a cycle (1.0: back to back;
-    lower values insert random valid gaps). ``on_send(item, cycle)`` is called for every transfer, with
-    the cycle stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
+    lower values insert random valid gaps); ``pause`` a pause generator instead (see :func:`pauses`,
+    :meth:`set_pause_generator`). ``on_send(item, cycle)`` is called for every transfer, with the cycle
+    stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
 
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
-                 valid_prob: float = 1.0, on_send: Callable[[Any, int | None], None] | None = None,
-                 counter: CycleCounter | None = None):
+                 valid_prob: float = 1.0, pause: Iterator[bool] | None = None,
+                 on_send: Callable[[Any, int | None], None] | None = None, counter: CycleCounter | None = None):
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(0)
-        self.valid_prob = valid_prob
+        self.pause = pause if pause is not None else pauses(valid_prob, rng=self.rng)
         self.on_send = on_send
         self.counter = counter
         self.queue: deque = deque()
         self.sent = 0
         self.valid.value = 0
         self._task = cocotb.start_soon(self._run())
+
+    def set_pause_generator(self, pause: Iterator[bool] | None) -> None:
+        """Valid gaps from ``pause`` (one bool per cycle, True = no new beat; None: back to back)."""
+        self.pause = pause
 
     def send(self, item) -> None:
         """Queue one item (packed immediately, so a bad item fails here, not in the simulation)."""
@@ -196,8 +134,8 @@ class StreamDriver:
         edge, read_only = RisingEdge(self.clock), ReadOnly()
         driven_valid = 0
         while True:
-            if self._current is None and self.queue and (self.valid_prob >= 1.0
-                                                         or self.rng.random() < self.valid_prob):
+            paused = self.pause is not None and next(self.pause)
+            if self._current is None and self.queue and not paused:
                 self._current = self.queue.popleft()
                 self.payload.value = self._current[1]
             want = 1 if self._current is not None else 0
@@ -219,20 +157,22 @@ class StreamDriver:
 class StreamSink:
     """Takes items from the output stream ``<name>__{valid,ready,payload}`` of ``dut``.
 
-    ``ready_prob`` is the probability that ``ready`` is high in a cycle (random back-pressure).
+    ``ready_prob`` is the probability that ``ready`` is high in a cycle (random back-pressure); ``pause``
+    a pause generator instead (True = ``ready`` low; see :func:`pauses`, :meth:`set_pause_generator`).
     Every transfer is unpacked and passed to ``callback(item)`` (and appended to :attr:`items` when no
     callback is given). ``check_stable`` asserts the stream rule: once ``valid`` is high, it stays high
     with the same payload until the transfer."""
 
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
-                 ready_prob: float = 1.0, callback: Callable[[Any], None] | None = None,
+                 ready_prob: float = 1.0, pause: Iterator[bool] | None = None,
+                 callback: Callable[[Any], None] | None = None,
                  check_stable: bool = True, counter: CycleCounter | None = None):
         self.valid = getattr(dut, f"{name}__valid")
         self.ready = getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(1)
-        self.ready_prob = ready_prob
+        self.pause = pause if pause is not None else pauses(ready_prob, rng=self.rng)
         self.callback = callback
         self.check_stable = check_stable
         self.items: list = []
@@ -244,12 +184,16 @@ class StreamSink:
         self.ready.value = 0
         self._task = cocotb.start_soon(self._run())
 
+    def set_pause_generator(self, pause: Iterator[bool] | None) -> None:
+        """Back-pressure from ``pause`` (one bool per cycle, True = ``ready`` low; None: always ready)."""
+        self.pause = pause
+
     async def _run(self):
         edge, read_only = RisingEdge(self.clock), ReadOnly()
         driven_ready = 0
         pending = None  # (raw payload) offered but not taken in the previous cycle
         while True:
-            want = 1 if (self.ready_prob >= 1.0 or self.rng.random() < self.ready_prob) else 0
+            want = 0 if self.pause is not None and next(self.pause) else 1
             if want != driven_ready:
                 self.ready.value = want
                 driven_ready = want

@@ -1,245 +1,192 @@
-"""Inside the simulator: the cocotb driver of the accelerator tile (``hw.tile``).
+"""Inside the simulator: the cocotb transports of the accelerator tile (``hw.tile``).
 
-:class:`TileHost` drives the tile's ports. It streams x with ``first``/``last`` (sequences back to back:
-the next sequence's first element follows the previous one's last element on the stream), sets
-slot/n_x/memo_enable/theta/form with each ``first`` element, collects h with optional random back-pressure,
-loads memories through ``wr`` and reads the performance counters. The stream drivers are event driven: with
-no back-pressure the simulator runs without waking Python between stream transfers.
+Both do only the I/O of :mod:`sim.tile_protocol` (which owns the beat rules, the controls, the counters
+and the network's pass order): ``run_pass(sequences, controls, timeout_cycles)`` streams the sequences back
+to back through the tile with the pass's controls (set before the pass; the tile latches them with each
+``first`` beat), clears the counters first and returns ``(h items, counters, cycles)`` once the tile is
+idle again; ``load(words)`` writes memories through ``wr``.
+
+* :class:`HarnessTransport` (mode ``harness``, the default of :func:`sim.tile_host.tile_design`): the tile
+  inside the Verilog harness of :mod:`sim.harness`; a pass is one source-buffer batch (or a few, for
+  passes longer than the buffers, split between sequences) and one await each.
+* :class:`TileHost` (mode ``python``): cocotb drivers of :mod:`sim.streams` on the tile's own ports, woken
+  every cycle; slower, with the stream protocol checked from Python.
+
+Valid gaps on x (and wr) and back-pressure on h follow the job's probabilities and pause masks in both.
 """
 
 from __future__ import annotations
 
-import math
 import random
 
-import numpy as np
+from .harness import HARNESS_TOP, HarnessDriver, HarnessSpec
+from .job import TileJob
+from .streams import StreamDriver, StreamSink, pauses, start_clock_and_reset, stream_codec, wait_until
+from .tile_protocol import COUNTERS, sequence_beats
 
-__all__ = ["TileHost"]
+__all__ = ["COUNTERS", "HarnessTransport", "TileHost", "transport_for"]
 
-
-def _bit(signal) -> int:
-    """A 1-bit signal's value, 0 while it is still X/Z (before the first clock edge on Icarus)."""
-    v = signal.value
-    return int(v) if v.is_resolvable else 0
-
-
-def _geometric(rng: random.Random, p: float) -> int:
-    """Idle cycles before an event of per-cycle probability p (0 when p >= 1)."""
-    if p >= 1.0:
-        return 0
-    return int(math.log(1.0 - rng.random()) / math.log(1.0 - p))
+#: Cycles after a pass in which nothing more may come out of the tile.
+DRAIN_CYCLES = 8
 
 
-class _XDriver:
-    """Drives the ``x`` stream (or any input stream): items ``(payload_int, controls or None)``; the
-    controls (a dict port -> value) are driven together with the beat that carries them and held.
-
-    Event driven: a beat is presented, the driver sleeps until ``ready`` (a value-change trigger, not a
-    per-cycle poll), and the transfer happens at the next clock edge. ``valid_prob`` < 1 inserts geometric
-    gaps (the per-cycle Bernoulli process of :class:`sim.streams.StreamDriver`)."""
-
-    def __init__(self, dut, name, clock, rng, valid_prob=1.0):
-        self.dut, self.clock, self.rng, self.valid_prob = dut, clock, rng, valid_prob
-        self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
-        self.valid.value = 0
-        self.sent = 0
-
-    async def send_all(self, items):
-        """Send every item; returns after the clock edge of the last transfer (a writable phase)."""
-        from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
-
-        edge = RisingEdge(self.clock)
-        for payload, controls in items:
-            gap = _geometric(self.rng, self.valid_prob)
-            if gap:
-                self.valid.value = 0
-                await ClockCycles(self.clock, gap)
-            if controls:
-                for port, value in controls.items():
-                    getattr(self.dut, port).value = value
-            self.payload.value = payload
-            self.valid.value = 1
-            await ReadOnly()
-            while not _bit(self.ready):
-                await RisingEdge(self.ready)
-                await ReadOnly()
-            await edge
-            self.sent += 1
-        self.valid.value = 0
+def _seeds(seed: int) -> tuple[int, int]:
+    rng = random.Random(seed)
+    return rng.getrandbits(32), rng.getrandbits(32)
 
 
-class _HSink:
-    """Takes the ``h`` stream: ``callback(data, last)`` per transfer. With ``ready_prob`` < 1, ``ready`` is
-    redrawn every cycle while ``valid`` is high (random back-pressure, also before and between beats);
-    while ``valid`` is low the sink sleeps until it rises."""
+def transport_for(dut, design: dict, job: TileJob):
+    """The transport of ``job.mode`` for the build ``design`` (:func:`sim.runner.load_design`)."""
+    harness = design["toplevel"] == HARNESS_TOP
+    if (job.mode == "harness") != harness:
+        raise ValueError(f"a {job.mode!r} job on a {'harness' if harness else 'bare tile'} build")
+    return HarnessTransport(dut, design, job) if harness else TileHost(dut, design, job)
 
-    def __init__(self, dut, name, clock, codec, rng, ready_prob=1.0, callback=None):
-        self.clock, self.codec, self.rng, self.ready_prob = clock, codec, rng, ready_prob
-        self.valid = getattr(dut, f"{name}__valid")
-        self.ready = getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
-        self.callback = callback
-        self.received = 0
+
+class HarnessTransport:
+    """The tile in the Verilog harness: beats go through the source buffer, h comes back from the sink."""
+
+    def __init__(self, dut, design: dict, job: TileJob):
+        self.spec = HarnessSpec.from_design(design)
+        self.driver = HarnessDriver(dut, self.spec)
+        self.hidden = job.hidden
+        self.codecs = {s: stream_codec(design, s) for s in (*self.spec.sources, self.spec.sink)}
+        valid_seed, ready_seed = _seeds(job.seed)
+        self.driver.set_pauses("valid", job.valid.prob, valid_seed, job.valid.mask, job.valid.mask_len)
+        self.driver.set_pauses("ready", job.ready.prob, ready_seed, job.ready.mask, job.ready.mask_len)
         self.protocol_errors: list[str] = []
-        self.ready.value = 1 if ready_prob >= 1.0 else 0
-        self._task = None
 
-    def start(self):
-        import cocotb
+    async def start(self) -> None:
+        """Nothing to do: the harness generates its clock and reset, and starts a batch after the reset."""
 
-        self._task = cocotb.start_soon(self._run())
+    def now_cycles(self) -> int:
+        return self.driver.read("now_cycles")
 
-    def stop(self):
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    def _check(self, what: str, status, beats: int) -> None:
+        if status.timed_out:
+            self.protocol_errors.append(f"{what}: timed out after {status.cycles} cycles")
+        if status.sent != beats:
+            self.protocol_errors.append(f"{what}: the tile took {status.sent} of {beats} beats")
+        if status.proto_errors:
+            self.protocol_errors.append(f"h: {status.proto_errors} cycles with a beat changed or withdrawn "
+                                        f"while valid and not ready")
+        if status.got > len(status.received):
+            self.protocol_errors.append(f"h: {status.got - len(status.received)} beats beyond the sink buffer")
 
-    async def _run(self):
-        from cocotb.triggers import ReadOnly, RisingEdge
+    async def load(self, words: list[dict]) -> None:
+        pack = self.codecs["wr"].pack
+        raw = [pack(w) for w in words]
+        depth = self.spec.src_depth
+        for start in range(0, len(raw), depth):
+            chunk = raw[start:start + depth]
+            status = await self.driver.batch(chunk, target="wr", expect=0, timeout=100 * len(chunk) + 1000,
+                                             drain=DRAIN_CYCLES)
+            self._check("wr", status, len(chunk))
 
-        edge, read_only = RisingEdge(self.clock), ReadOnly()
-        always = self.ready_prob >= 1.0
-        driven = 1 if always else 0
-        pending = None
-        while True:
-            if not always:
-                want = 1 if self.rng.random() < self.ready_prob else 0
-                if want != driven:
-                    self.ready.value = want
-                    driven = want
-            await read_only
-            if _bit(self.valid):
-                raw = int(self.payload.value)
-                if pending is not None and raw != pending and len(self.protocol_errors) < 10:
-                    self.protocol_errors.append(f"h: payload changed from {pending:#x} to {raw:#x} while "
-                                                f"valid and not ready")
-                if driven:
-                    pending = None
-                    await edge
-                    self.received += 1
-                    if self.callback is not None:
-                        item = self.codec.unpack(raw)
-                        self.callback(item)
-                else:
-                    pending = raw
-                    await edge
-            else:
-                if pending is not None and len(self.protocol_errors) < 10:
-                    self.protocol_errors.append("h: valid dropped before the transfer")
-                pending = None
-                await RisingEdge(self.valid)
+    def _chunks(self, sequences) -> list[list]:
+        """Runs of whole sequences that fit the harness's buffers (one batch each)."""
+        chunks, current, beats_in, beats_out = [], [], 0, 0
+        for seq in sequences:
+            n_in, n_out = seq.shape[0] * seq.shape[1], seq.shape[0] * self.hidden
+            if n_in > self.spec.src_depth or n_out > self.spec.sink_depth:
+                raise ValueError(f"a sequence of {seq.shape[0]} steps exceeds the harness buffers")
+            if current and (beats_in + n_in > self.spec.src_depth or beats_out + n_out > self.spec.sink_depth):
+                chunks.append(current)
+                current, beats_in, beats_out = [], 0, 0
+            current.append(seq)
+            beats_in, beats_out = beats_in + n_in, beats_out + n_out
+        if current:
+            chunks.append(current)
+        return chunks
+
+    async def run_pass(self, sequences, controls: dict, *, timeout_cycles: int):
+        self.driver.set_controls({k: v for k, v in controls.items() if k in self.spec.controls})
+        pack, unpack = self.codecs["x"].pack, self.codecs[self.spec.sink].unpack
+        items, cycles = [], 0
+        for k, chunk in enumerate(self._chunks(sequences)):
+            raw = [pack(b) for seq in chunk for b in sequence_beats(seq)]
+            expect = sum(seq.shape[0] for seq in chunk) * self.hidden
+            status = await self.driver.batch(raw, target="x", expect=expect, clear=k == 0, drain=DRAIN_CYCLES,
+                                             timeout=max(1000, timeout_cycles - cycles))
+            self._check("x", status, len(raw))
+            items += [unpack(r) for r in status.received]
+            cycles += status.cycles
+        counters = {name: self.driver.read(name) for name in COUNTERS if name in self.spec.ports}
+        return items, counters, cycles
 
 
 class TileHost:
-    """cocotb driver of one tile instance (``dut``) built by :func:`tile_design`; ``design`` is
-    :func:`sim.runner.load_design`'s description (ports, config)."""
+    """The bare tile (``dut``, toplevel of :func:`sim.tile_host.tile_design` with ``harness=False``) driven
+    from Python: a :class:`sim.streams.StreamDriver` on x and wr, a :class:`sim.streams.StreamSink` on h."""
 
-    COUNTERS = ("cycles", "evaluations", "reuses", "stalls")
-
-    def __init__(self, dut, design: dict, *, valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1):
-        from .streams import stream_codec
-
+    def __init__(self, dut, design: dict, job: TileJob):
         self.dut, self.design = dut, design
-        self.clock = dut.clk
-        rng = random.Random(seed)
-        self.x_codec = stream_codec(design, "x")
-        self.h_codec = stream_codec(design, "h")
-        self.wr_codec = stream_codec(design, "wr") if "wr__payload" in design["ports"] else None
-        self.x = _XDriver(dut, "x", self.clock, random.Random(rng.random()), valid_prob)
-        self.wr = _XDriver(dut, "wr", self.clock, random.Random(rng.random()), valid_prob) \
-            if self.wr_codec is not None else None
-        self.h = _HSink(dut, "h", self.clock, self.h_codec, random.Random(rng.random()), ready_prob)
         self.ports = design["ports"]
+        self.hidden = job.hidden
+        self.clock = dut.clk
+        valid_seed, ready_seed = _seeds(job.seed)
+        self._valid = pauses(job.valid.prob, rng=random.Random(valid_seed), mask=job.valid.mask,
+                             mask_len=job.valid.mask_len)
+        self._ready = pauses(job.ready.prob, rng=random.Random(ready_seed), mask=job.ready.mask,
+                             mask_len=job.ready.mask_len)
+        self.received: list[dict] = []
+        self._errors: list[str] = []
         for port in ("slot", "n_x", "memo_enable", "theta", "form", "clear_counters"):
             if port in self.ports:
                 getattr(dut, port).value = 0
+        self.x = self.wr = self.h = None
 
-    async def reset(self):
-        from .streams import start_clock_and_reset
+    @property
+    def protocol_errors(self) -> list[str]:
+        return self._errors + (list(self.h.protocol_errors) if self.h is not None else [])
 
+    async def start(self) -> None:
         await start_clock_and_reset(self.dut)
-        self.h.start()
+        self.x = StreamDriver(self.dut, "x", self.clock, stream_codec(self.design, "x"), pause=self._valid)
+        self.wr = StreamDriver(self.dut, "wr", self.clock, stream_codec(self.design, "wr"), pause=self._valid)
+        self.h = StreamSink(self.dut, "h", self.clock, stream_codec(self.design, "h"), pause=self._ready,
+                            callback=self.received.append)
 
     def now_cycles(self) -> int:
         from cocotb.utils import get_sim_time
 
         return int(get_sim_time("ns")) // 10
 
-    async def load(self, beats: list[dict]):
-        """Write memories through the ``wr`` stream (the tile must be idle)."""
-        if self.wr is None:
-            raise RuntimeError("this tile has no wr stream")
-        if _bit(self.dut.busy):
+    def _busy(self) -> bool:
+        v = self.dut.busy.value
+        return bool(int(v)) if v.is_resolvable else False
+
+    async def load(self, words: list[dict]) -> None:
+        if self._busy():
             raise RuntimeError("memories are written only while the tile is idle")
-        await self.wr.send_all([(self.wr_codec.pack(b), None) for b in beats])
+        self.wr.send_many(words)
+        await self.wr.wait_idle()
+        await self._cycles(DRAIN_CYCLES)
 
-    async def clear_counters(self):
-        from cocotb.triggers import RisingEdge
+    async def _cycles(self, n: int) -> None:
+        from cocotb.triggers import ClockCycles
 
-        self.dut.clear_counters.value = 1
-        await RisingEdge(self.clock)
-        self.dut.clear_counters.value = 0
+        await ClockCycles(self.clock, n)
 
     def read_counters(self) -> dict:
-        return {name: int(getattr(self.dut, name).value) for name in self.COUNTERS if name in self.ports}
+        return {name: int(getattr(self.dut, name).value) for name in COUNTERS if name in self.ports}
 
-    def _controls(self, slot, n_x, memo_enable, theta, form) -> dict:
-        controls = {"slot": slot, "n_x": n_x, "theta": theta, "form": form}
-        if "memo_enable" in self.ports:
-            controls["memo_enable"] = memo_enable
-        return {k: v for k, v in controls.items() if k in self.ports}
-
-    def x_beats(self, sequences, controls: dict) -> list:
-        """The x stream of ``sequences`` (each (T, n_x) int): ``first`` on element 0 of step 0 (with the
-        controls), ``last`` on the final element of the final step."""
-        items = []
-        pack = self.x_codec.pack
-        for seq in sequences:
-            flat = np.asarray(seq, dtype=np.int64).reshape(-1).tolist()
-            end = len(flat) - 1
-            for k, v in enumerate(flat):
-                items.append((pack({"data": v, "first": int(k == 0), "last": int(k == end)}),
-                              controls if k == 0 else None))
-        return items
-
-    async def run_pass(self, sequences, *, slot: int, n_x: int, memo_enable: int, theta: int, form: int,
-                       on_output, timeout_cycles: int):
-        """Stream ``sequences`` back to back through slot ``slot``; ``on_output(item)`` gets every h element
-        ({"data", "last"}). Returns (counters, sim cycles of the pass). Counters are cleared first and
-        read once the tile is idle again."""
-        import cocotb
-        from cocotb.triggers import Event, RisingEdge, with_timeout
-
-        total = sum(int(np.asarray(s).shape[0]) for s in sequences) * self.design_hidden
-        done = Event()
-        got = [0]
-
-        def receive(item):
-            on_output(item)
-            got[0] += 1
-            if got[0] >= total:
-                done.set()
-
-        self.h.callback = receive
-        await self.clear_counters()
+    async def run_pass(self, sequences, controls: dict, *, timeout_cycles: int):
+        for name, value in controls.items():
+            if name in self.ports:
+                getattr(self.dut, name).value = value
+        self.dut.clear_counters.value = 1
+        await self._cycles(1)
+        self.dut.clear_counters.value = 0
         start = self.now_cycles()
-        beats = self.x_beats(sequences, self._controls(slot, n_x, memo_enable, theta, form))
-        sender = cocotb.start_soon(self.x.send_all(beats))
-        await with_timeout(done.wait(), timeout_cycles * 10, "ns")
-        await sender
-        # idle again: busy falls after the last h element
-        edge = RisingEdge(self.clock)
-        for _ in range(1000):
-            if not _bit(self.dut.busy):
-                break
-            await edge
-        else:
-            raise AssertionError("the tile stays busy after its last output")
-        cycles = self.now_cycles() - start
-        return self.read_counters(), cycles
-
-    @property
-    def design_hidden(self) -> int:
-        return int(self.design["config"]["hidden"])
+        self.received.clear()
+        expect = sum(seq.shape[0] for seq in sequences) * self.hidden
+        for seq in sequences:
+            self.x.send_many(sequence_beats(seq))
+        try:
+            await wait_until(self.dut, lambda: len(self.received) >= expect and self.x.idle and not self._busy(),
+                             timeout_cycles, f"{expect} h beats and an idle tile")
+        except AssertionError as e:     # recorded in the result (the lost beats are the scoreboard's)
+            self._errors.append(str(e))
+        await self._cycles(DRAIN_CYCLES)   # anything more is extra
+        return list(self.received), self.read_counters(), self.now_cycles() - start

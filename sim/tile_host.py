@@ -2,23 +2,24 @@
 
 The host process (plain Python): :func:`check_fits` (the clear errors before anything runs),
 :func:`golden_layers` (the golden model's per-layer outputs with a memo policy), :func:`tile_design`
-(one build per configuration) and :func:`run_network` (writes a job file, runs the cocotb module
-:mod:`sim.tile_tb` through :mod:`sim.runner` on Icarus or Verilator, reads the results back). Inside the
-simulator, :class:`sim.tile_driver.TileHost` drives the tile's ports and :mod:`sim.tile_tb` runs
-multi-layer and bidirectional networks layer by layer (layer l's outputs are layer l+1's inputs; a
-backward direction streams each sequence reversed and its outputs are re-reversed; both directions are
-concatenated forward, backward; only valid steps are streamed) and scores every h_t.
+(one build per configuration; by default the tile inside the Verilog harness of :mod:`sim.harness`) and
+:func:`run_network` (writes a :class:`sim.job.TileJob`, runs the cocotb module :mod:`sim.tile_tb` through
+:mod:`sim.runner` on Icarus or Verilator, loads the :class:`sim.job.TileResult`). Inside the simulator,
+:mod:`sim.tile_tb` runs multi-layer and bidirectional networks pass by pass as
+:class:`sim.tile_protocol.NetworkPlan` orders them, through a transport of :mod:`sim.tile_driver`, and
+scores every h_t.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import json
+import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,21 @@ from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import BNN, OFF, MemoPolicy
 
+from .harness import HARNESS_TOP, pause_registers
+from .job import Pauses, TileJob, TileResult
+
 __all__ = [
-        "TileRun",
+    "TileRun",
     "check_fits",
     "golden_layers",
+    "policy_for",
     "predicted_cycles",
     "run_network",
     "tile_design",
     "tile_params",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The cocotb module that runs a job (importable from the repository root).
 TB_MODULE = "sim.tile_tb"
@@ -143,12 +150,15 @@ def memory_words(params, model: FixedPointNetwork) -> list[dict]:
             for w in image_writes(params, memory_image(params, model))]
 
 
-def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None):
+def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = None, harness: bool = True):
     """The :class:`sim.runner.Design` of a tile whose memories are initialised with ``model``'s image
-    (None: empty memories, to be loaded through ``wr``). One build per (params, weights)."""
+    (None: empty memories, to be loaded through ``wr``). One build per (params, weights). ``harness``: the
+    tile inside the Verilog harness of :mod:`sim.harness` (fast runs, mode ``harness``); else the bare tile
+    driven from Python every cycle (mode ``python``)."""
     from hw.tile import Tile
 
     from . import runner
+    from .harness import HarnessSpec
 
     image = None
     if model is not None:
@@ -158,7 +168,12 @@ def tile_design(params, model: FixedPointNetwork | None, *, name: str | None = N
     tile = Tile(params, image) if image is not None else Tile(params)
     config = _params_config(params) | {"weights": _weights_digest(model) if model is not None else "none"}
     name = name or f"tile_{params.cell}{'_memo' if params.memo else '_base'}"
-    return runner.Design.from_component(tile, name=name, config=config)
+    if not harness:
+        return runner.Design.from_component(tile, name=name, config=config)
+    bare = runner.Design.from_component(tile, name=name, config=config)
+    spec = HarnessSpec(top=bare.toplevel, ports=bare.ports, sources=("x", "wr"), sink="h")
+    netlist = functools.partial(runner.optimized_verilog, tile, name=bare.toplevel)
+    return spec.design(bare.verilog, name=f"{name}_harness", config=config, sim_sources={"icarus": netlist})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -173,8 +188,8 @@ class TileRun:
     stats: RunStats                    # golden statistics (reuses, evaluations)
     counters: dict                     # totals of the tile's counters: cycles, evaluations, reuses, stalls
     passes: list[dict]                 # per layer-direction pass: slot, counters, sim cycles
-    sim_cycles: int                    # clock cycles simulated from the first x element to the last h one
-    wall_seconds: float                # simulator process wall time
+    sim_cycles: int                    # clock cycles simulated from the first pass to the end of the last
+    wall_seconds: float                # simulator process wall time (start-up and the result file included)
     mismatches: int                    # h elements different from the golden model
     lost: int                          # expected elements never received
     extra: int                         # received elements beyond the expected ones
@@ -182,7 +197,7 @@ class TileRun:
     report: str = ""
     sim: str = ""
     run_dir: str = ""
-    extra_info: dict = field(default_factory=dict)
+    sim_seconds: float = 0.0           # wall time of the simulation proper (reset to the last pass)
 
     @property
     def bit_exact(self) -> bool:
@@ -213,7 +228,7 @@ def predicted_cycles(params, run: TileRun, memo_enable: bool) -> int:
     return int(total)
 
 
-def _policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
+def policy_for(memo_enable: bool, threshold, form: str) -> MemoPolicy:
     return MemoPolicy(BNN, threshold, form) if memo_enable else MemoPolicy(OFF, 0.0, form)
 
 
@@ -240,7 +255,9 @@ def _stdout_to(path: Path | None):
 def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, *, memo_enable: bool,
                 threshold=0.0, form: str = intops.RELATIVE, load: FixedPointNetwork | None = None,
                 valid_prob: float = 1.0, ready_prob: float = 1.0, seed: int = 1, strict: bool = True,
-                run_name: str | None = None, timeout_factor: float = 20.0, quiet: bool = False) -> TileRun:
+                run_name: str | None = None, timeout_factor: float = 20.0, quiet: bool = False,
+                valid_mask: tuple[int, int] = (0xFFFFFFFF, 32), ready_mask: tuple[int, int] = (0xFFFFFFFF, 32),
+                ) -> TileRun:
     """Run the batch ``x`` (float, or int64 already quantized) of sequences of ``lengths`` through the tile
     ``design`` (elaborated with ``params``) on ``sim`` and score every output against the golden model.
 
@@ -248,6 +265,8 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     load -- a model to load through the ``wr`` stream before the run (run-time loading); else the tile
             runs the weights it was elaborated with, which must be ``model``'s
     valid_prob, ready_prob -- random valid gaps on x and random back-pressure on h (1.0: none)
+    valid_mask, ready_mask -- ``(mask, length)``: periodic pause patterns on top (bit ``cycle % length``
+              of ``mask`` set: the beat may move; see :class:`sim.job.Pauses`)
     strict -- a cocotb failure (and :class:`sim.runner.SimulationError`) on any mismatch; with False the
               mismatches are only counted in the returned :class:`TileRun`
     quiet -- the simulator's output goes to ``sim.log`` in the run directory instead of stdout
@@ -255,7 +274,7 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
     Errors of fit (sizes, formats, lengths, thresholds) are raised before anything runs."""
     from . import runner
 
-    policy = _policy_for(memo_enable, threshold, form)
+    policy = policy_for(memo_enable, threshold, form)
     x = np.asarray(x)
     lengths = np.asarray(lengths, dtype=np.int64)
     if x.ndim != 3 or lengths.shape != (x.shape[0],):
@@ -270,54 +289,47 @@ def run_network(design, sim: str, params, model: FixedPointNetwork, x, lengths, 
         intops.quantize_threshold(threshold, form)   # out-of-range values are errors even when unused
     if not 0.0 < valid_prob <= 1.0 or not 0.0 < ready_prob <= 1.0:
         raise ValueError(f"valid_prob and ready_prob must be in (0, 1], not {valid_prob}, {ready_prob}")
+    for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
+        pause_registers(prob, mask, length)     # a clear error before anything runs
     expected, stats = golden_layers(model, x_q, lengths, policy)
     net = model.net
     theta_q = policy.thresholds_q(net.num_layers) if memo_enable else np.zeros(net.num_layers, np.int64)
     if not memo_enable and threshold is not None:
         theta_q = np.repeat(np.int64(intops.quantize_threshold(threshold, form)), net.num_layers)
-    design_obj = design
-    built = runner.build(design_obj, sim)
-    run_name = run_name or f"run-{'memo' if memo_enable else 'off'}"
-    run_dir = built.directory / "runs" / runner._sanitize(run_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    job = run_dir / "job.npz"
-    result_file = run_dir / "result.npz"
-    result_file.unlink(missing_ok=True)
-    arrays = {"x": x_q, "lengths": lengths, "theta": theta_q,
-              "evaluations": stats.evaluations.sum(axis=(0, 3)), "reuses": stats.reuses.sum(axis=(0, 3))}
-    for li, e in enumerate(expected):
-        arrays[f"expected_{li}"] = e
-    words = None
     if load is not None:
         check_fits(params, load)
         if load.net.num_layers != net.num_layers or load.net.num_directions != net.num_directions:
             raise ValueError("the loaded model must have the shape of the model run")
-        words = memory_words(params, load)
-    np.savez(job, **arrays)
-    meta = {
-        "num_layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
-        "gates": len(net.gates), "inputs": _slot_inputs(net), "memo_enable": int(bool(memo_enable)),
-        "form": 0 if form == intops.RELATIVE else 1, "valid_prob": valid_prob, "ready_prob": ready_prob,
-        "seed": seed, "strict": bool(strict), "lanes": params.lanes, "timeout_factor": timeout_factor,
-        "job": str(job), "result": str(result_file), "wr": words,
-    }
+    mode = "harness" if design.toplevel == HARNESS_TOP else "python"
+    job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
+                  expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
+                  expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=_slot_inputs(net),
+                  directions=net.num_directions, hidden=net.hidden_size, gates=len(net.gates), lanes=params.lanes,
+                  memo_enable=int(bool(memo_enable)), form=0 if form == intops.RELATIVE else 1,
+                  valid=Pauses(valid_prob, *valid_mask), ready=Pauses(ready_prob, *ready_mask), seed=seed,
+                  strict=bool(strict),
+                  timeout_factor=timeout_factor, wr=memory_words(params, load) if load is not None else None,
+                  mode=mode)
+    built = runner.build(design, sim)
+    run_dir = runner.new_run_dir(built, run_name or f"run-{'memo' if memo_enable else 'off'}")
+    job_file, result_file = run_dir / "job.npz", run_dir / "result.npz"
+    job.save(job_file)
     start = time.perf_counter()
     error = None
     try:
         with _stdout_to(run_dir / "sim.log" if quiet else None):
-            runner.run(design_obj, sim, TB_MODULE, params=meta, run_name=run_name)
+            runner.run(design, sim, TB_MODULE, params={"job": str(job_file), "result": str(result_file)},
+                       run_dir=run_dir)
     except runner.SimulationError as e:
+        if strict or not result_file.exists():
+            raise
         error = e
     wall = time.perf_counter() - start
-    if not result_file.exists():
-        raise error or runner.SimulationError(f"the tile run left no result file {result_file}")
-    with np.load(result_file, allow_pickle=False) as r:
-        outputs = [r[f"out_{li}"].astype(np.int64) for li in range(net.num_layers)]
-        info = json.loads(str(r["info"]))
-    if error is not None and strict:
-        raise error
-    return TileRun(outputs=outputs, expected=expected, lengths=lengths, stats=stats, counters=info["counters"],
-                   passes=info["passes"], sim_cycles=info["sim_cycles"], wall_seconds=wall,
-                   mismatches=info["mismatches"], lost=info["lost"], extra=info["extra"],
-                   counters_ok=info["counters_ok"], report=info["report"], sim=sim, run_dir=str(run_dir),
-                   extra_info={"sim_wall_seconds": info.get("sim_wall_seconds")})
+    result = TileResult.load(result_file)
+    if error is not None:
+        log.warning("tile run %s: %s", run_dir, str(error).splitlines()[0])
+    return TileRun(outputs=result.outputs, expected=expected, lengths=lengths, stats=stats,
+                   counters=result.counters, passes=result.passes, sim_cycles=result.sim_cycles, wall_seconds=wall,
+                   mismatches=result.mismatches, lost=result.lost, extra=result.extra,
+                   counters_ok=result.counters_ok, report=result.report, sim=sim, run_dir=str(run_dir),
+                   sim_seconds=result.sim_seconds)

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["HostLink", "TileLink", "SequenceResult", "stream_layouts", "describe_link"]
+from sim.codec import PayloadCodec
+from sim.tile_protocol import COUNTERS, NetworkPlan, controls, sequence_beats
 
-CMD_CONTROL, CMD_STATUS = 0x40, 0x41
-RSP_STREAM, RSP_STATUS = 0x80, 0xC1
+__all__ = ["HostLink", "TileLink", "SequenceResult", "stream_layouts", "describe_link"]
 
 
 def stream_layouts(component) -> dict:
@@ -64,42 +64,6 @@ def describe_link(bridge) -> dict:
     return {**bridge.describe(), "layouts": stream_layouts(bridge.dut)}
 
 
-def _fit(name: str, value, width: int, signed: bool = False) -> int:
-    """``value`` as a ``width``-bit pattern; ValueError when it does not fit."""
-    if hasattr(value, "value") and not isinstance(value, (int, np.integer)):   # enum member
-        value = value.value
-    if isinstance(value, (bool, np.bool_)):
-        value = int(value)
-    if not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}: {value!r} is not an integer")
-    value = int(value)
-    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-    if not lo <= value <= hi:
-        kind = "signed" if signed else "unsigned"
-        raise ValueError(f"{name}: {value} does not fit {width} bits {kind} ({lo}..{hi})")
-    return value & ((1 << width) - 1)
-
-
-def _pack_fields(what: str, fields: dict, values: dict) -> int:
-    word = 0
-    for fname, v in values.items():
-        if fname not in fields:
-            raise ValueError(f"{what} has no field {fname!r} (fields: {', '.join(fields) or 'none'})")
-        f = fields[fname]
-        word |= _fit(f"{what}.{fname}", v, f["width"], f.get("signed", False)) << f["offset"]
-    return word
-
-
-def _unpack_fields(fields: dict, word: int) -> dict:
-    out = {}
-    for fname, f in fields.items():
-        v = (word >> f["offset"]) & ((1 << f["width"]) - 1)
-        if f.get("signed", False) and v >> (f["width"] - 1):
-            v -= 1 << f["width"]
-        out[fname] = v
-    return out
-
-
 class HostLink:
     """The host side of :mod:`synth.board`'s byte protocol over ``transport`` (``write(bytes)``,
     ``read(n)``).
@@ -119,6 +83,9 @@ class HostLink:
         self._out_by_tag = {s["tag"]: s for s in bmap["out_streams"]}
         self.control_fields = bmap["control"]["fields"]
         self.status_fields = bmap["status"]["fields"]
+        self._control_codec = PayloadCodec.from_fields(self.control_fields, bmap["control"]["bits"])
+        self._status_codec = PayloadCodec.from_fields(self.status_fields, bmap["status"]["bits"])
+        self._codecs = {name: PayloadCodec.from_fields(fields) for name, fields in self.layouts.items()}
         self.controls = {name: 0 for name in self.control_fields}
         self._pending: dict[str, list] = {name: [] for name in self.out_streams}
         self._pending_status: list[dict] = []
@@ -143,7 +110,7 @@ class HostLink:
             if name not in self.control_fields:
                 raise ValueError(f"no control field {name!r} (fields: {', '.join(self.control_fields)})")
             merged[name] = v
-        word = _pack_fields("control", self.control_fields, merged)
+        word = self._control_codec.pack(merged, what="control", fill=True)
         return bytes([self.map["control"]["command"]]) + word.to_bytes(self.map["control"]["bytes"], "little")
 
     def encode_beat(self, stream: str, beat) -> bytes:
@@ -155,9 +122,9 @@ class HostLink:
         if isinstance(beat, dict):
             if stream not in self.layouts:
                 raise ValueError(f"no payload layout for stream {stream!r}: give the beat as a raw int")
-            word = _pack_fields(stream, self.layouts[stream], beat)
+            word = self._codecs[stream].pack(beat, what=stream, fill=True)
         else:
-            word = _fit(f"{stream} payload", beat, s["payload_bits"])
+            word = PayloadCodec.unsigned(s["payload_bits"]).pack(beat, what=f"{stream} payload")
         return bytes([s["command"]]) + word.to_bytes(s["bytes"], "little")
 
     def decode_stream_payload(self, stream: str, body: bytes):
@@ -168,7 +135,7 @@ class HostLink:
         word = int.from_bytes(body, "little")
         if word >> s["payload_bits"]:
             raise ValueError(f"malformed {stream!r} beat {body.hex()}: bits set above its {s['payload_bits']} bits")
-        return _unpack_fields(self.layouts[stream], word) if stream in self.layouts else word
+        return self._codecs[stream].unpack(word) if stream in self._codecs else word
 
     def decode_status(self, body: bytes) -> dict:
         """The status fields from the status word's bytes."""
@@ -178,7 +145,7 @@ class HostLink:
         word = int.from_bytes(body, "little")
         if word >> st["bits"]:
             raise ValueError(f"malformed status word {body.hex()}: bits set above its {st['bits']} bits")
-        return _unpack_fields(self.status_fields, word)
+        return self._status_codec.unpack(word)
 
     def frame_length(self, header: int) -> int:
         """Payload bytes after the board->host header byte ``header`` (ValueError for an unknown one)."""
@@ -276,9 +243,12 @@ class SequenceResult:
 
 
 class TileLink:
-    """The accelerator tile (``hw.tile.Tile``, docs/tile.md) over a :class:`HostLink`: ``hidden`` is H."""
+    """The accelerator tile (``hw.tile.Tile``, docs/tile.md) over a :class:`HostLink`: ``hidden`` is H.
 
-    COUNTERS = ("cycles", "evaluations", "reuses", "stalls")
+    A thin transport of :mod:`sim.tile_protocol` (the beat rules, controls, counters and a network's pass
+    order are there): it moves the beats over the link and keeps x at most two steps ahead of h."""
+
+    COUNTERS = COUNTERS
 
     def __init__(self, link: HostLink, hidden: int):
         for stream in ("x", "wr"):
@@ -317,17 +287,10 @@ class TileLink:
 
         x is sent at most two steps ahead of the h received (step t's x once all h of step t-2 are in): the
         tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits."""
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(f"x must be (steps, n_x) with steps, n_x >= 1, got shape {x.shape}")
-        if isinstance(form, str):
-            forms = {"relative": 0, "absolute": 1}
-            if form not in forms:
-                raise ValueError(f"form must be 'relative' or 'absolute', not {form!r}")
-            form = forms[form]
-        steps, n_x = x.shape
+        beats = sequence_beats(x)
+        steps, n_x = np.asarray(x).shape
         H = self.hidden
-        self.link.set_controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form)
+        self.link.set_controls(**controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form))
         if clear:
             self.clear_counters()
         h: list[int] = []
@@ -343,9 +306,28 @@ class TileLink:
         for t in range(steps):
             if t >= 2:
                 collect_step()                       # all h of step t-2
-            self.link.send_many("x", [{"data": int(x[t, k]), "first": int(t == 0 and k == 0),
-                                       "last": int(t == steps - 1 and k == n_x - 1)} for k in range(n_x)])
+            self.link.send_many("x", beats[t * n_x:(t + 1) * n_x])
         while len(h) < steps * H:
             collect_step()
         counters = self.counters()
         return SequenceResult(np.array(h, dtype=np.int64).reshape(steps, H), counters, lasts)
+
+    def run_network(self, x, lengths, *, inputs: list[int], directions: int = 1, memo_enable: int = 0,
+                    theta=0, form=0) -> tuple[list[np.ndarray], list[dict]]:
+        """Run a whole network (layer l takes ``inputs[l]`` values per step) over the batch ``x`` (B, T, n_x)
+        of sequences of ``lengths``, pass by pass as :class:`sim.tile_protocol.NetworkPlan` orders it;
+        ``theta`` one threshold register value or one per layer. Returns every layer's outputs
+        (B, T, D*H) and the counters summed per pass."""
+        plan = NetworkPlan(x, lengths, inputs=inputs, directions=directions, hidden=self.hidden)
+        thetas = np.broadcast_to(np.asarray(theta, dtype=np.int64), (len(inputs),))
+        passes = []
+        for p in plan.passes:
+            h, totals = [], dict.fromkeys(self.COUNTERS, 0)
+            for seq in plan.sequences(p):
+                r = self.run_sequence(seq, slot=p.slot, memo_enable=memo_enable, theta=int(thetas[p.layer]),
+                                      form=form)
+                h.append(r.h.reshape(-1))
+                totals = {k: totals[k] + r.counters[k] for k in self.COUNTERS}
+            plan.put(p, np.concatenate(h) if h else [])
+            passes.append({"layer": p.layer, "direction": p.direction, "slot": p.slot, "counters": totals})
+        return plan.outputs, passes

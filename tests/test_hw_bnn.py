@@ -5,17 +5,14 @@ Every output is checked against golden_model.intops (bnn_output / popcount_xnor_
 from __future__ import annotations
 
 import random
-import sys
 
 import pytest
 from amaranth.sim import Simulator
 
 from hw.bnn import BnnUnit
 from sim import runner
-from sim.runner import TB_DIR, pytest_simulators
-
-sys.path.insert(0, str(TB_DIR))
-from bnn_vectors import make_neurons
+from sim.runner import pytest_simulators
+from sim.testbenches.bnn_vectors import make_neurons
 
 #: (width B, max_inputs N_max): B = 1, N_max not a multiple of B, a wide beat.
 COCOTB_CONFIGS = [(1, 9), (8, 40), (24, 200)]
@@ -95,7 +92,7 @@ def test_amaranth_backpressure_holds_output():
 def test_cocotb(sim, width, max_inputs):
     config = {"width": width, "max_inputs": max_inputs}
     design = runner.Design.from_component(BnnUnit(width, max_inputs), name="bnn", config=config)
-    result = runner.run(design, sim, "tb_bnn", params={**COCOTB_PARAMS, "seed": width * 7 + max_inputs,
+    result = runner.run(design, sim, "sim.testbenches.tb_bnn", params={**COCOTB_PARAMS, "seed": width * 7 + max_inputs,
                                                          "latency": BnnUnit.LATENCY})
     assert result["tests"] == 2
 

@@ -64,5 +64,5 @@ def test_datapath_unit(sim, case):
     verilog, latency = _design(unit, tuple(sorted(design.items())))
     params = dict(design, unit=unit, count=count, seed=len(CASES) + CASES.index(case),
                   latency=latency, valid_prob=0.7, ready_prob=0.6)
-    result = run(verilog, sim, "tb_datapath", params=params)
+    result = run(verilog, sim, "sim.testbenches.tb_datapath", params=params)
     assert result["tests"] == 2

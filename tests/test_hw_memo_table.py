@@ -5,7 +5,6 @@ Icarus and Verilator (golden_model.memo step by step, random traffic, throughput
 from __future__ import annotations
 
 import random
-import sys
 
 import pytest
 from amaranth.sim import Simulator
@@ -13,10 +12,8 @@ from amaranth.sim import Simulator
 from golden_model.formats import THETA_BITS
 from hw.memo_table import MemoTable
 from sim import runner
-from sim.runner import TB_DIR, pytest_simulators
-
-sys.path.insert(0, str(TB_DIR))
-from memo_ref import MemoTableRef
+from sim.runner import pytest_simulators
+from sim.testbenches.memo_ref import MemoTableRef
 
 THETA_MAX = (1 << THETA_BITS) - 1
 
@@ -113,7 +110,8 @@ COCOTB_PARAMS = {"sequences": 6, "steps": 10, "traffic": 1500, "latency": MemoTa
 def test_cocotb(sim, entries, y_bits, b_bits, cache_update):
     config = {"entries": entries, "y_bits": y_bits, "b_bits": b_bits, "cache_update": cache_update}
     design = runner.Design.from_component(MemoTable(**config), name="memo_table", config=config)
-    result = runner.run(design, sim, "tb_memo_table", params={**COCOTB_PARAMS, "seed": entries + b_bits})
+    result = runner.run(design, sim, "sim.testbenches.tb_memo_table",
+                        params={**COCOTB_PARAMS, "seed": entries + b_bits})
     assert result["tests"] == 3
 
 

@@ -6,15 +6,12 @@ slot by slot, the cycle model, bad parameters. See docs/tile.md."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-
 import numpy as np
-from amaranth.sim import Simulator
 
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
 from golden_model.network import Network
+from sim.tile_amaranth import SequenceRun, TileSequence, run_sequences
 
 
 def random_network(cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1, seed: int = 0,
@@ -36,102 +33,14 @@ def random_inputs(config: FixedPointConfig, batch: int, steps: int, n_x: int, se
     return intops.quantize(rng.normal(0, scale, (batch, steps, n_x)), config.act)
 
 
-@dataclass
-class Sequence:
-    x: np.ndarray                  # (steps, n_x) int
-    slot: int = 0
-    memo_enable: int = 0
-    theta: int = 0
-    form: int = 0
+#: One sequence and its controls; the driver is the Amaranth transport of sim.tile_protocol.
+Sequence = TileSequence
 
 
-@dataclass
-class BenchResult:
-    h: list = field(default_factory=list)          # per sequence: (steps, H) int array
-    counters: list = field(default_factory=list)   # per sequence: dict cycles/evaluations/reuses/stalls
-    lasts: list = field(default_factory=list)      # per sequence: indices of outputs with `last`
-
-
-def run_tile(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
-             timeout: int = 200_000, vcd: str | None = None) -> BenchResult:
-    """Load ``writes`` (wr payload dicts), then run ``sequences`` one after another (each with
-    clear_counters before), with random x valid gaps and h back-pressure. Returns outputs and counters."""
-    H = tile.params.hidden
-    res = BenchResult()
-    rng_x, rng_h = random.Random(seed), random.Random(seed + 1)
-    done = {"n": 0}
-
-    async def writer(ctx):
-        for w in writes:
-            ctx.set(tile.wr.payload, w)
-            ctx.set(tile.wr.valid, 1)
-            await ctx.tick().until(tile.wr.ready)
-        ctx.set(tile.wr.valid, 0)
-        for seq in sequences:
-            # wait for idle, then clear counters and set the controls
-            while ctx.get(tile.busy) or done["n"] < len(res.h):
-                await ctx.tick()
-            ctx.set(tile.clear_counters, 1)
-            await ctx.tick()
-            ctx.set(tile.clear_counters, 0)
-            ctx.set(tile.slot, seq.slot)
-            ctx.set(tile.n_x, seq.x.shape[1])
-            ctx.set(tile.memo_enable, seq.memo_enable)
-            ctx.set(tile.theta, seq.theta)
-            ctx.set(tile.form, seq.form)
-            steps, n_x = seq.x.shape
-            res.h.append(None)
-            for t in range(steps):
-                for k in range(n_x):
-                    while rng_x.random() < gap:
-                        ctx.set(tile.x.valid, 0)
-                        await ctx.tick()
-                    ctx.set(tile.x.payload, {"data": int(seq.x[t, k]), "first": int(t == 0 and k == 0),
-                                             "last": int(t == steps - 1 and k == n_x - 1)})
-                    ctx.set(tile.x.valid, 1)
-                    await ctx.tick().until(tile.x.ready)
-            ctx.set(tile.x.valid, 0)
-            # wait until the outputs are collected
-            while done["n"] < len(res.h):
-                await ctx.tick()
-            res.counters.append({n: ctx.get(getattr(tile, n)) for n in ("cycles", "evaluations", "reuses", "stalls")})
-
-    async def reader(ctx):
-        cycles = 0
-        for seq in sequences:
-            steps = seq.x.shape[0]
-            items, lasts = [], []
-            while len(items) < steps * H:
-                ready = not rng_h.random() < stall
-                ctx.set(tile.h.ready, ready)
-                _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
-                cycles += 1
-                if cycles > timeout:
-                    raise TimeoutError(f"{len(items)} of {steps * H} outputs after {cycles} cycles")
-                if ready and valid:
-                    if payload.last:
-                        lasts.append(len(items))
-                    items.append(int(payload.data))
-            ctx.set(tile.h.ready, 0)
-            res.h[done["n"]] = np.array(items, dtype=np.int64).reshape(steps, H)
-            res.lasts.append(lasts)
-            done["n"] += 1
-        # nothing more may come
-        ctx.set(tile.h.ready, 1)
-        for _ in range(20):
-            _, _, valid = await ctx.tick().sample(tile.h.valid)
-            assert not valid, "the tile produced more outputs than expected"
-
-    sim = Simulator(tile)
-    sim.add_clock(1e-8)
-    sim.add_testbench(writer)
-    sim.add_testbench(reader)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
-    return res
+def run_tile(tile, sequences, **kwargs) -> SequenceRun:
+    """Load ``writes``, then run ``sequences`` one after another (each with clear_counters before), with
+    random x valid gaps (``gap``) and h back-pressure (``stall``): :func:`sim.tile_amaranth.run_sequences`."""
+    return run_sequences(tile, sequences, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------------- tests

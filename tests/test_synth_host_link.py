@@ -214,5 +214,11 @@ def test_tile_end_to_end_over_uart(cell):
         assert run.counters["cycles"] > 0 and np.any(run.h != 0)
         total_reuses += run.counters["reuses"]
     assert total_reuses > 10, "the thresholds should give real reuse"
+    # the whole batch as a network run (sans-IO plan over this transport), the second sequence shorter
+    lengths = np.array([4, 2])
+    outputs, passes = tile.run_network(xs, lengths, inputs=[3])
+    gold = fixed.run(xs, lengths, policy=MemoPolicy("off"))
+    assert np.array_equal(outputs[-1], gold.out)
+    assert passes[0]["counters"]["evaluations"] == int(gold.stats.evaluations.sum())
     assert tile.link.status("busy") == 0
     print(f"e2e: {serial.cycles} clock cycles simulated in {time.perf_counter() - start:.1f} s")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import random
 
 import cocotb
-from bnn_vectors import make_neurons
 from cocotb.triggers import RisingEdge
 
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
+from sim.testbenches.bnn_vectors import make_neurons
 
 
 @cocotb.test()

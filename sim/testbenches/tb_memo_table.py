@@ -15,7 +15,6 @@ import random
 import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
-from memo_ref import FORMS, MemoTableRef
 
 from golden_model import intops
 from golden_model import memo as gmemo
@@ -23,6 +22,7 @@ from golden_model.formats import THETA_BITS
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
+from sim.testbenches.memo_ref import FORMS, MemoTableRef
 
 THETA_MAX = (1 << THETA_BITS) - 1
 

@@ -1,0 +1,1 @@
+"""cocotb testbench modules of the hardware blocks (run through :func:`sim.runner.run`)."""

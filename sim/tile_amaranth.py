@@ -1,0 +1,117 @@
+"""The accelerator tile in the Amaranth simulator: a thin transport of :mod:`sim.tile_protocol`.
+
+:func:`run_sequences` loads memories through ``wr`` and runs sequences one after another, each with its
+own controls and counters cleared first, with valid gaps on x and back-pressure on h from pause
+generators (:func:`sim.harness.pauses`). Used by ``tests/test_hw_tile.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .harness import pauses
+from .tile_protocol import COUNTERS, controls, sequence_beats
+
+__all__ = ["SequenceRun", "TileSequence", "run_sequences"]
+
+
+@dataclass
+class TileSequence:
+    """One sequence and the controls it runs with."""
+    x: np.ndarray                  # (steps, n_x) int
+    slot: int = 0
+    memo_enable: int = 0
+    theta: int = 0
+    form: int = 0
+
+    def controls(self) -> dict:
+        return controls(slot=self.slot, n_x=self.x.shape[1], memo_enable=self.memo_enable, theta=self.theta,
+                        form=self.form)
+
+
+@dataclass
+class SequenceRun:
+    h: list = field(default_factory=list)          # per sequence: (steps, H) int array
+    counters: list = field(default_factory=list)   # per sequence: dict of COUNTERS
+    lasts: list = field(default_factory=list)      # per sequence: indices of outputs with `last`
+
+
+def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
+                  timeout: int = 200_000, vcd: str | None = None, module=None, monitors=()) -> SequenceRun:
+    """Load ``writes`` (wr payload dicts), then run ``sequences`` (:class:`TileSequence`) one after another
+    on ``tile`` (an ``hw.tile.Tile``): valid gaps on x with probability ``gap`` per cycle, back-pressure on
+    h with probability ``stall``. Returns each sequence's outputs, counters and ``last`` positions.
+
+    module -- what to simulate (default ``tile``; e.g. ``tile.elaborate(None)`` to probe its units)
+    monitors -- more Amaranth testbenches run alongside (e.g. probes sampling every cycle)"""
+    from amaranth.sim import Simulator
+
+    H = tile.params.hidden
+    res = SequenceRun()
+    valid_pause = pauses(1.0 - gap, rng=random.Random(seed))
+    ready_pause = pauses(1.0 - stall, rng=random.Random(seed + 1))
+    done = {"n": 0}
+
+    async def writer(ctx):
+        for w in writes:
+            ctx.set(tile.wr.payload, w)
+            ctx.set(tile.wr.valid, 1)
+            await ctx.tick().until(tile.wr.ready)
+        ctx.set(tile.wr.valid, 0)
+        for seq in sequences:
+            while ctx.get(tile.busy) or done["n"] < len(res.h):     # idle, then clear and set the controls
+                await ctx.tick()
+            ctx.set(tile.clear_counters, 1)
+            await ctx.tick()
+            ctx.set(tile.clear_counters, 0)
+            for name, value in seq.controls().items():
+                ctx.set(getattr(tile, name), value)
+            res.h.append(None)
+            for beat in sequence_beats(seq.x):
+                while valid_pause is not None and next(valid_pause):
+                    ctx.set(tile.x.valid, 0)
+                    await ctx.tick()
+                ctx.set(tile.x.payload, beat)
+                ctx.set(tile.x.valid, 1)
+                await ctx.tick().until(tile.x.ready)
+            ctx.set(tile.x.valid, 0)
+            while done["n"] < len(res.h):                               # the outputs are collected
+                await ctx.tick()
+            res.counters.append({n: ctx.get(getattr(tile, n)) for n in COUNTERS})
+
+    async def reader(ctx):
+        cycles = 0
+        for seq in sequences:
+            steps = seq.x.shape[0]
+            items, lasts = [], []
+            while len(items) < steps * H:
+                ready = not (ready_pause is not None and next(ready_pause))
+                ctx.set(tile.h.ready, ready)
+                _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
+                cycles += 1
+                if cycles > timeout:
+                    raise TimeoutError(f"{len(items)} of {steps * H} outputs after {cycles} cycles")
+                if ready and valid:
+                    if payload.last:
+                        lasts.append(len(items))
+                    items.append(int(payload.data))
+            ctx.set(tile.h.ready, 0)
+            res.h[done["n"]] = np.array(items, dtype=np.int64).reshape(steps, H)
+            res.lasts.append(lasts)
+            done["n"] += 1
+        ctx.set(tile.h.ready, 1)                                        # nothing more may come
+        for _ in range(20):
+            _, _, valid = await ctx.tick().sample(tile.h.valid)
+            assert not valid, "the tile produced more outputs than expected"
+
+    sim = Simulator(tile if module is None else module)
+    sim.add_clock(1e-8)
+    for bench in (writer, reader, *monitors):
+        sim.add_testbench(bench)
+    with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
+        sim.run()
+    return res
