@@ -11,7 +11,7 @@ this project) or the simulated serial line of ``tests/test_synth_host_link.py``:
     link = HostLink.from_description(json.load(open("build/synth/ice40/tile-memo/bridge.json")),
                                      serial.Serial("/dev/ttyUSB1", 115200, timeout=1))
     tile = TileLink(link, hidden=16)
-    tile.load_words(words)                       # sim.tile_host.memory_words(params, model)
+    tile.load_model(compiled)                    # a fuzzymemo.compiled.CompiledModel of the same tile
     run = tile.run_sequence(x_q, memo_enable=1, theta=theta_q)
     run.h, run.counters
 
@@ -259,19 +259,18 @@ class TileLink:
         self.link, self.hidden = link, hidden
 
     def load_words(self, words) -> None:
-        """Write memories through ``wr`` ({mem, addr, data} dicts, e.g. ``sim.tile_host.memory_words``);
+        """Write memories through ``wr`` ({mem, addr, data} dicts, e.g. ``CompiledModel.memory_words()``);
         the tile must be idle (checked)."""
         if self.link.status("busy"):
             raise RuntimeError("memories are written only while the tile is idle")
         self.link.send_many("wr", list(words))
 
-    def load_model(self, params, model) -> None:
-        """Load ``model`` (a golden ``FixedPointNetwork``) into a tile of ``params``: every word of its
-        memory image (``sim.tile_host.memory_words``); fit checked first (``sim.tile_host.check_fits``)."""
-        from sim.tile_host import check_fits, memory_words
-
-        check_fits(params, model)
-        self.load_words(memory_words(params, model))
+    def load_model(self, compiled) -> None:
+        """Load a compiled model (``fuzzymemo.compiled.CompiledModel``: a network on a tile of the board's
+        parameters) through ``wr``: its fit is checked first (``compiled.check()``), then every word of its
+        memory image is written (``compiled.memory_words()``)."""
+        compiled.check()
+        self.load_words(compiled.memory_words())
 
     def counters(self) -> dict:
         return self.link.status(*self.COUNTERS)

@@ -14,7 +14,7 @@ ALLOWED = {
     "golden_model": set(),
     "hw": {"golden_model"},
     "sim": {"golden_model", "hw"},
-    "synth": {"golden_model", "hw"},
+    "synth": {"golden_model", "hw", "sim"},   # the host link shares sim's sans-IO protocol and codec
     "fuzzymemo": {"golden_model", "hw", "sim", "synth"},
 }
 

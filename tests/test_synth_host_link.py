@@ -190,18 +190,18 @@ def test_errors():
 def test_tile_end_to_end_over_uart(cell):
     """Load through wr, two memoizing sequences (the second with another threshold), every h and the
     evaluation/reuse counters equal to the golden model; the memories start empty."""
+    from fuzzymemo.compiled import CompiledModel
     from hw.tile import Tile
-    from hw.tile_bnn import BnnFrontEnd
-    from hw.tile_params import TileParams
 
     start = time.perf_counter()
     fixed = FixedPointNetwork(random_network(cell, 3, 4, seed=3))
-    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
+    compiled = CompiledModel(fixed, lanes=2, bnn_width=8)
+    params = compiled.params
     bridge = UartBridge(Tile(params), D)
     serial = SimSerial(bridge)
     tile = TileLink(HostLink.from_description(describe_link(bridge), serial), hidden=params.hidden)
 
-    tile.load_model(params, fixed)
+    tile.load_model(compiled)
     xs = random_inputs(fixed.config, 2, 4, 3, seed=5, scale=0.3)
     total_reuses = 0
     for x, (theta, form) in zip(xs, [(2, "absolute"), (0.3, "relative")], strict=True):
