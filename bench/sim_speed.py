@@ -45,7 +45,7 @@ def _prepare(workload: str, memo: bool):
     import numpy as np
 
     from fuzzymemo.commands.source import add_source_arguments, load_source
-    from sim import tile_host
+    from fuzzymemo.compiled import CompiledModel
     from sim.codec import stream_codec
     from sim.tile_protocol import x_beats
 
@@ -53,9 +53,9 @@ def _prepare(workload: str, memo: bool):
     add_source_arguments(parser)
     src = load_source(parser.parse_args(["--workload", workload]))
     model = src.model
-    params = tile_host.tile_params(model, memo=True)
-    design = tile_host.tile_design(params, model)
-    theta = int(tile_host.policy_for(True, 0.2, "relative").thresholds_q(model.net.num_layers)[0]) if memo else 0
+    compiled = CompiledModel(model)
+    design = compiled.design()
+    theta = int(compiled.policy(0.2).thresholds_q(model.net.num_layers)[0]) if memo else 0
     x_q = model.quantize_input(src.x) if not np.issubdtype(np.asarray(src.x).dtype, np.integer) else src.x
     seqs = [x_q[b, :n] for b, n in enumerate(src.lengths)]
     pack = stream_codec({"ports": design.ports}, "x").pack

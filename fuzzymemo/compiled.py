@@ -3,9 +3,10 @@
 A compiled model holds the golden network (:class:`~golden_model.fixed_model.FixedPointNetwork`, so its
 formats), the tile's elaboration parameters (:class:`~hw.tile_params.TileParams`, with the defaults
 derived in one place: :meth:`TileParams.for_network`), the reuse scheme and predictor from the registry
-(:mod:`golden_model.schemes`), the memory image, the simulator design, and runs it: the job sent to a
-simulator and the result it gives (:class:`sim.tile_host.TileRun`). ``fuzzymemo run``, the host link, the
-tests and the benches all go through it::
+(:mod:`golden_model.schemes`, whose entry names the hardware front end), the memory image, the simulator
+design, and it runs them: the typed job sent to a simulator (:class:`sim.job.TileJob`) and the result it
+gives (:class:`sim.tile_host.TileRun`). ``fuzzymemo run``, the host link, the tests and the benches all
+go through it::
 
     compiled = CompiledModel(model)                       # the memoizing tile, predictor bnn
     run = compiled.run("verilator", x, lengths, threshold=0.2)
@@ -14,17 +15,28 @@ tests and the benches all go through it::
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from functools import cached_property
 
 import numpy as np
 
 from golden_model import intops, schemes
 from golden_model.fixed_model import FixedPointNetwork, RunStats
+from golden_model.formats import THETA_BITS
 from golden_model.memo import OFF, MemoPolicy
+from hw.tile import Tile
+from hw.tile_cycles import expected_cycles
+from hw.tile_image import image_writes, memory_image
 from hw.tile_params import TileParams
 from sim import runner, tile_host
+from sim.harness import pause_registers
+from sim.job import Pauses, TileJob
 
 __all__ = ["CompiledModel"]
+
+#: Pause pattern of a stream that never pauses: (mask, length) of :class:`sim.job.Pauses`.
+NO_MASK = (0xFFFFFFFF, 32)
 
 
 class CompiledModel:
@@ -48,6 +60,7 @@ class CompiledModel:
                                              front_end=self.predictor.front_end() if self.reuse else None,
                                              **kwargs)
         self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
+        self._designs: dict[bool, object] = {}
 
     # ------------------------------------------------------------------------------------------ views
     @property
@@ -62,6 +75,11 @@ class CompiledModel:
     @property
     def label(self) -> str:
         return f"{self.scheme.name}-{self.predictor.name}" if self.reuse else "baseline"
+
+    @property
+    def layer_inputs(self) -> list[int]:
+        """Each layer's input size per step (the ``n_x`` of its passes)."""
+        return [self.net.layer_input_size(li) for li in range(self.net.num_layers)]
 
     def baseline(self) -> CompiledModel:
         """The same network on the baseline tile of the same lanes (no reuse hardware)."""
@@ -80,46 +98,173 @@ class CompiledModel:
             return self.scheme.golden_policy(threshold, predictor=self.predictor.name, form=form)
         return MemoPolicy(OFF, 0.0, form)
 
-    def golden(self, x_q, lengths, policy: MemoPolicy) -> tuple[list[np.ndarray], RunStats]:
+    def golden(self, x_q, lengths, policy: MemoPolicy, model: FixedPointNetwork | None = None,
+               ) -> tuple[list[np.ndarray], RunStats]:
         """The golden model's output of every layer for integer inputs ``x_q`` (what the host feeds the
-        next layer) and its statistics."""
-        return tile_host.golden_layers(self.model, x_q, lengths, policy)
+        next layer) and its statistics; of ``model`` instead of this one's network when given."""
+        run = (model or self.model).run(np.asarray(x_q, dtype=np.int64), np.asarray(lengths, dtype=np.int64),
+                                        policy)
+        return run.layer_outputs, run.stats
 
     def check(self, lengths=None, policy: MemoPolicy | None = None) -> None:
         """ValueError naming every problem when sequences of ``lengths`` under ``policy`` cannot run on
         this tile (sizes, formats, step counter, thresholds): before anything is elaborated or simulated."""
-        tile_host.check_fits(self.params, self.model, lengths, policy)
+        problems = self._shape_problems(self.model)
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.size and int(lengths.max()) > self.params.max_steps:
+                i = int(np.argmax(lengths))
+                problems.append(f"sequence {i} has {int(lengths[i])} steps, the tile's step counter holds at most "
+                                f"{self.params.max_steps} (max_steps; fuzzymemo run --max-steps)")
+        if policy is not None:
+            problems += self._policy_problems(policy)
+        if problems:
+            raise ValueError("the model does not fit the tile: " + "; ".join(problems))
+
+    def _shape_problems(self, model: FixedPointNetwork) -> list[str]:
+        p, net = self.params, model.net
+        problems = []
+        if p.cell != net.cell:
+            problems.append(f"the tile is a {p.cell.upper()} tile, the model is a {net.cell.upper()}")
+        if p.hidden != net.hidden_size:
+            problems.append(f"the tile has hidden size {p.hidden}, the model {net.hidden_size}")
+        for li in range(net.num_layers):
+            if net.layer_input_size(li) > p.input_size:
+                problems.append(f"layer {li} takes {net.layer_input_size(li)} inputs per step, the tile at most "
+                                f"{p.input_size}")
+        if net.num_layers * net.num_directions > p.slots:
+            problems.append(f"the model has {net.num_layers * net.num_directions} layer-directions, the tile "
+                            f"holds weights for {p.slots}")
+        if p.config != model.config:
+            problems.append(f"the tile's formats ({p.config}) differ from the model's ({model.config})")
+        return problems
+
+    def _policy_problems(self, policy: MemoPolicy) -> list[str]:
+        problems = []
+        if policy.kind != OFF and not self.reuse:
+            problems.append("memoization asked of a baseline tile (elaborated without a front end)")
+        if policy.kind != OFF and policy.cache_update != self.params.cache_update:
+            problems.append(f"the tile's memo table updates on {self.params.cache_update!r}, the policy on "
+                            f"{policy.cache_update!r}")
+        try:
+            theta = policy.thresholds_q(self.net.num_layers)
+        except ValueError as e:
+            problems.append(str(e))
+        else:
+            if np.any(theta >= 1 << THETA_BITS) or np.any(theta < 0):
+                problems.append(f"threshold register values {theta.tolist()} do not fit {THETA_BITS} bits")
+        return problems
 
     # ---------------------------------------------------------------------------------- hardware side
     @cached_property
     def image(self) -> dict[str, list[int]]:
         """Every memory's words (``hw.tile_image.memory_image``)."""
-        from hw.tile_image import memory_image
-
         return memory_image(self.params, self.model)
 
-    def memory_words(self) -> list[dict]:
-        """The ``wr`` stream payloads ({mem, addr, data}) that load this network into an empty tile."""
-        return tile_host.memory_words(self.params, self.model)
+    def memory_words(self, model: FixedPointNetwork | None = None) -> list[dict]:
+        """The ``wr`` stream payloads ({mem, addr, data}) that load this network (or ``model``, of the
+        same shape) into a tile of these parameters: every word of every memory (zeros included, so
+        previous contents are overwritten)."""
+        image = self.image if model is None else memory_image(self.params, model)
+        return [{"mem": int(w["mem"].value), "addr": int(w["addr"]), "data": int(w["data"])}
+                for w in image_writes(self.params, image)]
 
-    @cached_property
-    def design(self):
-        """The :class:`sim.runner.Design` of the tile with this network's weights as memory contents."""
-        return tile_host.tile_design(self.params, self.model)
+    def design(self, harness: bool = True):
+        """The :class:`sim.runner.Design` of the tile with this network's weights as memory contents (one
+        build per parameters and weights); ``harness`` False: the bare tile, driven from Python per cycle."""
+        if harness not in self._designs:
+            config = {f.name: getattr(self.params, f.name) for f in dataclasses.fields(self.params)}
+            config |= {"config": str(self.params.config), "front_end": str(self.params.front_end),
+                       "weights": self._weights_digest()}
+            name = f"tile_{self.params.cell}_{'memo' if self.reuse else 'base'}"
+            self._designs[harness] = tile_host.tile_design(Tile(self.params, self.image), name=name, config=config,
+                                                           harness=harness)
+        return self._designs[harness]
 
-    def build(self, sim: str):
+    def _weights_digest(self) -> str:
+        h = hashlib.sha256()
+        for layer in self.model.layers:
+            for q in layer:
+                for a in (q.w, q.bias_x, q.bias_h):
+                    h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        return h.hexdigest()[:16]
+
+    def build(self, sim: str, harness: bool = True):
         """Build (or reuse the cached build of) the design for ``sim``."""
-        return runner.build(self.design, sim)
+        return runner.build(self.design(harness), sim)
 
-    def run(self, sim: str, x, lengths, *, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True,
-            **options):
-        """Run the batch ``x`` through the tile on ``sim`` with ``memo_enable = enable`` and score every
-        output against the golden model: a :class:`sim.tile_host.TileRun`. ``options`` are those of
-        :func:`sim.tile_host.run_network` (load, valid_prob, ready_prob, seed, strict, run_name, quiet)."""
-        return tile_host.run_network(self.design, sim, self.params, self.model, x, lengths,
-                                     memo_enable=self.reuse and enable, threshold=threshold, form=form,
-                                     **options)
+    # ----------------------------------------------------------------------------------------- runs
+    def job(self, x, lengths, *, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True,
+            load: FixedPointNetwork | None = None, valid_prob: float = 1.0, ready_prob: float = 1.0,
+            valid_mask=NO_MASK, ready_mask=NO_MASK, seed: int = 1, strict: bool = True,
+            timeout_factor: float = 20.0, harness: bool = True) -> tuple[TileJob, list[np.ndarray], RunStats]:
+        """The typed job of a run of the batch ``x`` (float, or int64 already quantized) with
+        ``memo_enable = enable``, the golden outputs of every layer and the golden statistics. ``load``: a
+        network of the same shape written through ``wr`` before the run (the tile runs it instead of the
+        weights it was elaborated with). Every error of fit is raised here, before anything runs."""
+        x_q, lengths = self._inputs(x, lengths)
+        policy = self.policy(threshold, form, enable)
+        self.check(lengths, policy)
+        intops.quantize_threshold(threshold, form)     # out-of-range values are errors even when unused
+        for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
+            pause_registers(prob, mask, length)
+        words = None
+        if load is not None:
+            problems = self._shape_problems(load)
+            if load.net.num_layers != self.net.num_layers or load.net.num_directions != self.net.num_directions:
+                problems.append("the loaded model must have the shape of the model run")
+            if problems:
+                raise ValueError("the loaded model does not fit the tile: " + "; ".join(problems))
+            words = self.memory_words(load)
+        expected, stats = self.golden(x_q, lengths, policy, load)
+        theta_q = policy.thresholds_q(self.net.num_layers) if policy.kind != OFF else \
+            np.repeat(np.int64(intops.quantize_threshold(threshold, form)), self.net.num_layers)
+        job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
+                      expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
+                      expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=self.layer_inputs,
+                      directions=self.net.num_directions, hidden=self.net.hidden_size, gates=len(self.net.gates),
+                      lanes=self.params.lanes, memo_enable=int(policy.kind != OFF),
+                      form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
+                      ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),
+                      timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python")
+        return job, expected, stats
+
+    def _inputs(self, x, lengths) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if x.ndim != 3 or lengths.shape != (x.shape[0],):
+            raise ValueError(f"x must be (batch, time, features) with one length per sequence, got {x.shape} "
+                             f"and lengths {lengths.shape}")
+        return (x.astype(np.int64) if np.issubdtype(x.dtype, np.integer) else self.model.quantize_input(x)), lengths
+
+    def run(self, sim: str, x, lengths, *, run_name: str | None = None, quiet: bool = False, harness: bool = True,
+            **options) -> tile_host.TileRun:
+        """Run the batch ``x`` through the tile on ``sim`` and score every output against the golden model:
+        a :class:`sim.tile_host.TileRun`. ``options`` are those of :meth:`job` (threshold, form, enable,
+        load, valid_prob, ready_prob, valid_mask, ready_mask, seed, strict, timeout_factor); ``quiet``
+        sends the simulator's output to ``sim.log`` in the run directory."""
+        job, expected, stats = self.job(x, lengths, harness=harness, **options)
+        design = self.design(harness)
+        result, run_dir, wall = tile_host.run_job(design, sim, job, quiet=quiet,
+                                                  run_name=run_name or f"run-{self.label}")
+        return tile_host.TileRun(outputs=result.outputs, expected=expected, lengths=job.lengths, stats=stats,
+                                 counters=result.counters, passes=result.passes, sim_cycles=result.sim_cycles,
+                                 wall_seconds=wall, mismatches=result.mismatches, lost=result.lost,
+                                 extra=result.extra, counters_ok=result.counters_ok, report=result.report,
+                                 sim=sim, run_dir=str(run_dir), sim_seconds=result.sim_seconds)
 
     def predicted_cycles(self, run, enable: bool = True) -> int:
-        """The cycle model's prediction for ``run`` (``hw.tile_cycles.expected_cycles`` per sequence)."""
-        return tile_host.predicted_cycles(self.params, run, self.reuse and enable)
+        """The cycle model's prediction for ``run``: ``hw.tile_cycles.expected_cycles`` summed over every
+        sequence of every pass, with the golden model's reuses per step (misses assumed spread evenly over
+        a step's neurons)."""
+        p, total = self.params, 0
+        for ps in run.passes:
+            li, d, n_x = ps["layer"], ps["direction"], ps["n_x"]
+            for b, n in enumerate(run.lengths):
+                n = int(n)
+                if enable and self.reuse:
+                    misses = p.neurons - run.stats.step_reuses[b, li, d, :n]
+                    total += expected_cycles(p, n_x, n, [int(m) for m in misses], True)
+                else:
+                    total += expected_cycles(p, n_x, n)
+        return int(total)

@@ -1,9 +1,9 @@
 """The typed job and result of a tile run across the simulator boundary.
 
-:func:`sim.tile_host.run_network` (host process) writes a :class:`TileJob` into the run directory, the
-cocotb module :mod:`sim.tile_tb` (inside the simulator) loads it, runs it and saves a :class:`TileResult`
-that the host loads back. Both are dataclasses saved as one ``.npz`` each: the arrays as arrays, every
-other field as JSON.
+:meth:`fuzzymemo.compiled.CompiledModel.job` (host process) makes a :class:`TileJob`,
+:func:`sim.tile_host.run_job` writes it into the run directory, the cocotb module :mod:`sim.tile_tb`
+(inside the simulator) loads it, runs it and saves a :class:`TileResult` that the host loads back. Both
+are dataclasses saved as one ``.npz`` each: the arrays as arrays, every other field as JSON.
 """
 
 from __future__ import annotations

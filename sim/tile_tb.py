@@ -1,4 +1,5 @@
-"""cocotb module that runs a :class:`sim.job.TileJob` of :func:`sim.tile_host.run_network` on the tile.
+"""cocotb module that runs a :class:`sim.job.TileJob` on the tile (from :func:`sim.tile_host.run_job`, which
+:meth:`fuzzymemo.compiled.CompiledModel.run` calls).
 
 The job file is named by the run's params (``{"job": path, "result": path}``, see :func:`sim.runner.run`);
 the network runs pass by pass as :class:`sim.tile_protocol.NetworkPlan` orders it, through the transport

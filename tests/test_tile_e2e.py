@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""End-to-end tests of the accelerator tile (hw.tile) driven by the host side (sim/tile_host.py) on Icarus
+"""End-to-end tests of the accelerator tile (hw.tile) run through the compiled model (fuzzymemo.compiled) on Icarus
 and Verilator: bundled workloads through the memoizing tile with random valid gaps and back-pressure and
 sequences back to back, multi-layer and bidirectional networks layer by layer, memo off = baseline bit
 for bit, run-time weight loading through ``wr``, and the host's clear errors before anything runs.
@@ -16,6 +16,7 @@ import functools
 import numpy as np
 import pytest
 
+from fuzzymemo.compiled import CompiledModel
 from golden_model import intops
 from golden_model.calibration import calibrate_formats, config_for
 from golden_model.fixed_model import FixedPointNetwork
@@ -47,10 +48,11 @@ def sliced(name: str):
 
 
 @functools.cache
-def design_for(name: str, memo: bool):
+def compiled_for(name: str, memo: bool) -> CompiledModel:
+    """The workload's (or the bidirectional test network's) compiled model: one design per configuration."""
     model = workload_model(name)[0] if name in SLICES else bidir_model()
-    params = tile_host.tile_params(model, memo=memo)
-    return params, tile_host.tile_design(params, model)
+    compiled = CompiledModel(model)
+    return compiled if memo else compiled.baseline()
 
 
 @functools.cache
@@ -84,32 +86,30 @@ def assert_exact(run: tile_host.TileRun):
 
 # ---------------------------------------------------------------------------------------------- golden side
 
-def test_golden_layers_match_model_run():
-    for name in SLICES:
-        model, x, lengths = sliced(name)
+def _layer_alone(model: FixedPointNetwork, layer: int) -> FixedPointNetwork:
+    dirs = [{k: getattr(w, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")} for w in model.net.layers[layer]]
+    return FixedPointNetwork(Network.build(model.net.cell, [dirs]), model.config)
+
+
+def test_golden_layers_are_what_the_host_feeds_each_layer():
+    """Every layer's output of the compiled model's golden run equals that layer run alone on the previous
+    layer's output: what the host streams to the tile pass by pass."""
+    for model, x, lengths in (sliced("digits"), (bidir_model(), *bidir_data())):
         x_q = model.quantize_input(x)
+        compiled = CompiledModel(model)
         for policy in (MemoPolicy(OFF), MemoPolicy(BNN, 0.3)):
-            outs, stats = golden_layers_and_run = tile_host.golden_layers(model, x_q, lengths, policy)
-            ref = model.run(x_q, lengths, policy)
-            np.testing.assert_array_equal(outs[-1], ref.out)
-            np.testing.assert_array_equal(stats.reuses, ref.stats.reuses)
-            np.testing.assert_array_equal(stats.evaluations, ref.stats.evaluations)
-            np.testing.assert_array_equal(stats.step_reuses, ref.stats.step_reuses)
-            assert len(golden_layers_and_run[0]) == model.net.num_layers
-    model = bidir_model()
-    x, lengths = bidir_data()
-    outs, stats = tile_host.golden_layers(model, model.quantize_input(x), lengths, MemoPolicy(BNN, 0.3))
-    ref = model.run(x, lengths, MemoPolicy(BNN, 0.3))
-    np.testing.assert_array_equal(outs[-1], ref.out)
-    np.testing.assert_array_equal(stats.step_reuses, ref.stats.step_reuses)
+            outs, stats = compiled.golden(x_q, lengths, policy)
+            assert len(outs) == model.net.num_layers == 2
+            feed = x_q
+            for li, out in enumerate(outs):
+                alone = _layer_alone(model, li).run(feed, lengths, policy, theta_rows=np.full(
+                    (1, len(lengths)), policy.thresholds_q(2)[li]))
+                np.testing.assert_array_equal(out, alone.out)
+                np.testing.assert_array_equal(stats.reuses[:, li], alone.stats.reuses[:, 0])
+                feed = out
 
 
 # ---------------------------------------------------------------------------------- bad input, host side
-
-class _NoBuild:
-    """A design that fails the test if anything tries to build or run it."""
-    name = "no-build"
-
 
 @pytest.fixture
 def no_simulation(monkeypatch):
@@ -129,21 +129,17 @@ def no_simulation(monkeypatch):
 ])
 def test_bad_threshold(no_simulation, threshold, form, match):
     model, x, lengths = sliced("digits")
-    params = tile_host.tile_params(model)
+    compiled = CompiledModel(model)
     with pytest.raises(ValueError, match=match):
-        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True,
-                              threshold=threshold, form=form)
+        compiled.run("icarus", x, lengths, threshold=threshold, form=form)
     with pytest.raises(ValueError, match=match):   # out of range even with memoization off
-        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=False,
-                              threshold=threshold, form=form)
+        compiled.run("icarus", x, lengths, enable=False, threshold=threshold, form=form)
 
 
 def test_sequence_longer_than_max_steps(no_simulation):
     model, w = workload_model("japanese_vowels")
-    params = tile_host.tile_params(model, max_steps=8)
     with pytest.raises(ValueError, match=r"steps, the tile's step counter holds at most 8 \(max_steps"):
-        tile_host.run_network(_NoBuild(), "icarus", params, model, w.x[:3], w.lengths[:3], memo_enable=True,
-                              threshold=0.1)
+        CompiledModel(model, max_steps=8).run("icarus", w.x[:3], w.lengths[:3], threshold=0.1)
 
 
 @pytest.mark.parametrize("other, match", [
@@ -151,24 +147,26 @@ def test_sequence_longer_than_max_steps(no_simulation):
     ("basic_motions", r"LSTM tile, the model is a GRU"),
 ])
 def test_model_does_not_fit(no_simulation, other, match):
-    jv = workload_model("japanese_vowels")[0]
-    params = tile_host.tile_params(jv)
-    model, x, lengths = sliced(other)
-    with pytest.raises(ValueError, match=match):
-        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True, threshold=0.1)
+    """Another network loaded onto a tile elaborated for japanese_vowels."""
+    jv, w = workload_model("japanese_vowels")
+    model, _, _ = sliced(other)
+    with pytest.raises(ValueError, match="the loaded model does not fit the tile: .*" + match):
+        CompiledModel(jv).run("icarus", w.x[:2], w.lengths[:2], threshold=0.1, load=model)
 
 
 def test_model_too_wide_and_memo_on_baseline(no_simulation):
-    digits = workload_model("digits")[0]
-    params = tile_host.tile_params(digits, memo=False)
-    model, x, lengths = sliced("digits")
+    digits, x, lengths = sliced("digits")
+    base = CompiledModel(digits).baseline()
     with pytest.raises(ValueError, match="memoization asked of a baseline tile"):
-        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=True, threshold=0.1)
-    small = type(params)(**{**params.__dict__, "input_size": 8})   # digits layer 1 takes 16 inputs
+        base.check(lengths, MemoPolicy(BNN, 0.1))
+    rng = np.random.default_rng(0)
+    one_layer = Network.build("lstm", [[{"w_ih": rng.uniform(-1, 1, (64, 8)), "w_hh": rng.uniform(-1, 1, (64, 16)),
+                                         "b_ih": np.zeros(64), "b_hh": np.zeros(64)}]])
+    narrow = CompiledModel(FixedPointNetwork(one_layer, digits.config))    # I = 8: digits' layer 1 takes 16
     with pytest.raises(ValueError, match="layer 1 takes 16 inputs per step, the tile at most 8"):
-        tile_host.run_network(_NoBuild(), "icarus", small, model, x, lengths, memo_enable=False)
-    with pytest.raises(ValueError, match="valid_prob"):
-        tile_host.run_network(_NoBuild(), "icarus", params, model, x, lengths, memo_enable=False, ready_prob=0)
+        narrow.run("icarus", x, lengths, load=digits)
+    with pytest.raises(ValueError, match="prob"):
+        base.run("icarus", x, lengths, ready_prob=0)
 
 
 def test_cli_bad_threshold_before_build(no_simulation, capsys):
@@ -186,10 +184,9 @@ def test_workload(sim, name):
     """A few sequences of each bundled workload, back to back, with memoization at a threshold that
     reuses, random valid gaps on x and back-pressure on h: every h_t of every layer bit-exact, the
     evaluation and reuse counters equal to the golden model's."""
-    params, design = design_for(name, True)
-    model, x, lengths = sliced(name)
-    run = tile_host.run_network(design, sim, params, model, x, lengths, memo_enable=True, threshold=THRESHOLD,
-                                valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=3, run_name=f"e2e-{name}")
+    _, x, lengths = sliced(name)
+    run = compiled_for(name, True).run(sim, x, lengths, threshold=THRESHOLD, valid_prob=VALID_PROB,
+                                       ready_prob=READY_PROB, seed=3, run_name=f"e2e-{name}")
     assert_exact(run)
     assert run.counters["reuses"] > 0
 
@@ -197,11 +194,9 @@ def test_workload(sim, name):
 @pytest.mark.parametrize("sim", pytest_simulators())
 def test_bidirectional_two_layers(sim):
     """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
-    params, design = design_for("bidir", True)
-    model = bidir_model()
     x, lengths = bidir_data()
-    run = tile_host.run_network(design, sim, params, model, x, lengths, memo_enable=True, threshold=0.3,
-                                form=intops.RELATIVE, valid_prob=0.6, ready_prob=0.6, seed=5, run_name="bidir")
+    run = compiled_for("bidir", True).run(sim, x, lengths, threshold=0.3, form=intops.RELATIVE, valid_prob=0.6,
+                                          ready_prob=0.6, seed=5, run_name="bidir")
     assert_exact(run)
     assert [p["slot"] for p in run.passes] == [0, 1, 2, 3]
 
@@ -211,14 +206,13 @@ def test_python_driven_mode(sim):
     """The bare tile driven from Python every cycle (mode ``python``: cocotb stream drivers with pause
     generators, the stream protocol checked from Python) gives the same outputs and counters as the
     harness run of the same sequences, with valid gaps, back-pressure and a periodic pause pattern."""
-    model, x, lengths = sliced("japanese_vowels")
+    _, x, lengths = sliced("japanese_vowels")
     x, lengths = x[:2], lengths[:2]
-    params = tile_host.tile_params(model, memo=True)
-    bare = tile_host.tile_design(params, model, harness=False)
-    runs = [tile_host.run_network(design, sim, params, model, x, lengths, memo_enable=True, threshold=THRESHOLD,
-                                  valid_prob=0.8, ready_prob=0.6, valid_mask=(0b1101, 4), ready_mask=(0b10111, 5),
-                                  seed=9, run_name=f"mode-{mode}")
-            for mode, design in (("python", bare), ("harness", design_for("japanese_vowels", True)[1]))]
+    compiled = compiled_for("japanese_vowels", True)
+    runs = [compiled.run(sim, x, lengths, threshold=THRESHOLD, valid_prob=0.8, ready_prob=0.6,
+                         valid_mask=(0b1101, 4), ready_mask=(0b10111, 5), seed=9, harness=harness,
+                         run_name=f"mode-{'harness' if harness else 'python'}")
+            for harness in (False, True)]
     for run in runs:
         assert_exact(run)
     assert [p["counters"]["evaluations"] for p in runs[0].passes] == \
@@ -232,12 +226,9 @@ def test_memo_off_equals_baseline(sim):
     un-memoized golden model's), whatever the threshold inputs say."""
     model, x, lengths = sliced("digits")
     x, lengths = x[:2], lengths[:2]
-    p_memo, d_memo = design_for("digits", True)
-    p_base, d_base = design_for("digits", False)
-    off = tile_host.run_network(d_memo, sim, p_memo, model, x, lengths, memo_enable=False, threshold=0.75,
-                                ready_prob=0.7, run_name="memo-off")
-    base = tile_host.run_network(d_base, sim, p_base, model, x, lengths, memo_enable=False, threshold=0.75,
-                                 run_name="baseline")
+    off = compiled_for("digits", True).run(sim, x, lengths, enable=False, threshold=0.75, ready_prob=0.7,
+                                           run_name="memo-off")
+    base = compiled_for("digits", False).run(sim, x, lengths, threshold=0.75, run_name="baseline")
     assert_exact(off)
     assert_exact(base)
     assert off.counters["reuses"] == 0
@@ -251,15 +242,14 @@ def test_memo_off_equals_baseline(sim):
 def test_runtime_loading(sim):
     """A tile elaborated with the digits weights runs another model of the same shape after loading it
     through the wr stream (every word of every memory, with random valid gaps)."""
-    params, design = design_for("digits", True)
     digits, x, lengths = sliced("digits")
     rng = np.random.default_rng(11)
     net = digits.net
     layers = [[{k: rng.permutation(getattr(w, k).ravel()).reshape(getattr(w, k).shape)
                 for k in ("w_ih", "w_hh", "b_ih", "b_hh")} for w in layer] for layer in net.layers]
     other = FixedPointNetwork(Network.build(net.cell, layers), digits.config)
-    run = tile_host.run_network(design, sim, params, other, x, lengths, memo_enable=True, threshold=THRESHOLD,
-                                load=other, valid_prob=0.8, run_name="runtime-load")
+    run = compiled_for("digits", True).run(sim, x, lengths, threshold=THRESHOLD, load=other, valid_prob=0.8,
+                                           run_name="runtime-load")
     assert_exact(run)
     base_out = digits.run(digits.quantize_input(x), lengths, MemoPolicy(BNN, THRESHOLD)).out
     assert not np.array_equal(run.outputs[-1], base_out)   # the loaded weights were used, not the image's

@@ -2,7 +2,7 @@
 
 Builds two tiles for the model (the baseline, elaborated without memoization hardware, and the memoizing
 tile), runs the sequences through both on Verilator or Icarus (host-driven layer by layer, see
-``sim/tile_host.py``), checks every h_t of every layer against the golden model and reports cycles,
+``fuzzymemo/compiled.py``), checks every h_t of every layer against the golden model and reports cycles,
 reuse, speedup and accuracy."""
 
 from __future__ import annotations
