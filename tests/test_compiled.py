@@ -7,20 +7,13 @@ import pytest
 
 from fuzzymemo.compiled import CompiledModel
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.formats import FixedPointConfig
 from golden_model.memo import BNN, OFF, MemoPolicy
-from golden_model.workloads import load_workload
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_memories import MEM_NAMES, MemId
 from hw.tile_params import TileParams, default_bnn_width, default_lanes
 
 
-def workload(name):
-    w = load_workload(name)
-    return FixedPointNetwork(w.network, FixedPointConfig.from_dict(w.network.meta["fixed_point"])), w
-
-
-def test_defaults_are_derived_in_one_place():
+def test_defaults_are_derived_in_one_place(workload):
     lanes = {name: CompiledModel(workload(name)[0]).params.lanes
              for name in ("japanese_vowels", "basic_motions", "digits")}
     assert lanes == {"japanese_vowels": 4, "basic_motions": 2, "digits": 8}
@@ -34,7 +27,7 @@ def test_defaults_are_derived_in_one_place():
     assert default_lanes([12], 32) == 4 and default_lanes([1], 96) == 1 and default_lanes([64], 64, cap=16) == 16
 
 
-def test_baseline_keeps_the_tile_choices():
+def test_baseline_keeps_the_tile_choices(workload):
     model, _ = workload("japanese_vowels")
     memo = CompiledModel(model, lanes=2, bnn_width=16, max_steps=64)
     base = memo.baseline()
@@ -45,7 +38,7 @@ def test_baseline_keeps_the_tile_choices():
     assert "L=2 B=16" in memo.describe() and "predictor bnn" in memo.describe()
 
 
-def test_policy_of_the_tile():
+def test_policy_of_the_tile(workload):
     model, _ = workload("basic_motions")
     memo = CompiledModel(model)
     assert memo.policy(0.3) == MemoPolicy(BNN, 0.3)
@@ -53,7 +46,7 @@ def test_policy_of_the_tile():
     assert memo.baseline().policy(0.3).kind == OFF
 
 
-def test_bad_choices_are_clear_errors():
+def test_bad_choices_are_clear_errors(workload):
     model, _ = workload("basic_motions")
     with pytest.raises(ValueError, match="oracle .oracle. has no hardware; choose a predictor with a front end: bnn"):
         CompiledModel(model, predictor="oracle")
@@ -70,7 +63,7 @@ def test_bad_choices_are_clear_errors():
         compiled.policy(70000, "absolute")
 
 
-def test_golden_layers_and_memory_words():
+def test_golden_layers_and_memory_words(workload):
     model, w = workload("digits")
     compiled = CompiledModel(model)
     x_q, lengths = model.quantize_input(w.x[:5]), w.lengths[:5]
@@ -85,7 +78,7 @@ def test_golden_layers_and_memory_words():
 
 
 @pytest.mark.icarus
-def test_run_through_the_rtl_is_bit_exact():
+def test_run_through_the_rtl_is_bit_exact(workload):
     model, w = workload("basic_motions")
     compiled = CompiledModel(model)
     x, lengths = w.x[:1, :5], np.array([5])

@@ -2,28 +2,12 @@
 
 import numpy as np
 import pytest
+from support import smooth_inputs, uniform_network
 
-from golden_model import FixedPointConfig, Network, QFormat, intops
+from golden_model import FixedPointConfig, QFormat, intops
 from golden_model.calibration import calibrate_formats
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.memo import MemoPolicy, SignBnn
-
-
-def random_network(cell, inputs=3, hidden=4, layers=1, dirs=1, seed=0, scale=0.5):
-    rng = np.random.default_rng(seed)
-    g = 4 if cell == "lstm" else 3
-    weights = [[{"w_ih": rng.uniform(-scale, scale, (g * hidden, inputs if li == 0 else hidden * dirs)),
-                 "w_hh": rng.uniform(-scale, scale, (g * hidden, hidden)),
-                 "b_ih": rng.uniform(-0.3, 0.3, g * hidden), "b_hh": rng.uniform(-0.3, 0.3, g * hidden)}
-                for _ in range(dirs)] for li in range(layers)]
-    head = {"weight": rng.standard_normal((3, hidden * dirs)), "bias": np.zeros(3)}
-    return Network.build(cell, weights, head)
-
-
-def smooth_inputs(batch, steps, features, seed=0):
-    """Slowly varying inputs, so that memoization has something to reuse."""
-    rng = np.random.default_rng(seed)
-    return np.cumsum(rng.normal(0, 0.15, (batch, steps, features)), axis=1)
 
 
 def reference(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy):
@@ -84,7 +68,7 @@ POLICIES = [MemoPolicy(), MemoPolicy("oracle", 0.3), MemoPolicy("bnn", 0.2),
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.kind}-{p.threshold}-{p.form}-{p.cache_update}")
 def test_vectorised_model_equals_literal_reference(cell, policy):
-    net = random_network(cell, seed=1)
+    net = uniform_network(cell, seed=1)
     x = smooth_inputs(4, 8, 3, seed=2)
     lengths = np.array([8, 3, 6, 1])
     model = FixedPointNetwork(net, calibrate_formats(net, x, lengths))
@@ -99,7 +83,7 @@ def test_vectorised_model_equals_literal_reference(cell, policy):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("layers,dirs", [(1, 1), (2, 2)])
 def test_memo_off_and_exact_oracle_equal_the_baseline(cell, layers, dirs):
-    net = random_network(cell, layers=layers, dirs=dirs, seed=3)
+    net = uniform_network(cell, layers=layers, dirs=dirs, seed=3)
     x = smooth_inputs(6, 12, 3, seed=4)
     lengths = np.array([12, 5, 9, 12, 2, 7])
     model = FixedPointNetwork(net, calibrate_formats(net, x, lengths))
@@ -114,7 +98,7 @@ def test_memo_off_and_exact_oracle_equal_the_baseline(cell, layers, dirs):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_fixed_point_tracks_float(cell):
-    net = random_network(cell, hidden=8, layers=2, dirs=2, seed=5)
+    net = uniform_network(cell, hidden=8, layers=2, dirs=2, seed=5)
     x = smooth_inputs(8, 10, 3, seed=6)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
     err = np.abs(model.run(x).out / model.config.act.scale - net.forward(x))
@@ -122,7 +106,7 @@ def test_fixed_point_tracks_float(cell):
 
 
 def test_reuse_grows_with_threshold_and_bnn_correlates():
-    net = random_network("lstm", hidden=8, seed=7)
+    net = uniform_network("lstm", hidden=8, seed=7)
     x = smooth_inputs(16, 20, 3, seed=8)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
     reuse = [model.run(x, policy=MemoPolicy("oracle", t)).stats.reuses.sum() for t in (0.0, 0.1, 0.5, 2.0)]
@@ -132,7 +116,7 @@ def test_reuse_grows_with_threshold_and_bnn_correlates():
 
 
 def test_per_layer_thresholds():
-    net = random_network("gru", layers=2, seed=9)
+    net = uniform_network("gru", layers=2, seed=9)
     x = smooth_inputs(4, 10, 3)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
     run = model.run(x, policy=MemoPolicy("oracle", (0.0, 5.0)))
@@ -152,7 +136,7 @@ def test_predictor_is_pluggable():
         def score(self, prepared, v_q):
             return np.zeros((v_q.shape[0], prepared), dtype=np.int64)
 
-    net = random_network("lstm", seed=10)
+    net = uniform_network("lstm", seed=10)
     x = smooth_inputs(3, 6, 3)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
     run = model.run(x, policy=MemoPolicy("bnn", 0.0, form="absolute", predictor=NeverChanges()))
@@ -162,7 +146,7 @@ def test_predictor_is_pluggable():
 
 
 def test_weights_that_do_not_fit_the_format_are_an_error():
-    net = random_network("lstm", scale=3.0)
+    net = uniform_network("lstm", scale=3.0)
     with pytest.raises(ValueError, match=r"layer 0 weight_ih\[\d+, \d+\] = -?\d.* is outside the range"):
         FixedPointNetwork(net, FixedPointConfig(weight=QFormat(8, 6)))
 
@@ -174,7 +158,7 @@ def test_bad_policy_and_run_arguments():
         MemoPolicy("bnn", cache_update="never")
     with pytest.raises(ValueError, match="out of range"):
         MemoPolicy("bnn", 1000.0)
-    net = random_network("gru")
+    net = uniform_network("gru")
     model = FixedPointNetwork(net, calibrate_formats(net, smooth_inputs(2, 4, 3)))
     with pytest.raises(ValueError, match="theta_rows has shape"):
         model.run(np.zeros((2, 4, 3)), theta_rows=np.zeros((1, 3), dtype=np.int64))

@@ -8,45 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden_model import intops
-from golden_model.formats import FixedPointConfig
-from golden_model.network import Network
-from sim.tile_amaranth import SequenceRun, TileSequence, run_sequences
-
-
-def random_network(cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1, seed: int = 0,
-                   scale: float = 0.5) -> Network:
-    rng = np.random.default_rng(seed)
-    g = 4 if cell == "lstm" else 3
-    spec = []
-    for li in range(layers):
-        n_in = inputs if li == 0 else hidden * directions
-        spec.append([{"w_ih": np.clip(rng.normal(0, scale, (g * hidden, n_in)), -1.9, 1.9),
-                      "w_hh": np.clip(rng.normal(0, scale, (g * hidden, hidden)), -1.9, 1.9),
-                      "b_ih": rng.normal(0, 0.3, g * hidden),
-                      "b_hh": rng.normal(0, 0.3, g * hidden)} for _ in range(directions)])
-    return Network.build(cell, spec)
-
-
-def random_inputs(config: FixedPointConfig, batch: int, steps: int, n_x: int, seed: int = 1, scale=1.0):
-    rng = np.random.default_rng(seed)
-    return intops.quantize(rng.normal(0, scale, (batch, steps, n_x)), config.act)
-
-
-#: One sequence and its controls; the driver is the Amaranth transport of sim.tile_protocol.
-Sequence = TileSequence
-
-
-def run_tile(tile, sequences, **kwargs) -> SequenceRun:
-    """Load ``writes``, then run ``sequences`` one after another (each with clear_counters before), with
-    random x valid gaps (``gap``) and h back-pressure (``stall``): :func:`sim.tile_amaranth.run_sequences`."""
-    return run_sequences(tile, sequences, **kwargs)
-
-
 # ------------------------------------------------------------------------------------------------- tests
 import pytest  # noqa: E402
+from support import normal_network, random_inputs
 
+from golden_model import intops
 from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
+from golden_model.formats import FixedPointConfig
 from golden_model.memo import MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
 from hw.tile import Tile  # noqa: E402
@@ -54,10 +22,11 @@ from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_cycles import expected_cycles  # noqa: E402
 from hw.tile_image import image_writes, memory_image  # noqa: E402
 from hw.tile_params import TileParams  # noqa: E402
+from sim.tile_amaranth import TileSequence, run_sequences
 
 
 def _setup(cell, inputs=3, hidden=4, lanes=2, bnn_width=8, memo=True, layers=1, seed=3, image=True):
-    fixed = FixedPointNetwork(random_network(cell, inputs, hidden, layers=layers, seed=seed))
+    fixed = FixedPointNetwork(normal_network(cell, inputs, hidden, layers=layers, seed=seed))
     params = TileParams.for_network(fixed, lanes=lanes, bnn_width=bnn_width, front_end=BnnFrontEnd if memo else None)
     img = memory_image(params, fixed)
     return fixed, params, img, Tile(params, img if image else None)
@@ -81,7 +50,7 @@ def test_memo_off_equals_golden_and_cycle_model(cell, memo):
     zero state), cycles exactly the baseline model (the same on both tiles)."""
     fixed, params, _, tile = _setup(cell, memo=memo)
     xs = random_inputs(fixed.config, 2, 3, 3, seed=11)
-    res = run_tile(tile, [Sequence(xs[0]), Sequence(xs[1][:2])])
+    res = run_sequences(tile, [TileSequence(xs[0]), TileSequence(xs[1][:2])])
     for k, x in enumerate((xs[0], xs[1][:2])):
         _check(res, k, _golden(fixed, x), params, len(x))
         assert res.counters[k]["cycles"] == expected_cycles(params, 3, len(x))
@@ -96,8 +65,8 @@ def test_memo_on_equals_golden_with_gaps(cell, theta, form):
     fixed, params, _, tile = _setup(cell)
     xs = random_inputs(fixed.config, 2, 6, 3, seed=5, scale=0.3)
     theta_q = intops.quantize_threshold(theta, form)
-    seqs = [Sequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
-    res = run_tile(tile, seqs, seed=7, gap=0.3, stall=0.3)
+    seqs = [TileSequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
+    res = run_sequences(tile, seqs, seed=7, gap=0.3, stall=0.3)
     policy = MemoPolicy("bnn", theta, form)
     total = 0
     for k, x in enumerate(xs):
@@ -113,7 +82,7 @@ def test_lanes_not_dividing_sizes(cell):
     fixed, params, _, tile = _setup(cell, inputs=5, hidden=3, lanes=2, bnn_width=3, seed=8)
     xs = random_inputs(fixed.config, 2, 4, 5, seed=2, scale=0.3)
     theta = intops.quantize_threshold(3, "absolute")
-    res = run_tile(tile, [Sequence(xs[0], memo_enable=1, theta=theta, form=1), Sequence(xs[1])], gap=0.2,
+    res = run_sequences(tile, [TileSequence(xs[0], memo_enable=1, theta=theta, form=1), TileSequence(xs[1])], gap=0.2,
                    stall=0.2)
     _check(res, 0, _golden(fixed, xs[0], MemoPolicy("bnn", 3, "absolute")), params, 4)
     _check(res, 1, _golden(fixed, xs[1]), params, 4)
@@ -131,7 +100,7 @@ def test_runtime_loading_and_slots(cell):
     layer0 = FixedPointNetwork(type(fixed.net)(fixed.net.cell, 3, 4, fixed.net.layers[:1]), fixed.config)
     h0 = layer0.run(x[None]).out[0]
     writes = image_writes(params, img)
-    res = run_tile(tile, [Sequence(x, slot=0), Sequence(h0, slot=1)], writes=writes)
+    res = run_sequences(tile, [TileSequence(x, slot=0), TileSequence(h0, slot=1)], writes=writes)
     assert np.array_equal(res.h[0], h0)
     assert np.array_equal(res.h[1], gold.out[0])
 
@@ -142,9 +111,9 @@ def test_memo_enable_off_costs_baseline_cycles():
     fixed, p_memo, img, tile = _setup("lstm", inputs=4, hidden=4, lanes=2, bnn_width=8)
     x = random_inputs(fixed.config, 1, 3, 4, seed=1)[0]
     x[:] = x[0]   # constant input: every neuron hits after the first step with a huge threshold
-    base = run_tile(Tile(TileParams.for_network(fixed, lanes=2, bnn_width=8), None),
-                    [Sequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2), img))
-    res = run_tile(tile, [Sequence(x), Sequence(x, memo_enable=1, theta=65535, form=1)])
+    base = run_sequences(Tile(TileParams.for_network(fixed, lanes=2, bnn_width=8), None),
+                    [TileSequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2), img))
+    res = run_sequences(tile, [TileSequence(x), TileSequence(x, memo_enable=1, theta=65535, form=1)])
     assert res.counters[0]["cycles"] == base.counters[0]["cycles"] == expected_cycles(p_memo, 4, 3)
     gold = _golden(fixed, x, MemoPolicy("bnn", 65535, "absolute"))
     _check(res, 1, gold, p_memo, 3)
@@ -159,7 +128,7 @@ def test_memo_cycle_estimate():
     fixed, params, _, tile = _setup("gru", inputs=6, hidden=4, lanes=2, bnn_width=4, seed=6)
     x = random_inputs(fixed.config, 1, 6, 6, seed=3, scale=0.3)[0]
     theta = intops.quantize_threshold(0.5, "relative")
-    res = run_tile(tile, [Sequence(x, memo_enable=1, theta=theta)])
+    res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=theta)])
     gold = _golden(fixed, x, MemoPolicy("bnn", 0.5))
     _check(res, 0, gold, params, 6)
     misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
@@ -198,10 +167,10 @@ def test_bad_parameters():
         Tile(params, image=[1, 2])
     with pytest.raises(ValueError):
         Tile(params, image={"weight": []})
-    fixed = FixedPointNetwork(random_network("gru", 3, 4))
+    fixed = FixedPointNetwork(normal_network("gru", 3, 4))
     with pytest.raises(ValueError, match="GRU"):
         memory_image(params, fixed)
-    fixed = FixedPointNetwork(random_network("lstm", 3, 5))
+    fixed = FixedPointNetwork(normal_network("lstm", 3, 5))
     with pytest.raises(ValueError, match="hidden"):
         memory_image(params, fixed)
     with pytest.raises(TypeError):
@@ -221,11 +190,11 @@ def test_registry_entry_elaborates():
 
 def test_cache_update_always():
     """cache_update="always" (b_m follows b_t on reuses too) equals the golden policy of the same name."""
-    fixed = FixedPointNetwork(random_network("gru", 3, 4, seed=3))
+    fixed = FixedPointNetwork(normal_network("gru", 3, 4, seed=3))
     params = TileParams.for_network(fixed, lanes=2, bnn_width=8, cache_update="always", front_end=BnnFrontEnd)
     tile = Tile(params, memory_image(params, fixed))
     x = random_inputs(fixed.config, 1, 6, 3, seed=5, scale=0.3)[0]
-    res = run_tile(tile, [Sequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])
+    res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])
     gold = _golden(fixed, x, MemoPolicy("bnn", 0.3, cache_update="always"))
     _check(res, 0, gold, params, 6)
     assert res.counters[0]["reuses"] > 0

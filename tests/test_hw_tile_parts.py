@@ -13,6 +13,7 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth_streams import collect, drive, run
+from support import normal_network, random_inputs
 
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
@@ -30,6 +31,7 @@ from hw.tile_params import TileParams, check_front_end
 from hw.tile_rows import RowWriter
 from hw.tile_sequencer import StepSequencer
 from hw.tile_state import StateUpdate
+from sim.tile_amaranth import TileSequence, run_sequences
 
 CFG = FixedPointConfig()
 ACT = CFG.act.bits
@@ -643,20 +645,18 @@ class NeverReuse(FrontEnd):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_a_different_front_end_plugs_into_the_tile(cell):
-    from test_hw_tile import Sequence, random_inputs, random_network, run_tile
-
     from golden_model.fixed_model import FixedPointNetwork
     from hw.tile import Tile
     from hw.tile_image import memory_image
 
-    fixed = FixedPointNetwork(random_network(cell, 3, 4, seed=2))
+    fixed = FixedPointNetwork(normal_network(cell, 3, 4, seed=2))
     params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=NeverReuse)
     assert "sign" not in params.depths() and params.front_end is NeverReuse
     image = memory_image(params, fixed)
     tile = Tile(params, image)
     assert isinstance(tile.front_end, NeverReuse) and "front_end" in tile.parts()
     x = random_inputs(fixed.config, 1, 4, 3, seed=3)[0]
-    res = run_tile(tile, [Sequence(x, memo_enable=1)], seed=1, gap=0.2, stall=0.2)
+    res = run_sequences(tile, [TileSequence(x, memo_enable=1)], seed=1, gap=0.2, stall=0.2)
     gold = fixed.run(x[None])
     assert np.array_equal(res.h[0], gold.out[0])
     assert res.counters[0]["reuses"] == 0 and res.counters[0]["evaluations"] == params.neurons * 4

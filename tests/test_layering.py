@@ -104,3 +104,9 @@ def test_layers_point_one_way(package):
                 if private:
                     bad.append(f"{path.relative_to(ROOT)}:{line} imports private {', '.join(private)} of {target}")
     assert not bad, "\n".join(bad)
+
+
+def test_test_modules_do_not_import_each_other():
+    bad = [f"{path.name}:{line} imports {target}" for path in (ROOT / "tests").glob("test_*.py")
+           for target, _, line in _imports(path) if target.split(".")[0].startswith("test_")]
+    assert not bad, "\n".join(bad)

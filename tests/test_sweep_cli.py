@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from test_fixed_model import random_network, smooth_inputs
+from support import smooth_inputs, uniform_network
 
 from fuzzymemo.cli import main
 from golden_model import Network
@@ -17,7 +17,7 @@ from golden_model.sweep import pick_threshold, sweep
 def user_files(tmp_path_factory):
     """A GRU model file with a readout and a data file labelled by the float model itself."""
     d = tmp_path_factory.mktemp("user")
-    net = random_network("gru", inputs=3, hidden=6, layers=2, seed=11)
+    net = uniform_network("gru", inputs=3, hidden=6, layers=2, seed=11)
     x = smooth_inputs(40, 12, 3, seed=12).astype(np.float32)
     lengths = np.random.default_rng(0).integers(4, 13, 40)
     y = net.predict(x, lengths)

@@ -8,31 +8,13 @@ import os
 
 import pytest
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
+from support import AddUnit
 
 from synth.board import CMD_CONTROL, CMD_STATUS, RSP_STATUS, RSP_STREAM, UartBridge, bridge_map
 from synth.uart import UartRx, UartTx
 
 D = 4  # clock cycles per bit
-
-
-class AddUnit(wiring.Component):
-    """o = i + offset (12 bits); count = beats done; a one-beat output register."""
-
-    def __init__(self):
-        super().__init__({"i": In(stream.Signature(12)), "o": Out(stream.Signature(12)), "offset": In(4),
-                          "count": Out(16)})
-
-    def elaborate(self, platform):
-        m = Module()
-        with m.If(self.o.ready | ~self.o.valid):
-            m.d.comb += self.i.ready.eq(1)
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload + self.offset)]
-            with m.If(self.i.valid):
-                m.d.sync += self.count.eq(self.count + 1)
-        return m
 
 
 async def _send(ctx, line, data):

@@ -13,8 +13,7 @@ from collections import deque
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from test_hw_tile import random_inputs, random_network
-from test_synth_board import AddUnit
+from support import AddUnit, normal_network, random_inputs
 
 from golden_model import intops
 from golden_model.fixed_model import FixedPointNetwork
@@ -121,7 +120,7 @@ def test_tile_layouts_and_description_roundtrip():
     from hw.tile_bnn import BnnFrontEnd
     from hw.tile_params import TileParams
 
-    fixed = FixedPointNetwork(random_network("lstm", 3, 4, seed=3))
+    fixed = FixedPointNetwork(normal_network("lstm", 3, 4, seed=3))
     params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd)
     bridge = UartBridge(Tile(params), D)
     lay = stream_layouts(bridge.dut)
@@ -194,7 +193,7 @@ def test_tile_end_to_end_over_uart(cell):
     from hw.tile import Tile
 
     start = time.perf_counter()
-    fixed = FixedPointNetwork(random_network(cell, 3, 4, seed=3))
+    fixed = FixedPointNetwork(normal_network(cell, 3, 4, seed=3))
     compiled = CompiledModel(fixed, lanes=2, bnn_width=8)
     params = compiled.params
     bridge = UartBridge(Tile(params), D)

@@ -1,0 +1,67 @@
+"""Helpers shared by the test modules (which never import each other): random networks and inputs of a
+fixed seed, and a small stream component for the board tests. Fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model import intops
+from golden_model.formats import FixedPointConfig
+from golden_model.network import Network
+
+
+def _network(cell, inputs, hidden, layers, directions, weight, bias, head=None) -> Network:
+    g = 4 if cell == "lstm" else 3
+    spec = [[{"w_ih": weight((g * hidden, inputs if li == 0 else hidden * directions)),
+              "w_hh": weight((g * hidden, hidden)), "b_ih": bias(g * hidden), "b_hh": bias(g * hidden)}
+             for _ in range(directions)] for li in range(layers)]
+    return Network.build(cell, spec, head() if head else None)
+
+
+def uniform_network(cell, inputs=3, hidden=4, layers=1, dirs=1, seed=0, scale=0.5) -> Network:
+    """Weights uniform in +-scale, biases in +-0.3, and a random 3-class readout (for accuracy figures)."""
+    rng = np.random.default_rng(seed)
+    return _network(cell, inputs, hidden, layers, dirs, lambda shape: rng.uniform(-scale, scale, shape),
+                    lambda n: rng.uniform(-0.3, 0.3, n),
+                    lambda: {"weight": rng.standard_normal((3, hidden * dirs)), "bias": np.zeros(3)})
+
+
+def normal_network(cell: str, inputs: int, hidden: int, layers: int = 1, directions: int = 1, seed: int = 0,
+                   scale: float = 0.5) -> Network:
+    """Weights normal(0, scale) clipped to +-1.9 (inside the default weight format), biases normal(0, 0.3),
+    no readout: the networks of the hardware tests."""
+    rng = np.random.default_rng(seed)
+    return _network(cell, inputs, hidden, layers, directions,
+                    lambda shape: np.clip(rng.normal(0, scale, shape), -1.9, 1.9), lambda n: rng.normal(0, 0.3, n))
+
+
+def smooth_inputs(batch, steps, features, seed=0):
+    """Slowly varying inputs, so that memoization has something to reuse."""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.normal(0, 0.15, (batch, steps, features)), axis=1)
+
+
+def random_inputs(config: FixedPointConfig, batch: int, steps: int, n_x: int, seed: int = 1, scale=1.0):
+    """Quantized normal(0, scale) inputs in the activation format of ``config``."""
+    rng = np.random.default_rng(seed)
+    return intops.quantize(rng.normal(0, scale, (batch, steps, n_x)), config.act)
+
+
+class AddUnit(wiring.Component):
+    """o = i + offset (12 bits); count = beats done; a one-beat output register."""
+
+    def __init__(self):
+        super().__init__({"i": In(stream.Signature(12)), "o": Out(stream.Signature(12)), "offset": In(4),
+                          "count": Out(16)})
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.comb += self.i.ready.eq(1)
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload + self.offset)]
+            with m.If(self.i.valid):
+                m.d.sync += self.count.eq(self.count + 1)
+        return m
