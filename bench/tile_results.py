@@ -68,8 +68,9 @@ def render() -> str:
         "the last table). Both tiles run the same sequences: the **baseline** tile (elaborated without "
         "memoization hardware) and the **memoizing** tile at the BNN threshold of `--threshold auto` (the "
         "largest swept relative threshold within 1 pp accuracy loss on the whole test set; memo off, "
-        "`memo_enable` low, when none qualifies). Every h_t of every layer of every sequence, on both tiles, is compared with the golden "
-        "model (`bit-exact`); the tile's evaluation and reuse counters are compared with the golden model's.",
+        "`memo_enable` low, when none qualifies). Every h_t of every layer of every sequence, on both tiles, "
+        "is compared with the golden model (`bit-exact`); the tile's evaluation and reuse counters are "
+        "compared with the golden model's.",
         "",
         "Cycles are the tile's `cycles` counter (busy cycles) summed over all layer-direction passes; the x "
         "stream is always valid and h always ready. Speedup = cycles baseline / cycles memo; "

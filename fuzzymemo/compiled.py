@@ -26,6 +26,7 @@ from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import OFF, MemoPolicy
 from hw.tile import Tile
+from hw.tile_counters import counter_names
 from hw.tile_cycles import expected_cycles
 from hw.tile_image import image_writes, memory_image
 from hw.tile_params import TileParams
@@ -226,7 +227,8 @@ class CompiledModel:
                       lanes=self.params.lanes, memo_enable=int(policy.kind != OFF),
                       form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
                       ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),
-                      timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python")
+                      timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python",
+                      counters=counter_names(self.params))
         return job, expected, stats
 
     def _inputs(self, x, lengths) -> tuple[np.ndarray, np.ndarray]:

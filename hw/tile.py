@@ -28,7 +28,7 @@ from .activation import ActivationUnit
 from .checks import silence_unused
 from .dot_product import DotProductUnit
 from .shapes import count_shape, index_shape
-from .tile_counters import COUNTER_BITS, PerfCounters
+from .tile_counters import COUNTER_BITS, COUNTERS, PerfCounters, counter_names
 from .tile_gates import gate_feed_class
 from .tile_issue import IssueStage
 from .tile_memories import wr_layout, write_from
@@ -86,10 +86,7 @@ class Tile(wiring.Component):
             "theta": In(THETA_BITS),
             "form": In(1),
             "busy": Out(1),
-            "cycles": Out(COUNTER_BITS),
-            "evaluations": Out(COUNTER_BITS),
-            "reuses": Out(COUNTER_BITS),
-            "stalls": Out(COUNTER_BITS),
+            **{name: Out(COUNTER_BITS) for name in counter_names(p)},
             "clear_counters": In(1),
         })
         predicted = p.front_end is not None
@@ -102,7 +99,7 @@ class Tile(wiring.Component):
         self.activation = ActivationUnit(p.config)
         self.merge = Merge(p, predicted)
         self.state = StateUpdate(p)
-        self.counters = PerfCounters(COUNTER_BITS)
+        self.counters = PerfCounters(COUNTER_BITS, extra=counter_names(p)[len(COUNTERS):])
         for part in self.parts().values():
             _silence_tree(part)
 
@@ -153,8 +150,8 @@ class Tile(wiring.Component):
         c = self.counters
         m.d.comb += [c.clear.eq(self.clear_counters), c.active.eq(seq.active), c.evaluated.eq(merge.evaluated),
                      c.reused.eq(merge.reused), c.stalled.eq(seq.x_wait | state.stalled)]
-        m.d.comb += [self.cycles.eq(c.cycles), self.evaluations.eq(c.evaluations), self.reuses.eq(c.reuses),
-                     self.stalls.eq(c.stalls)]
+        for name in counter_names(p):
+            m.d.comb += getattr(self, name).eq(getattr(c, name))
         return m
 
     def _memories(self, m) -> dict:
@@ -188,6 +185,8 @@ class Tile(wiring.Component):
         wiring.connect(m, fe.decision, self.issue.decision)
         wiring.connect(m, self.issue.tokens, self.merge.tokens)
         wiring.connect(m, self.merge.update, fe.update)
+        for name in counter_names(self.params)[len(COUNTERS):]:
+            m.d.comb += getattr(self.counters, f"{name}_event").eq(getattr(fe, f"count_{name}"))
 
 
 def _silence_tree(part) -> None:

@@ -20,6 +20,9 @@ A front end is a :class:`FrontEnd` subclass (a ``wiring.Component``) with the si
 ``image_words(params, slot, neuron, weights) -> {name: [(addr, word), ...]}``
     the words of its memories for one neuron (``weights`` = the golden row ``W[row, :I_s + H]``),
     used by :func:`hw.tile_image.memory_image`;
+``counters(params) -> (name, ...)``
+    its own performance counters (default none): the front end drives an event ``count_<name>`` (Out(1))
+    and the tile counts it beside its own counters in an output of that name;
 
 and ``__init__(self, params, image=None)`` (image: :func:`hw.tile_image.memory_image` words for the
 elaboration-time ``init`` of its memories).
@@ -54,7 +57,7 @@ def update_layout(params, context_shape) -> data.StructLayout:
                               "context": context_shape})
 
 
-def front_end_signature(params, context_shape) -> dict:
+def front_end_signature(params, context_shape, counters=()) -> dict:
     """The members of a front end (``wiring.Component`` signature dict), from the front end's view:
 
     ``x``, ``h``         In(stream, always ready): each x element (``data``, ``index`` in the step, ``last``
@@ -70,6 +73,7 @@ def front_end_signature(params, context_shape) -> dict:
     ``wr``               In(stream, always ready): every run-time memory write (``mem``, ``addr``, ``data``)
     ``decision``         Out(stream): one per neuron, in issue order; with ``enable`` off: valid, no hit
     ``update``           In(stream, always ready): every computed neuron (``index``, ``y``, ``context``)
+    ``count_<name>``     Out(1) per extra counter: the tile's counter ``name`` counts the cycles it is high
     """
     act = signed(params.config.act.bits)
     return {
@@ -84,6 +88,7 @@ def front_end_signature(params, context_shape) -> dict:
         "wr": In(stream.Signature(wr_layout(params), always_ready=True)),
         "decision": Out(stream.Signature(decision_layout(params, context_shape))),
         "update": In(stream.Signature(update_layout(params, context_shape), always_ready=True)),
+        **{f"count_{name}": Out(1) for name in counters},
     }
 
 
@@ -95,4 +100,10 @@ class FrontEnd(wiring.Component):
     def __init__(self, params, image: dict | None = None):
         self.params = check_part_params(self, params)
         self.image = image or {}
-        super().__init__(front_end_signature(params, type(self).context_shape(params)))
+        cls = type(self)
+        super().__init__(front_end_signature(params, cls.context_shape(params), cls.counters(params)))
+
+    @classmethod
+    def counters(cls, params) -> tuple[str, ...]:
+        """The front end's own performance counters (none by default; see the module docstring)."""
+        return ()

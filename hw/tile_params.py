@@ -24,7 +24,7 @@ __all__ = ["FRONT_END_METHODS", "TileParams", "ceil_div", "check_front_end", "ch
            "default_bnn_width", "default_lanes"]
 
 #: The class methods a front end defines (docs/hw/front_end.md), computable from the parameters alone.
-FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words")
+FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words", "counters")
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tile_protocol import COUNTERS
+
 __all__ = ["MODES", "Pauses", "TileJob", "TileResult"]
 
 #: How the simulator drives the tile: ``harness`` (Verilog source/sink buffers and clock, one await per
@@ -56,7 +58,8 @@ class TileJob:
     values; expected -- the golden outputs (B, T, D*H) of every layer; expected_evaluations/reuses --
     (layers, directions) golden counts; inputs -- each layer's input size; wr -- ``wr`` payloads to load
     before the run (None: the elaborated weights); valid / ready -- valid gaps on x (and wr) and
-    back-pressure on h; seed -- of their generators."""
+    back-pressure on h; seed -- of their generators; counters -- the tile's counter outputs to read after
+    each pass (the tile's own and its front end's)."""
     x: np.ndarray
     lengths: np.ndarray
     theta: np.ndarray
@@ -77,12 +80,14 @@ class TileJob:
     timeout_factor: float = 20.0
     wr: list[dict] | None = None
     mode: str = "harness"
+    counters: tuple[str, ...] = COUNTERS
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {self.mode!r}")
         self.valid = Pauses(**self.valid) if isinstance(self.valid, dict) else self.valid
         self.ready = Pauses(**self.ready) if isinstance(self.ready, dict) else self.ready
+        self.counters = tuple(self.counters)
 
     @property
     def num_layers(self) -> int:

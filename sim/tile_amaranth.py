@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.tile_counters import counter_names
+
 from .harness import pauses
-from .tile_protocol import COUNTERS, controls, sequence_beats
+from .tile_protocol import controls, sequence_beats
 
 __all__ = ["SequenceRun", "TileSequence", "run_sequences"]
 
@@ -36,7 +38,7 @@ class TileSequence:
 @dataclass
 class SequenceRun:
     h: list = field(default_factory=list)          # per sequence: (steps, H) int array
-    counters: list = field(default_factory=list)   # per sequence: dict of COUNTERS
+    counters: list = field(default_factory=list)   # per sequence: every counter of the tile
     lasts: list = field(default_factory=list)      # per sequence: indices of outputs with `last`
 
 
@@ -81,7 +83,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             ctx.set(tile.x.valid, 0)
             while done["n"] < len(res.h):                               # the outputs are collected
                 await ctx.tick()
-            res.counters.append({n: ctx.get(getattr(tile, n)) for n in COUNTERS})
+            res.counters.append({n: ctx.get(getattr(tile, n)) for n in counter_names(tile.params)})
 
     async def reader(ctx):
         cycles = 0

@@ -22,9 +22,9 @@ import random
 from .harness import HARNESS_TOP, HarnessDriver, HarnessSpec
 from .job import TileJob
 from .streams import StreamDriver, StreamSink, pauses, start_clock_and_reset, stream_codec, wait_until
-from .tile_protocol import COUNTERS, sequence_beats
+from .tile_protocol import sequence_beats
 
-__all__ = ["COUNTERS", "HarnessTransport", "TileHost", "transport_for"]
+__all__ = ["HarnessTransport", "TileHost", "transport_for"]
 
 #: Cycles after a pass in which nothing more may come out of the tile.
 DRAIN_CYCLES = 8
@@ -49,7 +49,7 @@ class HarnessTransport:
     def __init__(self, dut, design: dict, job: TileJob):
         self.spec = HarnessSpec.from_design(design)
         self.driver = HarnessDriver(dut, self.spec)
-        self.hidden = job.hidden
+        self.hidden, self.counter_names = job.hidden, job.counters
         self.codecs = {s: stream_codec(design, s) for s in (*self.spec.sources, self.spec.sink)}
         valid_seed, ready_seed = _seeds(job.seed)
         self.driver.set_pauses("valid", job.valid.prob, valid_seed, job.valid.mask, job.valid.mask_len)
@@ -111,7 +111,7 @@ class HarnessTransport:
             self._check("x", status, len(raw))
             items += [unpack(r) for r in status.received]
             cycles += status.cycles
-        counters = {name: self.driver.read(name) for name in COUNTERS if name in self.spec.ports}
+        counters = {name: self.driver.read(name) for name in self.counter_names}
         return items, counters, cycles
 
 
@@ -122,7 +122,7 @@ class TileHost:
     def __init__(self, dut, design: dict, job: TileJob):
         self.dut, self.design = dut, design
         self.ports = design["ports"]
-        self.hidden = job.hidden
+        self.hidden, self.counter_names = job.hidden, job.counters
         self.clock = dut.clk
         valid_seed, ready_seed = _seeds(job.seed)
         self._valid = pauses(job.valid.prob, rng=random.Random(valid_seed), mask=job.valid.mask,
@@ -169,7 +169,7 @@ class TileHost:
         await ClockCycles(self.clock, n)
 
     def read_counters(self) -> dict:
-        return {name: int(getattr(self.dut, name).value) for name in COUNTERS if name in self.ports}
+        return {name: int(getattr(self.dut, name).value) for name in self.counter_names}
 
     async def run_pass(self, sequences, controls: dict, *, timeout_cycles: int):
         for name, value in controls.items():

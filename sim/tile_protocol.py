@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.tile_counters import COUNTERS as TILE_COUNTERS
+
 __all__ = [
     "CONTROLS",
     "COUNTERS",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 #: The tile's performance counters (outputs, cleared by ``clear_counters``).
-COUNTERS = ("cycles", "evaluations", "reuses", "stalls")
+COUNTERS = tuple(TILE_COUNTERS)
 #: The control inputs latched with a sequence's ``first`` x beat.
 CONTROLS = ("slot", "n_x", "memo_enable", "theta", "form")
 #: The threshold forms by name (the ``form`` input's values).

@@ -18,7 +18,7 @@ import cocotb
 from sim.job import TileJob, TileResult
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.tile_driver import COUNTERS, transport_for
+from sim.tile_driver import transport_for
 from sim.tile_protocol import NetworkPlan, controls
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ async def run_job(dut):
     report = "\n".join(sb.report() for sb in scoreboards if not sb.ok)
     errors = transport.protocol_errors
     result = TileResult(
-        outputs=plan.outputs, counters={k: sum(ps["counters"].get(k, 0) for ps in passes) for k in COUNTERS},
+        outputs=plan.outputs, counters={k: sum(ps["counters"][k] for ps in passes) for k in job.counters},
         passes=passes, sim_cycles=sim_cycles, mismatches=sum(sb.mismatch_count for sb in scoreboards),
         lost=sum(sb.pending for sb in scoreboards), extra=sum(sb.extra_count for sb in scoreboards),
         counters_ok=counters_ok, report=report + ("\nprotocol: " + "; ".join(errors) if errors else ""),

@@ -632,6 +632,10 @@ class NeverReuse(FrontEnd):
     def image_words(cls, params, slot, neuron, weights):
         return {}
 
+    @classmethod
+    def counters(cls, params):
+        return ("decisions", "updates")
+
     def elaborate(self, platform):
         m = Module()
         left = Signal(range(self.params.neurons + 1))
@@ -639,7 +643,9 @@ class NeverReuse(FrontEnd):
             m.d.sync += left.eq(self.params.neurons)
         with m.Elif(self.decision.valid & self.decision.ready):
             m.d.sync += left.eq(left - 1)
-        m.d.comb += [self.decision.valid.eq(self.go & (left != 0)), self.decision.payload.hit.eq(0)]
+        m.d.comb += [self.decision.valid.eq(self.go & (left != 0)), self.decision.payload.hit.eq(0),
+                     self.count_decisions.eq(self.decision.valid & self.decision.ready),
+                     self.count_updates.eq(self.update.valid)]
         return m
 
 
@@ -660,6 +666,9 @@ def test_a_different_front_end_plugs_into_the_tile(cell):
     gold = fixed.run(x[None])
     assert np.array_equal(res.h[0], gold.out[0])
     assert res.counters[0]["reuses"] == 0 and res.counters[0]["evaluations"] == params.neurons * 4
+    # the front end's own counters are tile outputs, counted and cleared like the tile's
+    assert res.counters[0]["decisions"] == res.counters[0]["updates"] == params.neurons * 4
+    assert {"decisions", "updates"} <= set(dict(tile.signature.members))
 
 
 # ------------------------------------------------------------------------------------------ bad parameters
