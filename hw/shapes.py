@@ -7,7 +7,13 @@ from amaranth.lib import memory
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
-__all__ = ["count_shape", "index_shape", "read_port", "write_port"]
+__all__ = ["count_shape", "index_shape", "memory_depth", "read_port", "write_port"]
+
+
+def memory_depth(rows: int) -> int:
+    """The depth a memory of ``rows`` rows is given: at least 2, because a one-row memory has a zero-width
+    address, which Amaranth writes as ``wire [-1:0]`` and Verilator rejects (hidden size 1)."""
+    return max(2, rows)
 
 
 def index_shape(n: int):

@@ -27,7 +27,7 @@ from golden_model.formats import THETA_BITS
 from .activation import ActivationUnit
 from .checks import silence_unused
 from .dot_product import DotProductUnit
-from .shapes import count_shape, index_shape
+from .shapes import count_shape, index_shape, memory_depth
 from .tile_counters import COUNTER_BITS, COUNTERS, PerfCounters, counter_names
 from .tile_gates import gate_feed_class
 from .tile_issue import IssueStage
@@ -167,7 +167,7 @@ class Tile(wiring.Component):
         mems["xbuf"] = memory.Memory(shape=row, depth=2 * p.x_rows, init=[])
         mems["hbuf"] = memory.Memory(shape=row, depth=2 * p.h_rows, init=[])
         if p.cell != "gru":
-            mems["cmem"] = memory.Memory(shape=unsigned(p.config.cell.bits), depth=p.hidden, init=[])
+            mems["cmem"] = memory.Memory(shape=unsigned(p.config.cell.bits), depth=memory_depth(p.hidden), init=[])
         for name, mem in mems.items():
             m.submodules[name if name in ("xbuf", "hbuf", "cmem") else f"{name}_mem"] = mem
         return mems

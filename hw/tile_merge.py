@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .activation import activation_layouts
 from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
-from .shapes import index_shape, read_port
+from .shapes import index_shape, memory_depth, read_port
 from .tile_front_end import decision_layout, update_layout
 from .tile_params import TileParams, check_part_params
 
@@ -58,7 +58,7 @@ class Merge(wiring.Component):
             "act": In(stream.Signature(activation_layouts(p.config)[1])),
             "ew": Out(stream.Signature(update_unit_class(p.cell).layouts(p.config)[0])),
             "old": (read_port(2 * p.h_rows, p.lanes * p.config.act.bits) if gru
-                    else read_port(p.hidden, p.config.cell.bits)),
+                    else read_port(memory_depth(p.hidden), p.config.cell.bits)),
             "step_reset": In(1), "first_step": In(1), "h_bank": In(1),
             "evaluated": Out(1), "reused": Out(1),
         }

@@ -18,6 +18,7 @@ from .bnn import MAX_WIDTH, bnn_output_shape
 from .checks import check_config, check_int, silence_unused
 from .dot_product import MAX_LANES
 from .memo_table import CACHE_UPDATES, MAX_ENTRIES
+from .shapes import memory_depth
 from .tile_memories import MEM_IDS, TILE_MEMORIES
 
 __all__ = ["FRONT_END_METHODS", "TileParams", "ceil_div", "check_front_end", "check_part_params",
@@ -169,13 +170,14 @@ class TileParams:
         return max(1, self.max_steps.bit_length())
 
     def depths(self) -> dict[str, int]:
-        """Rows of every run-time-loadable memory (the keys of :func:`hw.tile_image.memory_image`)."""
+        """Rows of every run-time-loadable memory (the keys of :func:`hw.tile_image.memory_image`), at least
+        2 each (:func:`hw.shapes.memory_depth`)."""
         d = {"weight": self.slots * self.neurons * self.rows_per_neuron,
              "bias": self.slots * self.neurons}
         if self.cell == "gru":
             d["bias_hn"] = self.slots * self.hidden
         d.update({name: depth for name, (depth, _) in self._front_end_memories().items()})
-        return d
+        return {name: memory_depth(rows) for name, rows in d.items()}
 
     def widths(self) -> dict[str, int]:
         """Word width in bits of every run-time-loadable memory."""

@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Const, Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .shapes import count_shape, write_port
+from .shapes import count_shape, memory_depth, write_port
 from .tile_merge import update_unit_class
 from .tile_params import TileParams, check_part_params
 from .tile_rows import RowWriter, element_layout
@@ -59,7 +59,7 @@ class StateUpdate(wiring.Component):
             "step_end": Out(1), "stalled": Out(1), "pending": Out(1),
         }
         if p.cell != "gru":
-            members["cmem"] = write_port(p.hidden, p.config.cell.bits)
+            members["cmem"] = write_port(memory_depth(p.hidden), p.config.cell.bits)
         super().__init__(members)
         self.unit = cls(p.config)
         self.h_writer = RowWriter(p.lanes, p.hidden, p.h_rows, act_bits, first_bank=1)

@@ -275,3 +275,20 @@ def test_cli_run(tmp_path, capsys):
     assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_memo"])
     assert r["accuracy_rtl"] == r["accuracy_golden"]
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_hidden_size_one(sim, cell):
+    """Hidden size 1: the one-row memories (c, b_hn) are given two rows, so the Verilog has no zero-width
+    address (``wire [-1:0]``, which Verilator rejected: issue 14 defect 3)."""
+    rng = np.random.default_rng(4)
+    g = 4 if cell == "lstm" else 3
+    net = Network.build(cell, [[{"w_ih": rng.uniform(-1, 1, (g, 2)), "w_hh": rng.uniform(-1, 1, (g, 1)),
+                                 "b_ih": rng.uniform(-0.5, 0.5, g), "b_hh": rng.uniform(-0.5, 0.5, g)}]])
+    x = np.cumsum(rng.normal(0, 0.2, (3, 5, 2)), axis=1)
+    compiled = CompiledModel(FixedPointNetwork(net, calibrate_formats(net, x)))
+    assert "[-1:0]" not in compiled.design().verilog
+    run = compiled.run(sim, x, np.array([5, 3, 4]), threshold=0.2, valid_prob=0.7, ready_prob=0.7,
+                       run_name=f"hidden1-{cell}")
+    assert_exact(run)
