@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
     "fuzzymemo.commands.synth",     # synth
     "fuzzymemo.commands.bench",     # bench
+    "fuzzymemo.commands.cache",     # cache (the user cache of simulation builds)
 )
 
 
@@ -79,10 +80,11 @@ def main(argv=None) -> int:
 
 
 def _write_traceback(command: str) -> Path:
-    """The current exception's traceback in the user's cache folder (``FUZZYMEMO_CACHE``, default
-    ``~/.cache/fuzzymemo``): ``logs/<command>-<time>.log``."""
-    root = Path(os.environ.get("FUZZYMEMO_CACHE") or Path.home() / ".cache" / "fuzzymemo")
-    path = root / "logs" / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    """The current exception's traceback in the user's cache folder (:func:`sim.cache.user_cache`):
+    ``logs/<command>-<time>.log``."""
+    from sim.cache import user_cache
+
+    path = user_cache() / "logs" / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(traceback.format_exc())
     return path

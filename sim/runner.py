@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from .cache import sim_build_root
 from .waivers import verilator_waiver_args
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,8 @@ __all__ = [
 
 SIMULATORS = ("icarus", "verilator")
 REPO_ROOT = Path(__file__).resolve().parents[1]
-#: Root of all builds (gitignored). Override with FUZZYMEMO_SIM_BUILD.
-SIM_BUILD = Path(os.environ.get("FUZZYMEMO_SIM_BUILD", REPO_ROOT / "sim_build"))
+#: Root of all builds: the user cache (:mod:`sim.cache`; FUZZYMEMO_SIM_BUILD or FUZZYMEMO_CACHE override it).
+SIM_BUILD = sim_build_root()
 TIMESCALE = ("1ns", "1ps")
 
 #: Environment variable: "1" records waves. Test-parameter and design-description files (set by run()).
