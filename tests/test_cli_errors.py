@@ -124,3 +124,21 @@ def test_small_usability_defects(files, capsys, tmp_path):
     assert f"wrote {tmp_path / 'p.png'}" in capsys.readouterr().out and (tmp_path / "p.png").exists()
     assert main(["run", "--workload", "basic_motions", "--max-steps", "50", "--threshold", "0.1"]) == 2
     assert "at most 50 (max_steps; fuzzymemo run --max-steps)" in capsys.readouterr().err
+
+
+@pytest.mark.icarus
+def test_run_a_model_without_a_readout(tmp_path, capsys):
+    """A network without a head still runs through both tiles bit-exact; its accuracy is None (it failed
+    after the whole simulation: issue 14 defect 12)."""
+    from support import normal_network
+
+    net = normal_network("gru", 2, 3, seed=4)
+    net.save(tmp_path / "m.npz")
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 4, 2))
+    np.savez(tmp_path / "d.npz", x=x, y=np.zeros(2, dtype=np.int64))
+    out = tmp_path / "r.json"
+    assert main(["run", "--model", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz"), "--sim", "icarus",
+                 "--threshold", "0.1", "--quiet", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["bit_exact"] and r["accuracy_rtl"] is None and r["accuracy_golden"] is None
+    assert "no readout head" in capsys.readouterr().out

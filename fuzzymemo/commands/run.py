@@ -75,10 +75,21 @@ def _run_both(args, compiled, src, threshold) -> dict:
     return runs
 
 
+def _accuracies(src, base, memo) -> dict:
+    """Readout accuracy of the RTL outputs (both tiles) and of the golden model; None for a network
+    without a readout head (its outputs are still checked bit for bit)."""
+    model, y, lengths = src.model, src.y, src.lengths
+    if model.net.head is None:
+        return dict.fromkeys(("accuracy_rtl", "accuracy_golden", "accuracy_baseline_rtl"))
+    return {"accuracy_rtl": accuracy(model.logits(memo.outputs[-1], lengths), y),
+            "accuracy_golden": accuracy(model.logits(memo.expected[-1], lengths), y),
+            "accuracy_baseline_rtl": accuracy(model.logits(base.outputs[-1], lengths), y)}
+
+
 def _figures(src, runs: dict, memo_enable: bool) -> dict:
     """The run's figures (JSON keys of docs/tile_results.md) from both tiles' runs."""
     (p_base, base), (p_memo, memo) = runs["baseline"], runs["memo"]
-    model, y, lanes = src.model, src.y, p_memo.params.lanes
+    lanes = p_memo.params.lanes
     evaluations = memo.counters["evaluations"]
     reuse = memo.counters["reuses"] / evaluations if evaluations else 0.0
     cyc_base, cyc_memo = base.counters["cycles"], memo.counters["cycles"]
@@ -90,9 +101,7 @@ def _figures(src, runs: dict, memo_enable: bool) -> dict:
         "bit_exact_baseline": bool(base.bit_exact), "bit_exact_memo": bool(memo.bit_exact),
         "counters_match_golden": bool(base.counters_ok and memo.counters_ok),
         "reuse": reuse, "reuse_golden": float(memo.stats.reuses.sum() / max(1, memo.stats.evaluations.sum())),
-        "accuracy_rtl": accuracy(model.logits(memo.outputs[-1], src.lengths), y),
-        "accuracy_golden": accuracy(model.logits(memo.expected[-1], src.lengths), y),
-        "accuracy_baseline_rtl": accuracy(model.logits(base.outputs[-1], src.lengths), y),
+        **_accuracies(src, base, memo),
         "cycles_baseline": cyc_base, "cycles_memo": cyc_memo,
         "speedup": cyc_base / cyc_memo if cyc_memo else None,
         "expected_speedup": 1.0 / (1.0 - reuse) if reuse < 1 else None,
@@ -136,6 +145,10 @@ def run_tile(args) -> int:
     return 0 if result["bit_exact"] else 1
 
 
+def _acc(value) -> str:
+    return "- (no readout head)" if value is None else f"{value:.4f}"
+
+
 def _summary(r: dict) -> str:
     def pct(v):
         return "-" if v is None else f"{v:.1%}"
@@ -149,8 +162,8 @@ def _summary(r: dict) -> str:
         f"counters match golden: {'yes' if r['counters_match_golden'] else 'NO'}",
         f"  threshold {'- (memo off)' if r['threshold'] is None else format(r['threshold'], 'g')} "
         f"({r['form']}, {r['threshold_source']})",
-        f"  reuse {pct(r['reuse'])}  accuracy RTL {r['accuracy_rtl']:.4f}, golden {r['accuracy_golden']:.4f}, "
-        f"baseline {r['accuracy_baseline_rtl']:.4f}",
+        f"  reuse {pct(r['reuse'])}  accuracy RTL {_acc(r['accuracy_rtl'])}, golden {_acc(r['accuracy_golden'])}, "
+        f"baseline {_acc(r['accuracy_baseline_rtl'])}",
         f"  cycles baseline {r['cycles_baseline']}, memo {r['cycles_memo']}: speedup "
         f"{r['speedup']:.3f}x (1/(1-reuse) = {r['expected_speedup']:.3f}x)",
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
