@@ -142,3 +142,18 @@ def test_run_a_model_without_a_readout(tmp_path, capsys):
     r = json.loads(out.read_text())
     assert r["bit_exact"] and r["accuracy_rtl"] is None and r["accuracy_golden"] is None
     assert "no readout head" in capsys.readouterr().out
+
+
+def test_memo_mac_utilization_counts_each_layers_macs():
+    """issue 14 defect 17: the memo tile's MAC utilization exceeded 100% when layers of different input
+    sizes reuse differently; the computed MACs are now counted pass by pass."""
+    from types import SimpleNamespace
+
+    from fuzzymemo.commands.run import _computed_macs
+
+    passes = [{"n_x": 8, "counters": {"evaluations": 640, "reuses": 600}},     # small layer: reuses a lot
+              {"n_x": 32, "counters": {"evaluations": 640, "reuses": 0}}]      # big layer: computes all
+    macs = _computed_macs(SimpleNamespace(passes=passes), hidden=16)
+    assert macs == 40 * 24 + 640 * 48
+    global_estimate = (1 - 600 / 1280) * 640 * (24 + 48)     # the old formula: one reuse for both layers
+    assert macs > global_estimate

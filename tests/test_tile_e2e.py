@@ -272,6 +272,7 @@ def test_cli_run(tmp_path, capsys):
                 "cycles_model_baseline", "cycles_model_memo"):
         assert key in r, key
     assert r["bit_exact"] and r["counters_match_golden"] and r["sequences"] == 2
+    assert 0 < r["mac_utilization_memo"] <= 1 and 0 < r["mac_utilization_baseline"] <= 1
     assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_memo"])
     assert r["accuracy_rtl"] == r["accuracy_golden"]
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out

@@ -75,6 +75,13 @@ def _run_both(args, compiled, src, threshold) -> dict:
     return runs
 
 
+def _computed_macs(run, hidden: int) -> int:
+    """MACs of the neurons the tile computed (evaluations - reuses, pass by pass: n_x + H each). A global
+    reuse fraction would mis-weigh layers of different input sizes."""
+    return sum((ps["counters"]["evaluations"] - ps["counters"]["reuses"]) * (ps["n_x"] + hidden)
+               for ps in run.passes)
+
+
 def _accuracies(src, base, memo) -> dict:
     """Readout accuracy of the RTL outputs (both tiles) and of the golden model; None for a network
     without a readout head (its outputs are still checked bit for bit)."""
@@ -108,7 +115,8 @@ def _figures(src, runs: dict, memo_enable: bool) -> dict:
         "cycles_model_baseline": p_base.predicted_cycles(base),
         "cycles_model_memo": p_memo.predicted_cycles(memo, memo_enable),
         "mac_utilization_baseline": base.useful_macs / (lanes * cyc_base) if cyc_base else None,
-        "mac_utilization_memo": memo.useful_macs * (1 - reuse) / (lanes * cyc_memo) if cyc_memo else None,
+        "mac_utilization_memo": _computed_macs(memo, src.model.net.hidden_size) / (lanes * cyc_memo)
+        if cyc_memo else None,
         "stalls_baseline": base.counters.get("stalls"), "stalls_memo": memo.counters.get("stalls"),
         "sim_cycles": sim_cycles, "sim_seconds": sim_seconds,
         "sim_cycles_per_second": sim_cycles / sim_seconds if sim_seconds else None,
