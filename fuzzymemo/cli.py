@@ -45,17 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The packages whose progress messages the CLI shows.
+LOGGED_PACKAGES = ("fuzzymemo", "golden_model", "hw", "sim", "synth")
+
+
 def _log_to_stderr(command: str, quiet: bool) -> None:
-    """Progress messages of the ``fuzzymemo.*`` loggers on stderr as ``[command] message`` (INFO; only
-    warnings with --quiet), so stdout carries only the command's results."""
-    root = logging.getLogger("fuzzymemo")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    """Progress messages of the project's loggers on stderr as ``[command] message`` (INFO; only warnings
+    with --quiet), so stdout carries only the command's results."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"[{command}] %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
+    for name in LOGGED_PACKAGES:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+        logger.propagate = False
 
 
 def main(argv=None) -> int:

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -399,6 +400,9 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
             (directory / "design.json").write_text(json.dumps(
                 {"name": design.name, "toplevel": design.toplevel, "config": design.config,
                  "ports": design.ports}, indent=1, default=str))
+            log.info("building %s for %s in %s (Verilator builds of large tiles take minutes)", design.name, sim,
+                     directory)
+            started = time.monotonic()
             try:
                 if sim == "verilator":
                     _build_verilator(design, directory, source, waves)
@@ -407,10 +411,11 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
                                            build_args=args, timescale=TIMESCALE, waves=waves, always=True,
                                            log_file=directory / "build.log")
             except (RuntimeError, SystemExit, OSError) as e:
-                log = (directory / "build.log")
-                tail = log.read_text()[-4000:] if log.exists() else ""
-                raise SimulationError(f"{sim} build of {design.name} failed ({e}); log {log}:\n{tail}") from None
+                build_log = directory / "build.log"
+                tail = build_log.read_text()[-4000:] if build_log.exists() else ""
+                raise SimulationError(f"{sim} build of {design.name} failed ({e}); log {build_log}:\n{tail}") from None
             stamp_file.write_text(stamp)
+            log.info("built %s for %s in %.1f s", design.name, sim, time.monotonic() - started)
     _BUILT[directory] = stamp
     return result
 

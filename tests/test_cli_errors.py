@@ -157,3 +157,18 @@ def test_memo_mac_utilization_counts_each_layers_macs():
     assert macs == 40 * 24 + 640 * 48
     global_estimate = (1 - 600 / 1280) * 640 * (24 + 48)     # the old formula: one reuse for both layers
     assert macs > global_estimate
+
+
+@pytest.mark.icarus
+def test_builds_say_so(tmp_path, monkeypatch, capsys):
+    """A build that takes minutes prints that it is building (it printed nothing: issue 14 defect 14)."""
+    from sim import runner
+    from support import normal_network
+
+    monkeypatch.setattr(runner, "SIM_BUILD", tmp_path / "builds")
+    normal_network("lstm", 2, 2, seed=5).save(tmp_path / "m.npz")
+    np.savez(tmp_path / "d.npz", x=np.zeros((1, 3, 2)), y=np.zeros(1, dtype=np.int64))
+    assert main(["run", "--model", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz"), "--sim", "icarus",
+                 "--threshold", "0"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("[run] building tile_lstm_") == 2 and err.count("[run] built tile_lstm_") == 2
