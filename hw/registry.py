@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from golden_model.schemes.registry import check_names
+
 __all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "parse_bool"]
 
 
@@ -68,10 +70,7 @@ class Block:
         """Defaults overlaid with ``options`` (converted); unknown names are an error."""
         options = dict(options or {})
         known = {o.name: o for o in self.options}
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            takes = ", ".join(known) or "no options"
-            raise ValueError(f"block {self.name!r} has no option {', '.join(unknown)}; it takes {takes}")
+        check_names(f"block {self.name!r}", options, known, "option")
         return {name: o.convert(options.get(name, o.default)) for name, o in known.items()}
 
 

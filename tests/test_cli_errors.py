@@ -162,8 +162,9 @@ def test_memo_mac_utilization_counts_each_layers_macs():
 @pytest.mark.icarus
 def test_builds_say_so(tmp_path, monkeypatch, capsys):
     """A build that takes minutes prints that it is building (it printed nothing: issue 14 defect 14)."""
-    from sim import runner
     from support import normal_network
+
+    from sim import runner
 
     monkeypatch.setattr(runner, "SIM_BUILD", tmp_path / "builds")
     normal_network("lstm", 2, 2, seed=5).save(tmp_path / "m.npz")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..formats import FixedPointConfig
 
-__all__ = ["KINDS", "Cost", "Parameter", "ReuseEntry", "entries", "get", "names", "register"]
+__all__ = ["KINDS", "Cost", "Parameter", "ReuseEntry", "check_names", "entries", "get", "names", "register"]
 
 #: ``scheme``: a way of reusing work (memoization, delta, CREW); ``predictor``: what decides a reuse in
 #: the memoization scheme; ``oracle``: an upper bound that computes everything (no hardware).
@@ -68,6 +68,15 @@ class Cost:
                 "mac_equivalent": self.mac_equivalent, "state_bits": self.state_bits, "formula": self.formula}
 
 
+def check_names(owner: str, given: dict, known: dict, noun: str) -> None:
+    """A ValueError naming every key of ``given`` that ``known`` lacks, and what ``owner`` takes instead
+    (shared by the scheme registry and hw.registry's block options)."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        takes = ", ".join(known) or f"no {noun}s"
+        raise ValueError(f"{owner} has no {noun} {', '.join(unknown)}; it takes {takes}")
+
+
 class ReuseEntry:
     """Base class of a registered scheme, predictor or oracle; subclasses set the class attributes and
     override the methods their kind needs."""
@@ -101,10 +110,7 @@ class ReuseEntry:
         """Declared defaults overlaid with ``params``; an unknown or ill-typed parameter is a ValueError."""
         params = dict(params or {})
         known = {p.name: p for p in self.parameters}
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            takes = ", ".join(known) or "no parameters"
-            raise ValueError(f"{self.kind} {self.name!r} has no parameter {', '.join(unknown)}; it takes {takes}")
+        check_names(f"{self.kind} {self.name!r}", params, known, "parameter")
         out = {}
         for name, p in known.items():
             value = params.get(name, p.default)
