@@ -12,6 +12,8 @@ import time
 import traceback
 from pathlib import Path
 
+from sim.runner import SimulationError
+
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
 COMMAND_MODULES = (
     "fuzzymemo.commands.model",     # import-torch, info, width-study
@@ -71,8 +73,9 @@ def main(argv=None) -> int:
     _log_to_stderr(args.command, getattr(args, "quiet", False))
     try:
         return args.func(args) or 0
-    except (ValueError, TypeError, OSError, RuntimeError) as e:   # the user's input or machine: one line
-        print(f"fuzzymemo {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, RuntimeError, SimulationError) as e:   # input or machine: one line
+        print(f"fuzzymemo {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"fuzzymemo {args.command}: interrupted", file=sys.stderr)

@@ -173,3 +173,16 @@ def test_builds_say_so(tmp_path, monkeypatch, capsys):
                  "--threshold", "0"]) == 0
     err = capsys.readouterr().err
     assert err.count("[run] building tile_lstm_") == 2 and err.count("[run] built tile_lstm_") == 2
+
+
+def test_a_simulator_build_failure_is_one_line(monkeypatch, capsys):
+    from sim import runner
+
+    def broken_build(design, sim, **kwargs):
+        raise runner.SimulationError(f"{sim} build of {design.name} failed (exit 1); log /x/build.log:\nerror: ...")
+
+    monkeypatch.setattr(runner, "build", broken_build)
+    assert main(["run", "--workload", "digits", "--limit", "1", "--threshold", "0.1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fuzzymemo run: error: verilator build of tile_lstm_base") and "\n" not in err
+    assert "log /x/build.log" in err
