@@ -6,8 +6,10 @@ torch is needed only to read modules and ``.pt`` files; plain dicts of numpy arr
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -137,12 +139,18 @@ def load_torch_checkpoint(path) -> Network:
         import torch
     except ImportError:
         raise RuntimeError("reading .pt files needs PyTorch: pip install 'fuzzymemo[train]'") from None
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes), not a PyTorch state dict")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise FileNotFoundError(f"checkpoint {path} does not exist") from None
+    except pickle.UnpicklingError:   # torch's weights_only refusal: objects other than tensors inside
+        raise ValueError(f"{path} holds pickled Python objects (a whole module?), not only tensors: save a "
+                         f"state dict (torch.save(model.state_dict(), ...)) and import that") from None
     except Exception as e:  # torch raises many types for a corrupt file
-        raise ValueError(f"cannot read {path} as a PyTorch state dict: {e}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"cannot read {path} as a PyTorch state dict: {first}") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
     return network_from_checkpoint(state)

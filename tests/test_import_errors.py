@@ -106,3 +106,16 @@ def test_import_checks_the_formats_and_takes_widths(tmp_path, capsys):
     assert (config.weight.bits, config.bias_bits) == (6, 26)
     assert main(["import-torch", str(tmp_path / "sd.pt"), "-o", str(out), "--act-bits", "10"]) == 2
     assert "are chosen with --calibrate-data" in capsys.readouterr().err
+
+
+def test_empty_and_pickled_module_files_say_what_they_are(tmp_path):
+    torch = pytest.importorskip("torch")
+    from golden_model.torch_import import load_torch_checkpoint
+
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.pt is empty \(0 bytes\)"):
+        load_torch_checkpoint(tmp_path / "empty.pt")
+    torch.save(torch.nn.GRU(2, 2), tmp_path / "module.pt")
+    with pytest.raises(ValueError, match=r"holds pickled Python objects \(a whole module\?\)") as e:
+        load_torch_checkpoint(tmp_path / "module.pt")
+    assert "\n" not in str(e.value) and "weights_only" not in str(e.value)   # not torch's page of advice
