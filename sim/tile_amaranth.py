@@ -43,10 +43,16 @@ class SequenceRun:
 
 
 def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
-                  timeout: int = 200_000, vcd: str | None = None, module=None, monitors=()) -> SequenceRun:
+                  timeout: int = 200_000, vcd: str | None = None, module=None, monitors=(),
+                  x_pauses=None, h_pauses=None, writes_during=()) -> SequenceRun:
     """Load ``writes`` (wr payload dicts), then run ``sequences`` (:class:`TileSequence`) one after another
     on ``tile`` (an ``hw.tile.Tile``): valid gaps on x with probability ``gap`` per cycle, back-pressure on
     h with probability ``stall``. Returns each sequence's outputs, counters and ``last`` positions.
+
+    x_pauses, h_pauses -- pause generators (one bool per cycle, True = pause) used instead of ``gap`` and
+              ``stall``, e.g. a long starvation of x or back-pressure on h in the middle of a sequence
+    writes_during -- wr payloads offered while the first sequence runs (the tile holds them off until it
+              is idle); the next sequence starts once they are all written
 
     module -- what to simulate (default ``tile``; e.g. ``tile.elaborate(None)`` to probe its units)
     monitors -- more Amaranth testbenches run alongside (e.g. probes sampling every cycle)"""
@@ -54,9 +60,9 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     H = tile.params.hidden
     res = SequenceRun()
-    valid_pause = pauses(1.0 - gap, rng=random.Random(seed))
-    ready_pause = pauses(1.0 - stall, rng=random.Random(seed + 1))
-    done = {"n": 0}
+    valid_pause = x_pauses if x_pauses is not None else pauses(1.0 - gap, rng=random.Random(seed))
+    ready_pause = h_pauses if h_pauses is not None else pauses(1.0 - stall, rng=random.Random(seed + 1))
+    done = {"n": 0, "writes": not writes_during}
 
     async def writer(ctx):
         for w in writes:
@@ -64,9 +70,9 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             ctx.set(tile.wr.valid, 1)
             await ctx.tick().until(tile.wr.ready)
         ctx.set(tile.wr.valid, 0)
-        for seq in sequences:
-            while ctx.get(tile.busy) or done["n"] < len(res.h):     # idle, then clear and set the controls
-                await ctx.tick()
+        for k, seq in enumerate(sequences):
+            while ctx.get(tile.busy) or done["n"] < len(res.h) or (k and not done["writes"]):
+                await ctx.tick()                                    # idle, then clear and set the controls
             ctx.set(tile.clear_counters, 1)
             await ctx.tick()
             ctx.set(tile.clear_counters, 0)
@@ -110,9 +116,18 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             _, _, valid = await ctx.tick().sample(tile.h.valid)
             assert not valid, "the tile produced more outputs than expected"
 
+    async def mid_run_writer(ctx):
+        await ctx.tick().until(tile.busy)                           # a sequence runs
+        for w in writes_during:
+            ctx.set(tile.wr.payload, w)
+            ctx.set(tile.wr.valid, 1)
+            await ctx.tick().until(tile.wr.ready)
+        ctx.set(tile.wr.valid, 0)
+        done["writes"] = True
+
     sim = Simulator(tile if module is None else module)
     sim.add_clock(1e-8)
-    for bench in (writer, reader, *monitors):
+    for bench in (writer, reader, *((mid_run_writer,) if writes_during else ()), *monitors):
         sim.add_testbench(bench)
     with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
         sim.run()

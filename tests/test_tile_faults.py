@@ -1,0 +1,58 @@
+# amaranth: UnusedElaboratable=no
+"""Faults the tile meets in a system (issue 14 deliverable 5), in the Amaranth simulator: a long
+starvation of x and long back-pressure on h in the middle of a sequence, and run-time writes during a
+run. The tile recovers with nothing lost: every h_t equals the golden model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from support import normal_network, random_inputs
+
+from fuzzymemo.compiled import CompiledModel
+from golden_model.fixed_model import FixedPointNetwork
+from hw.tile import Tile
+from sim.tile_amaranth import TileSequence, run_sequences
+
+#: The length of the starvation and of the back-pressure (cycles).
+LONG = 100_000
+
+
+def _stall_after(cycles_before: int, length: int):
+    """A pause generator: no pause for ``cycles_before`` cycles, then ``length`` paused cycles, then none."""
+    return itertools.chain(itertools.repeat(False, cycles_before), itertools.repeat(True, length),
+                           itertools.repeat(False))
+
+
+def _tile(cell="lstm", seed=1):
+    fixed = FixedPointNetwork(normal_network(cell, 3, 2, seed=seed))
+    compiled = CompiledModel(fixed, lanes=2, bnn_width=8)
+    return fixed, compiled, Tile(compiled.params, compiled.image)
+
+
+def test_x_starvation_and_h_back_pressure_for_100k_cycles():
+    fixed, compiled, tile = _tile()
+    x = random_inputs(fixed.config, 1, 5, 3, seed=2, scale=0.3)[0]
+    theta = compiled.policy(0.3).thresholds_q(1)[0]
+    res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=int(theta))], timeout=4 * LONG,
+                        x_pauses=_stall_after(7, LONG), h_pauses=_stall_after(40, LONG))
+    gold = fixed.run(x[None], policy=compiled.policy(0.3))
+    assert np.array_equal(res.h[0], gold.out[0])
+    assert res.counters[0]["reuses"] == int(gold.stats.reuses.sum())
+    assert res.counters[0]["cycles"] > LONG          # the run spanned the fault
+    # the stall counter saw it: every waiting cycle but those the tile spent finishing the step in progress
+    assert 0.99 * LONG < res.counters[0]["stalls"] < res.counters[0]["cycles"]
+
+
+def test_writes_during_a_run_wait_for_it_to_end():
+    """wr beats offered while a sequence runs are held off (wr.ready low) and land after it: the running
+    sequence uses the old weights, nothing is lost, and the next sequence uses the new ones."""
+    fixed, compiled, tile = _tile(seed=1)
+    other = FixedPointNetwork(normal_network("lstm", 3, 2, seed=9), fixed.config)
+    x = random_inputs(fixed.config, 1, 4, 3, seed=3, scale=0.3)[0]
+    writes = compiled.memory_words(other)
+    first, second = TileSequence(x), TileSequence(x)
+    res = run_sequences(tile, [first, second], writes_during=writes)
+    assert np.array_equal(res.h[0], fixed.run(x[None]).out[0])      # the run in progress: old weights
+    assert np.array_equal(res.h[1], other.run(x[None]).out[0])      # after it: every write landed
