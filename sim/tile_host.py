@@ -25,7 +25,7 @@ import numpy as np
 from golden_model.fixed_model import RunStats
 
 from . import runner
-from .harness import HARNESS_TOP, HarnessSpec
+from .harness import HarnessSpec
 from .job import TileJob, TileResult
 
 __all__ = ["TB_MODULE", "TileRun", "run_job", "tile_design"]
@@ -47,11 +47,6 @@ def tile_design(tile, *, name: str, config: dict, harness: bool = True) -> runne
     spec = HarnessSpec(top=bare.toplevel, ports=bare.ports, sources=("x", "wr"), sink="h")
     netlist = functools.partial(runner.optimized_verilog, tile, name=bare.toplevel)
     return spec.design(bare.verilog, name=f"{name}_harness", config=config, sim_sources={"icarus": netlist})
-
-
-def job_mode(design: runner.Design) -> str:
-    """The :class:`sim.job.TileJob` mode a design runs: ``harness`` or ``python``."""
-    return "harness" if design.toplevel == HARNESS_TOP else "python"
 
 
 @dataclass
