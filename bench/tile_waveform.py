@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from golden_model import Network, intops  # noqa: E402
 from golden_model.calibration import calibrate_formats  # noqa: E402
 from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
-from golden_model.memo import MemoPolicy  # noqa: E402
+from golden_model.memo import PREDICTED, MemoPolicy  # noqa: E402
 from hw.tile import Tile  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_image import memory_image  # noqa: E402
@@ -77,7 +77,7 @@ def simulate(memo_enable: bool):
 
     run_sequences(tile, [TileSequence(x_q[0], memo_enable=int(memo_enable), theta=THETA, form=1)],
                   monitors=[monitor])
-    policy = MemoPolicy("bnn", THETA, form=intops.ABSOLUTE) if memo_enable else MemoPolicy()
+    policy = MemoPolicy(PREDICTED, THETA, form=intops.ABSOLUTE) if memo_enable else MemoPolicy()
     golden = model.run(x_q, policy=policy)
     if h_out != golden.out[0].ravel().tolist():
         raise SystemExit("tile outputs differ from the golden model: not drawing")

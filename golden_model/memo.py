@@ -1,69 +1,55 @@
-"""Neuron-level fuzzy memoization: policies, predictors and the memo table (DESIGN.md 3.3).
+"""Neuron-level fuzzy memoization: policies and the memo table (DESIGN.md 3.3, docs/predictors.md).
 
-A neuron is one row of one gate. The memo table holds per neuron the last *computed* output y_m, the
-predictor output b_m of that step and a valid bit (cleared at a sequence start). At step t:
-``bnn``    -- compute b_t; if valid and b_t is within the threshold of b_m, output y_m (a reuse), else
-              compute y, output it and store (y, b_t). With ``cache_update="always"`` b_m follows b_t on
-              reuses too (the error can then drift; offered for study).
-``oracle`` -- compute the true y; reuse y_m if valid and y is within the threshold of y_m (upper bound).
-``off``    -- always compute: exactly the fixed-point baseline.
+A neuron is one row of one gate. The memo table holds per neuron the last *computed* output y_m and
+preactivation p_m, the predictor's score s_m of that step and a valid bit (cleared at a sequence start).
+At step t, by ``kind``:
+``predicted`` -- the predictor (:mod:`golden_model.predictors`) scores the neuron, s_t. Under the ``score``
+              rule (the paper's) the neuron reuses y_m when valid and s_t is within the threshold of s_m;
+              under the ``output`` rule when act(p_m + (s_t - s_m) in preactivation LSBs) is within the
+              threshold of y_m. Otherwise y is computed, output and stored with (p, s_t). With
+              ``cache_update="always"`` s_m follows s_t on reuses too (score rule only; offered for study).
+``oracle``    -- compute the true y; reuse y_m if valid and y is within the threshold of y_m (upper bound).
+``off``       -- always compute: exactly the fixed-point baseline.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import intops
 from .intops import RELATIVE, TANH, THRESHOLD_FORMS
 from .network import LSTM
+from .predictors import BitPlaneBnn
 
 if TYPE_CHECKING:  # annotations only: fixed_model imports this module
     from .fixed_model import FixedPointNetwork, RunStats
 
 OFF = "off"
 ORACLE = "oracle"
-BNN = "bnn"
-POLICIES = (OFF, ORACLE, BNN)
+PREDICTED = "predicted"
+POLICIES = (OFF, ORACLE, PREDICTED)
 CACHE_UPDATES = ("compute", "always")
-
-
-class Predictor(Protocol):
-    """A cheap model of a neuron whose integer output is compared with its cached value."""
-    name: str
-
-    def prepare(self, weights: np.ndarray):
-        """Offline step over the neurons' integer weights (neurons, N); returns the predictor's state."""
-
-    def score(self, prepared, v_q: np.ndarray) -> np.ndarray:
-        """Integer outputs (batch, neurons) for the integer inputs v_q = [x ; h] (batch, N)."""
-
-
-@dataclass(frozen=True)
-class SignBnn:
-    """The paper's binarized neuron: signs of inputs and weights, b = 2 * popcount(XNOR) - N."""
-    name: str = "sign-bnn"
-
-    def prepare(self, weights):
-        return intops.sign_bits(weights)
-
-    def score(self, prepared, v_q):
-        return intops.bnn_output(intops.sign_bits(v_q), prepared)
+SCORE_RULE = "score"
+OUTPUT_RULE = "output"
+RULES = (SCORE_RULE, OUTPUT_RULE)
 
 
 @dataclass(frozen=True)
 class MemoPolicy:
     """What decides a reuse. ``threshold`` is one value for every layer or a sequence of one per layer:
     relative thresholds are fractions (0.25 = 25 %), absolute ones are integer counts of the compared
-    quantity (BNN output units for ``bnn``, least significant bits of the output for ``oracle``)."""
+    quantity (score units under the ``score`` rule, output LSBs under the ``output`` rule and for the
+    oracle). ``predictor`` is any object with ``prepare``, ``init`` and ``score`` (golden_model.predictors)."""
 
     kind: str = OFF
     threshold: float | tuple[float, ...] = 0.0
     form: str = RELATIVE
     cache_update: str = "compute"
-    predictor: Predictor = field(default_factory=SignBnn)
+    predictor: object = field(default_factory=BitPlaneBnn)
+    rule: str = SCORE_RULE
 
     def __post_init__(self):
         if self.kind not in POLICIES:
@@ -72,6 +58,11 @@ class MemoPolicy:
             raise ValueError(f"unknown threshold form {self.form!r}; expected one of {THRESHOLD_FORMS}")
         if self.cache_update not in CACHE_UPDATES:
             raise ValueError(f"unknown cache update {self.cache_update!r}; expected one of {CACHE_UPDATES}")
+        if self.rule not in RULES:
+            raise ValueError(f"unknown decision rule {self.rule!r}; expected one of {RULES}")
+        if self.rule == OUTPUT_RULE and self.cache_update != "compute":
+            raise ValueError("the output rule predicts from the step a neuron was computed: cache_update "
+                             "must be 'compute'")
         for theta in np.atleast_1d(np.asarray(self.threshold, dtype=object)):
             intops.quantize_threshold(theta, self.form)  # raises on a bad value
 
@@ -100,28 +91,40 @@ class MemoTable:
         self.theta_q = np.asarray(theta_q, dtype=np.int64).reshape(batch, 1)
         self.valid = np.zeros((batch, neurons), dtype=bool)
         self.y_m = np.zeros((batch, neurons), dtype=np.int64)
-        self.b_m = np.zeros((batch, neurons), dtype=np.int64)
+        self.p_m = np.zeros((batch, neurons), dtype=np.int64)
+        self.s_m = np.zeros((batch, neurons), dtype=np.int64)
 
-    def apply(self, cols: slice, y: np.ndarray, b: np.ndarray | None, active: np.ndarray):
-        """Decide reuses for the neurons ``cols``; ``y`` are the computed outputs, ``b`` the predictor's.
-        Returns (output, hit mask). State changes only for the ``active`` sequences."""
-        kind = self.policy.kind
-        if kind == OFF:
+    def apply(self, cols: slice, y: np.ndarray, s: np.ndarray | None, active: np.ndarray,
+              p: np.ndarray | None = None, predicted: np.ndarray | None = None):
+        """Decide reuses for the neurons ``cols``: ``y`` and ``p`` are the computed outputs and
+        preactivations, ``s`` the predictor's scores, ``predicted`` the output rule's y^ (from
+        :meth:`predicted_preact`). Returns (output, hit mask); state changes only for ``active`` rows."""
+        policy = self.policy
+        if policy.kind == OFF:
             return y, np.zeros(y.shape, dtype=bool)
-        valid, y_m, b_m = self.valid[:, cols], self.y_m[:, cols], self.b_m[:, cols]
-        if kind == BNN:
-            hit = valid & intops.within_threshold(b, b_m, self.theta_q, self.policy.form)
+        valid, y_m, s_m = self.valid[:, cols], self.y_m[:, cols], self.s_m[:, cols]
+        if policy.kind == ORACLE:
+            new, cached = y, y_m
+        elif policy.rule == OUTPUT_RULE:
+            new, cached = predicted, y_m
         else:
-            hit = valid & intops.within_threshold(y, y_m, self.theta_q, self.policy.form)
-        hit &= active[:, None]
+            new, cached = s, s_m
+        hit = valid & intops.within_threshold(new, cached, self.theta_q, policy.form) & active[:, None]
         out = np.where(hit, y_m, y)
         act = active[:, None]
         self.y_m[:, cols] = np.where(act, out, y_m)
-        if kind == BNN:
-            new_b = b if self.policy.cache_update == "always" else np.where(hit, b_m, b)
-            self.b_m[:, cols] = np.where(act, new_b, b_m)
+        if p is not None:
+            self.p_m[:, cols] = np.where(act & ~hit, p, self.p_m[:, cols])
+        if policy.kind == PREDICTED:
+            new_s = s if policy.cache_update == "always" else np.where(hit, s_m, s)
+            self.s_m[:, cols] = np.where(act, new_s, s_m)
         self.valid[:, cols] = valid | act
         return out, hit
+
+    def predicted_preact(self, cols: slice, s: np.ndarray, gain: np.ndarray, shift: int, limit: int):
+        """The output rule's p^ = p_m + round_shift(gain * (s - s_m), shift), saturated to +-limit."""
+        change = intops.round_shift(gain * (s - self.s_m[:, cols]), shift)
+        return np.clip(self.p_m[:, cols] + change, -limit, limit)
 
 
 class MemoDirection:
@@ -138,8 +141,10 @@ class MemoDirection:
         self.h = np.zeros((batch, hs), dtype=np.int64)
         self.c = np.zeros((batch, hs), dtype=np.int64)
         self.memo = MemoTable(policy, batch, self.gates * hs, theta_q)
-        self.needs_score = policy.kind == BNN or correlation
-        self.predictor_state = policy.predictor.prepare(self.q.w) if self.needs_score else None
+        self.needs_score = policy.kind == PREDICTED or correlation
+        predictor = policy.predictor
+        self.prepared = predictor.prepare(self.q.w, self.cfg) if self.needs_score else None
+        self.predictor_run = predictor.init(self.prepared, batch) if self.needs_score else None
 
     def _gate(self, k):
         return slice(k * self.hs, (k + 1) * self.hs)
@@ -149,35 +154,43 @@ class MemoDirection:
         return np.concatenate([intops.activate(kind, p[:, self._gate(i)], self.model.tables[kind], self.cfg.act)
                                for i, kind in enumerate(kinds)], axis=1)
 
+    def _decide(self, cols: slice, gates, p, y, s, active):
+        """Memo decisions for the neurons ``cols`` (the gates ``gates``) of one step."""
+        predicted = None
+        if self.policy.kind == PREDICTED and self.policy.rule == OUTPUT_RULE:
+            p_hat = self.memo.predicted_preact(cols, s, self.prepared.gain[cols], self.prepared.shift,
+                                               intops.preact_limit(self.cfg.preact))
+            predicted = self._activate(p_hat, gates)
+        return self.memo.apply(cols, y, s, active, p, predicted)
+
     def step(self, t, x_t, active):
         cfg, q, hs = self.cfg, self.q, self.hs
         v = np.concatenate([x_t, self.h], axis=1)
-        b = self.policy.predictor.score(self.predictor_state, v) if self.needs_score else None
+        s = self.policy.predictor.score(self.prepared, self.predictor_run, v, active) if self.needs_score else None
         acc_x = self.model.dot(x_t, q.w[:, :q.input_size]) + q.bias_x
         acc_h = self.model.dot(self.h, q.w[:, q.input_size:]) + q.bias_h
         if self.model.net.cell == LSTM:
             p = intops.neuron_preact(acc_x + acc_h, 0, cfg)
-            y, hit = self.memo.apply(slice(None), self._activate(p, range(4)), b, active)
+            y, hit = self._decide(slice(None), range(4), p, self._activate(p, range(4)), s, active)
             i, f, g, o = (y[:, self._gate(k)] for k in range(4))
             h, c = intops.lstm_cell_update(i, f, g, o, self.c, self.model.tables[TANH], cfg)
             self.c = np.where(active[:, None], c, self.c)
         else:
             rz = slice(0, 2 * hs)
             p_rz = intops.neuron_preact(acc_x[:, rz] + acc_h[:, rz], 0, cfg)
-            y_rz, hit_rz = self.memo.apply(rz, self._activate(p_rz, (0, 1)), None if b is None else b[:, rz],
-                                           active)
+            y_rz, hit_rz = self._decide(rz, (0, 1), p_rz, self._activate(p_rz, (0, 1)),
+                                        None if s is None else s[:, rz], active)
             r, z = y_rz[:, :hs], y_rz[:, hs:]
             n_cols = self._gate(2)
             p_n = intops.neuron_preact(intops.gru_candidate_acc(acc_x[:, n_cols], acc_h[:, n_cols], r, cfg), 0, cfg)
-            n, hit_n = self.memo.apply(n_cols, self._activate(p_n, (2,)), None if b is None else b[:, n_cols],
-                                       active)
+            n, hit_n = self._decide(n_cols, (2,), p_n, self._activate(p_n, (2,)),
+                                    None if s is None else s[:, n_cols], active)
             h = intops.gru_state_update(z, n, self.h, cfg)
             p = np.concatenate([p_rz, p_n], axis=1)
             hit = np.concatenate([hit_rz, hit_n], axis=1)
         self.h = np.where(active[:, None], h, self.h)
-        self._count(t, hit, active, b, p)
+        self._count(t, hit, active, s, p)
         return h
-
     def _count(self, t, hit, active, b, p):
         s, li, d = self.stats, self.layer, self.direction
         per_gate = hit.reshape(hit.shape[0], self.gates, self.hs).sum(axis=2)

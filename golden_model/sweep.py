@@ -13,9 +13,11 @@ import numpy as np
 
 from . import intops
 from .fixed_model import FixedPointNetwork
-from .memo import BNN, ORACLE, MemoPolicy
+from .memo import ORACLE, MemoPolicy
 from .sequences import check_batch
 
+#: What a sweep compares unless told otherwise: the upper bound and the paper's predictor.
+SWEPT = (ORACLE, "bnn")
 DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 0.75, 16), 4))
 #: The default grid of each threshold form: relative fractions, or absolute counts of the compared quantity
 #: (BNN output units for ``bnn``, output LSBs for ``oracle``).
@@ -35,7 +37,7 @@ def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
-def _check_labels(y, batch: int, classes: int) -> np.ndarray:
+def check_labels(y, batch: int, classes: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (batch,):
         raise ValueError(f"labels have shape {y.shape}, expected ({batch},)")
@@ -47,11 +49,15 @@ def _check_labels(y, batch: int, classes: int) -> np.ndarray:
 
 
 def _named_policies(policies, form: str, cache_update: str) -> list[tuple[str, MemoPolicy]]:
-    """(record name, policy) pairs: a kind name (``oracle``, ``bnn``) stands for its MemoPolicy."""
+    """(record name, policy) pairs: a registered predictor or oracle name stands for its default policy
+    (golden_model.schemes); ``cache_update`` applies to predictors (an oracle caches computed outputs)."""
+    from . import schemes  # the registry imports this package's modules
+
     out = []
     for p in policies:
         if isinstance(p, str):
-            out.append((p, MemoPolicy(p, 0.0, form, cache_update if p == BNN else "compute")))
+            update = cache_update if schemes.get(p, ("predictor", "oracle")).kind == "predictor" else "compute"
+            out.append((p, schemes.get("memo").golden_policy(0.0, predictor=p, form=form, cache_update=update)))
         else:
             name, policy = p
             if policy.form != form:
@@ -60,19 +66,19 @@ def _named_policies(policies, form: str, cache_update: str) -> list[tuple[str, M
     return out
 
 
-def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=(ORACLE, BNN),
+def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=SWEPT,
           thresholds=DEFAULT_THRESHOLDS, form: str = intops.RELATIVE, cache_update: str = "compute",
           progress: Callable[[str], None] | None = None) -> list[dict]:
     """Records of reuse and metric per (policy, threshold); see docs/memoization.md for the keys.
 
-    ``policies`` are kind names (``oracle``, ``bnn``) or (name, MemoPolicy) pairs, e.g. from the scheme
-    registry (``golden_model.schemes``); a record's ``policy`` is that name. Each policy's own threshold is
+    ``policies`` are registered predictor or oracle names (``golden_model.schemes``) or (name, MemoPolicy)
+    pairs; a record's ``policy`` is that name. Each policy's own threshold is
     replaced by every swept one."""
     net = model.net
     if net.head is None:
         raise ValueError("a sweep needs a network with a readout head to measure accuracy")
     x, lengths = check_batch(x, lengths, net.input_size)
-    y = _check_labels(y, x.shape[0], net.head.weight.shape[0])
+    y = check_labels(y, x.shape[0], net.head.weight.shape[0])
     thresholds = [float(t) for t in thresholds]
     if not thresholds:
         raise ValueError("no thresholds to sweep")

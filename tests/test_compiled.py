@@ -7,7 +7,7 @@ import pytest
 
 from fuzzymemo.compiled import CompiledModel
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.memo import BNN, OFF, MemoPolicy
+from golden_model.memo import OFF, PREDICTED, MemoPolicy
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_memories import MEM_NAMES, MemId
 from hw.tile_params import TileParams, default_bnn_width, default_lanes
@@ -41,7 +41,7 @@ def test_baseline_keeps_the_tile_choices(workload):
 def test_policy_of_the_tile(workload):
     model, _ = workload("basic_motions")
     memo = CompiledModel(model)
-    assert memo.policy(0.3) == MemoPolicy(BNN, 0.3)
+    assert memo.policy(0.3) == MemoPolicy(PREDICTED, 0.3)
     assert memo.policy(0.3, enable=False).kind == OFF
     assert memo.baseline().policy(0.3).kind == OFF
 

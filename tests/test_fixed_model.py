@@ -7,28 +7,33 @@ from support import smooth_inputs, uniform_network
 from golden_model import FixedPointConfig, QFormat, intops
 from golden_model.calibration import calibrate_formats
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.memo import MemoPolicy, SignBnn
+from golden_model.memo import PREDICTED, MemoPolicy
+from golden_model.predictors import BitPlaneBnn, LowPrecision, LowRank, TopK
 
 
 def reference(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy):
     """One neuron at a time, one sequence at a time, in plain Python: the memo semantics of DESIGN.md 3.3
-    written out literally for a one-layer, one-direction network."""
+    and docs/predictors.md written out literally for a one-layer, one-direction network (the predictor's
+    scores come from its own ``score``, checked literally in test_predictors.py)."""
     cfg, q, net = model.config, model.layers[0][0], model.net
     hs, n_in, gates = net.hidden_size, net.input_size, len(net.gates)
     theta = int(policy.thresholds_q(1)[0])
-    af = cfg.act.frac
+    af, limit = cfg.act.frac, intops.preact_limit(cfg.preact)
+    prepared = policy.predictor.prepare(q.w, cfg)
     out = np.zeros((x_q.shape[0], x_q.shape[1], hs), dtype=np.int64)
     hits = 0
     for s in range(x_q.shape[0]):
         h, c = [0] * hs, [0] * hs
-        valid, y_m, b_m = [False] * (gates * hs), [0] * (gates * hs), [0] * (gates * hs)
+        valid, y_m, p_m, s_m = ([False] * (gates * hs), [0] * (gates * hs), [0] * (gates * hs),
+                                [0] * (gates * hs))
+        state = policy.predictor.init(prepared, 1)
         for t in range(lengths[s]):
             v = [int(e) for e in x_q[s, t]] + h
+            score = policy.predictor.score(prepared, state, np.array([v]), np.array([True]))[0]
             y = [0] * (gates * hs)
             for k in range(gates):
                 for j in range(hs):
                     row = k * hs + j
-                    bnn = 2 * sum((v[i] >= 0) == (q.w[row, i] >= 0) for i in range(len(v))) - len(v)
                     acc_x = sum(int(q.w[row, i]) * v[i] for i in range(n_in)) + int(q.bias_x[row])
                     acc_h = sum(int(q.w[row, n_in + i]) * h[i] for i in range(hs)) + int(q.bias_h[row])
                     if net.cell == "gru" and k == 2:
@@ -36,19 +41,27 @@ def reference(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy):
                     else:
                         acc = acc_x + acc_h
                     kind = model.gate_kinds[k]
-                    val = int(intops.activate(kind, intops.to_preact(acc, cfg.acc_frac, cfg.preact),
-                                              model.tables[kind], cfg.act))
-                    compared = (bnn, b_m[row]) if policy.kind == "bnn" else (val, y_m[row])
+                    p = int(intops.to_preact(acc, cfg.acc_frac, cfg.preact))
+                    val = int(intops.activate(kind, p, model.tables[kind], cfg.act))
+                    if policy.kind == "oracle":
+                        compared = (val, y_m[row])
+                    elif policy.rule == "output":
+                        change = int(intops.round_shift(int(prepared.gain[row]) * (int(score[row]) - s_m[row]),
+                                                        prepared.shift))
+                        p_hat = max(-limit, min(limit, p_m[row] + change))
+                        compared = (int(intops.activate(kind, p_hat, model.tables[kind], cfg.act)), y_m[row])
+                    else:
+                        compared = (int(score[row]), s_m[row])
                     hit = policy.kind != "off" and valid[row] and bool(
                         intops.within_threshold(*compared, theta, policy.form))
                     if hit:
                         hits += 1
                         y[row] = y_m[row]
                         if policy.cache_update == "always":
-                            b_m[row] = bnn
+                            s_m[row] = int(score[row])
                     else:
                         y[row] = y_m[row] = val
-                        b_m[row], valid[row] = bnn, True
+                        p_m[row], s_m[row], valid[row] = p, int(score[row]), True
             if net.cell == "lstm":
                 hn, cn = intops.lstm_cell_update(*(np.array(y[k * hs:(k + 1) * hs]) for k in range(4)),
                                                  np.array(c), model.tables["tanh"], cfg)
@@ -60,13 +73,25 @@ def reference(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy):
     return out, hits
 
 
-POLICIES = [MemoPolicy(), MemoPolicy("oracle", 0.3), MemoPolicy("bnn", 0.2),
-            MemoPolicy("bnn", 2, form="absolute"), MemoPolicy("bnn", 0.5, cache_update="always"),
-            MemoPolicy("oracle", 3, form="absolute")]
+POLICIES = [MemoPolicy(), MemoPolicy("oracle", 0.3), MemoPolicy(PREDICTED, 0.2),
+            MemoPolicy(PREDICTED, 2, form="absolute"), MemoPolicy(PREDICTED, 0.5, cache_update="always"),
+            MemoPolicy("oracle", 3, form="absolute"),
+            MemoPolicy(PREDICTED, 0.2, rule="output"),
+            MemoPolicy(PREDICTED, 0.1, predictor=BitPlaneBnn(3), rule="output"),
+            MemoPolicy(PREDICTED, 0.2, predictor=LowRank(2), rule="output"),
+            MemoPolicy(PREDICTED, 4, "absolute", predictor=LowRank(3, 6), rule="output"),
+            MemoPolicy(PREDICTED, 0.2, predictor=TopK(2), rule="output"),
+            MemoPolicy(PREDICTED, 0.2, predictor=LowPrecision(), rule="output"),
+            MemoPolicy(PREDICTED, 30, "absolute", predictor=TopK(3, 5))]
+
+
+def _policy_id(p):
+    name = type(p.predictor).__name__ if p.kind == PREDICTED else ""
+    return f"{p.kind}{name}-{p.rule}-{p.threshold}-{p.form}-{p.cache_update}"
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: f"{p.kind}-{p.threshold}-{p.form}-{p.cache_update}")
+@pytest.mark.parametrize("policy", POLICIES, ids=_policy_id)
 def test_vectorised_model_equals_literal_reference(cell, policy):
     net = uniform_network(cell, seed=1)
     x = smooth_inputs(4, 8, 3, seed=2)
@@ -78,6 +103,8 @@ def test_vectorised_model_equals_literal_reference(cell, policy):
     assert np.array_equal(run.out, ref_out)
     assert run.stats.reuses.sum() == ref_hits
     assert run.stats.evaluations.sum() == lengths.sum() * len(net.gates) * net.hidden_size
+    if policy.threshold and policy.kind != "off":
+        assert ref_hits > 0   # the case exercises reuse
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -123,26 +150,26 @@ def test_per_layer_thresholds():
     per_layer = run.stats.reuses.sum(axis=(0, 2, 3)) / run.stats.evaluations.sum(axis=(0, 2, 3))
     assert per_layer[1] > per_layer[0]
     with pytest.raises(ValueError, match="2 per-layer thresholds given for a 3-layer"):
-        MemoPolicy("bnn", (0.1, 0.2)).thresholds_q(3)
+        MemoPolicy(PREDICTED, (0.1, 0.2)).thresholds_q(3)
 
 
 def test_predictor_is_pluggable():
     class NeverChanges:
-        name = "constant"
-
-        def prepare(self, weights):
+        def prepare(self, weights, config):
             return weights.shape[0]
 
-        def score(self, prepared, v_q):
+        def init(self, prepared, batch):
+            return None
+
+        def score(self, prepared, state, v_q, active):
             return np.zeros((v_q.shape[0], prepared), dtype=np.int64)
 
     net = uniform_network("lstm", seed=10)
     x = smooth_inputs(3, 6, 3)
     model = FixedPointNetwork(net, calibrate_formats(net, x))
-    run = model.run(x, policy=MemoPolicy("bnn", 0.0, form="absolute", predictor=NeverChanges()))
+    run = model.run(x, policy=MemoPolicy(PREDICTED, 0.0, form="absolute", predictor=NeverChanges()))
     # A predictor that never changes reuses every evaluation after the first step.
     assert run.stats.reuses.sum() == run.stats.evaluations.sum() - 3 * 16
-    assert SignBnn().name == "sign-bnn"
 
 
 def test_weights_that_do_not_fit_the_format_are_an_error():
@@ -155,9 +182,9 @@ def test_bad_policy_and_run_arguments():
     with pytest.raises(ValueError, match="unknown memoization policy"):
         MemoPolicy("sometimes")
     with pytest.raises(ValueError, match="unknown cache update"):
-        MemoPolicy("bnn", cache_update="never")
+        MemoPolicy(PREDICTED, cache_update="never")
     with pytest.raises(ValueError, match="out of range"):
-        MemoPolicy("bnn", 1000.0)
+        MemoPolicy(PREDICTED, 1000.0)
     net = uniform_network("gru")
     model = FixedPointNetwork(net, calibrate_formats(net, smooth_inputs(2, 4, 3)))
     with pytest.raises(ValueError, match="theta_rows has shape"):

@@ -15,7 +15,7 @@ from support import normal_network, random_inputs
 from golden_model import intops
 from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
 from golden_model.formats import FixedPointConfig
-from golden_model.memo import MemoPolicy  # noqa: E402
+from golden_model.memo import PREDICTED, MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
 from hw.tile import Tile  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
@@ -67,7 +67,7 @@ def test_memo_on_equals_golden_with_gaps(cell, theta, form):
     theta_q = intops.quantize_threshold(theta, form)
     seqs = [TileSequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
     res = run_sequences(tile, seqs, seed=7, gap=0.3, stall=0.3)
-    policy = MemoPolicy("bnn", theta, form)
+    policy = MemoPolicy(PREDICTED, theta, form)
     total = 0
     for k, x in enumerate(xs):
         gold = _golden(fixed, x, policy)
@@ -84,7 +84,7 @@ def test_lanes_not_dividing_sizes(cell):
     theta = intops.quantize_threshold(3, "absolute")
     res = run_sequences(tile, [TileSequence(xs[0], memo_enable=1, theta=theta, form=1), TileSequence(xs[1])], gap=0.2,
                    stall=0.2)
-    _check(res, 0, _golden(fixed, xs[0], MemoPolicy("bnn", 3, "absolute")), params, 4)
+    _check(res, 0, _golden(fixed, xs[0], MemoPolicy(PREDICTED, 3, "absolute")), params, 4)
     _check(res, 1, _golden(fixed, xs[1]), params, 4)
 
 
@@ -115,7 +115,7 @@ def test_memo_enable_off_costs_baseline_cycles():
                     [TileSequence(x)], writes=image_writes(TileParams.for_network(fixed, lanes=2), img))
     res = run_sequences(tile, [TileSequence(x), TileSequence(x, memo_enable=1, theta=65535, form=1)])
     assert res.counters[0]["cycles"] == base.counters[0]["cycles"] == expected_cycles(p_memo, 4, 3)
-    gold = _golden(fixed, x, MemoPolicy("bnn", 65535, "absolute"))
+    gold = _golden(fixed, x, MemoPolicy(PREDICTED, 65535, "absolute"))
     _check(res, 1, gold, p_memo, 3)
     misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
     assert list(misses) == [16, 0, 0]
@@ -129,7 +129,7 @@ def test_memo_cycle_estimate():
     x = random_inputs(fixed.config, 1, 6, 6, seed=3, scale=0.3)[0]
     theta = intops.quantize_threshold(0.5, "relative")
     res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=theta)])
-    gold = _golden(fixed, x, MemoPolicy("bnn", 0.5))
+    gold = _golden(fixed, x, MemoPolicy(PREDICTED, 0.5))
     _check(res, 0, gold, params, 6)
     misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
     est = expected_cycles(params, 6, 6, misses)
@@ -195,6 +195,6 @@ def test_cache_update_always():
     tile = Tile(params, memory_image(params, fixed))
     x = random_inputs(fixed.config, 1, 6, 3, seed=5, scale=0.3)[0]
     res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])
-    gold = _golden(fixed, x, MemoPolicy("bnn", 0.3, cache_update="always"))
+    gold = _golden(fixed, x, MemoPolicy(PREDICTED, 0.3, cache_update="always"))
     _check(res, 0, gold, params, 6)
     assert res.counters[0]["reuses"] > 0

@@ -17,7 +17,7 @@ from support import AddUnit, normal_network, random_inputs
 
 from golden_model import intops
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.memo import MemoPolicy
+from golden_model.memo import PREDICTED, MemoPolicy
 from synth.board import CMD_CONTROL, CMD_STATUS, RSP_STATUS, RSP_STREAM, UartBridge, bridge_map
 from synth.host_link import HostLink, TileLink, describe_link, stream_layouts
 
@@ -205,7 +205,7 @@ def test_tile_end_to_end_over_uart(cell):
     total_reuses = 0
     for x, (theta, form) in zip(xs, [(2, "absolute"), (0.3, "relative")], strict=True):
         run = tile.run_sequence(x, memo_enable=1, theta=intops.quantize_threshold(theta, form), form=form)
-        gold = fixed.run(x[None], policy=MemoPolicy("bnn", theta, form))
+        gold = fixed.run(x[None], policy=MemoPolicy(PREDICTED, theta, form))
         assert np.array_equal(run.h, gold.out[0]), f"\n{run.h}\n!=\n{gold.out[0]}"
         assert run.lasts == [x.shape[0] * params.hidden - 1]
         assert run.counters["evaluations"] == int(gold.stats.evaluations.sum()) == x.shape[0] * params.neurons

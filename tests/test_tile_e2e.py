@@ -20,7 +20,7 @@ from fuzzymemo.compiled import CompiledModel
 from golden_model import intops
 from golden_model.calibration import calibrate_formats, config_for
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.memo import BNN, OFF, MemoPolicy
+from golden_model.memo import OFF, PREDICTED, MemoPolicy
 from golden_model.network import Network
 from golden_model.workloads import load_workload
 from sim import runner, tile_host
@@ -97,7 +97,7 @@ def test_golden_layers_are_what_the_host_feeds_each_layer():
     for model, x, lengths in (sliced("digits"), (bidir_model(), *bidir_data())):
         x_q = model.quantize_input(x)
         compiled = CompiledModel(model)
-        for policy in (MemoPolicy(OFF), MemoPolicy(BNN, 0.3)):
+        for policy in (MemoPolicy(OFF), MemoPolicy(PREDICTED, 0.3)):
             outs, stats = compiled.golden(x_q, lengths, policy)
             assert len(outs) == model.net.num_layers == 2
             feed = x_q
@@ -158,7 +158,7 @@ def test_model_too_wide_and_memo_on_baseline(no_simulation):
     digits, x, lengths = sliced("digits")
     base = CompiledModel(digits).baseline()
     with pytest.raises(ValueError, match="memoization asked of a baseline tile"):
-        base.check(lengths, MemoPolicy(BNN, 0.1))
+        base.check(lengths, MemoPolicy(PREDICTED, 0.1))
     rng = np.random.default_rng(0)
     one_layer = Network.build("lstm", [[{"w_ih": rng.uniform(-1, 1, (64, 8)), "w_hh": rng.uniform(-1, 1, (64, 16)),
                                          "b_ih": np.zeros(64), "b_hh": np.zeros(64)}]])
@@ -251,7 +251,7 @@ def test_runtime_loading(sim):
     run = compiled_for("digits", True).run(sim, x, lengths, threshold=THRESHOLD, load=other, valid_prob=0.8,
                                            run_name="runtime-load")
     assert_exact(run)
-    base_out = digits.run(digits.quantize_input(x), lengths, MemoPolicy(BNN, THRESHOLD)).out
+    base_out = digits.run(digits.quantize_input(x), lengths, MemoPolicy(PREDICTED, THRESHOLD)).out
     assert not np.array_equal(run.outputs[-1], base_out)   # the loaded weights were used, not the image's
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from golden_model.memo import BNN, ORACLE
-from golden_model.sweep import DEFAULT_THRESHOLDS, sweep
+from golden_model.sweep import DEFAULT_THRESHOLDS, SWEPT, sweep
 
 from .args import at_least
 from .source import add_source_arguments, load_source
@@ -16,7 +15,7 @@ def run_bench(args) -> int:
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        records = sweep(src.model, src.x, src.y, src.lengths, (ORACLE, BNN), DEFAULT_THRESHOLDS)
+        records = sweep(src.model, src.x, src.y, src.lengths, SWEPT, DEFAULT_THRESHOLDS)
         times.append(time.perf_counter() - start)
     evaluations = src.lengths.sum() * src.model.net.num_layers * src.model.net.num_directions
     print(f"{src.name}: {len(DEFAULT_THRESHOLDS)}-threshold oracle+BNN sweep over {src.x.shape[0]} sequences "

@@ -12,7 +12,7 @@ import logging
 import time
 
 from golden_model import intops
-from golden_model.memo import BNN
+from golden_model.schemes.memo import DEFAULT_PREDICTOR
 from golden_model.sweep import DEFAULT_GRIDS, accuracy, pick_threshold, sweep
 
 from ..compiled import CompiledModel
@@ -41,8 +41,8 @@ def choose_threshold(args, src_full) -> tuple[float | None, dict]:
         intops.quantize_threshold(args.threshold, args.form)   # a clear error before any build
         return float(args.threshold), {"threshold_source": "given"}
     grid = DEFAULT_GRIDS[args.form]
-    records = sweep(src_full.model, src_full.x, src_full.y, src_full.lengths, (BNN,), grid, args.form)
-    chosen = pick_threshold(records, BNN, AUTO_BUDGET_PP)
+    records = sweep(src_full.model, src_full.x, src_full.y, src_full.lengths, (DEFAULT_PREDICTOR,), grid, args.form)
+    chosen = pick_threshold(records, DEFAULT_PREDICTOR, AUTO_BUDGET_PP)
     if chosen is None:
         log.warning(f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp (threshold "
                     f"{records[0]['threshold']:g} loses {records[0]['metric_loss']:.2f} pp): memo off")

@@ -7,7 +7,7 @@ import logging
 
 from golden_model import intops, schemes
 from golden_model.memo import CACHE_UPDATES
-from golden_model.sweep import DEFAULT_GRIDS, pick_threshold, sweep
+from golden_model.sweep import DEFAULT_GRIDS, SWEPT, pick_threshold, sweep
 
 from .args import finite_at_least, output_file, write_json
 from .source import add_source_arguments, load_source
@@ -45,10 +45,6 @@ def _table(records) -> str:
         lines.append(f"{r['policy']:<7} {r['threshold']:>9.4g} {r['reuse']:>7.1%} {r['metric']:>9.4f} "
                      f"{r['metric_loss']:>8.2f}")
     return "\n".join(lines)
-
-
-#: What ``fuzzymemo sweep`` compares: the upper bound and the paper's predictor.
-SWEPT = ("oracle", "bnn")
 
 
 def memo_policies(names, form: str, cache_update: str) -> list[tuple]:

@@ -16,6 +16,10 @@ from .registry import KINDS, Cost, Parameter, ReuseEntry, entries, get, names, r
 ENTRY_MODULES = (
     "golden_model.schemes.memo",     # scheme: neuron-level fuzzy memoization (MICRO 2019)
     "golden_model.schemes.bnn",      # predictor: the paper's binarized neuron
+    "golden_model.schemes.bnn_planes",   # predictor: residual bit planes of the inputs
+    "golden_model.schemes.low_rank",     # predictor: rank-r factorization of the weights
+    "golden_model.schemes.top_k",        # predictor: the k most-changed inputs
+    "golden_model.schemes.low_precision",  # predictor: the neuron at low precision
     "golden_model.schemes.oracle",   # oracle: the exact output compared (upper bound)
 )
 

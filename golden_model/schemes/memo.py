@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import intops
 from ..formats import FixedPointConfig
-from ..memo import CACHE_UPDATES
+from ..memo import CACHE_UPDATES, RULES
 from .registry import Cost, Parameter, ReuseEntry, get, register
 
 #: The predictor a memoizing tile uses unless told otherwise.
@@ -25,16 +25,21 @@ class Memoization(ReuseEntry):
         Parameter("predictor", str, DEFAULT_PREDICTOR, "what decides a reuse (a registered predictor or oracle)"),
         Parameter("form", str, intops.RELATIVE, "threshold form", intops.THRESHOLD_FORMS),
         Parameter("cache_update", str, "compute", "when the predictor's cached output changes", CACHE_UPDATES),
+        Parameter("rule", str, "auto", "decision rule (auto: the predictor's own default)", ("auto",) + RULES),
     )
 
-    def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
+    def cost(self, inputs: int, config: FixedPointConfig, neurons: int = 1, **params) -> Cost:
         # per neuron: the cached output y_m and its valid bit (the predictor adds its own state)
-        return Cost(inputs, state_bits=config.act.bits + 1, formula="y_m (activation bits) + valid bit")
+        return Cost(inputs, state_bits=config.act.bits + 1, neurons=neurons,
+                    formula="y_m (activation bits) + valid bit; the output rule adds p_m (preactivation bits)")
 
-    def golden_policy(self, threshold=0.0, **params):
+    def golden_policy(self, threshold=0.0, predictor_params: dict | None = None, **params):
+        """The policy of the predictor ``params["predictor"]`` (with its ``predictor_params``)."""
         p = self.resolve(params)
         predictor = get(p["predictor"], ("predictor", "oracle"))
-        return predictor.golden_policy(threshold, form=p["form"], cache_update=p["cache_update"])
+        extra = dict(predictor_params or {})
+        return predictor.golden_policy(threshold, form=p["form"], cache_update=p["cache_update"],
+                                       rule=None if p["rule"] == "auto" else p["rule"], **extra)
 
 
 register(Memoization())

@@ -51,21 +51,29 @@ class Cost:
     """Work and storage an entry adds to one neuron per step, beside the neuron's own N MACs.
 
     ``macs`` counts multiply-accumulates of any width, ``bit_ops`` XNOR-popcount bits, ``state_bits``
-    the storage the entry keeps per neuron (copies of weights included)."""
+    the storage the entry keeps per neuron (copies of weights included). ``shared_macs`` is work done once
+    per layer direction and step for all its ``neurons`` (a low-rank projection), ``shared_state_bits``
+    storage kept once per layer direction."""
     inputs: int
     macs: float = 0.0
     bit_ops: int = 0
     state_bits: int = 0
     formula: str = ""
+    shared_macs: float = 0.0
+    shared_state_bits: int = 0
+    neurons: int = 1
 
     @property
     def mac_equivalent(self) -> float:
-        """The cost in MACs: each MAC counts one, each 64 bits of XNOR-popcount one (issue 9's net saving)."""
-        return self.macs + self.bit_ops / 64
+        """The cost in MACs per neuron: each MAC counts one, each 64 bits of XNOR-popcount one, shared work
+        divided among the layer direction's neurons (the net saving's predictor cost, docs/predictors.md)."""
+        return self.macs + self.bit_ops / 64 + self.shared_macs / self.neurons
 
     def as_dict(self) -> dict:
-        return {"inputs": self.inputs, "baseline_macs": self.inputs, "macs": self.macs, "bit_ops": self.bit_ops,
-                "mac_equivalent": self.mac_equivalent, "state_bits": self.state_bits, "formula": self.formula}
+        return {"inputs": self.inputs, "neurons": self.neurons, "baseline_macs": self.inputs, "macs": self.macs,
+                "bit_ops": self.bit_ops, "shared_macs": self.shared_macs, "mac_equivalent": self.mac_equivalent,
+                "state_bits": self.state_bits, "shared_state_bits": self.shared_state_bits,
+                "formula": self.formula}
 
 
 def check_names(owner: str, given: dict, known: dict, noun: str) -> None:
@@ -91,8 +99,9 @@ class ReuseEntry:
     #: the hardware front end as "module:Class" (None: no hardware)
     hardware: str | None = None
 
-    def cost(self, inputs: int, config: FixedPointConfig) -> Cost:
-        """Per neuron per step for a neuron of ``inputs`` (N = n_x + H) inputs in the formats ``config``."""
+    def cost(self, inputs: int, config: FixedPointConfig, neurons: int = 1, **params) -> Cost:
+        """Per neuron per step for a neuron of ``inputs`` (N = n_x + H) inputs in the formats ``config``, in
+        a layer direction of ``neurons`` gate neurons (G * H), with the entry's ``params``."""
         raise NotImplementedError(f"{type(self).__name__} defines no cost model")
 
     def golden_policy(self, threshold=0.0, **params):
@@ -121,12 +130,17 @@ class ReuseEntry:
             out[name] = value
         return out
 
-    def as_dict(self, inputs: int, config: FixedPointConfig) -> dict:
-        """The entry as ``fuzzymemo schemes --json`` lists it, its cost at ``inputs`` inputs per neuron."""
+    def as_dict(self, inputs: int, config: FixedPointConfig, neurons: int = 1) -> dict:
+        """The entry as ``fuzzymemo schemes --json`` lists it, its cost at ``inputs`` inputs per neuron and
+        ``neurons`` neurons per layer direction, with its default parameters."""
         return {"name": self.name, "kind": self.kind, "summary": self.summary, "scheme": self.scheme,
                 "hardware": self.hardware, "docs": self.docs,
                 "parameters": [p.as_dict() for p in self.parameters],
-                "cost": self.cost(inputs, config).as_dict()}
+                "cost": self.cost_at(inputs, config, neurons).as_dict()}
+
+    def cost_at(self, inputs: int, config: FixedPointConfig, neurons: int = 1, params: dict | None = None) -> Cost:
+        """:meth:`cost` with the entry's declared defaults overlaid with ``params``."""
+        return self.cost(inputs, config, neurons, **self.resolve(params))
 
 
 _ENTRIES: dict[str, ReuseEntry] = {}

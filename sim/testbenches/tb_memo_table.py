@@ -67,7 +67,7 @@ async def golden_steps(dut):
         form = FORMS[seq % 2]
         theta = [0, THETA_MAX][seq] if seq < 2 else rng.choice(_theta_choices(form))
         enable = 0 if seq == 2 else 1
-        kind = gmemo.BNN if enable else gmemo.OFF
+        kind = gmemo.PREDICTED if enable else gmemo.OFF
         golden = gmemo.MemoTable(gmemo.MemoPolicy(kind, 0.0, form, cache_update), 1, entries,
                                  np.array([[theta]]))
         dut.theta.value, dut.form.value, dut.enable.value = theta, FORMS.index(form), enable

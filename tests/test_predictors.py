@@ -1,0 +1,114 @@
+"""The integer predictors (golden_model.predictors): each score against a literal loop-by-loop definition,
+the output rule's conversion to preactivation LSBs, and parameter errors."""
+
+import numpy as np
+import pytest
+from support import smooth_inputs, uniform_network
+
+from golden_model import intops
+from golden_model.calibration import calibrate_formats
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.formats import FixedPointConfig
+from golden_model.memo import PREDICTED, MemoPolicy
+from golden_model.predictors import BitPlaneBnn, LowPrecision, LowRank, TopK, acc_to_preact_shift
+
+
+@pytest.fixture(scope="module")
+def layer():
+    """(integer weights, config, integer inputs (steps, N)) of a small LSTM layer over a smooth sequence."""
+    net = uniform_network("lstm", seed=5)
+    x = smooth_inputs(1, 12, 3, seed=6)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    run = model.run(x)
+    v = np.concatenate([model.quantize_input(x)[0], np.vstack([np.zeros((1, 4), np.int64), run.out[0, :-1]])],
+                       axis=1)
+    return model.layers[0][0].w, model.config, v
+
+
+def _sign(value):
+    return 1 if value >= 0 else -1
+
+
+def test_bit_planes_equal_their_literal_definition(layer):
+    w, cfg, v = layer
+    for planes in (1, 2, 4):
+        pred = BitPlaneBnn(planes)
+        prepared = pred.prepare(w, cfg)
+        got = pred.score(prepared, None, v, np.ones(len(v), bool))
+        for t, row in enumerate(v):
+            residual = [int(e) for e in row]
+            want = [0] * w.shape[0]
+            for level in range(planes):
+                signs = [_sign(r) for r in residual]
+                for n in range(w.shape[0]):
+                    want[n] += (sum(s * _sign(wi) for s, wi in zip(signs, w[n], strict=True)) << (planes - 1 - level))
+                residual = [r - s * (1 << (cfg.act.frac - 1 - level)) for r, s in zip(residual, signs, strict=True)]
+            assert list(got[t]) == want
+        assert list(prepared.gain) == [int(np.floor(np.mean(np.abs(r)) + 0.5)) for r in w]
+    # one plane is exactly the paper's BNN output
+    one = BitPlaneBnn(1)
+    assert np.array_equal(one.score(one.prepare(w, cfg), None, v, None),
+                          intops.bnn_output(intops.sign_bits(v), intops.sign_bits(w)))
+
+
+def test_low_rank_factors_and_score(layer):
+    w, cfg, v = layer
+    pred = LowRank(3, 8)
+    prepared = pred.prepare(w, cfg)
+    a, b = prepared.factors["a"], prepared.factors["b"]
+    assert a.shape == (w.shape[0], 3) and b.shape == (w.shape[1], 3)
+    assert np.abs(a).max() <= 127 and np.abs(b).max() <= 127 and np.abs(a).max() >= 64   # the scale is used
+    got = pred.score(prepared, None, v, None)
+    for t, row in enumerate(v):
+        z = [sum(int(row[i]) * int(b[i, j]) for i in range(len(row))) for j in range(3)]
+        assert list(got[t]) == [sum(int(a[n, j]) * z[j] for j in range(3)) for n in range(w.shape[0])]
+
+
+def test_full_rank_wide_factors_predict_the_preactivation_change(layer):
+    """At full rank and 16-bit factors the output rule's change is the true change to within a few LSBs."""
+    w, cfg, v = layer
+    pred = LowRank(w.shape[1], 16)
+    prepared = pred.prepare(w, cfg)
+    s = pred.score(prepared, None, v, None)
+    predicted = intops.round_shift(prepared.gain * (s[1:] - s[:-1]), prepared.shift)
+    true = intops.rescale((v[1:] - v[:-1]) @ w.T, cfg.acc_frac, cfg.preact.frac)
+    assert np.abs(predicted - true).max() <= 2
+
+
+def test_low_precision_at_full_width_is_the_exact_change(layer):
+    w, cfg, v = layer
+    pred = LowPrecision(cfg.weight.bits, cfg.act.frac + 2)   # the activation format's own steps
+    prepared = pred.prepare(w, cfg)
+    assert np.array_equal(prepared.factors["w"], w) and prepared.shift == acc_to_preact_shift(cfg)
+    s = pred.score(prepared, None, v, None)
+    change = intops.round_shift(s[1:] - s[:-1], prepared.shift)
+    assert np.array_equal(change, intops.round_shift((v[1:] - v[:-1]) @ w.T, acc_to_preact_shift(cfg)))
+
+
+def test_top_k_accumulates_the_largest_changes_ties_to_the_lower_index():
+    w = np.array([[1, 2, 3, 4], [-1, 0, 1, 0]])
+    pred = TopK(2, 8)
+    prepared = pred.prepare(w, FixedPointConfig())
+    assert np.array_equal(prepared.factors["w"], w)   # 8-bit weights are kept
+    state = pred.init(prepared, 2)
+    active = np.array([True, True])
+    s1 = pred.score(prepared, state, np.array([[5, 5, 0, 1], [1, 1, 1, 1]]), active)
+    # row 0: changes 5, 5, 0, 1 -> inputs 0 and 1 (tie to the lower index); row 1: all 1 -> inputs 0, 1
+    assert s1.tolist() == [[5 * 1 + 5 * 2, -5], [1 + 2, -1]]
+    s2 = pred.score(prepared, state, np.array([[5, 5, 3, -3], [1, 1, 1, 1]]), np.array([True, False]))
+    # row 0: changes 0, 0, 3, -4 -> inputs 3 and 2; row 1 inactive: unchanged
+    assert s2.tolist() == [[15 + 3 * 3 - 4 * 4, -5 + 3], [3, -1]]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: BitPlaneBnn(0), "planes must be an integer in 1..8"),
+    (lambda: LowRank(0), "rank must be an integer in 1..64"),
+    (lambda: LowRank(4, 1), "bits must be an integer in 2..16"),
+    (lambda: TopK(k=2.5), "k must be an integer"),
+    (lambda: LowPrecision(input_bits=2), "input_bits must be an integer in 3..16"),
+    (lambda: MemoPolicy(PREDICTED, 0.1, rule="guess"), "unknown decision rule 'guess'"),
+    (lambda: MemoPolicy(PREDICTED, 0.1, cache_update="always", rule="output"), "cache_update must be 'compute'"),
+])
+def test_bad_parameters_are_clear_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
