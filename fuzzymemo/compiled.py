@@ -42,10 +42,12 @@ NO_MASK = (0xFFFFFFFF, 32)
 
 class CompiledModel:
     """``model`` on a tile with the reuse ``scheme`` (a registered scheme name; None: the baseline tile,
-    without reuse hardware) decided by ``predictor``. ``lanes``, ``bnn_width`` and ``max_steps`` are tile
-    parameters (None: derived from the network, see :meth:`hw.tile_params.TileParams.for_network`)."""
+    without reuse hardware) decided by ``predictor`` with its ``predictor_params``, decision ``rule`` ("auto":
+    the predictor's own) and ``cache_update``. ``lanes``, ``bnn_width`` and ``max_steps`` are tile parameters
+    (None: derived from the network, see :meth:`hw.tile_params.TileParams.for_network`)."""
 
     def __init__(self, model: FixedPointNetwork, *, scheme: str | None = "memo", predictor: str = "bnn",
+                 rule: str = "auto", predictor_params: dict | None = None, cache_update: str = "compute",
                  lanes: int | None = None, bnn_width: int | None = None, max_steps: int | None = None):
         if not isinstance(model, FixedPointNetwork):
             raise TypeError(f"model must be a golden_model FixedPointNetwork, not {type(model).__name__}")
@@ -56,9 +58,14 @@ class CompiledModel:
             built = [e.name for e in schemes.entries(("predictor",)) if e.hardware is not None]
             raise ValueError(f"the {self.predictor.kind} {predictor!r} has no hardware; choose a predictor with a "
                              f"front end: {', '.join(built)}")
-        kwargs = {} if max_steps is None else {"max_steps": max_steps}
+        self.predictor_params = self.predictor.resolve(predictor_params) if self.reuse else {}
+        self.cache_update, self._rule = cache_update, rule
+        #: the decision rule of the memoizing tile's policy (None on the baseline tile)
+        self.rule = self.policy(0.0).rule if self.reuse else None
+        kwargs = {"cache_update": cache_update, **({} if max_steps is None else {"max_steps": max_steps})}
         self.params = TileParams.for_network(model.net, model.config, lanes=lanes, bnn_width=bnn_width,
-                                             front_end=self.predictor.front_end() if self.reuse else None,
+                                             front_end=self.predictor.front_end(self.predictor_params)
+                                             if self.reuse else None,
                                              **kwargs)
         self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
         self._designs: dict[bool, object] = {}
@@ -96,7 +103,8 @@ class CompiledModel:
         """The golden policy the tile runs with ``memo_enable = enable`` at ``threshold``/``form``: the
         scheme's policy, or memo off (the fixed-point baseline) on the baseline tile or when disabled."""
         if self.reuse and enable:
-            return self.scheme.golden_policy(threshold, predictor=self.predictor.name, form=form)
+            return self.scheme.golden_policy(threshold, predictor=self.predictor.name, form=form, rule=self._rule,
+                                             cache_update=self.cache_update, predictor_params=self.predictor_params)
         return MemoPolicy(OFF, 0.0, form)
 
     def golden(self, x_q, lengths, policy: MemoPolicy, model: FixedPointNetwork | None = None,
@@ -206,7 +214,8 @@ class CompiledModel:
         x_q, lengths = self._inputs(x, lengths)
         policy = self.policy(threshold, form, enable)
         self.check(lengths, policy)
-        intops.quantize_threshold(threshold, form)     # out-of-range values are errors even when unused
+        for theta in np.atleast_1d(threshold):         # out-of-range values are errors even when unused
+            intops.quantize_threshold(theta, form)
         for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
             pause_registers(prob, mask, length)
         words = None
@@ -219,7 +228,7 @@ class CompiledModel:
             words = self.memory_words(load)
         expected, stats = self.golden(x_q, lengths, policy, load)
         theta_q = policy.thresholds_q(self.net.num_layers) if policy.kind != OFF else \
-            np.repeat(np.int64(intops.quantize_threshold(threshold, form)), self.net.num_layers)
+            np.zeros(self.net.num_layers, dtype=np.int64)
         job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
                       expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
                       expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=self.layer_inputs,

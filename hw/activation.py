@@ -123,7 +123,7 @@ class TableActivation(wiring.Component):
 def activation_layouts(config: FixedPointConfig):
     """(input, output) payload layouts of an :class:`ActivationUnit` for ``config``."""
     return (data.StructLayout({"preact": signed(config.preact.bits), "func": Activation}),
-            data.StructLayout({"value": signed(config.act.bits)}))
+            data.StructLayout({"value": signed(config.act.bits), "preact": signed(config.preact.bits)}))
 
 
 class ActivationUnit(wiring.Component):
@@ -131,7 +131,8 @@ class ActivationUnit(wiring.Component):
 
     ``i.payload``: ``preact`` (``signed(config.preact.bits)``, as produced by :func:`intops.to_preact`)
     and ``func`` (:class:`Activation`). ``o.payload``: ``value`` (``signed(config.act.bits)``) =
-    ``intops.activate(func.kind, preact, intops.activation_table(func.kind, ...), config.act)``.
+    ``intops.activate(func.kind, preact, intops.activation_table(func.kind, ...), config.act)`` and the
+    ``preact`` it came from (a predictor's output rule caches it, docs/hw/front_end.md).
 
     Latency 2 cycles (ROM read, sign fold), one element per cycle, back-pressure holds the pipeline.
     """
@@ -160,4 +161,11 @@ class ActivationUnit(wiring.Component):
             lookup.kind.eq(self.i.payload.func),
             self.o.payload.value.eq(lookup.y),
         ]
+        preact = self.i.payload.preact
+        for stage in range(lookup.latency):   # the preactivation travels beside the lookup
+            held = Signal.like(preact, name=f"preact{stage + 1}")
+            with m.If(pipe.advance):
+                m.d.sync += held.eq(preact)
+            preact = held
+        m.d.comb += self.o.payload.preact.eq(preact)
         return m

@@ -17,7 +17,7 @@ from golden_model.memo import CACHE_UPDATES
 
 from .checks import check_int
 
-__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts"]
+__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts", "threshold_hit", "valid_flags"]
 
 # Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
 # is computed (update port); "always" -- every lookup writes b_m := b_t.
@@ -30,6 +30,28 @@ class ThresholdForm(enum.Enum, shape=1):
     """Run-time threshold form (``form`` input): the two forms of :func:`golden_model.intops.within_threshold`."""
     RELATIVE = 0
     ABSOLUTE = 1
+
+
+def valid_flags(m, entries: int, clear, fire, index):
+    """Per-entry valid flip-flops: ``clear`` invalidates every entry, ``fire`` sets entry ``index`` (clear
+    first, then the set). Returns ``seen(i)``: entry i's valid bit as a lookup in the same cycle sees it
+    (after this cycle's clear and set)."""
+    valid = Signal(entries)
+    onehot = Signal(entries)
+    m.d.comb += onehot.eq(Mux(fire, Const(1, entries) << index, 0))
+    m.d.sync += valid.eq(Mux(clear, 0, valid) | onehot)
+
+    def seen(i):
+        return (~clear & valid.bit_select(i, 1)) | (fire & (index == i))
+    return seen
+
+
+def threshold_hit(new, cached, theta, form):
+    """:func:`golden_model.intops.within_threshold` in exact integer widths: relative
+    ``|new - cached| << THETA_FRAC <= theta * |cached|``, absolute ``|new - cached| <= theta``."""
+    diff = abs(new - cached)
+    relative_ok = (diff << THETA_FRAC) <= theta * abs(cached)
+    return Mux(form == ThresholdForm.ABSOLUTE, diff <= theta, relative_ok)
 
 
 def memo_layouts(entries: int, y_bits: int, b_bits: int) -> dict[str, data.StructLayout]:
@@ -112,7 +134,6 @@ class MemoTable(wiring.Component):
 
         m.submodules.y_mem = y_mem = memory.Memory(shape=signed(self.y_bits), depth=n, init=[])
         m.submodules.b_mem = b_mem = memory.Memory(shape=signed(self.b_bits), depth=n, init=[])
-        valid = Signal(n)
 
         look, upd, resp = self.lookup.payload, self.update.payload, self.response.payload
 
@@ -158,18 +179,14 @@ class MemoTable(wiring.Component):
             b_rp = b_mem.read_port(transparent_for=(b_wp,))
         m.d.comb += [b_rp.addr.eq(look.index), b_rp.en.eq(self.lookup.ready)]
 
-        # Valid bits: clear first, then the update.
-        upd_onehot = Signal(n)
-        m.d.comb += upd_onehot.eq(Mux(upd_fire, Const(1, n) << upd.index, 0))
-        m.d.sync += valid.eq(Mux(self.clear, 0, valid) | upd_onehot)
+        valid_seen = valid_flags(m, n, self.clear, upd_fire, upd.index)
 
         with m.If(look_fire):
             m.d.sync += [
                 s1_valid.eq(1),
                 s1_index.eq(look.index),
                 s1_b.eq(look.b),
-                s1_vbit.eq(look_in_range & ((~self.clear & valid.bit_select(look.index, 1))
-                                            | (upd_fire & (upd.index == look.index)))),
+                s1_vbit.eq(look_in_range & valid_seen(look.index)),
                 s1_enable.eq(self.enable),
                 s1_theta.eq(self.theta),
                 s1_form.eq(self.form),
@@ -178,18 +195,8 @@ class MemoTable(wiring.Component):
             m.d.sync += s1_valid.eq(0)
 
         # --- decision: intops.within_threshold, exact integer widths.
-        b_m = b_rp.data
-        diff = Signal(unsigned(self.b_bits + 1))
-        abs_bm = Signal(unsigned(self.b_bits))
-        m.d.comb += [
-            diff.eq(abs(s1_b - b_m)),
-            abs_bm.eq(abs(b_m)),
-        ]
-        relative_ok = (diff << THETA_FRAC) <= s1_theta * abs_bm
-        absolute_ok = diff <= s1_theta
-        within = Mux(s1_form == ThresholdForm.ABSOLUTE, absolute_ok, relative_ok)
         hit = Signal()
-        m.d.comb += hit.eq(s1_enable & s1_vbit & within)
+        m.d.comb += hit.eq(s1_enable & s1_vbit & threshold_hit(s1_b, b_rp.data, s1_theta, s1_form))
 
         with m.If(s1_fire):
             m.d.sync += [

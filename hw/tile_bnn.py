@@ -109,7 +109,7 @@ class BnnFeeder(wiring.Component):
             "run": In(1), "seq_start": In(1), "step_reset": In(1),
             "n_x": In(count_shape(p.input_size)),
             "slot": In(index_shape(p.slots)),
-            "sign": read_port(depth, p.bnn_width),
+            "sign": read_port(depth, p.bnn_width),   # rows of the front end's ``predictor`` memory
             "o": Out(stream.Signature(bnn_input_layout(p.bnn_width))),
         })
 
@@ -162,9 +162,10 @@ class BnnFrontEnd(FrontEnd):
     decision FIFO of :data:`DECISION_DEPTH`, running ahead of the dot-product unit. A decision's
     ``context`` is b_t, returned with the update of a computed neuron (``MemoTable.update``).
 
-    Memories: ``sign`` (B-wide rows, ``slots*G*H*KB`` rows, docs/tile.md *Memory image*); the memo table's
-    y/b memories are internal. Controls sampled at ``seq_start``: ``enable``, ``theta``, ``form`` (the
-    memo table's threshold), and the x mask of n_x; ``seq_start`` also clears every valid bit.
+    Memories: ``predictor``, the sign words (B-wide rows, ``slots*G*H*KB`` rows, docs/tile.md *Memory
+    image*); the memo table's y/b memories are internal. Controls sampled at ``seq_start``: ``enable``,
+    ``theta``, ``form`` (the memo table's threshold), and the x mask of n_x; ``seq_start`` also clears
+    every valid bit.
 
     Decision timing: decision k of a step is ready ``latency + kb + k*kb`` cycles after the step starts,
     kb = ceil((n_x + H) / B), :attr:`latency` = feeder + BnnUnit + MemoTable + decision FIFO latencies.
@@ -186,7 +187,7 @@ class BnnFrontEnd(FrontEnd):
     # ------------------------------------------------------------------ the front-end class methods
     @classmethod
     def memories(cls, params) -> dict[str, tuple[int, int]]:
-        return {"sign": (params.slots * params.neurons * params.sign_rows, params.bnn_width)}
+        return {"predictor": (params.slots * params.neurons * params.sign_rows, params.bnn_width)}
 
     @classmethod
     def context_shape(cls, params):
@@ -198,10 +199,14 @@ class BnnFrontEnd(FrontEnd):
         return cls.latency + kb, kb
 
     @classmethod
-    def image_words(cls, params, slot: int, neuron: int, weights) -> dict[str, list[tuple[int, int]]]:
-        base = (slot * params.neurons + neuron) * params.sign_rows
-        words = intops.pack_bits(intops.sign_bits(weights), params.bnn_width)
-        return {"sign": [(base + k, int(word)) for k, word in enumerate(words)]}
+    def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
+        out = []
+        for n in range(params.neurons):
+            row = (n % params.gates) * params.hidden + n // params.gates   # n = j*G + g -> row g*H + j
+            base = (slot * params.neurons + n) * params.sign_rows
+            words = intops.pack_bits(intops.sign_bits(weights[row]), params.bnn_width)
+            out += [(base + k, int(word)) for k, word in enumerate(words)]
+        return {"predictor": out}
 
     # ------------------------------------------------------------------ hardware
     def elaborate(self, platform):
@@ -213,8 +218,8 @@ class BnnFrontEnd(FrontEnd):
             self.feeder, self.bnn, self.memo
         (depth, width), = self.memories(p).values()
         m.submodules.sign_mem = sign_mem = memory.Memory(shape=unsigned(width), depth=depth,
-                                                         init=self.image.get("sign", []))
-        write_from(m, sign_mem, "sign", self.wr)
+                                                         init=self.image.get("predictor", []))
+        write_from(m, sign_mem, "predictor", self.wr)
         resp_layout = memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"]
         m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=resp_layout.size, depth=DECISION_DEPTH)
 

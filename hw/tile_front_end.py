@@ -17,9 +17,9 @@ A front end is a :class:`FrontEnd` subclass (a ``wiring.Component``) with the si
 ``decision_timing(params, n_x) -> (lead, interval)``
     decision k of a step is ready for the issue stage ``lead + k*interval`` cycles after the step
     starts (no back-pressure); the tile's cycle model uses it;
-``image_words(params, slot, neuron, weights) -> {name: [(addr, word), ...]}``
-    the words of its memories for one neuron (``weights`` = the golden row ``W[row, :I_s + H]``),
-    used by :func:`hw.tile_image.memory_image`;
+``image_words(params, slot, weights) -> {name: [(addr, word), ...]}``
+    the words of its memories for one slot (``weights`` = the slot's golden ``W[:, :I_s + H]``, rows in
+    gate order g*H + j), used by :func:`hw.tile_image.memory_image`;
 ``counters(params) -> (name, ...)``
     its own performance counters (default none): the front end drives an event ``count_<name>`` (Out(1))
     and the tile counts it beside its own counters in an output of that name;
@@ -51,10 +51,10 @@ def decision_layout(params, context_shape) -> data.StructLayout:
 
 
 def update_layout(params, context_shape) -> data.StructLayout:
-    """The update of a computed neuron: ``index`` (n in issue order), ``y`` (its output), ``context`` (of
-    its decision)."""
+    """The update of a computed neuron: ``index`` (n in issue order), ``y`` (its output), ``p`` (its
+    preactivation), ``context`` (of its decision)."""
     return data.StructLayout({"index": index_shape(params.neurons), "y": signed(params.config.act.bits),
-                              "context": context_shape})
+                              "p": signed(params.config.preact.bits), "context": context_shape})
 
 
 def front_end_signature(params, context_shape, counters=()) -> dict:
@@ -72,7 +72,7 @@ def front_end_signature(params, context_shape, counters=()) -> dict:
     ``enable``, ``theta``, ``form``  In: the tile's memoization controls
     ``wr``               In(stream, always ready): every run-time memory write (``mem``, ``addr``, ``data``)
     ``decision``         Out(stream): one per neuron, in issue order; with ``enable`` off: valid, no hit
-    ``update``           In(stream, always ready): every computed neuron (``index``, ``y``, ``context``)
+    ``update``           In(stream, always ready): every computed neuron (``index``, ``y``, ``p``, ``context``)
     ``count_<name>``     Out(1) per extra counter: the tile's counter ``name`` counts the cycles it is high
     """
     act = signed(params.config.act.bits)

@@ -56,9 +56,10 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 for r >= KX (recurrent part, zero past H);
     ``bias``    row ``s * G*H + n``: ``bias_x[row]`` (LSTM: b_ih + b_hh; GRU r, z: b_ih + b_hh; GRU n: b_in);
     ``bias_hn`` (GRU) row ``s * H + j``: ``bias_h[2*H + j]`` = b_hn;
-    and the memories of the predictor front end (``params.front_end.image_words``; the BNN front end's
-    ``sign``: row ``(s * G*H + n) * KB + k`` = word k of ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``,
-    contiguous [x ; h] bits, bit i of word k = element k*B + i, zero past the neuron's words).
+    and the memory of the predictor front end (``params.front_end.image_words`` of each slot's W; the BNN
+    front end's ``predictor``: row ``(s * G*H + n) * KB + k`` = word k of
+    ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``, contiguous [x ; h] bits, bit i of word k = element
+    k*B + i, zero past the neuron's words).
     """
     if not isinstance(params, TileParams):
         raise TypeError(f"params must be a TileParams, not {type(params).__name__}")
@@ -85,12 +86,12 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                         vals = [w[row, n_in + c] if c < H else 0 for c in cols]
                     image["weight"][base + r] = sum(_raw(v, wb) << (k * wb) for k, v in enumerate(vals))
                 image["bias"][s * G * H + n] = _raw(q.bias_x[row], bb)
-                if params.front_end is not None:
-                    for name, words in params.front_end.image_words(params, s, n, w[row, :n_in + H]).items():
-                        for addr, word in words:
-                            image[name][addr] = word
             if params.cell == "gru":
                 image["bias_hn"][s * H + j] = _raw(q.bias_h[2 * H + j], bb)
+        if params.front_end is not None:
+            for name, words in params.front_end.image_words(params, s, w[:, :n_in + H]).items():
+                for addr, word in words:
+                    image[name][addr] = word
     return image
 
 

@@ -10,16 +10,18 @@ __all__ = ["MEM_IDS", "MEM_NAMES", "TILE_MEMORIES", "MemId", "wr_layout", "write
 
 
 class MemId(enum.Enum, shape=2):
-    """``wr.payload.mem``: which memory a run-time write goes to. Writes to a memory the tile does not
-    have (``SIGN`` on the baseline tile, ``BIAS_HN`` on an LSTM tile) are accepted and ignored."""
+    """``wr.payload.mem``: which memory a run-time write goes to. ``PREDICTOR`` is the predictor front end's
+    memory (its layout is the front end's: BNN sign words, low-rank factors). Writes to a memory the tile
+    does not have (``PREDICTOR`` on the baseline tile, ``BIAS_HN`` on an LSTM tile) are accepted and
+    ignored."""
     WEIGHT = 0
     BIAS = 1
     BIAS_HN = 2
-    SIGN = 3
+    PREDICTOR = 3
 
 
 #: memory_image key of every MemId.
-MEM_NAMES = {MemId.WEIGHT: "weight", MemId.BIAS: "bias", MemId.BIAS_HN: "bias_hn", MemId.SIGN: "sign"}
+MEM_NAMES = {MemId.WEIGHT: "weight", MemId.BIAS: "bias", MemId.BIAS_HN: "bias_hn", MemId.PREDICTOR: "predictor"}
 #: MemId of every memory_image key.
 MEM_IDS = {name: mem_id for mem_id, name in MEM_NAMES.items()}
 

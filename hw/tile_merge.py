@@ -37,7 +37,8 @@ class Merge(wiring.Component):
     -----
     tokens : In(stream)   (predicted) decisions of the issued neurons, in order
     act : In(stream)      ActivationUnit output (the computed neurons, in order)
-    update : Out(stream, always ready)  (predicted) ``index``, ``y``, ``context`` of every computed neuron
+    update : Out(stream, always ready)  (predicted) ``index``, ``y``, ``p``, ``context`` of every computed
+                          neuron
     ew : Out(stream)      element-wise unit input (LstmCellUnit / GruStateUnit layout)
     old : read port of the c memory (LSTM) or of the h buffer (GRU)
     step_reset, first_step, h_bank : In(1)
@@ -99,6 +100,7 @@ class Merge(wiring.Component):
                 self.update.valid.eq(fire & ~t_hit),
                 self.update.payload.index.eq(m_n),
                 self.update.payload.y.eq(y),
+                self.update.payload.p.eq(self.act.payload.preact),
                 self.update.payload.context.eq(self.tokens.payload.context),
             ]
         if p.cell == "gru":

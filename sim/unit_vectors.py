@@ -117,9 +117,9 @@ def dot_product_vectors(cfg: FixedPointConfig, lanes: int, max_inputs: int, coun
 # ------------------------------------------------------------------------------------------ activation
 
 def activation_vectors(cfg: FixedPointConfig, count: int, seed: int, exhaustive_max: int = 1 << 14):
-    """(preact, func) in, ``{value}`` out. Every table argument of both functions when there are at most
-    ``exhaustive_max`` of them, else the table edges plus ``count`` random arguments. ``func`` is 0 for
-    sigmoid, 1 for tanh (hw.activation.Activation)."""
+    """(preact, func) in, ``{value, preact}`` out (the preactivation travels with its value). Every table
+    argument of both functions when there are at most ``exhaustive_max`` of them, else the table edges plus
+    ``count`` random arguments. ``func`` is 0 for sigmoid, 1 for tanh (hw.activation.Activation)."""
     rng = random.Random(seed)
     limit = intops.preact_limit(cfg.preact)
     tables = {k: intops.activation_table(k, cfg.preact, cfg.act) for k in intops.ACTIVATIONS}
@@ -134,7 +134,7 @@ def activation_vectors(cfg: FixedPointConfig, count: int, seed: int, exhaustive_
     for p, f in args:
         kind = intops.TANH if f else intops.SIGMOID
         inputs.append({"preact": p, "func": f})
-        expected.append({"value": int(intops.activate(kind, p, tables[kind], cfg.act))})
+        expected.append({"value": int(intops.activate(kind, p, tables[kind], cfg.act)), "preact": p})
     return inputs, expected
 
 
@@ -143,7 +143,8 @@ def activation_most_negative(cfg: FixedPointConfig):
     limit = intops.preact_limit(cfg.preact)
     tables = {k: intops.activation_table(k, cfg.preact, cfg.act) for k in intops.ACTIVATIONS}
     inputs = [{"preact": -limit - 1, "func": f} for f in (0, 1)]
-    expected = [{"value": int(intops.activate(k, -limit, tables[k], cfg.act))} for k in intops.ACTIVATIONS]
+    expected = [{"value": int(intops.activate(k, -limit, tables[k], cfg.act)), "preact": -limit - 1}
+                for k in intops.ACTIVATIONS]
     return inputs, expected
 
 

@@ -34,7 +34,7 @@ def test_baseline_keeps_the_tile_choices(workload):
     assert memo.reuse and not base.reuse and base.label == "baseline" and memo.label == "memo-bnn"
     assert (base.params.lanes, base.params.bnn_width, base.params.max_steps) == (2, 16, 64)
     assert base.params.memo is False and memo.params.memo is True
-    assert "sign" in memo.image and "sign" not in base.image
+    assert "predictor" in memo.image and "predictor" not in base.image
     assert "L=2 B=16" in memo.describe() and "predictor bnn" in memo.describe()
 
 
@@ -74,7 +74,7 @@ def test_golden_layers_and_memory_words(workload):
     assert np.array_equal(stats.reuses, run.stats.reuses)
     words = compiled.memory_words()
     assert len(words) == sum(compiled.params.depths().values())
-    assert {MEM_NAMES[MemId(w["mem"])] for w in words} == set(compiled.image) == {"weight", "bias", "sign"}
+    assert {MEM_NAMES[MemId(w["mem"])] for w in words} == set(compiled.image) == {"weight", "bias", "predictor"}
 
 
 @pytest.mark.icarus
@@ -103,7 +103,7 @@ def test_wide_bnn_beats_give_valid_sign_words(width):
                                   "b_ih": np.zeros(3 * hidden), "b_hh": np.zeros(3 * hidden)}]])
     model = FixedPointNetwork(net)
     compiled = CompiledModel(model, lanes=8, bnn_width=width)
-    words = compiled.image["sign"]
+    words = compiled.image["predictor"]
     assert all(0 <= w < 1 << width for w in words) and max(words) >= 1 << (width - 1)
     assert words[0] == intops.pack_bits(intops.sign_bits(model.layers[0][0].w[0]), width)[0]
     Tile(compiled.params, compiled.image)   # validates every raw word against its memory's width

@@ -147,7 +147,7 @@ def test_image_words_match_golden_layout():
     assert (lane1 - 256 if lane1 >= 128 else lane1) == q.w[g * H + j, 1]
     assert img["bias_hn"][j] == int(q.bias_h[2 * H + j]) & ((1 << 24) - 1)
     bits = intops.sign_bits(q.w[g * H + j])
-    assert img["sign"][(j * G + g) * params.sign_rows] == intops.pack_bits(bits, 8)[0]
+    assert img["predictor"][(j * G + g) * params.sign_rows] == intops.pack_bits(bits, 8)[0]
 
 
 def test_bad_parameters():

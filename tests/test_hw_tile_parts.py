@@ -304,7 +304,7 @@ def test_bnn_front_end_misses_then_reuses_and_off_means_all_miss():
     params = TileParams(cell="lstm", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
     NN = params.neurons
     rng = random.Random(7)
-    image = {"sign": [rng.randrange(16) for _ in range(params.depths()["sign"])]}
+    image = {"predictor": [rng.randrange(16) for _ in range(params.depths()["predictor"])]}
     fe = BnnFrontEnd(params, image)
     ys = [10 + n for n in range(NN)]
     got = {}
@@ -629,7 +629,7 @@ class NeverReuse(FrontEnd):
         return cls.latency, 1
 
     @classmethod
-    def image_words(cls, params, slot, neuron, weights):
+    def image_words(cls, params, slot, weights):
         return {}
 
     @classmethod
@@ -657,7 +657,7 @@ def test_a_different_front_end_plugs_into_the_tile(cell):
 
     fixed = FixedPointNetwork(normal_network(cell, 3, 4, seed=2))
     params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=NeverReuse)
-    assert "sign" not in params.depths() and params.front_end is NeverReuse
+    assert "predictor" not in params.depths() and params.front_end is NeverReuse
     image = memory_image(params, fixed)
     tile = Tile(params, image)
     assert isinstance(tile.front_end, NeverReuse) and "front_end" in tile.parts()

@@ -13,6 +13,7 @@ class LowRankPredictor(PredictorEntry):
     name = "low-rank"
     summary = "rank-r factorization of the weights (SVD, quantized): r MACs per neuron + a shared projection"
     docs = "docs/predictors.md#low-rank"
+    hardware = "hw.tile_low_rank:LowRankFrontEnd"
     parameters = (Parameter("rank", int, 4, "rank r of the factorization"),
                   Parameter("bits", int, 8, "bits of each quantized factor"))
 

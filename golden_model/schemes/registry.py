@@ -108,12 +108,14 @@ class ReuseEntry:
         """The golden-model policy at ``threshold`` (one value or one per layer) with ``params``."""
         raise NotImplementedError(f"{self.kind} {self.name!r} has no golden-model policy of its own")
 
-    def front_end(self):
-        """The hardware front end class (``hardware`` imported), or None for an entry without hardware."""
+    def front_end(self, params: dict | None = None):
+        """The hardware front end class (``hardware`` imported; a class with ``configure`` is configured
+        with the entry's resolved ``params``), or None for an entry without hardware."""
         if self.hardware is None:
             return None
         module, _, name = self.hardware.partition(":")
-        return getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(module), name)
+        return cls.configure(**self.resolve(params)) if hasattr(cls, "configure") else cls
 
     def resolve(self, params: dict | None = None) -> dict:
         """Declared defaults overlaid with ``params``; an unknown or ill-typed parameter is a ValueError."""
