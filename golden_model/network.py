@@ -19,6 +19,26 @@ from .cells import CELLS, GATES, GRU, LSTM
 
 __all__ = ["CELLS", "GATES", "GRU", "LSTM", "Network", "Head", "DirectionWeights", "MODEL_FORMAT_VERSION"]
 MODEL_FORMAT_VERSION = 1
+#: Largest fraction tried when looking for an exact integer form k * 2**-frac of a tensor.
+_MAX_INT_FRAC = 40
+
+
+def _compact(values: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """The most compact exact storage of a float64 array: (int8 or int16 k, frac) when every value is
+    k * 2**-frac (smallest such frac), else (float32 array, None) when float32 holds every value, else
+    (the float64 array, None)."""
+    for frac in range(_MAX_INT_FRAC + 1):
+        k = np.ldexp(values, frac)
+        if np.array_equal(k, np.round(k)):
+            for dtype in (np.int8, np.int16):
+                info = np.iinfo(dtype)
+                if k.size == 0 or (k.min() >= info.min and k.max() <= info.max):
+                    return k.astype(dtype), frac
+            break
+        if np.abs(k).max(initial=0.0) > np.iinfo(np.int16).max:  # more fraction bits only widen k
+            break
+    single = values.astype(np.float32)
+    return (single, None) if np.array_equal(single, values) else (values, None)
 
 
 def _finite_array(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -138,15 +158,27 @@ class Network:
 
     # ----------------------------------------------------------------------------------- model files
     def save(self, path) -> None:
-        arrays = {}
+        """Write a model file. Each tensor is stored exactly and compactly: as integers k (int8/int16, under
+        ``<key>_int``, the fraction in ``header["int_frac"][key]``) when all its values are k * 2**-frac
+        (fixed-point weights), else as float32 when that is exact, else as float64."""
+        tensors = {}
         for li, layer in enumerate(self.layers):
             for d, w in enumerate(layer):
                 for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
-                    arrays[f"l{li}_d{d}_{name}"] = getattr(w, name)
+                    tensors[f"l{li}_d{d}_{name}"] = getattr(w, name)
         if self.head is not None:
-            arrays["head_weight"], arrays["head_bias"] = self.head.weight, self.head.bias
+            tensors["head_weight"], tensors["head_bias"] = self.head.weight, self.head.bias
+        arrays, int_frac = {}, {}
+        for key, value in tensors.items():
+            stored, frac = _compact(value)
+            if frac is None:
+                arrays[key] = stored
+            else:  # a different key, so that an older reader fails instead of reading the integers as values
+                arrays[f"{key}_int"], int_frac[key] = stored, frac
         header = {"format": "fuzzymemo-model", "version": MODEL_FORMAT_VERSION, "cell": self.cell,
                   "num_layers": self.num_layers, "num_directions": self.num_directions, "meta": self.meta}
+        if int_frac:
+            header["int_frac"] = int_frac
         with open(path, "wb") as f:
             np.savez_compressed(f, header=np.array(json.dumps(header)), **arrays)
 
@@ -167,11 +199,25 @@ class Network:
         if header.get("version") != MODEL_FORMAT_VERSION:
             raise ValueError(f"{path} has model format version {header.get('version')}, "
                              f"this tool reads version {MODEL_FORMAT_VERSION}")
+        int_frac = header.get("int_frac", {})
+        if not isinstance(int_frac, dict) or not all(isinstance(f, int) and 0 <= f <= _MAX_INT_FRAC
+                                                      for f in int_frac.values()):
+            raise ValueError(f"{path} is a damaged fuzzymemo model file: malformed int_frac {int_frac!r}")
+
+        def tensor(key):
+            if key not in int_frac:
+                return data[key]
+            k = data[f"{key}_int"]
+            if not np.issubdtype(k.dtype, np.integer):
+                raise TypeError(f"{key}_int holds {k.dtype}, not integers")
+            return np.ldexp(k.astype(np.float64), -int_frac[key])
+
         try:
             shape = int(header["num_layers"]), int(header["num_directions"])
-            layers = [[{name: data[f"l{li}_d{d}_{name}"] for name in ("w_ih", "w_hh", "b_ih", "b_hh")}
+            layers = [[{name: tensor(f"l{li}_d{d}_{name}") for name in ("w_ih", "w_hh", "b_ih", "b_hh")}
                        for d in range(shape[1])] for li in range(shape[0])]
-            head = {"weight": data["head_weight"], "bias": data["head_bias"]} if "head_weight" in data else None
+            head = ({"weight": tensor("head_weight"), "bias": tensor("head_bias")}
+                    if "head_weight" in data or "head_weight" in int_frac else None)
             return cls.build(header.get("cell"), layers, head, header.get("meta"))
         except (KeyError, TypeError, AttributeError, zipfile.BadZipFile, EOFError) as e:
             raise ValueError(f"{path} is a damaged fuzzymemo model file: {type(e).__name__}: {e}") from None

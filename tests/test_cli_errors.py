@@ -30,6 +30,9 @@ def files(tmp_path):
     (["synth", "--top", "bnn", "--wrapper", "uart", "--baud", "0"], "--baud: must be at least 1, not 0"),
     (["generate", "--top", "bnn", "--out", "{dir}/a_file"], "a_file is a file, not a folder"),
     (["info", "--workload", "digits", "--limit", "-1"], "--limit: must be at least 1, not -1"),
+    (["info", "--workload", "digits", "--split", "train"], "--split: invalid choice: 'train'"),
+    (["info", "--model", "{dir}/a_file", "--data", "{dir}/a_file", "--split", "test"],
+     "--split goes with --workload"),
     (["run", "--workload", "digits", "--lanes", "64"], "64 lanes exceed the network's widest row part"),
 ])
 def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
@@ -186,3 +189,14 @@ def test_a_simulator_build_failure_is_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("fuzzymemo run: error: verilator build of tile_lstm_base") and "\n" not in err
     assert "log /x/build.log" in err
+
+
+def test_paper_scale_workload_and_splits_on_the_command_line(capsys):
+    """text_lm and --split reach every command that takes a workload; a few windows only (no full sweep)."""
+    assert main(["info", "--workload", "text_lm", "--limit", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden 256" in out and "data: 4 sequences, up to 48 steps" in out
+    assert main(["sweep", "--workload", "text_lm", "--limit", "2", "--thresholds", "0,0.3", "--quiet"]) == 0
+    assert "bnn" in capsys.readouterr().out
+    assert main(["info", "--workload", "basic_motions", "--split", "calibration"]) == 0
+    assert "data: 10 sequences" in capsys.readouterr().out

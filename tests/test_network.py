@@ -1,5 +1,7 @@
 """Validation of networks, model files and batches (bad input gets a clear error)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,57 @@ def test_float_lengths_are_a_type_error():
     net = Network.build("lstm", lstm_weights())
     with pytest.raises(TypeError, match="integers"):
         net.forward(np.zeros((2, 5, 3)), np.array([2.0, 3.0]))
+
+
+def test_model_file_compact_storage_round_trips_exactly(tmp_path):
+    """Fixed-point-exact tensors are stored as int8/int16 with their fraction, float32-exact ones as float32,
+    others as float64; every value reads back bit for bit."""
+    rng = np.random.default_rng(3)
+    weights = lstm_weights(i=5, h=6, layers=2)
+    weights[0][0]["w_ih"] = rng.integers(-127, 128, (24, 5)) / 64.0              # Q8.6 values: int8
+    weights[0][0]["w_hh"] = rng.integers(-2000, 2000, (24, 6)) * 2.0 ** -12      # int16, frac 12
+    weights[0][0]["b_ih"] = np.zeros(24)                                        # int8, frac 0
+    weights[1][0]["w_hh"] = rng.standard_normal((24, 6)).astype(np.float32)     # float32
+    weights[0][0]["b_hh"] = np.array([3.0e6, -1.5, 1.0 / 3.0] + [0.25] * 21)    # float64 (1/3)
+    head = {"weight": rng.integers(-30000, 30000, (3, 6)) * 2.0 ** -20, "bias": np.array([1e-3, 0.0, 2.0])}
+    net = Network.build("lstm", weights, head, meta={"m": [1, 2]})
+    net.save(tmp_path / "m.npz")
+    loaded = Network.load(tmp_path / "m.npz")
+    for a, b in zip(net.layers, loaded.layers, strict=True):
+        for attr in ("w_ih", "w_hh", "b_ih", "b_hh"):
+            x, y = getattr(a[0], attr), getattr(b[0], attr)
+            assert y.dtype == np.float64 and np.array_equal(x, y)
+    assert np.array_equal(loaded.head.weight, net.head.weight) and np.array_equal(loaded.head.bias, net.head.bias)
+    assert loaded.meta == {"m": [1, 2]}
+    with np.load(tmp_path / "m.npz") as data:
+        dtypes = {k: data[k].dtype for k in data.files if k != "header"}
+        header = json.loads(str(data["header"]))
+    assert dtypes["l0_d0_w_ih_int"] == np.int8 and header["int_frac"]["l0_d0_w_ih"] == 6
+    assert dtypes["l0_d0_w_hh_int"] == np.int16 and header["int_frac"]["l0_d0_w_hh"] == 12
+    assert dtypes["l0_d0_b_ih_int"] == np.int8 and header["int_frac"]["l0_d0_b_ih"] == 0
+    assert dtypes["head_weight_int"] == np.int16 and header["int_frac"]["head_weight"] == 20
+    assert dtypes["l1_d0_w_hh"] == np.float32 and dtypes["l0_d0_b_hh"] == np.float64
+    assert "l0_d0_w_ih" not in dtypes  # an older reader fails instead of taking the integers for values
+
+
+def test_model_file_reads_float64_files(tmp_path):
+    """Files written before compact storage (every tensor float64, no int_frac) still load."""
+    net = Network.build("gru", [[{"w_ih": np.full((6, 2), 0.1), "w_hh": np.full((6, 2), 1 / 3)}]])
+    arrays = {f"l0_d0_{k}": getattr(net.layers[0][0], k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    header = {"format": "fuzzymemo-model", "version": 1, "cell": "gru", "num_layers": 1, "num_directions": 1,
+              "meta": {}}
+    np.savez(tmp_path / "old.npz", header=np.array(json.dumps(header)), **arrays)
+    loaded = Network.load(tmp_path / "old.npz")
+    assert np.array_equal(loaded.layers[0][0].w_hh, net.layers[0][0].w_hh) and loaded.head is None
+
+
+def test_model_file_bad_int_frac(tmp_path):
+    net = Network.build("gru", [[{"w_ih": np.full((6, 2), 0.5), "w_hh": np.ones((6, 2))}]])
+    net.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as data:
+        arrays = dict(data)
+    header = json.loads(str(arrays["header"]))
+    header["int_frac"]["l0_d0_w_ih"] = "six"
+    np.savez(tmp_path / "bad.npz", **{**arrays, "header": np.array(json.dumps(header))})
+    with pytest.raises(ValueError, match="damaged fuzzymemo model file: malformed int_frac"):
+        Network.load(tmp_path / "bad.npz")

@@ -1,11 +1,16 @@
 """Bundled real-data workloads and the user data-file reader."""
 
+import re
+
 import numpy as np
 import pytest
 
 from golden_model.network import Network
 from golden_model.workloads import (
+    ALL_WORKLOADS,
     DEFAULT_WORKLOAD,
+    PAPER_SCALE_WORKLOADS,
+    SPLITS,
     WORKLOADS,
     Workload,
     check_data,
@@ -25,6 +30,8 @@ EXPECTED = {
 def test_registry():
     assert set(WORKLOADS) == set(EXPECTED)
     assert DEFAULT_WORKLOAD == "japanese_vowels" and DEFAULT_WORKLOAD in WORKLOADS
+    assert PAPER_SCALE_WORKLOADS == ("text_lm",) and ALL_WORKLOADS == WORKLOADS + PAPER_SCALE_WORKLOADS
+    assert SPLITS == ("calibration", "test")
 
 
 @pytest.fixture(scope="module", params=WORKLOADS)
@@ -74,9 +81,103 @@ def test_float_accuracy_matches_meta(workload):
     assert acc >= EXPECTED[workload.name][5]
 
 
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_calibration_split(name):
+    """Held out of training: its own sequences (none equal to a test one), stratified, with the stored
+    accuracy; same network; sizes as recorded."""
+    test, cal = load_workload(name), load_workload(name, split="calibration")
+    assert (test.split, cal.split) == ("test", "calibration")
+    assert load_workload(name, "test").split == "test"
+    meta = cal.network.meta
+    assert np.array_equal(cal.network.layers[0][0].w_hh, test.network.layers[0][0].w_hh)
+    assert cal.x.dtype == np.float32 and cal.x.shape[2] == test.x.shape[2]
+    assert len(cal.y) == meta["calibration_samples"] and len(test.y) == meta["test_samples"]
+    assert set(np.unique(cal.y)) == set(range(test.network.head.weight.shape[0]))  # stratified: every class
+    acc = float(np.mean(cal.network.predict(cal.x, cal.lengths) == cal.y))
+    assert acc == pytest.approx(meta["float_calibration_accuracy"], abs=1e-12)
+    assert f"calibration: {len(cal.y)} of the" in meta["split"]
+    assert _no_shared_sequence(cal, test)
+
+
+def _no_shared_sequence(a: Workload, b: Workload) -> bool:
+    def rows(w):
+        return {w.x[i, :w.lengths[i]].tobytes() for i in range(len(w.y))}
+    return not rows(a) & rows(b)
+
+
 def test_unknown_workload():
-    with pytest.raises(ValueError, match="unknown workload 'nope'.*japanese_vowels.*basic_motions.*digits"):
+    with pytest.raises(ValueError, match="unknown workload 'nope'.*japanese_vowels.*basic_motions.*digits.*text_lm"):
         load_workload("nope")
+
+
+@pytest.mark.parametrize("split", ["train", "Test", "", None])
+def test_unknown_split(split):
+    with pytest.raises(ValueError, match=f"unknown split {split!r} of workload 'digits'; the splits are "
+                                         "calibration, test"):
+        load_workload("digits", split)
+
+
+# ---------------------------------------------------------------------------------- text_lm (paper scale)
+@pytest.fixture(scope="module")
+def text_lm() -> Workload:
+    return load_workload("text_lm")
+
+
+def test_text_lm_shape(text_lm):
+    net, meta = text_lm.network, text_lm.network.meta
+    vocab = meta["classes"]
+    assert (net.cell, net.num_layers, net.hidden_size, net.input_size) == ("lstm", 1, 256, len(vocab))
+    assert 32 <= len(vocab) <= 64 and net.head.weight.shape == (len(vocab), 256)
+    assert text_lm.x.shape == (400, 48, len(vocab)) and np.all(text_lm.lengths == 48)
+    assert np.all(text_lm.x.sum(axis=2) == 1) and set(np.unique(text_lm.x)) == {0.0, 1.0}  # one-hot
+    assert meta["text"]["file"] == "pydoc_data/topics.py" and meta["text"]["python"]
+    assert meta["float_test_accuracy"] > meta["unigram_test_accuracy"] + 0.3
+
+
+def test_text_lm_weights_are_their_fixed_point_values(text_lm):
+    """The stored float weights are exactly values of the 8-bit weight format."""
+    from golden_model.formats import FixedPointConfig
+    fmt = FixedPointConfig.from_dict(text_lm.network.meta["fixed_point"]).weight
+    assert fmt.bits == 8
+    for w in (text_lm.network.layers[0][0].w_ih, text_lm.network.layers[0][0].w_hh):
+        k = w * fmt.scale
+        assert np.array_equal(k, np.round(k)) and np.abs(k).max() <= fmt.max_int
+
+
+def test_text_lm_regions_are_disjoint(text_lm):
+    """Train, calibration and test windows come from disjoint contiguous regions of the text."""
+    cal = load_workload("text_lm", "calibration")
+    assert cal.x.shape == text_lm.x.shape
+    regions = [tuple(int(v) for v in r.strip("[)").split(", "))
+               for r in re.findall(r"\[\d+, \d+\)", text_lm.network.meta["split"])]
+    (train_lo, train_hi), (cal_lo, cal_hi), (test_lo, test_hi) = regions
+    assert train_lo == 0 and train_hi <= cal_lo < cal_hi <= test_lo < test_hi
+    assert _no_shared_sequence(cal, text_lm)
+
+
+def test_text_lm_float_accuracy_on_a_slice(text_lm):
+    """The float model on the first 40 test windows against the stored predictions' accuracy; the full
+    split is checked by the training script."""
+    n = 40
+    pred = text_lm.network.predict(text_lm.x[:n], text_lm.lengths[:n])
+    acc = float(np.mean(pred == text_lm.y[:n]))
+    assert acc == pytest.approx(_slice_accuracy(text_lm, n), abs=1e-12)
+
+
+def _slice_accuracy(w: Workload, n: int) -> float:
+    """Accuracy on the first ``n`` windows of the float model, recomputed independently in float32 NumPy
+    matching PyTorch's LSTM (gates i, f, g, o)."""
+    net = w.network
+    d = net.layers[0][0]
+    h = np.zeros((n, net.hidden_size))
+    c = np.zeros((n, net.hidden_size))
+    for t in range(w.x.shape[1]):
+        z = w.x[:n, t] @ d.w_ih.T + h @ d.w_hh.T + d.b_ih + d.b_hh
+        i, f, g, o = np.split(z, 4, axis=1)
+        c = c / (1 + np.exp(-f)) + np.tanh(g) / (1 + np.exp(-i))
+        h = np.tanh(c) / (1 + np.exp(-o))
+    logits = h @ net.head.weight.T + net.head.bias
+    return float(np.mean(np.argmax(logits, axis=1) == w.y[:n]))
 
 
 def test_loading_needs_no_training_packages():

@@ -11,7 +11,7 @@ import numpy as np
 from golden_model.calibration import config_for
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.network import Network
-from golden_model.workloads import DEFAULT_WORKLOAD, WORKLOADS, load_data, load_workload
+from golden_model.workloads import ALL_WORKLOADS, DEFAULT_WORKLOAD, SPLITS, load_data, load_workload
 
 from .args import at_least
 
@@ -33,8 +33,10 @@ class Source:
 
 def add_source_arguments(parser, default_workload: bool = False) -> None:
     group = parser.add_mutually_exclusive_group(required=not default_workload)
-    group.add_argument("--workload", choices=WORKLOADS,
+    group.add_argument("--workload", choices=ALL_WORKLOADS,
                        help=f"a bundled workload{f' (default {DEFAULT_WORKLOAD})' if default_workload else ''}")
+    parser.add_argument("--split", choices=SPLITS, help="the bundled workload's data split (default test; the "
+                                                        "calibration split is held out of training)")
     group.add_argument("--model", metavar="MODEL", help="a model file written by 'fuzzymemo import-torch'")
     parser.add_argument("--data", metavar="DATA.npz", help="data for --model: x (batch, time, features), y, "
                                                            "optional lengths")
@@ -48,13 +50,15 @@ def load_source(args, apply_limit: bool = True) -> Source:
     if args.model is not None:
         if args.data is None:
             raise ValueError("--model needs --data DATA.npz")
+        if getattr(args, "split", None) is not None:
+            raise ValueError("--split goes with --workload; --model takes its data from --data")
         net = Network.load(args.model)
         x, y, lengths = load_data(args.data)
         name = args.model
     else:
         if args.data is not None:
             raise ValueError("--data goes with --model; a bundled workload brings its own data")
-        workload = load_workload(args.workload or DEFAULT_WORKLOAD)
+        workload = load_workload(args.workload or DEFAULT_WORKLOAD, getattr(args, "split", None) or "test")
         net, x, y, lengths, name = workload.network, workload.x, workload.y, workload.lengths, workload.name
     # formats first, on all the data, so that --limit never changes the quantization
     model = FixedPointNetwork(net, config_for(net, x, lengths))

@@ -1,8 +1,12 @@
-"""Bundled real-data workloads: small trained RNNs with their normalised test splits, and user data files.
+"""Bundled real-data workloads: trained RNNs with their normalised calibration and test splits, and user
+data files.
 
-Each workload is a ``<name>_model.npz`` model file (:meth:`Network.save`) and a ``<name>_test.npz`` data
-file with ``x`` (batch, time, features) float32 (normalised, zero padded), ``y`` int64 labels and
-``lengths`` int64. Loading needs NumPy only; retraining is :mod:`golden_model.workloads.train`.
+Each workload is a ``<name>_model.npz`` model file (:meth:`Network.save`) and one data file per split,
+``<name>_test.npz`` and ``<name>_calibration.npz`` (held out of training), each with ``x`` (batch, time,
+features) float32 (normalised, zero padded), ``y`` int64 labels and ``lengths`` int64. :data:`WORKLOADS`
+are the three small ones (fast enough for every test and RTL run); :data:`PAPER_SCALE_WORKLOADS` the
+large one(s) with hundreds of inputs per neuron. Loading needs NumPy only; retraining is
+:mod:`golden_model.workloads.train`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from ..network import Network
 from ..sequences import check_batch
 
 WORKLOADS = ("japanese_vowels", "basic_motions", "digits")
+#: Workloads of the memoization paper's scale (hidden 256, ~300 inputs per neuron): slow in RTL, so never
+#: iterated over by default.
+PAPER_SCALE_WORKLOADS = ("text_lm",)
+ALL_WORKLOADS = WORKLOADS + PAPER_SCALE_WORKLOADS
 DEFAULT_WORKLOAD = "japanese_vowels"
+#: Data splits of every bundled workload; the calibration split is held out of training.
+SPLITS = ("calibration", "test")
 
 _DESCRIPTIONS = {
     "japanese_vowels": "JapaneseVowels: 9-speaker identification, 12 LPC cepstrum features, "
@@ -28,6 +38,8 @@ _DESCRIPTIONS = {
                      "length 100; 1-layer GRU",
     "digits": "scikit-learn digits: 8x8 images read row by row (8 steps of 8 features), 10 classes; "
               "2-layer LSTM",
+    "text_lm": "character-level language model on Python's pydoc_data.topics text: next character after "
+               "48 one-hot characters (46 symbols); 1-layer LSTM, hidden 256",
 }
 
 
@@ -39,17 +51,20 @@ class Workload:
     x: np.ndarray
     y: np.ndarray
     lengths: np.ndarray
+    split: str = "test"
 
 
 def _data_file(filename: str):
     return resources.files(__package__).joinpath("data", filename)
 
 
-def load_workload(name: str) -> Workload:
-    """The trained network and the normalised test split of a bundled workload."""
-    if name not in WORKLOADS:
-        raise ValueError(f"unknown workload {name!r}; known workloads: {', '.join(WORKLOADS)}")
-    model_res, data_res = _data_file(f"{name}_model.npz"), _data_file(f"{name}_test.npz")
+def load_workload(name: str, split: str = "test") -> Workload:
+    """The trained network and one normalised split (``"test"`` or ``"calibration"``) of a bundled workload."""
+    if name not in ALL_WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; known workloads: {', '.join(ALL_WORKLOADS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r} of workload {name!r}; the splits are {', '.join(SPLITS)}")
+    model_res, data_res = _data_file(f"{name}_model.npz"), _data_file(f"{name}_{split}.npz")
     for res in (model_res, data_res):
         if not res.is_file():
             raise FileNotFoundError(f"the packaged file {res.name} of workload {name!r} is missing; "
@@ -62,7 +77,7 @@ def load_workload(name: str) -> Workload:
     if x.shape[2] != network.input_size:
         raise ValueError(f"workload {name!r}: data has {x.shape[2]} features, the network expects "
                          f"{network.input_size}")
-    return Workload(name, network.meta.get("description", _DESCRIPTIONS[name]), network, x, y, lengths)
+    return Workload(name, network.meta.get("description", _DESCRIPTIONS[name]), network, x, y, lengths, split)
 
 
 def load_data(path, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -133,4 +148,5 @@ def save_data(path, x, y, lengths=None) -> None:
     Path(path).write_bytes(buf.getvalue())
 
 
-__all__ = ["DEFAULT_WORKLOAD", "WORKLOADS", "Workload", "check_data", "load_data", "load_workload", "save_data"]
+__all__ = ["ALL_WORKLOADS", "DEFAULT_WORKLOAD", "PAPER_SCALE_WORKLOADS", "SPLITS", "WORKLOADS", "Workload",
+           "check_data", "load_data", "load_workload", "save_data"]
