@@ -1,9 +1,11 @@
 """Regenerate docs/results.md and its plots/JSON from the bundled workloads.
 
-    .venv/bin/python bench/results.py [--out docs]
+    .venv/bin/python bench/results.py [--out docs] [--paper-scale]
 
-Runs, per workload: float and fixed-point accuracy, the width study, a relative-threshold sweep of the
-oracle and BNN policies, an absolute-threshold sweep of the BNN, and the threshold choice at <= 1 pp loss.
+Runs, per workload: float and fixed-point accuracy, the width study, every registered predictor and the
+oracle calibrated on the calibration split within 1 pp (golden_model.reuse_calibration) and measured on
+the test split, and relative- and absolute-threshold sweeps of every predictor on the test split (the
+paper's Figure 1; descriptive: no threshold is chosen from them). ``--paper-scale`` adds text_lm.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import time
 from pathlib import Path
 
 from fuzzymemo.plots import plot_sweep
+from golden_model import intops, schemes
 from golden_model.calibration import config_for, width_study
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.sweep import DEFAULT_THRESHOLDS, pick_threshold, sweep
-from golden_model.workloads import WORKLOADS, load_workload
+from golden_model.reuse_calibration import calibrate, evaluate
+from golden_model.sweep import DEFAULT_GRIDS, sweep
+from golden_model.workloads import PAPER_SCALE_WORKLOADS, WORKLOADS, load_workload
 
-ABSOLUTE_THRESHOLDS = tuple(range(0, 32, 2))
 BUDGET_PP = 1.0
 
 
@@ -27,116 +30,131 @@ def _pct(v):
     return f"{100 * v:.1f}%"
 
 
-def _choice_row(name, label, records, policy):
-    chosen = pick_threshold(records, policy, BUDGET_PP)
-    if chosen is None:
-        return f"| {name} | {label} | none within {BUDGET_PP} pp | - | - | - |"
-    return (f"| {name} | {label} | {chosen['threshold']:g} | {_pct(chosen['reuse'])} | "
-            f"{chosen['metric']:.4f} | {chosen['metric_loss']:.2f} |")
+def calibrated_rows(name, model, cal_split, test_split) -> tuple[list[str], list[dict]]:
+    """Every predictor and the oracle calibrated on the calibration split, measured on the test split:
+    Markdown rows and JSON records."""
+    found = []
+    for predictor in schemes.names(("predictor", "oracle")):
+        cal = calibrate(model, cal_split.x, cal_split.y, cal_split.lengths, predictor, budget_pp=BUDGET_PP)
+        test = evaluate(model, test_split.x, test_split.y, test_split.lengths, cal)
+        found.append({"workload": name, **cal.as_dict(), "test": test})
+    oracle = next(r for r in found if r["predictor"] == "oracle")["test"]["reuse"]
+    rows = []
+    for r in found:
+        t, m = r["test"], r["measured"]
+        ths = "memo off" if r["thresholds"] is None else ", ".join(f"{v:g}" for v in r["thresholds"])
+        ratio = t["reuse"] / oracle if oracle else 0.0
+        r["oracle_ratio"] = ratio
+        rows.append(f"| {name} | {r['predictor']} | {r['form']} | {ths} | {m['estimated_loss']:.2f} | "
+                    f"{_pct(t['reuse'])} | {_pct(t['net_saving'])} | {t['metric_loss']:.2f} | {ratio:.2f} |")
+    return rows, found
+
+
+def sweeps(name, model, w, out: Path) -> tuple[list[dict], list[str]]:
+    """Relative and absolute sweeps of every predictor and the oracle on the test split, with plots;
+    returns the records and the Markdown lines linking the plots."""
+    records, lines = [], []
+    for form in intops.THRESHOLD_FORMS:
+        recs = sweep(model, w.x, w.y, w.lengths, schemes.names(("predictor", "oracle")), DEFAULT_GRIDS[form], form)
+        for r in recs:
+            r["workload"] = name
+        plot_sweep(recs, out / "results" / f"{name}_{form}_sweep.png",
+                   title=f"{name} (test split): reuse and accuracy loss vs {form} threshold")
+        lines += [f"![{name} {form} sweep](results/{name}_{form}_sweep.png)", ""]
+        records += recs
+    return records, lines
+
+
+def workload_sections(name, out: Path):
+    """(accuracy row, calibrated rows, width rows, sweep lines, seconds) of one workload."""
+    start = time.perf_counter()
+    w, cal_split = load_workload(name), load_workload(name, "calibration")
+    model = FixedPointNetwork(w.network, config_for(w.network, w.x, w.lengths))
+    rows, found = calibrated_rows(name, model, cal_split, w)
+    recs, plot_lines = sweeps(name, model, w, out)
+    (out / "results" / f"{name}_calibrated.json").write_text(json.dumps(found, indent=1))
+    (out / "results" / f"{name}_sweep.json").write_text(json.dumps(recs, indent=1))
+    base = recs[0]
+    accuracy = (f"| {name} | {w.network.describe()} | {cal_split.x.shape[0]} / {w.x.shape[0]} | "
+                f"{base['float_metric']:.4f} | {base['fixed_metric']:.4f} | "
+                f"{100 * (base['float_metric'] - base['fixed_metric']):.2f} | {model.config} |")
+    widths = []
+    if name in WORKLOADS:
+        for r in width_study(w.network, w.x, w.y, w.lengths):
+            acc = "does not fit" if r["accuracy"] is None else f"{r['accuracy']:.4f} ({r['loss_pp']:+.2f} pp)"
+            widths.append((name, r["format"], r["bits"], acc))
+    return accuracy, rows, widths, plot_lines, time.perf_counter() - start
+
+
+def width_table(width_rows) -> list[str]:
+    formats = sorted({(f, b) for _, f, b, _ in width_rows})
+    table = ["| format | bits | " + " | ".join(WORKLOADS) + " |", "|---|---|" + "---|" * len(WORKLOADS)]
+    lookup = {(n, f, b): a for n, f, b, a in width_rows}
+    for f, b in formats:
+        table.append(f"| {f} | {b} | " + " | ".join(lookup.get((n, f, b), "-") for n in WORKLOADS) + " |")
+    return table
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs", help="docs folder (default docs)")
+    parser.add_argument("--paper-scale", action="store_true", help="also the paper-scale workload(s) (minutes)")
     args = parser.parse_args()
     out = Path(args.out)
     (out / "results").mkdir(parents=True, exist_ok=True)
-    accuracy_rows, width_rows, choice_rows, corr_rows, sweep_tables = [], [], [], [], []
-    for name in WORKLOADS:
-        w = load_workload(name)
-        model = FixedPointNetwork(w.network, config_for(w.network, w.x, w.lengths))
-        start = time.perf_counter()
-        rel = sweep(model, w.x, w.y, w.lengths)
-        seconds = time.perf_counter() - start
-        ab = sweep(model, w.x, w.y, w.lengths, policies=("bnn",), thresholds=ABSOLUTE_THRESHOLDS,
-                   form="absolute")
-        for r in rel + ab:
-            r["workload"] = name
-        (out / "results" / f"{name}_sweep.json").write_text(json.dumps(rel + ab, indent=1))
-        plot_sweep(rel, out / "results" / f"{name}_sweep.png",
-                   title=f"{name}: reuse and accuracy loss vs relative threshold")
-        plot_sweep(ab, out / "results" / f"{name}_bnn_absolute.png",
-                   title=f"{name}: BNN policy, absolute threshold (BNN output units)")
-        base = rel[0]
-        accuracy_rows.append(f"| {name} | {w.network.describe()} | {w.x.shape[0]} | "
-                             f"{base['float_metric']:.4f} | "
-                             f"{base['fixed_metric']:.4f} | "
-                             f"{100 * (base['float_metric'] - base['fixed_metric']):.2f} | "
-                             f"{model.config} |")
-        choice_rows += [_choice_row(name, "oracle, relative", rel, "oracle"),
-                        _choice_row(name, "BNN, relative", rel, "bnn"),
-                        _choice_row(name, "BNN, absolute", ab, "bnn")]
-        corr = base["bnn_correlation"]
-        corr_rows.append(f"| {name} | " + ", ".join(
-            f"{g}: {'/'.join(f'{c:.2f}' for c in v)}" for g, v in corr.items()) + " |")
-        table = ["| threshold | oracle reuse | oracle loss (pp) | BNN reuse | BNN loss (pp) |", "|---|---|---|---|---|"]
-        by = {(r["policy"], r["threshold"]): r for r in rel}
-        for t in DEFAULT_THRESHOLDS:
-            o, b = by[("oracle", t)], by[("bnn", t)]
-            table.append(f"| {t:g} | {_pct(o['reuse'])} | {o['metric_loss']:.2f} | {_pct(b['reuse'])} | "
-                         f"{b['metric_loss']:.2f} |")
-        sweep_tables.append((name, table, seconds))
-        for r in width_study(w.network, w.x, w.y, w.lengths):
-            acc = "does not fit" if r["accuracy"] is None else f"{r['accuracy']:.4f} ({r['loss_pp']:+.2f} pp)"
-            width_rows.append((name, r["format"], r["bits"], acc))
-        print(f"{name}: done ({seconds:.1f} s relative sweep)")
-
-    formats = sorted({(f, b) for _, f, b, _ in width_rows})
-    width_table = ["| format | bits | " + " | ".join(WORKLOADS) + " |", "|---|---|" + "---|" * len(WORKLOADS)]
-    lookup = {(n, f, b): a for n, f, b, a in width_rows}
-    for f, b in formats:
-        width_table.append(f"| {f} | {b} | " + " | ".join(lookup.get((n, f, b), "-") for n in WORKLOADS) + " |")
-
+    names = WORKLOADS + (PAPER_SCALE_WORKLOADS if args.paper_scale else ())
+    accuracy_rows, calibrated, width_rows, plots = [], [], [], []
+    for name in names:
+        accuracy, rows, widths, plot_lines, seconds = workload_sections(name, out)
+        accuracy_rows.append(accuracy)
+        calibrated += rows
+        width_rows += widths
+        plots += [f"### {name}", "", *plot_lines]
+        print(f"{name}: done in {seconds:.1f} s")
     text = [
         "# Results",
         "",
-        "Generated by `.venv/bin/python bench/results.py` (golden model, bundled test splits). "
-        "JSON records and plots are in [`results/`](results/).",
+        "Generated by `.venv/bin/python bench/results.py"
+        f"{' --paper-scale' if args.paper_scale else ''}` (golden model, bundled splits). JSON records and plots "
+        "are in [`results/`](results/).",
         "",
         "## Float and fixed-point accuracy",
         "",
         "Formats are calibrated on each workload's training split (stored in the model file).",
         "",
-        "| workload | network | test sequences | float | fixed-point | loss (pp) | formats |",
+        "| workload | network | calibration / test sequences | float | fixed-point | loss (pp) | formats |",
         "|---|---|---|---|---|---|---|",
         *accuracy_rows,
+        "",
+        f"## Calibrated predictors (thresholds from the calibration split, figures on the test split, "
+        f"{BUDGET_PP:g} pp budget)",
+        "",
+        "`fuzzymemo calibrate --workload W --predictor P` then `fuzzymemo evaluate` (docs/predictors.md): "
+        "per-layer thresholds, threshold form chosen on the calibration split too (auto). *est. loss* is the "
+        "calibration split's estimated loss that the choice bounds; *test loss* is measured against the "
+        "un-memoized fixed-point model; *net saving* = (baseline MACs - computed MACs - predictor cost) / "
+        "baseline MACs; *ratio* = test reuse / the calibrated oracle's test reuse.",
+        "",
+        "| workload | predictor | form | thresholds | est. loss (pp) | test reuse | net saving | test loss (pp) | "
+        "ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *calibrated,
         "",
         "## Width study",
         "",
         "Test accuracy (and loss against float) when one format's width changes, the others at their "
         "defaults (weight 8, act 12, cell 14, preact 10 bits), fractions recalibrated on the test data. "
-        "Weight 8 bits is the narrowest width within 0.5 pp on every workload (7 loses 2.5 pp on "
-        "basic_motions). Narrower activation (10), cell (10) and table-argument (9) formats also stay within "
-        "0.5 pp here; the defaults keep that margin for user models, whose ranges are not known in advance. "
         "Reproduce: `fuzzymemo width-study --workload NAME`.",
         "",
-        *width_table,
+        *width_table(width_rows),
         "",
-        f"## Reuse at <= {BUDGET_PP:g} pp accuracy loss",
+        "## Sweeps (test split, descriptive)",
         "",
-        "The largest swept threshold such that it and every smaller one lose at most 1 pp against the "
-        "un-memoized fixed-point model (`fuzzymemo calibrate`). Reuse = skipped neuron evaluations / all.",
+        "Reuse and loss of every predictor against one threshold shared by all layers (the paper's Figure 1); "
+        "no threshold above is chosen from these.",
         "",
-        "| workload | policy | threshold | reuse | accuracy | loss (pp) |",
-        "|---|---|---|---|---|---|",
-        *choice_rows,
-        "",
-        "## BNN-vs-neuron correlation",
-        "",
-        "Pearson correlation of the BNN output with the neuron's preactivation over every evaluation of the "
-        "un-memoized run, per gate (one value per layer).",
-        "",
-        "| workload | correlation per gate |",
-        "|---|---|",
-        *corr_rows,
-        "",
-        "## Sweeps",
-        "",
+        *plots,
     ]
-    for name, table, seconds in sweep_tables:
-        text += [f"### {name}", "", f"![{name} sweep](results/{name}_sweep.png)", "",
-                 f"![{name} BNN absolute](results/{name}_bnn_absolute.png)", "", *table, "",
-                 f"(relative sweep of both policies: {seconds:.1f} s)", ""]
     (out / "results.md").write_text("\n".join(text))
     print(f"wrote {out / 'results.md'}")
     return 0

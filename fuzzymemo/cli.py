@@ -17,7 +17,8 @@ from sim.runner import SimulationError
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
 COMMAND_MODULES = (
     "fuzzymemo.commands.model",     # import-torch, info, width-study
-    "fuzzymemo.commands.sweep",     # sweep, calibrate
+    "fuzzymemo.commands.sweep",     # sweep
+    "fuzzymemo.commands.calibrate", # calibrate, evaluate
     "fuzzymemo.commands.schemes",   # schemes (the registry of reuse schemes and predictors)
     "fuzzymemo.commands.generate",  # generate
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)

@@ -7,13 +7,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+#: Marker styles of the policies, in the order they first appear in the records.
+STYLES = ("o-", "s-", "^-", "v-", "D-", "x-", "P-", "*-")
+
 
 def plot_sweep(records: list[dict], path, title: str = "") -> None:
+    """Reuse and accuracy loss against the threshold, one line per ``policy`` of the records."""
     fig, (ax_reuse, ax_loss) = plt.subplots(1, 2, figsize=(10, 4))
-    for policy, style in (("oracle", "o-"), ("bnn", "s-")):
+    policies = list(dict.fromkeys(r["policy"] for r in records))
+    for k, policy in enumerate(policies):
+        style = STYLES[k % len(STYLES)]
         recs = sorted((r for r in records if r["policy"] == policy), key=lambda r: r["threshold"])
-        if not recs:
-            continue
         th = [r["threshold"] for r in recs]
         ax_reuse.plot(th, [100 * r["reuse"] for r in recs], style, label=policy)
         ax_loss.plot(th, [r["metric_loss"] for r in recs], style, label=policy)

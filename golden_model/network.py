@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from . import float_model
 from .cells import CELLS, GATES, GRU, LSTM
+from .files import existing_file
 
 __all__ = ["CELLS", "GATES", "GRU", "LSTM", "Network", "Head", "DirectionWeights", "MODEL_FORMAT_VERSION"]
 MODEL_FORMAT_VERSION = 1
@@ -184,11 +184,7 @@ class Network:
 
     @classmethod
     def load(cls, path) -> Network:
-        path = Path(path)
-        if path.is_dir():
-            raise ValueError(f"model file {path} is a directory")
-        if not path.is_file():
-            raise FileNotFoundError(f"model file {path} does not exist")
+        path = existing_file(path, "model file")
         try:
             data = np.load(path, allow_pickle=False)
             header = json.loads(str(data["header"]))

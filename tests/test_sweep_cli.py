@@ -72,9 +72,10 @@ def test_cli_sweep_json_and_plot(user_files, tmp_path, capsys):
 def test_cli_calibrate(user_files, capsys):
     d, *_ = user_files
     code = main(["calibrate", "--model", str(d / "model.npz"), "--data", str(d / "data.npz"),
-                 "--policy", "oracle", "--budget", "100", "--thresholds", "0,0.1,0.3", "--quiet"])
+                 "--predictor", "oracle", "--budget", "100", "--form", "relative", "--thresholds", "0,0.1,0.3",
+                 "--quiet"])
     assert code == 0
-    assert "oracle relative threshold 0.3" in capsys.readouterr().out
+    assert "oracle relative thresholds per layer 0.3, 0.3" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv,message", [

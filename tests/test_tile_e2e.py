@@ -48,10 +48,10 @@ def sliced(name: str):
 
 
 @functools.cache
-def compiled_for(name: str, memo: bool) -> CompiledModel:
+def compiled_for(name: str, memo: bool, predictor: str = "bnn") -> CompiledModel:
     """The workload's (or the bidirectional test network's) compiled model: one design per configuration."""
     model = workload_model(name)[0] if name in SLICES else bidir_model()
-    compiled = CompiledModel(model)
+    compiled = CompiledModel(model, predictor=predictor)
     return compiled if memo else compiled.baseline()
 
 
@@ -192,6 +192,18 @@ def test_workload(sim, name):
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())
+def test_low_rank_predictor(sim):
+    """The low-rank front end on the 2-layer digits slice (two slots) at an absolute output-rule threshold,
+    with gaps and back-pressure: bit-exact, counters equal to the golden model's."""
+    _, x, lengths = sliced("digits")
+    run = compiled_for("digits", True, "low-rank").run(sim, x, lengths, threshold=8, form=intops.ABSOLUTE,
+                                                       valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=4,
+                                                       run_name="e2e-low-rank")
+    assert_exact(run)
+    assert run.counters["reuses"] > 0
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
 def test_bidirectional_two_layers(sim):
     """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
     x, lengths = bidir_data()
@@ -276,6 +288,23 @@ def test_cli_run(tmp_path, capsys):
     assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_memo"])
     assert r["accuracy_rtl"] == r["accuracy_golden"]
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out
+
+
+@pytest.mark.verilator
+def test_cli_run_with_a_calibration_file(tmp_path, capsys):
+    """``fuzzymemo calibrate`` then ``run --calibration``: the file's predictor and per-layer thresholds."""
+    import json
+
+    from fuzzymemo.cli import main
+
+    assert main(["calibrate", "--workload", "digits", "--predictor", "low-rank", "--quiet",
+                 "--json", str(tmp_path / "cal.json")]) == 0
+    cal = json.loads((tmp_path / "cal.json").read_text())
+    assert main(["run", "--workload", "digits", "--limit", "2", "--calibration", str(tmp_path / "cal.json"),
+                 "--quiet", "--json", str(tmp_path / "run.json")]) == 0
+    r = json.loads((tmp_path / "run.json").read_text())
+    assert r["predictor"] == "low-rank" and r["rule"] == "output" and r["thresholds"] == cal["thresholds"]
+    assert r["bit_exact"] and r["counters_match_golden"] and r["form"] == cal["form"]
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())

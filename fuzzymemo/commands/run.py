@@ -11,12 +11,15 @@ import argparse
 import logging
 import time
 
-from golden_model import intops
+from golden_model import intops, schemes
+from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
 from golden_model.schemes.memo import DEFAULT_PREDICTOR
-from golden_model.sweep import DEFAULT_GRIDS, accuracy, pick_threshold, sweep
+from golden_model.sweep import accuracy
+from golden_model.workloads import DEFAULT_WORKLOAD, load_data, load_workload
 
 from ..compiled import CompiledModel
 from .args import at_least, output_file, probability, write_json
+from .predictor_args import add_policy_arguments, predictor_parameters
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
@@ -33,28 +36,50 @@ def _threshold(text: str):
         raise argparse.ArgumentTypeError(f"takes a number or 'auto', not {text!r}") from None
 
 
-def choose_threshold(args, src_full) -> tuple[float | None, dict]:
-    """The threshold to run and how it was chosen. ``auto``: the largest swept BNN threshold within a 1 pp
-    loss budget (golden_model.sweep.pick_threshold) on the whole data set; None (memo off: the memoizing
-    tile runs with memo_enable low) if none qualifies."""
+def _calibration_data(args, src_full):
+    """The held-out data ``--threshold auto`` calibrates on: the workload's calibration split or
+    ``--calibrate-data`` (never the data the run uses)."""
+    if args.calibrate_data is not None:
+        x, y, lengths = load_data(args.calibrate_data)
+        return x, y, lengths, str(args.calibrate_data)
+    if args.model is not None:
+        raise ValueError("--threshold auto calibrates on held-out data: give --calibrate-data CAL.npz (labelled, not "
+                         "the data run), or --calibration CAL.json, or a --threshold")
+    w = load_workload(args.workload or DEFAULT_WORKLOAD, "calibration")
+    return w.x, w.y, w.lengths, f"the {w.name} calibration split"
+
+
+def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
+    """The calibration the run uses and how it was made: ``--calibration`` (from the file), a given
+    ``--threshold`` (every layer), or ``auto``: the predictor calibrated on held-out data within
+    AUTO_BUDGET_PP (golden_model.reuse_calibration), memo off when nothing fits."""
+    if args.calibration is not None:
+        cal = Calibration.load(args.calibration)
+        cal.check_model(src_full.model, where=str(args.calibration))
+        return cal, {"threshold_source": f"calibration file {args.calibration}"}
+    params = predictor_parameters([args.predictor], args.param)[args.predictor]
     if args.threshold != "auto":
-        intops.quantize_threshold(args.threshold, args.form)   # a clear error before any build
-        return float(args.threshold), {"threshold_source": "given"}
-    grid = DEFAULT_GRIDS[args.form]
-    records = sweep(src_full.model, src_full.x, src_full.y, src_full.lengths, (DEFAULT_PREDICTOR,), grid, args.form)
-    chosen = pick_threshold(records, DEFAULT_PREDICTOR, AUTO_BUDGET_PP)
-    if chosen is None:
-        log.warning(f"no swept {args.form} BNN threshold keeps the loss within {AUTO_BUDGET_PP} pp (threshold "
-                    f"{records[0]['threshold']:g} loses {records[0]['metric_loss']:.2f} pp): memo off")
-        return None, {"threshold_source": f"auto: none within {AUTO_BUDGET_PP} pp, memo off", "auto_found": False}
-    log.info(f"auto threshold ({args.form}): {chosen['threshold']:g}, golden reuse {chosen['reuse']:.1%}, "
-               f"loss {chosen['metric_loss']:.2f} pp on {src_full.x.shape[0]} sequences")
-    return float(chosen["threshold"]), {"threshold_source": f"auto: largest within {AUTO_BUDGET_PP} pp",
-                                        "auto_found": True, "auto_golden_reuse": chosen["reuse"],
-                                        "auto_golden_loss_pp": chosen["metric_loss"]}
+        form = intops.RELATIVE if args.form == AUTO_FORM else args.form   # a given threshold: relative by default
+        intops.quantize_threshold(args.threshold, form)   # a clear error before any build
+        layers = src_full.model.net.num_layers
+        return Calibration(args.predictor, (float(args.threshold),) * layers, form, args.rule, params,
+                           args.cache_update), {"threshold_source": "given"}
+    x, y, lengths, where = _calibration_data(args, src_full)
+    cal = calibrate(src_full.model, x, y, lengths, args.predictor, budget_pp=AUTO_BUDGET_PP, form=args.form,
+                    rule=args.rule, parameters=params, cache_update=args.cache_update, progress=log.info)
+    m = cal.measured
+    if not cal.memo:
+        log.warning(f"no {args.predictor} threshold keeps the estimated loss within {AUTO_BUDGET_PP} pp on {where} "
+                    f"(the smallest: {m['smallest_threshold_loss_pp']:.2f} pp): memo off")
+        return cal, {"threshold_source": f"auto on {where}: none within {AUTO_BUDGET_PP} pp, memo off",
+                     "auto_found": False}
+    log.info(f"auto thresholds ({cal.form}) {list(cal.thresholds)} on {where}: golden reuse {m['reuse']:.1%}, "
+             f"estimated loss {m['estimated_loss']:.2f} pp on {m['sequences']} sequences")
+    return cal, {"threshold_source": f"auto on {where}: largest within {AUTO_BUDGET_PP} pp", "auto_found": True,
+                 "auto_calibration_reuse": m["reuse"], "auto_calibration_loss_pp": m["estimated_loss"]}
 
 
-def _run_both(args, compiled, src, threshold) -> dict:
+def _run_both(args, compiled, src, cal) -> dict:
     """Build and run the baseline and the memoizing tile on ``src``: label -> (CompiledModel, TileRun)."""
     runs = {}
     for label, tile in (("baseline", compiled.baseline()), ("memo", compiled)):
@@ -65,10 +90,9 @@ def _run_both(args, compiled, src, threshold) -> dict:
                    f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
                    f"layer-directions)")
         t0 = time.perf_counter()
-        r = tile.run(args.sim, src.x, src.lengths, threshold=threshold or 0.0, form=args.form,
-                     enable=threshold is not None,
-                     valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed, strict=False,
-                     run_name=f"cli-{label}", quiet=not args.sim_output)
+        r = tile.run(args.sim, src.x, src.lengths, threshold=cal.thresholds or 0.0, form=cal.form,
+                     enable=cal.memo, valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed,
+                     strict=False, run_name=f"cli-{label}", quiet=not args.sim_output)
         log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
                    f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
         runs[label] = (tile, r)
@@ -130,18 +154,21 @@ def run_tile(args) -> int:
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
     net = src.model.net
-    compiled = CompiledModel(src.model, lanes=args.lanes, bnn_width=args.bnn_width, max_steps=args.max_steps)
-    threshold, how = choose_threshold(args, src_full)
-    compiled.check(src.lengths, compiled.policy(threshold or 0.0, args.form, enable=threshold is not None))
-    runs = _run_both(args, compiled, src, threshold)
+    cal, how = choose_calibration(args, src_full)
+    compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
+                             cache_update=cal.cache_update, lanes=args.lanes, bnn_width=args.bnn_width,
+                             max_steps=args.max_steps)
+    compiled.check(src.lengths, compiled.policy(cal.thresholds or 0.0, cal.form, enable=cal.memo))
+    runs = _run_both(args, compiled, src, cal)
     p = compiled.params
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]),
         "steps": int(src.lengths.sum()), "cell": net.cell, "layers": net.num_layers,
         "directions": net.num_directions, "hidden": net.hidden_size, "lanes": p.lanes, "bnn_width": p.bnn_width,
         "scheme": compiled.scheme.name, "predictor": compiled.predictor.name,
-        "threshold": threshold, "memo_enable": threshold is not None, "form": args.form, **how,
-        **_figures(src, runs, threshold is not None),
+        "rule": compiled.rule, "parameters": cal.parameters,
+        "thresholds": None if not cal.memo else list(cal.thresholds), "memo_enable": cal.memo, "form": cal.form,
+        **how, **_figures(src, runs, cal.memo),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
@@ -168,7 +195,8 @@ def _summary(r: dict) -> str:
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} "
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
         f"counters match golden: {'yes' if r['counters_match_golden'] else 'NO'}",
-        f"  threshold {'- (memo off)' if r['threshold'] is None else format(r['threshold'], 'g')} "
+        f"  predictor {r['predictor']} ({r['rule']} rule), thresholds per layer "
+        f"{'- (memo off)' if r['thresholds'] is None else ', '.join(format(t, 'g') for t in r['thresholds'])} "
         f"({r['form']}, {r['threshold_source']})",
         f"  reuse {pct(r['reuse'])}  accuracy RTL {_acc(r['accuracy_rtl'])}, golden {_acc(r['accuracy_golden'])}, "
         f"baseline {_acc(r['accuracy_baseline_rtl'])}",
@@ -191,11 +219,16 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a workload through the tile in RTL simulation (baseline and memo)")
     add_source_arguments(p)
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=DEFAULT_PREDICTOR,
+                   help=f"the predictor of the memoizing tile (default {DEFAULT_PREDICTOR}; one with hardware)")
+    p.add_argument("--calibration", metavar="CAL.json",
+                   help="predictor, parameters and per-layer thresholds from 'fuzzymemo calibrate'")
     p.add_argument("--threshold", type=_threshold, default="auto",
-                   help="BNN threshold, or 'auto' (default): the largest swept threshold within 1 pp loss "
-                        "on the whole data set (also with --limit); memo off when none qualifies")
-    p.add_argument("--form", choices=intops.THRESHOLD_FORMS, default=intops.RELATIVE,
-                   help="threshold form: relative (a fraction of the cached value, default) or absolute")
+                   help="one threshold for every layer, or 'auto' (default): per-layer thresholds calibrated "
+                        "within 1 pp on the workload's calibration split (--calibrate-data for --model), "
+                        "never on the data run; memo off when none qualifies")
+    p.add_argument("--calibrate-data", metavar="CAL.npz", help="held-out labelled data for --threshold auto")
+    add_policy_arguments(p, thresholds=False, auto_form=True)
     p.add_argument("--lanes", type=at_least(1), metavar="L",
                    help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
                         "input and hidden sizes)")
@@ -212,4 +245,4 @@ def register(sub) -> None:
     p.set_defaults(func=run_tile)
 
 
-__all__ = ["choose_threshold", "register", "run_tile"]
+__all__ = ["choose_calibration", "register", "run_tile"]

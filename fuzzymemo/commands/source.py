@@ -31,21 +31,26 @@ class Source:
         return Source(self.name, self.model, self.x[:n], self.y[:n], self.lengths[:n])
 
 
-def add_source_arguments(parser, default_workload: bool = False) -> None:
+def add_source_arguments(parser, default_workload: bool = False, splits: bool = True,
+                         data_help: str = "data for --model") -> None:
+    """--workload | --model with --data, --limit, and (``splits``) --split: the bundled workload's split.
+    Commands whose split is fixed (calibrate: calibration; evaluate: test) leave --split out."""
     group = parser.add_mutually_exclusive_group(required=not default_workload)
     group.add_argument("--workload", choices=ALL_WORKLOADS,
                        help=f"a bundled workload{f' (default {DEFAULT_WORKLOAD})' if default_workload else ''}")
-    parser.add_argument("--split", choices=SPLITS, help="the bundled workload's data split (default test; the "
-                                                        "calibration split is held out of training)")
+    if splits:
+        parser.add_argument("--split", choices=SPLITS, help="the bundled workload's data split (default test; "
+                                                            "the calibration split is held out of training)")
     group.add_argument("--model", metavar="MODEL", help="a model file written by 'fuzzymemo import-torch'")
-    parser.add_argument("--data", metavar="DATA.npz", help="data for --model: x (batch, time, features), y, "
-                                                           "optional lengths")
+    parser.add_argument("--data", metavar="DATA.npz", help=f"{data_help}: x (batch, time, features), y, "
+                                                           f"optional lengths")
     parser.add_argument("--limit", type=at_least(1), metavar="N", help="use only the first N sequences")
 
 
-def load_source(args, apply_limit: bool = True) -> Source:
-    """The model and data the arguments name; ``--limit`` applied unless ``apply_limit`` is False (then the
-    caller takes :meth:`Source.first` itself). The formats are the model's stored ones or calibrated on
+def load_source(args, apply_limit: bool = True, split: str | None = None) -> Source:
+    """The model and data the arguments name (a bundled workload's ``split``, else its ``--split``, else its
+    test split); ``--limit`` applied unless ``apply_limit`` is False (then the caller takes
+    :meth:`Source.first` itself). The formats are the model's stored ones or calibrated on
     all of the data, with or without --limit."""
     if args.model is not None:
         if args.data is None:
@@ -58,7 +63,8 @@ def load_source(args, apply_limit: bool = True) -> Source:
     else:
         if args.data is not None:
             raise ValueError("--data goes with --model; a bundled workload brings its own data")
-        workload = load_workload(args.workload or DEFAULT_WORKLOAD, getattr(args, "split", None) or "test")
+        split = split or getattr(args, "split", None) or "test"
+        workload = load_workload(args.workload or DEFAULT_WORKLOAD, split)
         net, x, y, lengths, name = workload.network, workload.x, workload.y, workload.lengths, workload.name
     # formats first, on all the data, so that --limit never changes the quantization
     model = FixedPointNetwork(net, config_for(net, x, lengths))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import existing_file
 from ..network import Network
 from ..sequences import check_batch
 
@@ -86,11 +87,7 @@ def load_data(path, labels: bool = True) -> tuple[np.ndarray, np.ndarray | None,
     With ``labels`` False, ``y`` is neither needed nor read (calibration data) and None is returned for it.
 
     Returns (x float32 or float64, y int64, lengths int64); raises ValueError naming the problem."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"data file {path} is a directory")
-    if not path.is_file():
-        raise FileNotFoundError(f"data file {path} does not exist")
+    path = existing_file(path, "data file")
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:

@@ -1,0 +1,82 @@
+"""``fuzzymemo calibrate`` and ``fuzzymemo evaluate``: per-layer thresholds of a predictor chosen on a
+calibration split, and the calibrated policy measured on a test split (golden_model.reuse_calibration)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from golden_model import schemes
+from golden_model.reuse_calibration import Calibration, calibrate, evaluate
+from golden_model.schemes.memo import DEFAULT_PREDICTOR
+
+from .args import finite_at_least, output_file, write_json
+from .predictor_args import add_policy_arguments, grid, predictor_parameters
+from .source import add_source_arguments, load_source
+
+log = logging.getLogger(__name__)
+
+
+def _thresholds(cal: Calibration) -> str:
+    return "memo off" if not cal.memo else ", ".join(f"{t:g}" for t in cal.thresholds)
+
+
+def run_calibrate(args) -> int:
+    params = predictor_parameters([args.predictor], args.param)[args.predictor]
+    src = load_source(args, split="calibration")
+    cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
+                    rule=args.rule, parameters=params, cache_update=args.cache_update, grid=grid(args),
+                    progress=log.info)
+    cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name})
+    m = cal.measured
+    if not cal.memo:
+        print(f"{src.name}: no threshold of {args.predictor} keeps the estimated loss within {args.budget} pp on "
+              f"the {m['sequences']} calibration sequences (the smallest: {m['smallest_threshold_loss_pp']:.2f} "
+              f"pp): memo off (reuse 0)")
+    else:
+        print(f"{src.name}: {args.predictor} {cal.form} thresholds per layer {_thresholds(cal)}: reuse "
+              f"{m['reuse']:.1%}, net saving {m['net_saving']:.1%}, estimated loss {m['estimated_loss']:.2f} pp "
+              f"(observed {m['metric_loss']:.2f} pp, budget {args.budget} pp) on {m['sequences']} calibration "
+              f"sequences")
+    if args.json:
+        write_json(args.json, cal.as_dict())
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    cal = Calibration.load(args.calibration)
+    src = load_source(args, split="test")
+    cal.check_model(src.model, where=str(args.calibration))
+    result = {"workload": src.name, "scheme": cal.scheme, "predictor": cal.predictor, "rule": cal.rule,
+              "form": cal.form, "parameters": cal.parameters, "memo": cal.memo,
+              **evaluate(src.model, src.x, src.y, src.lengths, cal), "calibration": cal.measured}
+    print(f"{src.name}: {cal.predictor} at thresholds {_thresholds(cal)} on {result['sequences']} test sequences: "
+          f"reuse {result['reuse']:.1%}, net saving {result['net_saving']:.1%}, accuracy {result['metric']:.4f} "
+          f"(loss {result['metric_loss']:.2f} pp against the fixed-point model)")
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="per-layer thresholds of a predictor within a loss budget, chosen on "
+                                         "a calibration split")
+    add_source_arguments(p, splits=False, data_help="calibration data for --model (held out from training and "
+                                                    "testing)")
+    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")), default=DEFAULT_PREDICTOR,
+                   help=f"the registered predictor or oracle to calibrate (default {DEFAULT_PREDICTOR})")
+    add_policy_arguments(p, auto_form=True)
+    p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
+                   help="loss budget in percentage points against the fixed-point model (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--json", type=output_file, metavar="CAL.json", help="write the calibration")
+    p.set_defaults(func=run_calibrate)
+
+    p = sub.add_parser("evaluate", help="a calibrated predictor on a test split: reuse, net saving, loss")
+    add_source_arguments(p, splits=False, data_help="test data for --model")
+    p.add_argument("--calibration", required=True, metavar="CAL.json", help="written by 'fuzzymemo calibrate'")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the results as JSON")
+    p.set_defaults(func=run_evaluate)

@@ -1,0 +1,139 @@
+"""Threshold calibration on held-out data and evaluation (golden_model.reuse_calibration), and the
+``calibrate``, ``evaluate`` and ``sweep --predictor`` commands."""
+
+import json
+
+import numpy as np
+import pytest
+from support import smooth_inputs, uniform_network
+
+from fuzzymemo.cli import main
+from golden_model.calibration import calibrate_formats
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.reuse_calibration import Calibration, calibrate, estimated_loss, evaluate, model_digest
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory):
+    """A 2-layer GRU with a readout, a calibration file and a test file labelled by the float model."""
+    d = tmp_path_factory.mktemp("cal")
+    net = uniform_network("gru", inputs=3, hidden=6, layers=2, seed=21)
+    rng = np.random.default_rng(3)
+    for name, seed in (("cal", 22), ("test", 23)):
+        x = smooth_inputs(40, 10, 3, seed=seed).astype(np.float32)
+        lengths = rng.integers(4, 11, 40)
+        np.savez(d / f"{name}.npz", x=x, y=net.predict(x, lengths), lengths=lengths)
+    x = np.load(d / "cal.npz")["x"]
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    net.save(d / "model.npz")
+    return d, net, model
+
+
+def _data(d, name):
+    f = np.load(d / f"{name}.npz")
+    return f["x"], f["y"], f["lengths"]
+
+
+def test_estimated_loss_counts_margin_drops_against_correct_margins():
+    base = np.array([[3.0, 0.0], [0.0, 1.0], [2.0, 0.0]])       # margins 3, 1, 2 (top classes 0, 1, 0)
+    memo = np.array([[3.0, 0.0], [0.0, 1.0], [0.5, 0.0]])       # drops 0, 0, 1.5
+    correct = np.array([True, True, False])
+    # drop 1.5 exceeds margin 1 (correct) and not 3; margin 2 belongs to a wrong sequence: 1 of 9 pairs
+    assert estimated_loss(base, memo, correct) == pytest.approx(100 / 9)
+    assert estimated_loss(base, base, correct) == 0
+
+
+def test_calibrate_per_layer_within_budget_and_evaluate(user):
+    d, _, model = user
+    x, y, lengths = _data(d, "cal")
+    cal = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="relative")
+    assert cal.memo and len(cal.thresholds) == 2 and cal.predictor == "oracle"
+    assert cal.measured["estimated_loss"] <= 1.0 and cal.measured["reuse"] > 0
+    assert cal.model_digest == model_digest(model)
+    test = evaluate(model, *_data(d, "test"), cal)
+    for key in ("reuse", "net_saving", "metric", "metric_loss", "estimated_loss"):
+        assert key in test
+    assert test["net_saving"] == pytest.approx(test["reuse"], abs=0.02)   # the oracle's decision is free
+    # a bigger budget never calibrates less reuse; auto form takes the better of the two forms
+    loose = calibrate(model, x, y, lengths, "oracle", budget_pp=50.0, form="relative")
+    assert loose.measured["reuse"] >= cal.measured["reuse"]
+    auto = calibrate(model, x, y, lengths, "top-k", budget_pp=1.0)
+    assert auto.form in ("relative", "absolute")
+    assert auto.measured["net_saving"] == max(
+        calibrate(model, x, y, lengths, "top-k", budget_pp=1.0, form=f).measured["net_saving"]
+        for f in ("relative", "absolute"))
+
+
+def test_memo_off_when_nothing_fits(user):
+    d, _, model = user
+    cal = calibrate(model, *_data(d, "cal"), "low-rank", budget_pp=0.0, form="relative", grid=[0.75],
+                    parameters={"rank": 1})
+    assert not cal.memo and cal.thresholds is None and cal.measured["reuse"] == 0
+    assert cal.measured["smallest_threshold_loss_pp"] > 0
+    assert evaluate(model, *_data(d, "test"), cal)["reuse"] == 0
+
+
+def test_calibration_file_round_trip_and_errors(user, tmp_path):
+    d, net, model = user
+    cal = calibrate(model, *_data(d, "cal"), "low-rank", form="absolute", parameters={"rank": 2})
+    cal.save(tmp_path / "cal.json")
+    again = Calibration.load(tmp_path / "cal.json")
+    assert again == cal and again.parameters == {"rank": 2, "bits": 8}
+    data = json.loads((tmp_path / "cal.json").read_text())
+    for change, message in [({"format": "x"}, "not a fuzzymemo calibration file"),
+                            ({"version": 9}, "calibration format version 9"),
+                            ({"predictor": "crystal-ball"}, "unknown predictor or oracle 'crystal-ball'"),
+                            ({"parameters": {"rank": "four"}}, "rank must be of type int"),
+                            ({"thresholds": [1e9, 1e9]}, "out of range")]:
+        (tmp_path / "bad.json").write_text(json.dumps({**data, **change}))
+        with pytest.raises(ValueError, match=message):
+            Calibration.load(tmp_path / "bad.json")
+    (tmp_path / "junk.json").write_text("{")
+    with pytest.raises(ValueError, match="not a calibration file"):
+        Calibration.load(tmp_path / "junk.json")
+    other = FixedPointNetwork(uniform_network("gru", inputs=3, hidden=6, layers=2, seed=99), model.config)
+    with pytest.raises(ValueError, match="calibrated for another model"):
+        evaluate(other, *_data(d, "test"), cal)
+
+
+def test_cli_calibrate_evaluate_sweep(user, tmp_path, capsys):
+    d, *_ = user
+    src = ["--model", str(d / "model.npz")]
+    assert main(["calibrate", *src, "--data", str(d / "cal.npz"), "--predictor", "top-k", "--param", "k=2",
+                 "--quiet", "--json", str(tmp_path / "cal.json")]) == 0
+    assert "top-k" in capsys.readouterr().out
+    cal = json.loads((tmp_path / "cal.json").read_text())
+    assert cal["predictor"] == "top-k" and cal["parameters"] == {"k": 2, "weight_bits": 4}
+    assert main(["evaluate", *src, "--data", str(d / "test.npz"), "--calibration", str(tmp_path / "cal.json"),
+                 "--quiet", "--json", str(tmp_path / "test.json")]) == 0
+    result = json.loads((tmp_path / "test.json").read_text())
+    for key in ("reuse", "net_saving", "metric", "metric_loss", "predictor", "scheme", "thresholds"):
+        assert key in result, key
+    assert result["predictor"] == "top-k" and result["scheme"] == "memo"
+    assert main(["sweep", *src, "--data", str(d / "test.npz"), "--predictor", "low-rank", "--predictor", "oracle",
+                 "--param", "rank=3", "--thresholds", "0,0.2", "--quiet", "--json", str(tmp_path / "s.json")]) == 0
+    records = json.loads((tmp_path / "s.json").read_text())
+    assert [r["policy"] for r in records] == ["low-rank"] * 2 + ["oracle"] * 2
+    assert records[0]["parameters"] == {"rank": 3, "bits": 8}
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--predictor", "low-rank", "--param", "k=2"],
+     "--param k: no selected predictor (low-rank) has a parameter k"),
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--predictor", "top-k", "--param", "k=two"],
+     "--param k=two: top-k takes a int"),
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--param", "rank"], "takes NAME=VALUE"),
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--thresholds", "0,0.1"],
+     "a threshold grid belongs to one form"),
+    (["evaluate", "--model", "{model}", "--data", "{test}", "--calibration", "{missing}"], "does not exist"),
+    (["run", "--model", "{model}", "--data", "{test}"], "--threshold auto calibrates on held-out data"),
+    (["run", "--model", "{model}", "--data", "{test}", "--predictor", "top-k", "--threshold", "0.1"],
+     "has no hardware"),
+])
+def test_cli_errors_are_one_line(user, tmp_path, capsys, argv, message):
+    d, *_ = user
+    argv = [a.format(model=d / "model.npz", cal=d / "cal.npz", test=d / "test.npz", missing=tmp_path / "no.json")
+            for a in argv]
+    assert main(argv) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]   # argparse errors follow the usage lines
+    assert message in last, last
