@@ -207,7 +207,12 @@ def tile_front_end(o):
         return None
     entry = schemes.get(o["predictor"], ("predictor",))
     declared = {p.name for p in entry.parameters}
-    return entry.front_end({param: o[name] for name, param in TILE_PREDICTOR_OPTIONS.items() if param in declared})
+    params = {param: o[name] for name, param in TILE_PREDICTOR_OPTIONS.items() if param in declared}
+    try:   # the golden policy the hardware implements (its default rule) checks cache_update against it
+        entry.golden_policy(cache_update=o["cache_update"], **params)
+    except ValueError as e:
+        raise ValueError(f"predictor {entry.name}: {e}") from None
+    return entry.front_end(params)
 
 
 def _tile(o):

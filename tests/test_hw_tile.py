@@ -200,6 +200,8 @@ def test_registry_predictor_option():
         registry.build("tile", {"predictor": "oracle"})
     with pytest.raises(ValueError, match="rank must be an integer in 1..64"):
         registry.build("tile", {"predictor": "low-rank", "rank": 0})
+    with pytest.raises(ValueError, match="predictor low-rank: the output rule .* cache_update must be 'compute'"):
+        registry.build("tile", {"predictor": "low-rank", "cache_update": "always"})
 
 
 def test_cache_update_always():
