@@ -13,6 +13,7 @@ from golden_model import intops
 from golden_model.formats import THETA_BITS
 from sim.scoreboard import Scoreboard
 from sim.streams import StreamDriver, StreamSink, stream_codec, wait_until
+from sim.testbenches.checks import finish
 from sim.testbenches.memo_ref import FORMS
 
 __all__ = ["THETA_MAX", "MemoSteps", "theta_choices"]
@@ -28,8 +29,12 @@ def theta_choices(form: str) -> list[int]:
 
 
 class MemoSteps:
-    def __init__(self, dut, design: dict, rng: random.Random, name: str):
-        self.dut = dut
+    """``phases``: [valid_prob, ready_prob] of the sequences in turn; :attr:`lookups` and :attr:`hits`
+    count the expected decisions."""
+
+    def __init__(self, dut, design: dict, rng: random.Random, name: str, phases):
+        self.dut, self.rng, self.phases = dut, rng, phases
+        self.lookups = self.hits = 0
         self.sb = Scoreboard(name)
         self.upd, self.look = (StreamDriver(dut, name, dut.clk, stream_codec(design, name),
                                             rng=random.Random(rng.random())) for name in ("update", "lookup"))
@@ -43,26 +48,32 @@ class MemoSteps:
         if not item["hit"] and item["index"] in self.computed:
             self.upd.send(self.computed[item["index"]])   # the neuron computed: its update to the table
 
-    async def start_sequence(self, seq: int, phases, rng: random.Random) -> tuple[str, int, int]:
-        """Sequence ``seq``: the rates of its phase (``phases[seq % len]``: [valid_prob, ready_prob]), its
-        controls and a one-cycle ``clear``. Returns (form, theta, enable): the forms alternate, sequence 0
-        has theta 0, sequence 1 the largest theta, sequence 2 memoization off, the others a random theta."""
-        valid_prob, ready_prob = phases[seq % len(phases)]
-        self.look.valid_prob = self.upd.valid_prob = valid_prob
-        self.sink.ready_prob = ready_prob
-        form = FORMS[seq % 2]
-        theta = (0, THETA_MAX)[seq] if seq < 2 else rng.choice(theta_choices(form))
-        enable = int(seq != 2)
-        self.dut.theta.value, self.dut.form.value, self.dut.enable.value = theta, FORMS.index(form), enable
-        self.dut.clear.value = 1
-        await RisingEdge(self.dut.clk)
-        self.dut.clear.value = 0
-        return form, theta, enable
+    async def sequences(self, count: int):
+        """Async iterator over ``count`` sequences: for each, the rates of its phase, its controls and a
+        one-cycle ``clear``, then yields (seq, form, theta, enable): the forms alternate, sequence 0 has
+        theta 0, sequence 1 the largest theta, sequence 2 memoization off, the others a random theta."""
+        for seq in range(count):
+            valid_prob, ready_prob = self.phases[seq % len(self.phases)]
+            self.look.valid_prob = self.upd.valid_prob = valid_prob
+            self.sink.ready_prob = ready_prob
+            form = FORMS[seq % 2]
+            theta = (0, THETA_MAX)[seq] if seq < 2 else self.rng.choice(theta_choices(form))
+            enable = int(seq != 2)
+            self.dut.theta.value, self.dut.form.value, self.dut.enable.value = theta, FORMS.index(form), enable
+            self.dut.clear.value = 1
+            await RisingEdge(self.dut.clk)
+            self.dut.clear.value = 0
+            yield seq, form, theta, enable
 
     def lookup(self, item: dict, expected: dict, context=None) -> None:
         self.look.send(item)
         self.sb.expect(expected, context)
+        self.lookups += 1
+        self.hits += expected["hit"]
 
-    async def end_step(self, what: str, lookups: int) -> None:
+    async def end_step(self, what: str) -> None:
         """Every response of the step in and every update taken (before the next step looks up)."""
-        await wait_until(self.dut, lambda: self.sb.pending == 0 and self.upd.idle, 50 * lookups + 200, what)
+        await wait_until(self.dut, lambda: self.sb.pending == 0 and self.upd.idle, 50 * self.sb.pending + 200, what)
+
+    async def finish(self, what: str) -> None:
+        await finish(self.dut, self.sink, self.sb, f"{what}: {self.lookups} lookups ({self.hits} hits)")

@@ -19,8 +19,8 @@ from hw.output_rule import SHIFT_BITS
 from sim.codec import PayloadCodec
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
-from sim.testbenches.checks import check_rate_and_latency, finish
+from sim.streams import StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
+from sim.testbenches.checks import back_to_back, finish
 from sim.testbenches.low_rank_ref import factor_rows, golden_s, serve_read_port, signed_range
 
 
@@ -90,16 +90,6 @@ async def throughput(dut):
     z = _z(rng, cfg["rank"], cfg["z_bits"], "random")
     dut.z.value = z_codec.pack(z)
     s = golden_s(z, a)
-    counter = CycleCounter(dut.clk)
-    in_cycles = []
-    sb = Scoreboard("low_rank_scorer.o throughput")
-    sink = StreamSink(dut, "o", dut.clk, stream_codec(design, "o"), counter=counter, callback=sb.receive)
-    drv = StreamDriver(dut, "i", dut.clk, stream_codec(design, "i"), counter=counter,
-                       on_send=lambda item, c: in_cycles.append(c))
-    for k in range(200):
-        n = k % cfg["neurons"]
-        drv.send({"index": n, "func": k % 2})
-        sb.expect({"index": n, "func": k % 2, "s": int(s[n]), "shift": shifts[n]})
-    await wait_until(dut, lambda: sb.pending == 0, 1000, "scores")
-    sb.check()
-    check_rate_and_latency(in_cycles, sink.cycles, p["latency"])
+    items = [{"index": k % cfg["neurons"], "func": k % 2} for k in range(200)]
+    await back_to_back(dut, design, "i", "o", items, p["latency"],
+                       [{**item, "s": int(s[item["index"]]), "shift": shifts[item["index"]]} for item in items])

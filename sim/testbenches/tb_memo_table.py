@@ -20,7 +20,7 @@ from golden_model import memo as gmemo
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
-from sim.testbenches.checks import check_rate_and_latency, finish
+from sim.testbenches.checks import back_to_back
 from sim.testbenches.memo_ref import FORMS, MemoTableRef
 from sim.testbenches.memo_steps import MemoSteps, theta_choices
 
@@ -35,11 +35,9 @@ async def golden_steps(dut):
     b_lo, b_hi = -(1 << (b_bits - 1)), (1 << (b_bits - 1)) - 1
     dut.clear.value = dut.enable.value = dut.theta.value = dut.form.value = 0
     await start_clock_and_reset(dut)
-    bench = MemoSteps(dut, design, rng, f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response")
-    phases = p.get("phases", [[1.0, 1.0]])
-    lookups = hits = 0
-    for seq in range(p.get("sequences", 4)):
-        form, theta, enable = await bench.start_sequence(seq, phases, rng)
+    bench = MemoSteps(dut, design, rng, f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response",
+                      p.get("phases", [[1.0, 1.0]]))
+    async for seq, form, theta, enable in bench.sequences(p.get("sequences", 4)):
         kind = gmemo.PREDICTED if enable else gmemo.OFF
         golden = gmemo.MemoTable(gmemo.MemoPolicy(kind, 0.0, form, cache_update), 1, entries,
                                  np.array([[theta]]))
@@ -65,10 +63,8 @@ async def golden_steps(dut):
                 bench.lookup({"index": j, "b": int(b[j])},
                              {"hit": int(h), "y": int(out[0, j]) if h else 0, "index": j, "b": int(b[j])},
                              f"seq {seq} step {step} theta {theta} {form} enable {enable}")
-                hits += h
-            lookups += entries
-            await bench.end_step(f"step {step}", entries)
-    await finish(dut, bench.sink, bench.sb, f"golden_steps: {lookups} lookups ({hits} hits)")
+            await bench.end_step(f"step {step}")
+    await bench.finish("golden_steps")
 
 
 @cocotb.test()
@@ -173,13 +169,6 @@ async def throughput(dut):
     """Back to back lookups, ready high: one decision per cycle, response LATENCY cycles after the lookup."""
     p, design = load_params(), load_design()
     await start_clock_and_reset(dut)
-    counter = CycleCounter(dut.clk)
-    in_cycles = []
-    look = StreamDriver(dut, "lookup", dut.clk, stream_codec(design, "lookup"), counter=counter,
-                        on_send=lambda item, c: in_cycles.append(c))
-    sink = StreamSink(dut, "response", dut.clk, stream_codec(design, "response"), counter=counter)
     entries = design["config"]["entries"]
-    for k in range(200):
-        look.send({"index": k % entries, "b": 0})
-    await wait_until(dut, lambda: sink.received == 200, 1000, "responses")
-    check_rate_and_latency(in_cycles, sink.cycles, p["latency"])
+    await back_to_back(dut, design, "lookup", "response", [{"index": k % entries, "b": 0} for k in range(200)],
+                       p["latency"])

@@ -22,8 +22,8 @@ import numpy as np
 from golden_model import intops
 from golden_model import memo as gmemo
 from sim.runner import load_design, load_params
-from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
-from sim.testbenches.checks import check_rate_and_latency, finish
+from sim.streams import start_clock_and_reset
+from sim.testbenches.checks import back_to_back
 from sim.testbenches.low_rank_ref import signed_range
 from sim.testbenches.memo_steps import MemoSteps
 from sim.unit_vectors import config_by_name
@@ -62,11 +62,9 @@ async def golden_steps(dut):
     y_lo, y_hi = signed_range(rule.cfg.act.bits)
     rng = random.Random(p.get("seed", 1))
     await _start(dut)
-    bench = MemoSteps(dut, design, rng, f"output_rule_table({n},{rule.s_bits},{rule.gain_bits}).response")
-    phases = p.get("phases", [[1.0, 1.0]])
-    lookups = hits = 0
-    for seq in range(p.get("sequences", 4)):
-        form, theta, enable = await bench.start_sequence(seq, phases, rng)
+    bench = MemoSteps(dut, design, rng, f"output_rule_table({n},{rule.s_bits},{rule.gain_bits}).response",
+                      p.get("phases", [[1.0, 1.0]]))
+    async for seq, form, theta, enable in bench.sequences(p.get("sequences", 4)):
         shift = rng.choice([0, 1, 4, 9, 16, 63]) if seq >= 2 else (0, 12)[seq]
         gain = np.array([rng.choice([0, 1, (1 << rule.gain_bits) - 1, rng.randrange(1 << rule.gain_bits)])
                          for _ in range(n)] if rule.gain_bits else [1] * n, dtype=np.int64)
@@ -102,11 +100,9 @@ async def golden_steps(dut):
                     item["gain"] = int(gain[j % n])
                 bench.lookup(item, {"hit": int(h), "y": int(out[0, j]) if h else 0, "index": j, "s": item["s"]},
                              f"seq {seq} step {step} theta {theta} {form} enable {enable} shift {shift}")
-                hits += h
-            lookups += len(order)
-            await bench.end_step(f"step {step}", len(order))
-    await finish(dut, bench.sink, bench.sb, f"golden_steps: {lookups} lookups ({hits} hits)")
-    assert hits > lookups // 10, f"only {hits} hits in {lookups} lookups: the case exercises too few"
+            await bench.end_step(f"step {step}")
+    await bench.finish("golden_steps")
+    assert bench.hits > bench.lookups // 10, f"only {bench.hits} hits: the case exercises too few"
 
 
 @cocotb.test()
@@ -115,13 +111,6 @@ async def throughput(dut):
     p, design = load_params(), load_design()
     rule = Rule(design)
     await _start(dut)
-    counter = CycleCounter(dut.clk)
-    in_cycles = []
-    look = StreamDriver(dut, "lookup", dut.clk, stream_codec(design, "lookup"), counter=counter,
-                        on_send=lambda item, c: in_cycles.append(c))
-    sink = StreamSink(dut, "response", dut.clk, stream_codec(design, "response"), counter=counter)
-    for k in range(200):
-        look.send({"index": k % rule.entries, "s": 0, "shift": 0, "func": k % 2,
-                   **({"gain": 1} if rule.gain_bits else {})})
-    await wait_until(dut, lambda: sink.received == 200, 1000, "responses")
-    check_rate_and_latency(in_cycles, sink.cycles, p["latency"])
+    await back_to_back(dut, design, "lookup", "response",
+                       [{"index": k % rule.entries, "s": 0, "shift": 0, "func": k % 2,
+                         **({"gain": 1} if rule.gain_bits else {})} for k in range(200)], p["latency"])
