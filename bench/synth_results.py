@@ -30,7 +30,7 @@ def _f(v):
 def markdown(result: dict) -> str:
     b, v = result["base"], result["variant"]
     head = (f"**{result['target']}** ({b['device']}); configuration: "
-            + ", ".join(f"{k}={val}" for k, val in b["options"].items() if k != "memo"))
+            + ", ".join(f"{k}={val}" for k, val in b["options"].items() if k != "predictor"))
     if b.get("board_clock_mhz"):
         head += (f"; seed {b['seed']}; nextpnr constraint {b['clock_constraint_mhz']:.0f} MHz; board clock "
                  f"{b['board_clock_mhz']:.0f} MHz met: baseline {'yes' if b['meets_board_clock'] else 'NO'}, "

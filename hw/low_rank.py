@@ -20,7 +20,7 @@ from .pipeline import StreamPipeline
 from .shapes import index_shape, read_port
 from .tile_rows import element_layout
 
-__all__ = ["Projection", "LowRankScorer", "factor_fields", "projection_bits", "score_bits"]
+__all__ = ["Projection", "LowRankScorer", "factor_fields", "factor_word", "projection_bits", "score_bits"]
 
 
 def projection_bits(act_bits: int, bits: int, inputs: int) -> int:
@@ -31,6 +31,13 @@ def projection_bits(act_bits: int, bits: int, inputs: int) -> int:
 def score_bits(z_bits: int, bits: int, rank: int) -> int:
     """Width of a signed s = sum over ``rank`` of A_k * z_k."""
     return z_bits + bits - 1 + rank.bit_length()
+
+
+def factor_word(factors, bits: int, extra: int = 0) -> int:
+    """The memory word of a factor row (integers ``factors``, field k at bits k*bits..) with ``extra``
+    (e.g. the output-rule shift) above the fields: the inverse of :func:`factor_fields`."""
+    mask = (1 << bits) - 1
+    return sum((int(f) & mask) << (k * bits) for k, f in enumerate(factors)) | (int(extra) << (len(factors) * bits))
 
 
 def factor_fields(word, rank: int, bits: int) -> list:

@@ -18,19 +18,7 @@ from typing import Any
 
 from golden_model.schemes.registry import check_names
 
-__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "parse_bool"]
-
-
-def parse_bool(value) -> bool:
-    """A registry option's boolean: True/False or the strings true/false, yes/no, on/off, 1/0."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected a boolean (true/false), not {value!r}")
+__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "tile_predictors", "tile_front_end"]
 
 
 @dataclass(frozen=True)
@@ -199,36 +187,115 @@ register("gru_candidate", _gru_candidate, "GRU candidate: acc_x + r * acc_h, req
          *_FORMATS, lint_configs=({"max_inputs": 1, **_NARROW}, {"max_inputs": 100, **_WIDE}))
 register("gru_state", _gru_state, "GRU state update h' = n + z * (h - n)", *_FORMATS,
          lint_configs=(_NARROW, _WIDE))
+def tile_predictors() -> tuple[str, ...]:
+    """Values of the tile's ``predictor`` option: ``none`` (the baseline tile) and every registered
+    predictor with a hardware front end (golden_model.schemes entries with ``hardware``)."""
+    from golden_model import schemes
+    return ("none", *(e.name for e in schemes.entries(("predictor",)) if e.hardware is not None))
+
+
+#: tile option -> predictor parameter it sets (the parameters a predictor declares that have no tile
+#: option keep their registry defaults)
+TILE_PREDICTOR_OPTIONS = {"rank": "rank", "factor_bits": "bits"}
+
+
+def tile_front_end(o):
+    """The front-end class of a tile option set: None for ``predictor`` none, else the scheme registry's
+    (``schemes.get(name).front_end``, configured from the tile options of TILE_PREDICTOR_OPTIONS)."""
+    from golden_model import schemes
+    if o["predictor"] == "none":
+        return None
+    entry = schemes.get(o["predictor"], ("predictor",))
+    declared = {p.name for p in entry.parameters}
+    params = {param: o[name] for name, param in TILE_PREDICTOR_OPTIONS.items() if param in declared}
+    try:   # the golden policy the hardware implements (its default rule) checks cache_update against it
+        entry.golden_policy(cache_update=o["cache_update"], **params)
+    except ValueError as e:
+        raise ValueError(f"predictor {entry.name}: {e}") from None
+    return entry.front_end(params)
+
+
 def _tile(o):
     """The tile of a registry option set (``fuzzymemo generate --top tile``); memories zero (load through
     ``wr``). The LSTM cell-state format is the option ``cell_format`` (``cell`` is the cell type)."""
     from .checks import config_from_options
     from .tile import Tile
-    from .tile_bnn import BnnFrontEnd
     from .tile_params import TileParams
     formats = {**o, "cell": o["cell_format"]}
     params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
                         lanes=o["lanes"], bnn_width=o["bnn_width"], config=config_from_options(formats),
-                        front_end=BnnFrontEnd if parse_bool(o["memo"]) else None, max_steps=o["max_steps"],
-                        cache_update=o["cache_update"])
+                        front_end=tile_front_end(o), max_steps=o["max_steps"], cache_update=o["cache_update"])
     return Tile(params)
 
 
 register("tile", _tile,
-         "Accelerator tile: LSTM/GRU layer engine with BNN-predicted fuzzy memoization (docs/tile.md)",
+         "Accelerator tile: LSTM/GRU layer engine with predictor-driven fuzzy memoization (docs/tile.md)",
          opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
          opt("input_size", int, 3, "I_max, largest per-step input of any slot"),
          opt("hidden", int, 4, "H, hidden size"),
          opt("slots", int, 1, "layer-directions whose weights the tile holds"),
          opt("lanes", int, 2, "L, multiply-accumulates per cycle"),
-         opt("bnn_width", int, 8, "B, BNN sign bits per cycle"),
-         opt("memo", str, "true", "memoization hardware present (false: the baseline tile)",
-             choices=("true", "false", "1", "0", "yes", "no")),
+         opt("predictor", str, "bnn", "memoization predictor hardware (none: the baseline tile)",
+             choices=tile_predictors()),
+         opt("bnn_width", int, 8, "B, BNN sign bits per cycle (predictor bnn)"),
+         opt("rank", int, 4, "rank r of the factorization (predictor low-rank)"),
+         opt("factor_bits", int, 8, "bits of each low-rank factor (predictor low-rank)"),
          opt("max_steps", int, 4096, "longest sequence the step counter holds"),
          opt("cache_update", str, "compute", "memo-table b_m policy", choices=("compute", "always")),
          # the format options, with the LSTM cell-state format renamed cell_format ("cell" is the cell type)
          *(Option(**{**o.__dict__, "name": "cell_format"}) if o.name == "cell" else o for o in _FORMATS),
-         lint_configs=({"cell": "gru", "memo": "false", "input_size": 5, "hidden": 3, "lanes": 2,
+         lint_configs=({"cell": "gru", "predictor": "none", "input_size": 5, "hidden": 3, "lanes": 2,
                         **{("cell_format" if k == "cell" else k): v for k, v in _NARROW.items()}},
                        {"cell": "gru", "input_size": 6, "hidden": 5, "slots": 3, "lanes": 4, "bnn_width": 5,
-                        "cache_update": "always"}))
+                        "cache_update": "always"},
+                       {"cell": "lstm", "predictor": "low-rank", "input_size": 4, "hidden": 3, "slots": 2,
+                        "rank": 2, "factor_bits": 5}))
+
+
+# The low-rank predictor's blocks (docs/hw/low_rank.md). Always-ready input streams are exposed as plain
+# streams with ready tied high (hw.top.ReadyPorts).
+
+def _output_rule_table(o):
+    from .checks import config_from_options
+    from .output_rule import OutputRuleTable
+    from .top import ReadyPorts
+    return ReadyPorts(OutputRuleTable(o["entries"], config_from_options(o), o["s_bits"], o["gain_bits"]))
+
+
+def _low_rank_projection(o):
+    from .low_rank import Projection
+    from .top import ReadyPorts
+    return ReadyPorts(Projection(o["inputs"], o["hidden"], o["act_bits"], o["rank"], o["bits"], o["depth"]))
+
+
+def _low_rank_scorer(o):
+    from .low_rank import LowRankScorer
+    return LowRankScorer(o["neurons"], o["rank"], o["bits"], o["z_bits"], o["depth"])
+
+
+register("output_rule_table", _output_rule_table,
+         "Output-rule memo table: cached (y, p, s) per neuron, p^ from the score change, act, compare",
+         opt("entries", int, 256, "neurons (table depth)"),
+         opt("s_bits", int, 24, "width of the predictor score s"),
+         opt("gain_bits", int, 0, "width of the per-lookup gain (0: gain 1, no multiplier)"), *_FORMATS,
+         lint_configs=({"entries": 2, "s_bits": 2, **_NARROW},
+                       {"entries": 300, "s_bits": 40, "gain_bits": 12, **_WIDE}))
+register("low_rank_projection", _low_rank_projection,
+         "Low-rank projection z = B^T [x ; h], accumulated as the elements arrive (two banks per part)",
+         opt("inputs", int, 16, "I_max, x elements per step"),
+         opt("hidden", int, 16, "H, h elements per step"),
+         opt("act_bits", int, 12, "width of an element (activation format)"),
+         opt("rank", int, 4, "r, factors per row"),
+         opt("bits", int, 8, "width of a factor"),
+         opt("depth", int, 256, "rows of the factor memory"),
+         lint_configs=({"inputs": 1, "hidden": 1, "act_bits": 2, "rank": 1, "bits": 2, "depth": 2},
+                       {"inputs": 100, "hidden": 64, "act_bits": 16, "rank": 8, "bits": 12, "depth": 5000}))
+register("low_rank_scorer", _low_rank_scorer,
+         "Low-rank scorer s = A_n . z, one neuron per cycle",
+         opt("neurons", int, 64, "G*H, neurons per step"),
+         opt("rank", int, 4, "r, factors per row"),
+         opt("bits", int, 8, "width of a factor"),
+         opt("z_bits", int, 26, "width of a projection element z_k"),
+         opt("depth", int, 256, "rows of the factor memory"),
+         lint_configs=({"neurons": 1, "rank": 1, "bits": 2, "z_bits": 2, "depth": 2},
+                       {"neurons": 1000, "rank": 8, "bits": 12, "z_bits": 40, "depth": 5000}))

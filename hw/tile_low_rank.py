@@ -18,7 +18,7 @@ from amaranth.lib import fifo, memory, wiring
 from golden_model.predictors import LowRank
 
 from .activation import Activation
-from .low_rank import LowRankScorer, Projection, projection_bits, score_bits
+from .low_rank import LowRankScorer, Projection, factor_word, projection_bits, score_bits
 from .memo_table import ThresholdForm
 from .output_rule import SHIFT_BITS, OutputRuleTable, output_rule_layouts
 from .shapes import index_shape
@@ -36,8 +36,10 @@ DECISION_FIFO_LATENCY = 1
 FEEDER_LATENCY = 1
 
 
-def _raw(value: int, bits: int) -> int:
-    return int(value) & ((1 << bits) - 1)
+@functools.cache
+def _configured(cls, rank: int, bits: int) -> type:
+    LowRank(rank, bits)   # the golden model's parameter checks
+    return type(f"LowRankFrontEnd_r{rank}_b{bits}", (cls,), {"rank": rank, "bits": bits})
 
 
 class LowRankFrontEnd(FrontEnd):
@@ -56,11 +58,10 @@ class LowRankFrontEnd(FrontEnd):
     latency = FEEDER_LATENCY + LowRankScorer.latency + OutputRuleTable.latency + DECISION_FIFO_LATENCY
 
     @classmethod
-    @functools.cache
     def configure(cls, rank: int, bits: int) -> type:
-        """The front-end class of ``rank`` and factor ``bits`` (one class per parameter set)."""
-        LowRank(rank, bits)   # the golden model's parameter checks
-        return type(f"LowRankFrontEnd_r{rank}_b{bits}", (cls,), {"rank": rank, "bits": bits})
+        """The front-end class of ``rank`` and factor ``bits`` (one class per parameter set, however the
+        parameters are passed: positionally or by name)."""
+        return _configured(cls, rank, bits)
 
     def __init__(self, params: TileParams, image: dict | None = None):
         super().__init__(params, image)
@@ -101,8 +102,8 @@ class LowRankFrontEnd(FrontEnd):
                              f"0..{(1 << SHIFT_BITS) - 1} (the formats are too far apart)")
         a, b, bits = prepared.factors["a"], prepared.factors["b"], cls.bits
 
-        def word(factors, extra=0):
-            return sum(_raw(f, bits) << (k * bits) for k, f in enumerate(factors)) | (extra << (cls.rank * bits))
+        def word(factors, extra=0):   # rank fields always (a rank above the weights' is zero-padded)
+            return factor_word([*factors, *[0] * (cls.rank - len(factors))], bits, extra)
 
         base, G, H = slot * cls._rows_per_slot(params), params.gates, params.hidden
         n_in = weights.shape[1] - H

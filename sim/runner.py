@@ -61,6 +61,7 @@ __all__ = [
     "port_info",
     "pytest_simulators",
     "run",
+    "run_component",
     "sanitize",
     "shape_json",
     "verilator_bin_dir",
@@ -492,6 +493,16 @@ def run(design: Design, sim: str, test_module: str, *, params: dict | None = Non
         raise SimulationError(f"{test_module} on {sim} ({design.name} {design.config}): "
                               f"{len(failures)} of {tests} cocotb tests failed; run dir {run_dir}\n{detail}")
     return {"tests": tests, "run_dir": run_dir}
+
+
+def run_component(component, sim: str, test_module: str, *, name: str, config: dict, params: dict | None = None,
+                  tests: int | None = None) -> dict:
+    """:func:`run` of an Amaranth ``component`` as design ``name`` of configuration ``config`` (the
+    testbench reads it from :func:`load_design`); with ``tests``, asserts that many cocotb tests ran."""
+    result = run(Design.from_component(component, name=name, config=config), sim, test_module, params=params)
+    if tests is not None and result["tests"] != tests:
+        raise SimulationError(f"{test_module}: {result['tests']} cocotb tests ran, expected {tests}")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------

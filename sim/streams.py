@@ -83,6 +83,18 @@ class CycleCounter:
             self.cycle += 1
 
 
+class _Rate:
+    """A probability attribute (``valid_prob``, ``ready_prob``): assigning it replaces the pause generator
+    by random pauses at that rate (from the driver's or sink's ``rng``), from the next cycle on."""
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj._prob
+
+    def __set__(self, obj, prob: float) -> None:
+        obj._prob = prob
+        obj.pause = pauses(prob, rng=obj.rng)
+
+
 class StreamDriver:
     """Drives the input stream ``<name>__{valid,ready,payload}`` of ``dut``.
 
@@ -90,6 +102,8 @@ class StreamDriver:
     lower values insert random valid gaps); ``pause`` a pause generator instead (see :func:`pauses`,
     :meth:`set_pause_generator`). ``on_send(item, cycle)`` is called for every transfer, with the cycle
     stamp of ``counter`` (a :class:`CycleCounter`) if one is given."""
+
+    valid_prob = _Rate()
 
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
                  valid_prob: float = 1.0, pause: Iterator[bool] | None = None,
@@ -99,6 +113,7 @@ class StreamDriver:
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(0)
+        self._prob = valid_prob
         self.pause = pause if pause is not None else pauses(valid_prob, rng=self.rng)
         self.on_send = on_send
         self.counter = counter
@@ -163,6 +178,8 @@ class StreamSink:
     callback is given). ``check_stable`` asserts the stream rule: once ``valid`` is high, it stays high
     with the same payload until the transfer."""
 
+    ready_prob = _Rate()
+
     def __init__(self, dut, name: str, clock, codec: PayloadCodec, *, rng: random.Random | None = None,
                  ready_prob: float = 1.0, pause: Iterator[bool] | None = None,
                  callback: Callable[[Any], None] | None = None,
@@ -172,6 +189,7 @@ class StreamSink:
         self.payload = getattr(dut, f"{name}__payload")
         self.name, self.clock, self.codec = name, clock, codec
         self.rng = rng or random.Random(1)
+        self._prob = ready_prob
         self.pause = pause if pause is not None else pauses(ready_prob, rng=self.rng)
         self.callback = callback
         self.check_stable = check_stable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["get_block", "all_blocks", "elaborate", "truth"]
+__all__ = ["get_block", "all_blocks", "elaborate"]
 
 
 def get_block(name: str):
@@ -23,10 +23,3 @@ def elaborate(top: str, options: dict | None = None):
     resolved = block.resolve(options)
     return block.builder(resolved), resolved
 
-
-def truth(value) -> bool:
-    """An option value read as a boolean (the tile's ``memo`` is the string "true"/"false"):
-    :func:`hw.registry.parse_bool`."""
-    from hw.registry import parse_bool
-
-    return parse_bool(value)

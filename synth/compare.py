@@ -1,7 +1,8 @@
-"""Overhead study: the same configuration built twice, once as the baseline (``memo`` off at elaboration:
-no BNN unit, no memo table, no memo control) and once as the memoizing tile, on one target; the cost of
-memoization is the difference, absolute and in percent of the baseline, for the whole design and (on the
-``generic`` target, where Yosys keeps the hierarchy) for each submodule of the top."""
+"""Overhead study: the same configuration built twice, once as the baseline (``predictor`` none at
+elaboration: no predictor front end, no memo table, no memo control) and once as the memoizing tile with the
+chosen predictor (``bnn``, ``low-rank``), on one target; the cost of memoization is the difference,
+absolute and in percent of the baseline, for the whole design and (on the ``generic`` target, where Yosys
+keeps the hierarchy) for each submodule of the top."""
 
 from __future__ import annotations
 
@@ -69,24 +70,31 @@ def module_breakdown(base: dict, variant: dict) -> list[dict]:
     return rows
 
 
-def compare(top: str, target: str, options: dict | None = None, key: str = "memo", values=(False, True),
+def compare(top: str, target: str, options: dict | None = None, key: str = "predictor", values=None,
             build_dir=None, seed: int = 1, constraint_mhz: float | None = None, check_fit: bool = True) -> dict:
-    """Build ``top`` with ``options[key]`` = each of ``values`` (baseline first) on ``target``."""
+    """Build ``top`` with ``options[key]`` = each of ``values`` (baseline first) on ``target``. For the
+    tile's ``predictor`` (the default key) ``values`` defaults to ``("none", <options' predictor>)``: the
+    baseline against the chosen predictor (the registry default, bnn, when none is given)."""
     from .blocks import get_block
 
     block = get_block(top)
     if key not in {o.name for o in block.options}:
-        raise ValueError(f"--compare needs a block with option {key!r} (the tile's memo switch); "
+        raise ValueError(f"--compare needs a block with option {key!r} (the tile's predictor); "
                          f"block {top!r} takes {', '.join(o.name for o in block.options) or 'no options'}")
+    if values is None:
+        if key != "predictor":
+            raise ValueError(f"compare: give the values of option {key!r} to build")
+        chosen = block.resolve(options)["predictor"]
+        if chosen == "none":
+            raise ValueError("--compare builds the baseline against a predictor: choose --predictor "
+                             "(e.g. bnn or low-rank), not none")
+        values = ("none", chosen)
     root = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target
     records = []
-    option = next(o for o in block.options if o.name == key)
     for value in values:
-        if isinstance(value, bool) and option.type is str:  # the tile's memo option is "true"/"false"
-            value = "true" if value else "false"
         opts = {**(options or {}), key: value}
         resolved = block.resolve(opts)
-        name = design_name(top, resolved) if key == "memo" else f"{top}-{key}-{value}"
+        name = design_name(top, resolved) if key == "predictor" else f"{top}-{key}-{value}"
         records.append(synthesize(top, target, opts, root / name, seed=seed, constraint_mhz=constraint_mhz,
                                   check_fit=check_fit, breakdown=True))
     base, variant = records

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from . import fit, reports
-from .blocks import elaborate, get_block, truth
+from .blocks import elaborate, get_block
 from .targets import get_target, make_platform
 from .tools import ToolError, log_reason, patched_environ, run_tool, tool_env, tool_path, tool_version
 from .wrapper import ScanWrapper
@@ -30,9 +30,10 @@ RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "b
 
 
 def design_name(top: str, options: dict) -> str:
-    """Short name of a configuration, used for the build directory: ``tile-memo`` / ``tile-base``..."""
-    if "memo" in options:
-        return f"{top}-{'memo' if truth(options['memo']) else 'base'}"
+    """Short name of a configuration, used for the build directory: ``tile-base`` (predictor none),
+    ``tile-bnn``, ``tile-low-rank``..."""
+    if "predictor" in options:
+        return f"{top}-{'base' if options['predictor'] == 'none' else options['predictor']}"
     return top
 
 

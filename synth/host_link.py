@@ -8,7 +8,7 @@ this project) or the simulated serial line of ``tests/test_synth_host_link.py``:
 
     import json, serial
     from synth.host_link import HostLink, TileLink
-    link = HostLink.from_description(json.load(open("build/synth/ice40/tile-memo/bridge.json")),
+    link = HostLink.from_description(json.load(open("build/synth/ice40/tile-bnn/bridge.json")),
                                      serial.Serial("/dev/ttyUSB1", 115200, timeout=1))
     tile = TileLink(link, hidden=16)
     tile.load_model(compiled)                    # a fuzzymemo.compiled.CompiledModel of the same tile

@@ -52,7 +52,9 @@ def record_table(records: list[dict]) -> str:
 def compare_table(result: dict) -> str:
     from .compare import METRICS
 
-    base_label, var_label = ("baseline", "memo") if result["key"] == "memo" else tuple(result["values"])
+    base_label, var_label = tuple(result["values"])
+    if result["key"] == "predictor":
+        base_label = "baseline"
     labels = dict(METRICS)
     rows = [[labels[k], v["base"], v["variant"], v["delta"],
              None if v["percent"] is None else f"{v['percent']:+.1f}%"] for k, v in result["overhead"].items()]
@@ -65,12 +67,13 @@ def compare_table(result: dict) -> str:
                   m["memory_bits"]["delta"], m["cmos_transistors"]["base"], m["cmos_transistors"]["variant"],
                   m["cmos_transistors"]["delta"]] for m in mods]
         text += "\n\nper submodule (hierarchical totals):\n" + format_table(
-            ["module", "gates base", "gates memo", "FF delta", "mem bits delta", "trans. base", "trans. memo",
-             "trans. delta"], mrows)
+            ["module", "gates base", f"gates {var_label}", "FF delta", "mem bits delta", "trans. base",
+             f"trans. {var_label}", "trans. delta"], mrows)
     elif mods:
         mrows = [[m["module"], m["lut"]["base"], m["lut"]["variant"], m["lut"]["delta"], m["ff"]["base"],
                   m["ff"]["variant"], m["ff"]["delta"], m["bram"]["delta"], m["dsp"]["delta"]] for m in mods]
         text += ("\n\nper submodule (Yosys mapping with the hierarchy kept; the flat build above optimises "
-                 "across modules):\n" + format_table(["module", "LUT base", "LUT memo", "LUT delta", "FF base",
-                                                      "FF memo", "FF delta", "BRAM delta", "DSP delta"], mrows))
+                 "across modules):\n" + format_table(["module", "LUT base", f"LUT {var_label}", "LUT delta",
+                                                      "FF base", f"FF {var_label}", "FF delta", "BRAM delta",
+                                                      "DSP delta"], mrows))
     return text

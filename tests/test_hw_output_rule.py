@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
-"""The output rule's memo table (hw/output_rule.py) in the Amaranth simulator against the golden model's
-output rule (golden_model.memo.MemoTable.predicted_preact, intops.activate, intops.within_threshold),
-under random valid gaps and back-pressure."""
+"""The output rule's memo table (hw/output_rule.py) in the Amaranth simulator and in cocotb on Icarus and
+Verilator (sim/testbenches/tb_output_rule.py) against the golden model's output rule
+(golden_model.memo.MemoTable.predicted_preact, intops.activate, intops.within_threshold), under random valid
+gaps and back-pressure; throughput and latency."""
 
 import random
 
@@ -13,6 +14,9 @@ from golden_model import intops
 from golden_model.formats import FixedPointConfig
 from hw.activation import Activation
 from hw.output_rule import OutputRuleTable
+from hw.top import ReadyPorts
+from sim.runner import pytest_simulators, run_component
+from sim.unit_vectors import config_by_name
 
 CFG = FixedPointConfig()
 
@@ -95,3 +99,19 @@ def test_output_rule_table_equals_the_golden_rule(gain_bits, form):
         assert [(h, y) for h, y, _, _ in items] == want
         assert [(i, s) for _, _, i, s in items] == [(lk["index"], lk["s"]) for lk in lookups]
     assert sum(h for _, _, want in rounds for h, _ in want) > 5   # the case exercises hits
+
+
+#: (entries, s_bits, gain_bits, formats): the tile's use (no gain, out-of-range indices), a gain and narrow formats.
+COCOTB_CONFIGS = [(12, 24, 0, "default"), (8, 10, 4, "narrow")]
+COCOTB_PARAMS = {"sequences": 6, "steps": 8, "latency": OutputRuleTable.latency,
+                 "phases": [[1.0, 1.0], [0.5, 1.0], [1.0, 0.4], [0.4, 0.4]]}
+
+
+@pytest.mark.parametrize("entries,s_bits,gain_bits,cfg", COCOTB_CONFIGS,
+                         ids=[f"E{e}-S{s}-G{g}-{c}" for e, s, g, c in COCOTB_CONFIGS])
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_cocotb(sim, entries, s_bits, gain_bits, cfg):
+    table = ReadyPorts(OutputRuleTable(entries, config_by_name(cfg), s_bits, gain_bits))
+    run_component(table, sim, "sim.testbenches.tb_output_rule", name="output_rule_table",
+                  config={"entries": entries, "s_bits": s_bits, "gain_bits": gain_bits, "cfg": cfg},
+                  params={**COCOTB_PARAMS, "seed": entries}, tests=2)

@@ -183,9 +183,25 @@ def test_bad_parameters():
 
 def test_registry_entry_elaborates():
     from amaranth.hdl import Fragment
-    tile = registry.build("tile", {"cell": "gru", "memo": "false"})
+    tile = registry.build("tile", {"cell": "gru", "predictor": "none"})
     assert isinstance(tile, Tile) and not tile.params.memo and tile.params.cell == "gru"
     Fragment.get(tile, None)
+
+
+def test_registry_predictor_option():
+    """``predictor`` takes none and every predictor with hardware; low-rank's rank and factor bits reach
+    the front-end class (configured through the scheme registry)."""
+    from hw.tile_low_rank import LowRankFrontEnd
+    assert registry.tile_predictors() == ("none", "bnn", "low-rank")
+    assert registry.build("tile", {}).params.front_end is BnnFrontEnd
+    fe = registry.build("tile", {"predictor": "low-rank", "rank": 3, "factor_bits": 6}).params.front_end
+    assert fe is LowRankFrontEnd.configure(3, 6) and (fe.rank, fe.bits) == (3, 6)
+    with pytest.raises(ValueError, match="option predictor must be one of"):
+        registry.build("tile", {"predictor": "oracle"})
+    with pytest.raises(ValueError, match="rank must be an integer in 1..64"):
+        registry.build("tile", {"predictor": "low-rank", "rank": 0})
+    with pytest.raises(ValueError, match="predictor low-rank: the output rule .* cache_update must be 'compute'"):
+        registry.build("tile", {"predictor": "low-rank", "cache_update": "always"})
 
 
 def test_cache_update_always():

@@ -179,7 +179,7 @@ def test_overhead_and_breakdown():
 
 
 def test_compare_with_a_block_option(tmp_path):
-    # The tile's --compare varies "memo"; the machinery works for any option.
+    # The tile's --compare varies "predictor"; the machinery works for any option.
     result = compare("memo_table", "generic", {"entries": 8, "y_bits": 4, "b_bits": 4}, key="cache_update",
                      values=("compute", "always"), build_dir=tmp_path)
     assert result["base"]["options"]["cache_update"] == "compute"
@@ -203,8 +203,12 @@ def test_bad_target_and_options(tmp_path):
         synthesize("bnn", "generic", {"lanes": 3}, tmp_path)
     with pytest.raises(ValueError, match="unknown block"):
         synthesize("nope", "generic", {}, tmp_path)
-    with pytest.raises(ValueError, match="option 'memo'"):
+    with pytest.raises(ValueError, match="option 'predictor'"):
         compare("bnn", "generic", {}, build_dir=tmp_path)
+    with pytest.raises(ValueError, match="choose --predictor"):
+        compare("tile", "generic", {"predictor": "none"}, build_dir=tmp_path)
+    with pytest.raises(ValueError, match="option predictor must be one of"):
+        compare("tile", "generic", {"predictor": "top-k"}, build_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown target"):
         get_target("asic")
 
@@ -248,7 +252,8 @@ def test_cli_errors(tmp_path, capsys):
 def test_tile_compare_small(tmp_path):
     result = compare("tile", "generic", _small("tile"), build_dir=tmp_path)
     base, memo = result["base"], result["variant"]
-    assert base["options"]["memo"] == "false" and memo["options"]["memo"] == "true"
+    assert base["options"]["predictor"] == "none" and memo["options"]["predictor"] == "bnn"
+    assert (base["design"], memo["design"]) == ("tile-base", "tile-bnn")
     assert memo["cmos_transistors"] > base["cmos_transistors"] and memo["ff"] > base["ff"]
     rows = {r["module"]: r for r in result["modules"]}
     # the memoization hardware (the predictor front end: BNN, memo table, sign bits, decision FIFO) exists
@@ -259,11 +264,17 @@ def test_tile_compare_small(tmp_path):
 
 
 @pytest.mark.skipif(not FULL, reason="full tile builds: set FUZZYMEMO_SYNTH_FULL=1")
+@pytest.mark.parametrize("predictor", ["bnn", "low-rank"])
 @pytest.mark.parametrize("target", ["generic", "ice40", "ecp5"])
-def test_full_tile_compare(target, tmp_path):
+def test_full_tile_compare(target, predictor, tmp_path):
     from synth import configs
 
-    result = compare("tile", target, configs.preset("tile", target), build_dir=tmp_path)
+    options = {**configs.preset("tile", target), "predictor": predictor}
+    if (target, predictor) == ("ice40", "low-rank"):   # docs/synthesis.md: 22 DSP of 8
+        with pytest.raises(FitError, match="needs 22 DSP multipliers"):
+            compare("tile", target, options, build_dir=tmp_path)
+        return
+    result = compare("tile", target, options, build_dir=tmp_path)
     base, memo = result["base"], result["variant"]
     if target == "generic":
         assert memo["cmos_transistors"] > base["cmos_transistors"]

@@ -3,13 +3,16 @@
     fuzzymemo synth --top bnn --target generic --width 64
     fuzzymemo synth --top dot_product --target ice40 --lanes 4 --json dp.json
     fuzzymemo synth --top tile --target ice40,ecp5 --compare --json overhead.json
+    fuzzymemo synth --top tile --target ice40 --predictor low-rank --compare
     fuzzymemo synth --list-targets
 
 Targets: ``generic`` (Yosys synth + stat; stat -tech cmos as an ASIC-proxy transistor count), ``ice40``
 (iCE40UP5K, iCEBreaker: bitstream, LUT4/FF/EBR/SPRAM/DSP, fmax) and ``ecp5`` (LFE5U-85F, ULX3S). On the
-FPGA targets the block sits behind a scan-chain wrapper (see docs/synthesis.md). ``--compare`` builds the
-baseline (memo off at elaboration) and the memoizing version of the same configuration and reports the
-cost of memoization. Tool output goes to ``--build-dir`` (default ``build/synth/<target>/<design>``);
+FPGA targets the block sits behind a scan-chain wrapper (see docs/synthesis.md). The tile's ``--predictor``
+chooses its memoization hardware (``bnn``, the default, ``low-rank`` with ``--rank``/``--factor_bits``, or
+``none``: the baseline tile). ``--compare`` builds the baseline (predictor none at elaboration) and the
+tile with the chosen predictor, same configuration otherwise, and reports the cost of memoization. Tool
+output goes to ``--build-dir`` (default ``build/synth/<target>/<design>``);
 ``--json`` writes the records.
 """
 
@@ -90,7 +93,8 @@ def register(subparsers) -> None:
                         "link on the board's clock; protocol in synth/board.py, layout in bridge.json)")
     p.add_argument("--baud", type=at_least(1), default=115200, help="UART baud rate of --wrapper uart (default 115200)")
     p.add_argument("--compare", action="store_true",
-                   help="build the baseline (memo off) and memoizing versions and report the overhead")
+                   help="build the baseline (predictor none) and the tile with --predictor (default bnn) and report "
+                        "the overhead")
     p.add_argument("--preset", choices=("target", "none"), default="target",
                    help="start from the target's default configuration of the tile (default) or from the "
                         "block's own defaults")

@@ -16,21 +16,13 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from golden_model import intops
 from golden_model import memo as gmemo
-from golden_model.formats import THETA_BITS
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
+from sim.testbenches.checks import back_to_back
 from sim.testbenches.memo_ref import FORMS, MemoTableRef
-
-THETA_MAX = (1 << THETA_BITS) - 1
-
-
-def _theta_choices(form: str):
-    if form == intops.RELATIVE:
-        return [0, 0, 16, 64, 128, 256, 1024, THETA_MAX]
-    return [0, 0, 1, 2, 5, 20, THETA_MAX]
+from sim.testbenches.memo_steps import MemoSteps, theta_choices
 
 
 @cocotb.test()
@@ -41,39 +33,14 @@ async def golden_steps(dut):
     rng = random.Random(p.get("seed", 1))
     y_lo, y_hi = -(1 << (y_bits - 1)), (1 << (y_bits - 1)) - 1
     b_lo, b_hi = -(1 << (b_bits - 1)), (1 << (b_bits - 1)) - 1
-    dut.clear.value = 0
-    dut.enable.value = 0
-    dut.theta.value = 0
-    dut.form.value = 0
+    dut.clear.value = dut.enable.value = dut.theta.value = dut.form.value = 0
     await start_clock_and_reset(dut)
-    sb = Scoreboard(f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response")
-    upd = StreamDriver(dut, "update", dut.clk, stream_codec(design, "update"), rng=random.Random(rng.random()))
-    look = StreamDriver(dut, "lookup", dut.clk, stream_codec(design, "lookup"), rng=random.Random(rng.random()))
-    current = {}
-
-    def on_response(item):
-        sb.receive(item)
-        if not item["hit"] and item["index"] in current:
-            j = item["index"]
-            upd.send({"index": j, "y": current[j][0], "b": current[j][1]})   # the "computed" neuron
-
-    sink = StreamSink(dut, "response", dut.clk, stream_codec(design, "response"), rng=random.Random(rng.random()),
-                      callback=on_response)
-    phases = p.get("phases", [[1.0, 1.0]])
-    lookups = hits = 0
-    for seq in range(p.get("sequences", 4)):
-        look.valid_prob, sink.ready_prob = phases[seq % len(phases)]
-        upd.valid_prob = look.valid_prob
-        form = FORMS[seq % 2]
-        theta = [0, THETA_MAX][seq] if seq < 2 else rng.choice(_theta_choices(form))
-        enable = 0 if seq == 2 else 1
+    bench = MemoSteps(dut, design, rng, f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response",
+                      p.get("phases", [[1.0, 1.0]]))
+    async for seq, form, theta, enable in bench.sequences(p.get("sequences", 4)):
         kind = gmemo.PREDICTED if enable else gmemo.OFF
         golden = gmemo.MemoTable(gmemo.MemoPolicy(kind, 0.0, form, cache_update), 1, entries,
                                  np.array([[theta]]))
-        dut.theta.value, dut.form.value, dut.enable.value = theta, FORMS.index(form), enable
-        dut.clear.value = 1
-        await RisingEdge(dut.clk)
-        dut.clear.value = 0
         b = np.array([min(b_hi, max(b_lo, rng.choice([0, 0, b_lo, b_hi, rng.randint(-8, 8),
                                                           rng.randint(b_lo, b_hi)])))
                       for _ in range(entries)], dtype=np.int64)
@@ -90,18 +57,14 @@ async def golden_steps(dut):
             y = np.array([rng.choice([y_lo, y_hi, 0, rng.randint(y_lo, y_hi)]) if rng.random() < 0.2
                           else rng.randint(y_lo, y_hi) for _ in range(entries)], dtype=np.int64)
             out, hit = golden.apply(slice(None), y[None], b[None], np.array([True]))
-            current = {j: (int(y[j]), int(b[j])) for j in range(entries)}
+            bench.computed = {j: {"index": j, "y": int(y[j]), "b": int(b[j])} for j in range(entries)}
             for j in rng.sample(range(entries), entries):
                 h = bool(hit[0, j])
-                look.send({"index": j, "b": int(b[j])})
-                sb.expect({"hit": int(h), "y": int(out[0, j]) if h else 0, "index": j, "b": int(b[j])},
-                          f"seq {seq} step {step} theta {theta} {form} enable {enable}")
-                hits += h
-            lookups += entries
-            await wait_until(dut, lambda: sb.pending == 0 and upd.idle, 50 * entries + 200, f"step {step}")
-    assert not sink.protocol_errors, sink.protocol_errors
-    sb.check()
-    dut._log.info("golden_steps: %d lookups (%d hits) checked; %s", lookups, hits, sb.report())
+                bench.lookup({"index": j, "b": int(b[j])},
+                             {"hit": int(h), "y": int(out[0, j]) if h else 0, "index": j, "b": int(b[j])},
+                             f"seq {seq} step {step} theta {theta} {form} enable {enable}")
+            await bench.end_step(f"step {step}")
+    await bench.finish("golden_steps")
 
 
 @cocotb.test()
@@ -146,7 +109,7 @@ async def random_traffic(dut):
                 state["enable"] = int(crng.random() < 0.85)
             if crng.random() < 0.05:
                 state["form"] = crng.randint(0, 1)
-                state["theta"] = crng.choice(_theta_choices(FORMS[state["form"]]))
+                state["theta"] = crng.choice(theta_choices(FORMS[state["form"]]))
             for k, v in state.items():
                 getattr(dut, k).value = v
             await read_only
@@ -206,14 +169,6 @@ async def throughput(dut):
     """Back to back lookups, ready high: one decision per cycle, response LATENCY cycles after the lookup."""
     p, design = load_params(), load_design()
     await start_clock_and_reset(dut)
-    counter = CycleCounter(dut.clk)
-    in_cycles = []
-    look = StreamDriver(dut, "lookup", dut.clk, stream_codec(design, "lookup"), counter=counter,
-                        on_send=lambda item, c: in_cycles.append(c))
-    sink = StreamSink(dut, "response", dut.clk, stream_codec(design, "response"), counter=counter)
     entries = design["config"]["entries"]
-    for k in range(200):
-        look.send({"index": k % entries, "b": 0})
-    await wait_until(dut, lambda: sink.received == 200, 1000, "responses")
-    assert in_cycles[-1] - in_cycles[0] == 199, "lookups were not accepted one per cycle"
-    assert {o - i for o, i in zip(sink.cycles, in_cycles, strict=True)} == {p["latency"]}
+    await back_to_back(dut, design, "lookup", "response", [{"index": k % entries, "b": 0} for k in range(200)],
+                       p["latency"])
