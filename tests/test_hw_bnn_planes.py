@@ -16,6 +16,9 @@ from golden_model.formats import FixedPointConfig
 from golden_model.predictors import BitPlaneBnn
 from hw.bnn_planes import BitPlaneUnit, plane_bits_of
 from hw.tile_bnn import SignBits
+from sim import runner
+from sim.runner import pytest_simulators
+from sim.testbenches.bnn_vectors import make_plane_neurons
 
 CFG = FixedPointConfig()
 ACT, FRAC = CFG.act.bits, CFG.act.frac
@@ -70,40 +73,35 @@ def test_sign_bits_planes_are_the_residual_bits(planes):
         assert word == want
 
 
-def _beats(planes, width, v, w_row):
-    """The unit's beats of one neuron: ``width`` elements per beat, plane l's bits at word l of ``x``."""
-    bits = [plane_bits_of(x, planes, FRAC) for x in v]
-    signs = intops.sign_bits(np.asarray(w_row))
-    out = []
-    for start in range(0, len(v), width):
-        chunk = range(start, min(start + width, len(v)))
-        x = sum(bits[i][level] << (level * width + i - start) for i in chunk for level in range(planes))
-        out.append({"x": x, "w": sum(int(signs[i]) << (i - start) for i in chunk), "count": len(chunk),
-                    "last": int(chunk.stop == len(v))})
-    return out
-
-
 @pytest.mark.parametrize("planes,width", [(1, 8), (2, 5), (3, 8), (4, 3)])
 def test_bit_plane_unit_equals_golden_score(planes, width):
-    """Neurons of random lengths (1..20 inputs) through BitPlaneUnit under random gaps and back-pressure:
-    every score equals BitPlaneBnn(planes).score."""
-    rng = np.random.default_rng(10 * planes + width)
-    neurons = []
-    for _ in range(25):
-        n = int(rng.integers(1, 21))
-        v, w = rng.integers(-(1 << (ACT - 1)), 1 << (ACT - 1), n), rng.integers(-50, 50, (1, n))
-        neurons.append((_beats(planes, width, v, w[0]), int(_golden_score(planes, v, w)[0])))
+    """Corner and random neurons (1..20 inputs) through BitPlaneUnit under random gaps and back-pressure:
+    every score equals BitPlaneBnn(planes).score (sim/testbenches/bnn_vectors.py)."""
+    neurons = make_plane_neurons(10 * planes + width, 25, width, 20, planes, FRAC)
     dut = BitPlaneUnit(width, 20, planes)
     result = {}
 
     async def producer(ctx):
-        await drive(ctx, dut.i, [beat for beats, _ in neurons for beat in beats], random.Random(1), 0.3)
+        await drive(ctx, dut.i, [beat for beats, _, _ in neurons for beat in beats], random.Random(1), 0.3)
 
     async def consumer(ctx):
         result["s"], _ = await collect(ctx, dut.o, len(neurons), int, random.Random(2), 0.3)
 
     run(dut, producer, consumer)
-    assert result["s"] == [s for _, s in neurons]
+    assert result["s"] == [s for _, s, _ in neurons]
+
+
+@pytest.mark.parametrize("planes,width,max_inputs", [(2, 8, 40), (3, 5, 23)])
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_cocotb(sim, planes, width, max_inputs):
+    """The unit on Icarus and Verilator (sim/testbenches/tb_bnn.py): random phases of valid gaps and
+    back-pressure, one beat per cycle and the documented latency."""
+    config = {"width": width, "max_inputs": max_inputs, "planes": planes, "frac": FRAC}
+    design = runner.Design.from_component(BitPlaneUnit(width, max_inputs, planes), name="bnn_planes",
+                                          config=config)
+    params = {"neurons": 60, "phases": [[1.0, 1.0], [0.5, 1.0], [1.0, 0.4], [0.4, 0.4]], "seed": planes * 7 + width,
+              "latency": BitPlaneUnit.latency}
+    assert runner.run(design, sim, "sim.testbenches.tb_bnn", params=params)["tests"] == 2
 
 
 @pytest.mark.parametrize("make", [lambda: BitPlaneUnit(8, 20, 0), lambda: BitPlaneUnit(8, 20, 9),
