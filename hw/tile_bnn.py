@@ -23,8 +23,6 @@ from .tile_rows import element_layout
 __all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "SignFeed", "DECISION_DEPTH", "sign_words"]
 
 
-
-
 def bnn_beats(params: TileParams, n_x: int) -> int:
     """BNN beats of one neuron: ceil((n_x + H) / B)."""
     return ceil_div(n_x + params.hidden, params.bnn_width)

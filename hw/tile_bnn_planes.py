@@ -93,6 +93,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
             raise ValueError(f"slot {slot}: the bnn-planes output-rule shift {prepared.shift} is outside "
                              f"0..{(1 << SHIFT_BITS) - 1} (planes + weight.frac - preact.frac)")
         gain_bits, G, H = params.config.weight.bits, params.gates, params.hidden
+        if not np.all((prepared.gain >= 0) & (prepared.gain < 1 << gain_bits)):   # round(mean |w|) <= 2**(wb-1)
+            raise ValueError(f"slot {slot}: a bnn-planes gain does not fit {gain_bits} unsigned bits")
         base = cls._sign_depth(params) + slot * params.neurons
         gains = [(base + n, int(prepared.gain[(n % G) * H + n // G]) | (prepared.shift << gain_bits))
                  for n in range(params.neurons)]
