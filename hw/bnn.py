@@ -21,8 +21,10 @@ MAX_WIDTH = 4096
 MAX_INPUTS = 1 << 24
 
 
-def bnn_input_layout(width: int) -> data.StructLayout:
-    """Payload of one input beat of a :class:`BnnUnit` of ``width`` bits per beat.
+def bnn_input_layout(width: int, planes: int = 1) -> data.StructLayout:
+    """Payload of one input beat of a :class:`BnnUnit` of ``width`` bits per beat (``planes`` > 1: of a
+    :class:`hw.bnn_planes.BitPlaneUnit`, ``x`` holding one ``width``-bit word per plane, plane l at bits
+    l*width..(l+1)*width-1).
 
     x     -- packed input sign bits (bit k = element k of the beat; 1 means >= 0)
     w     -- packed weight sign bits, same order
@@ -30,7 +32,7 @@ def bnn_input_layout(width: int) -> data.StructLayout:
     last  -- this beat ends the neuron: the output for the neuron follows
     """
     return data.StructLayout({
-        "x": unsigned(width),
+        "x": unsigned(width * planes),
         "w": unsigned(width),
         "count": unsigned(width.bit_length()),
         "last": unsigned(1),

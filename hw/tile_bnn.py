@@ -5,28 +5,22 @@ interface of :mod:`hw.tile_front_end`. See ``docs/hw/front_end.md``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model import intops
 
 from .bnn import BnnUnit, bnn_input_layout
+from .bnn_planes import MAX_PLANES, plane_bits, plane_bits_of
 from .checks import check_int, silence_unused
-from .memo_table import MemoTable, ThresholdForm, memo_layouts
+from .memo_table import MemoTable, memo_layouts
 from .shapes import count_shape, index_shape, read_port
-from .tile_front_end import FrontEnd
-from .tile_memories import write_from
+from .tile_front_end import DECISION_DEPTH, DECISION_FIFO_LATENCY, FrontEnd
 from .tile_params import TileParams, ceil_div, check_part_params
 from .tile_rows import element_layout
 
-__all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "DECISION_DEPTH"]
-
-#: Depth of the decision FIFO (BNN/memo-table decisions queued ahead of the dot-product unit).
-DECISION_DEPTH = 16
-#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
-DECISION_FIFO_LATENCY = 1
-
+__all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "SignFeed", "DECISION_DEPTH", "sign_words"]
 
 
 def bnn_beats(params: TileParams, n_x: int) -> int:
@@ -35,46 +29,54 @@ def bnn_beats(params: TileParams, n_x: int) -> int:
 
 
 class SignBits(wiring.Component):
-    """Two banks of ``size`` sign flip-flops (1 = element >= 0): element ``index`` of the step is written
-    into the write bank, which flips after the step's ``last`` element; ``bits`` shows the read bank,
-    which flips on ``swap``.
+    """Two banks of ``size`` sign flip-flops (1 = element >= 0) per plane: element ``index`` of the step is
+    written into the write bank, which flips after the step's ``last`` element; ``bits`` shows the read
+    bank, which flips on ``swap``. With ``planes`` > 1 an element's bits are its residual sign planes
+    (:func:`hw.bnn_planes.plane_bits`, ``frac`` = the activation fraction bits).
 
     Parameters: ``size`` (1..65536 elements), ``first_bank`` (bank written first after reset, 0 or 1;
-    the read bank starts at 0), ``bits`` (element width).
+    the read bank starts at 0), ``bits`` (element width), ``planes`` (1..8), ``frac`` (planes..bits - 1;
+    only used for planes > 1).
 
     Ports: ``i`` In(stream, always ready) of :func:`hw.tile_rows.element_layout`; ``swap`` In(1);
-    ``bits`` Out(size). :attr:`latency` = 1 (a written bit shows the cycle after, once its bank is read).
+    ``bits`` Out(planes*size), plane l at bits l*size..(l+1)*size-1. :attr:`latency` = 1 (a written bit
+    shows the cycle after, once its bank is read).
     """
 
     latency = 1
 
-    def __init__(self, size: int, bits: int, first_bank: int = 0):
+    def __init__(self, size: int, bits: int, first_bank: int = 0, planes: int = 1, frac: int | None = None):
         try:
             self.size = check_int("SignBits size", size, 1, 1 << 16)
             check_int("SignBits bits", bits, 2, 64)
             self.first_bank = check_int("SignBits first_bank", first_bank, 0, 1)
+            self.planes = check_int("SignBits planes", planes, 1, MAX_PLANES)
+            self.frac = frac if planes == 1 else check_int("SignBits frac", frac, planes, bits - 1)
         except (TypeError, ValueError):
             silence_unused(self)
             raise
         super().__init__({
             "i": In(stream.Signature(element_layout(size, signed(bits)), always_ready=True)),
             "swap": In(1),
-            "bits": Out(size),
+            "bits": Out(planes * size),
         })
 
     def elaborate(self, platform):
         m = Module()
-        banks = [Signal(self.size, name=f"bank{b}") for b in range(2)]
+        size = self.size
+        banks = [Signal(self.planes * size, name=f"bank{b}") for b in range(2)]
         wbank = Signal(init=self.first_bank)
         rbank = Signal()
         e = self.i.payload
-        m.d.comb += self.bits.eq(Mux(rbank, banks[1], banks[0]))
+        planes = Signal(self.planes, name="planes")
+        m.d.comb += [self.bits.eq(Mux(rbank, banks[1], banks[0])),
+                     planes.eq(plane_bits(e.data, self.planes, self.frac))]
         with m.If(self.i.valid):
             for b in range(2):
                 with m.If(wbank == b):
-                    for k in range(self.size):  # explicit bits: no incomplete case over the index in Verilog
+                    for k in range(size):  # explicit bits: no incomplete case over the index in Verilog
                         with m.If(e.index == k):
-                            m.d.sync += banks[b][k].eq(e.data >= 0)
+                            m.d.sync += [banks[b][level * size + k].eq(planes[level]) for level in range(self.planes)]
             with m.If(e.last):
                 m.d.sync += wbank.eq(~wbank)
         with m.If(self.swap):
@@ -88,10 +90,12 @@ class BnnFeeder(wiring.Component):
 
     Stage 0 holds the counters and the sign-memory address; stage 1 (the output register, with the
     memory's read data) is the ``o`` stream, so :attr:`latency` = 1 cycle from a beat's issue to ``o``.
+    With ``planes`` > 1 (``bnn-planes``) a beat carries the same B bits of every plane (``x`` word l =
+    plane l) with one sign-memory row.
 
     Ports
     -----
-    v : In(KB*B)          packed sign bits of [x ; h] (bit i = element i)
+    v : In(planes*KB*B)   packed sign bits of [x ; h] (bit i = element i), plane l at bits l*KB*B...
     run : In(1)           feed in this cycle (a step computes and memoization is on)
     n_x, slot : In        the sequence's n_x and slot; ``seq_start`` samples the slot's sign-memory base
     seq_start, step_reset : In(1)  ``step_reset`` returns to neuron 0
@@ -101,16 +105,17 @@ class BnnFeeder(wiring.Component):
 
     latency = 1
 
-    def __init__(self, params: TileParams):
+    def __init__(self, params: TileParams, planes: int = 1):
         self.params = p = check_part_params(self, params)
+        self.planes = check_int("BnnFeeder planes", planes, 1, MAX_PLANES)
         depth = p.slots * p.neurons * p.sign_rows
         super().__init__({
-            "v": In(p.sign_rows * p.bnn_width),
+            "v": In(planes * p.sign_rows * p.bnn_width),
             "run": In(1), "seq_start": In(1), "step_reset": In(1),
             "n_x": In(count_shape(p.input_size)),
             "slot": In(index_shape(p.slots)),
             "sign": read_port(depth, p.bnn_width),   # rows of the front end's ``predictor`` memory
-            "o": Out(stream.Signature(bnn_input_layout(p.bnn_width))),
+            "o": Out(stream.Signature(bnn_input_layout(p.bnn_width, planes))),
         })
 
     def elaborate(self, platform):
@@ -135,7 +140,9 @@ class BnnFeeder(wiring.Component):
         with m.If(self.seq_start):
             m.d.sync += s_base0.eq(self.slot * (NN * KB))
         with m.If(f_go):
-            m.d.sync += [o.valid.eq(1), o.payload.x.eq(self.v.word_select(f_beat, B)),
+            # plane l's beat word = word f_beat of plane l's KB words
+            beat = Cat(*(self.v.word_select(level * KB + f_beat, B) for level in range(self.planes)))
+            m.d.sync += [o.valid.eq(1), o.payload.x.eq(beat),
                          o.payload.count.eq(Mux(f_last, f_left, B)), o.payload.last.eq(f_last)]
             with m.If(f_last):
                 m.d.sync += [f_n.eq(f_n + 1), f_beat.eq(0), f_left.eq(self.n_x + H),
@@ -152,7 +159,65 @@ class BnnFeeder(wiring.Component):
         return m
 
 
-class BnnFrontEnd(FrontEnd):
+def sign_words(params: TileParams, slot: int, weights) -> list[tuple[int, int]]:
+    """The packed sign-weight rows of one slot: KB B-bit words per neuron n (issue order, weight row
+    g*H + j for n = j*G + g) at ``(slot*G*H + n)*KB``."""
+    out = []
+    for n in range(params.neurons):
+        row = (n % params.gates) * params.hidden + n // params.gates   # n = j*G + g -> row g*H + j
+        base = (slot * params.neurons + n) * params.sign_rows
+        words = intops.pack_bits(intops.sign_bits(weights[row]), params.bnn_width)
+        out += [(base + k, int(word)) for k, word in enumerate(words)]
+    return out
+
+
+class SignFeed:
+    """What the BNN front ends share (:class:`BnnFrontEnd`, :class:`hw.tile_bnn_planes.BitPlaneFrontEnd`):
+    the [x ; h] sign planes (:class:`SignBits`, ``planes`` per element) and the :class:`BnnFeeder` that
+    reads the sign-weight rows of the ``predictor`` memory (rows ``0..slots*G*H*KB-1``, :func:`sign_words`)."""
+
+    planes = 1
+
+    @classmethod
+    def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
+        """Decision k at ``latency + kb + k*kb``: kb = ceil((n_x + H) / B) feeder beats per neuron."""
+        kb = bnn_beats(params, n_x)
+        return cls.latency + kb, kb
+
+    def _sign_parts(self, p: TileParams):
+        frac = p.config.act.frac if self.planes > 1 else None
+        self.x_signs = SignBits(p.input_size, p.config.act.bits, 0, self.planes, frac)
+        self.h_signs = SignBits(p.hidden, p.config.act.bits, 1, self.planes, frac)
+        self.feeder = BnnFeeder(p, self.planes)
+
+    def _feed_signs(self, m, sign_port, memo_on):
+        """x, h -> SignBits -> v = [x & mask(n_x) ; h_{t-1}] per plane -> the feeder, whose sign rows come
+        from ``sign_port`` (a read port of the predictor memory, the low B bits of its rows)."""
+        p = self.params
+        H, KB, B, nx = p.hidden, p.sign_rows, p.bnn_width, p.input_size
+        m.submodules.x_signs, m.submodules.h_signs, m.submodules.feeder = xs, hs, feeder = \
+            self.x_signs, self.h_signs, self.feeder
+        xmask = Signal(nx)
+        with m.If(self.seq_start):
+            m.d.sync += xmask.eq(Cat(*(Const(k, count_shape(nx)) < self.n_x for k in range(nx))))
+        wiring.connect(m, wiring.flipped(self.x), xs.i)
+        wiring.connect(m, wiring.flipped(self.h), hs.i)
+        m.d.comb += [xs.swap.eq(self.step_end), hs.swap.eq(self.step_end)]
+        vwidth, words = KB * B, []
+        zero = plane_bits_of(0, self.planes, p.config.act.frac)   # h_{t-1} = 0 on the first step
+        for level in range(self.planes):
+            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, H)
+            h_cur = Mux(self.first_step, Const((1 << H) - 1 if zero[level] else 0, H), h_bits)
+            words.append((Cat(x_bits & xmask, Const(0, vwidth)) | (Cat(h_cur, Const(0, vwidth)) << self.n_x))[:vwidth])
+        m.d.comb += [feeder.v.eq(Cat(*words)),
+                     feeder.run.eq(self.go & memo_on), feeder.n_x.eq(self.n_x), feeder.slot.eq(self.slot),
+                     feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset),
+                     sign_port.addr.eq(feeder.sign.addr), sign_port.en.eq(feeder.sign.en),
+                     feeder.sign.data.eq(sign_port.data[:B])]
+        return feeder
+
+
+class BnnFrontEnd(SignFeed, FrontEnd):
     """BNN-predicted fuzzy memoization (DESIGN.md 3.3) as a tile front end (:mod:`hw.tile_front_end`).
 
     It keeps the sign bits of the x elements (two banks: the step being read and the next one being
@@ -178,9 +243,7 @@ class BnnFrontEnd(FrontEnd):
         super().__init__(params, image)
         p = params
         act_bits = p.config.act.bits
-        self.x_signs = SignBits(p.input_size, act_bits, first_bank=0)
-        self.h_signs = SignBits(p.hidden, act_bits, first_bank=1)
-        self.feeder = BnnFeeder(p)
+        self._sign_parts(p)
         self.bnn = BnnUnit(p.bnn_width, p.n_max)
         self.memo = MemoTable(p.neurons, act_bits, p.b_bits, p.cache_update)
 
@@ -194,65 +257,25 @@ class BnnFrontEnd(FrontEnd):
         return signed(params.b_bits)
 
     @classmethod
-    def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
-        kb = bnn_beats(params, n_x)
-        return cls.latency + kb, kb
-
-    @classmethod
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
-        out = []
-        for n in range(params.neurons):
-            row = (n % params.gates) * params.hidden + n // params.gates   # n = j*G + g -> row g*H + j
-            base = (slot * params.neurons + n) * params.sign_rows
-            words = intops.pack_bits(intops.sign_bits(weights[row]), params.bnn_width)
-            out += [(base + k, int(word)) for k, word in enumerate(words)]
-        return {"predictor": out}
+        return {"predictor": sign_words(params, slot, weights)}
 
     # ------------------------------------------------------------------ hardware
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        H, KB, B = p.hidden, p.sign_rows, p.bnn_width
-        m.submodules.x_signs, m.submodules.h_signs = xs, hs = self.x_signs, self.h_signs
-        m.submodules.feeder, m.submodules.bnn, m.submodules.memo = feeder, bnn, memo = \
-            self.feeder, self.bnn, self.memo
-        (depth, width), = self.memories(p).values()
-        m.submodules.sign_mem = sign_mem = memory.Memory(shape=unsigned(width), depth=depth,
-                                                         init=self.image.get("predictor", []))
-        write_from(m, sign_mem, "predictor", self.wr)
-        resp_layout = memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"]
-        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=resp_layout.size, depth=DECISION_DEPTH)
-
-        memo_on = Signal()
-        theta_r = Signal.like(self.theta)
-        form_r = Signal()
-        xmask = Signal(p.input_size)
-        with m.If(self.seq_start):
-            m.d.sync += [memo_on.eq(self.enable), theta_r.eq(self.theta), form_r.eq(self.form),
-                         xmask.eq(Cat(*(Const(k, count_shape(p.input_size)) < self.n_x
-                                        for k in range(p.input_size))))]
-        m.d.comb += [
-            memo.clear.eq(self.seq_start), memo.enable.eq(memo_on), memo.theta.eq(theta_r),
-            memo.form.eq(Mux(form_r, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE)),
-        ]
-        # [x ; h] sign bits: the x elements of the step being read (masked to n_x), then h_{t-1}
-        wiring.connect(m, wiring.flipped(self.x), xs.i)
-        wiring.connect(m, wiring.flipped(self.h), hs.i)
-        m.d.comb += [xs.swap.eq(self.step_end), hs.swap.eq(self.step_end)]
-        vwidth = KB * B
-        hs_cur = Mux(self.first_step, Const((1 << H) - 1, H), hs.bits)
-        m.d.comb += feeder.v.eq((Cat(xs.bits & xmask, Const(0, vwidth))
-                                 | (Cat(hs_cur, Const(0, vwidth)) << self.n_x))[:vwidth])
-        m.d.comb += [feeder.run.eq(self.go & memo_on), feeder.n_x.eq(self.n_x), feeder.slot.eq(self.slot),
-                     feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset)]
-        wiring.connect(m, feeder.sign, sign_mem.read_port())
+        m.submodules.bnn, m.submodules.memo = bnn, memo = self.bnn, self.memo
+        sign_mem = self._predictor_memory(m, "sign_mem")
+        memo_on = self._sample_controls(m, memo)
+        feeder = self._feed_signs(m, sign_mem.read_port(), memo_on)
         wiring.connect(m, feeder.o, bnn.i)
-        self._lookup(m, bnn, memo, dec)
-        self._decisions(m, memo_on, resp_layout(dec.r_data), dec)
+        self._lookup(m, bnn, memo)
+        self._queue_decisions(m, memo, memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"], memo_on,
+                              "b", {"index": "index", "y": "y", "b": "context"})
         return m
 
-    def _lookup(self, m, bnn, memo, dec):
-        """BnnUnit.o -> MemoTable.lookup (index = neuron in issue order) -> decision FIFO."""
+    def _lookup(self, m, bnn, memo):
+        """BnnUnit.o -> MemoTable.lookup (index = neuron in issue order)."""
         look_n = Signal(index_shape(self.params.neurons))
         m.d.comb += [
             memo.lookup.valid.eq(bnn.o.valid),
@@ -260,23 +283,7 @@ class BnnFrontEnd(FrontEnd):
             memo.lookup.payload.index.eq(look_n),
             bnn.o.ready.eq(memo.lookup.ready),
         ]
-        wiring.connect(m, memo.response, dec.w_stream)
         with m.If(memo.lookup.valid & memo.lookup.ready):
             m.d.sync += look_n.eq(look_n + 1)
         with m.If(self.step_reset):
             m.d.sync += look_n.eq(0)
-
-    def _decisions(self, m, memo_on, view, dec):
-        """Decision stream out (every neuron a miss while memoization is off), updates to the memo table."""
-        memo = self.memo
-        m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
-            self.decision.payload.hit.eq(memo_on & view.hit),
-            self.decision.payload.y.eq(view.y),
-            self.decision.payload.context.eq(view.b),
-            dec.r_en.eq(self.decision.ready & memo_on),
-            memo.update.valid.eq(self.update.valid & memo_on),
-            memo.update.payload.index.eq(self.update.payload.index),
-            memo.update.payload.y.eq(self.update.payload.y),
-            memo.update.payload.b.eq(self.update.payload.context),
-        ]

@@ -30,18 +30,25 @@ elaboration-time ``init`` of its memories).
 
 from __future__ import annotations
 
-from amaranth.hdl import signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
 
+from .memo_table import ThresholdForm
 from .shapes import count_shape, index_shape
-from .tile_memories import wr_layout
+from .tile_memories import wr_layout, write_from
 from .tile_params import FRONT_END_METHODS, check_part_params
 from .tile_rows import element_layout
 
-__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS"]
+__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS",
+           "DECISION_DEPTH", "DECISION_FIFO_LATENCY"]
+
+#: Depth of a front end's decision FIFO (decisions queued ahead of the dot-product unit).
+DECISION_DEPTH = 16
+#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
+DECISION_FIFO_LATENCY = 1
 
 
 def decision_layout(params, context_shape) -> data.StructLayout:
@@ -102,6 +109,43 @@ class FrontEnd(wiring.Component):
         self.image = image or {}
         cls = type(self)
         super().__init__(front_end_signature(params, cls.context_shape(params), cls.counters(params)))
+
+    def _predictor_memory(self, m, name: str = "predictor_mem"):
+        """The front end's ``predictor`` memory (``memories(params)["predictor"]``, ``init`` from the image),
+        written by the ``wr`` transfers addressed to it; the caller adds its read ports."""
+        depth, width = self.memories(self.params)["predictor"]
+        m.submodules[name] = mem = memory.Memory(shape=unsigned(width), depth=depth,
+                                                 init=self.image.get("predictor", []))
+        write_from(m, mem, "predictor", self.wr)
+        return mem
+
+    def _queue_decisions(self, m, table, layout, memo_on, context: str, update_fields: dict):
+        """A memo table's responses (``layout``: ``hit``, ``y``, ``context``) through the decision FIFO
+        (:data:`DECISION_DEPTH`) to ``decision``: every neuron a miss while memoization is off; each
+        ``update`` to the table's while it is on (``update_fields``: table field -> update field)."""
+        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=layout.size, depth=DECISION_DEPTH)
+        wiring.connect(m, table.response, dec.w_stream)
+        view, upd = layout(dec.r_data), self.update.payload
+        m.d.comb += [
+            self.decision.valid.eq(~memo_on | dec.r_rdy),
+            self.decision.payload.hit.eq(memo_on & view.hit),
+            self.decision.payload.y.eq(view.y),
+            self.decision.payload.context.eq(view[context]),
+            dec.r_en.eq(self.decision.ready & memo_on),
+            table.update.valid.eq(self.update.valid & memo_on),
+        ]
+        m.d.comb += [table.update.payload[name].eq(upd[field]) for name, field in update_fields.items()]
+
+    def _sample_controls(self, m, table):
+        """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
+        memo table's ``clear`` (= ``seq_start``), ``enable``, ``theta`` and ``form``; returns the sampled
+        enable (memoization on for the running sequence)."""
+        memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
+        with m.If(self.seq_start):
+            m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
+        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on), table.theta.eq(theta),
+                     table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
+        return memo_on
 
     @classmethod
     def counters(cls, params) -> tuple[str, ...]:

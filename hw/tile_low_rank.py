@@ -12,26 +12,20 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import fifo, memory, wiring
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
 
 from golden_model.predictors import LowRank
 
-from .activation import Activation
 from .low_rank import LowRankScorer, Projection, factor_word, projection_bits, score_bits
-from .memo_table import ThresholdForm
-from .output_rule import SHIFT_BITS, OutputRuleTable, output_rule_layouts
+from .output_rule import SHIFT_BITS, OutputRuleTable
 from .shapes import index_shape
-from .tile_front_end import FrontEnd
-from .tile_memories import write_from
+from .tile_front_end import DECISION_FIFO_LATENCY
+from .tile_output_rule import OutputRuleFrontEnd
 from .tile_params import TileParams
 
 __all__ = ["LowRankFrontEnd"]
 
-#: Depth of the decision FIFO (decisions queued ahead of the dot-product unit).
-DECISION_DEPTH = 16
-#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
-DECISION_FIFO_LATENCY = 1
 #: Cycles from a step's start to the feeder's first neuron (its output register).
 FEEDER_LATENCY = 1
 
@@ -42,7 +36,7 @@ def _configured(cls, rank: int, bits: int) -> type:
     return type(f"LowRankFrontEnd_r{rank}_b{bits}", (cls,), {"rank": rank, "bits": bits})
 
 
-class LowRankFrontEnd(FrontEnd):
+class LowRankFrontEnd(OutputRuleFrontEnd):
     """Low-rank-predicted memoization under the output rule as a tile front end.
 
     Memory ``predictor`` (run-time loadable, ``rank * bits + SHIFT_BITS`` bits wide), per slot s at base
@@ -118,11 +112,8 @@ class LowRankFrontEnd(FrontEnd):
         p = self.params
         m.submodules.projection, m.submodules.scorer, m.submodules.table = proj, scorer, table = \
             self.projection, self.scorer, self.table
-        (depth, width), = self.memories(p).values()
-        m.submodules.factors = mem = memory.Memory(shape=unsigned(width), depth=depth,
-                                                   init=self.image.get("predictor", []))
-        write_from(m, mem, "predictor", self.wr)
-        memo_on = self._controls(m, table)
+        mem = self._predictor_memory(m, "factors")
+        memo_on = self._sample_controls(m, table)
         base = self._slot_base(m)
         wiring.connect(m, wiring.flipped(self.x), proj.x)
         wiring.connect(m, wiring.flipped(self.h), proj.h)
@@ -137,15 +128,6 @@ class LowRankFrontEnd(FrontEnd):
         m.d.comb += [table.lookup.payload[name].eq(scorer.o.payload[name]) for name in ("index", "s", "shift", "func")]
         self._decisions(m, table, memo_on)
         return m
-
-    def _controls(self, m, table):
-        """The memoization controls sampled at ``seq_start`` (which also clears the table)."""
-        memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
-        with m.If(self.seq_start):
-            m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
-        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on), table.theta.eq(theta),
-                     table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
-        return memo_on
 
     def _slot_base(self, m):
         """The factor rows of the sequence's slot (valid from its ``seq_start`` cycle on)."""
@@ -163,7 +145,7 @@ class LowRankFrontEnd(FrontEnd):
         advance = ~out.valid | out.ready
         with m.If(self.go & memo_on & ~done & advance):
             m.d.sync += [out.valid.eq(1), out.payload.index.eq(n),
-                         out.payload.func.eq(Mux(g == 2, Activation.TANH, Activation.SIGMOID)),
+                         out.payload.func.eq(self.gate_func(g)),
                          n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]
             with m.If(n == p.neurons - 1):
                 m.d.sync += done.eq(1)
@@ -171,22 +153,3 @@ class LowRankFrontEnd(FrontEnd):
             m.d.sync += out.valid.eq(0)
         with m.If(self.step_reset):
             m.d.sync += [n.eq(0), g.eq(0), done.eq(0)]
-
-    def _decisions(self, m, table, memo_on):
-        """Responses through the decision FIFO to the issue stage (every neuron a miss while memoization
-        is off); updates of computed neurons to the table."""
-        layout = output_rule_layouts(self.params.neurons, self.params.config, self.scorer.s_bits, 0)["response"]
-        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=layout.size, depth=DECISION_DEPTH)
-        wiring.connect(m, table.response, dec.w_stream)
-        view = layout(dec.r_data)
-        upd = self.update.payload
-        m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
-            self.decision.payload.hit.eq(memo_on & view.hit),
-            self.decision.payload.y.eq(view.y),
-            self.decision.payload.context.eq(view.s),
-            dec.r_en.eq(self.decision.ready & memo_on),
-            table.update.valid.eq(self.update.valid & memo_on),
-            table.update.payload.index.eq(upd.index), table.update.payload.y.eq(upd.y),
-            table.update.payload.p.eq(upd.p), table.update.payload.s.eq(upd.context),
-        ]

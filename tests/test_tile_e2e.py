@@ -204,6 +204,18 @@ def test_low_rank_predictor(sim):
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())
+def test_bnn_planes_front_end(sim):
+    """The bnn-planes front end (2 residual planes, the output rule with a per-neuron gain): a few
+    japanese_vowels sequences with gaps and back-pressure, bit-exact, counters equal to the golden model's."""
+    model, x, lengths = sliced("japanese_vowels")
+    compiled = CompiledModel(model, predictor="bnn-planes", predictor_params={"planes": 2})
+    run = compiled.run(sim, x, lengths, threshold=THRESHOLD, valid_prob=VALID_PROB, ready_prob=READY_PROB,
+                       seed=4, run_name="e2e-bnn-planes")
+    assert_exact(run)
+    assert run.counters["reuses"] > 0
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
 def test_bidirectional_two_layers(sim):
     """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
     x, lengths = bidir_data()

@@ -13,6 +13,7 @@ class BitPlanePredictor(PredictorEntry):
     name = "bnn-planes"
     summary = "binarized neuron over residual bit planes of the inputs (ReBNet-style)"
     docs = "docs/predictors.md#bnn-planes"
+    hardware = "hw.tile_bnn_planes:BitPlaneFrontEnd"
     parameters = (Parameter("planes", int, 3, "residual sign planes of the inputs (1 = the paper's BNN)"),)
 
     def make(self, planes):

@@ -12,6 +12,9 @@ import random
 import numpy as np
 
 from golden_model import intops
+from golden_model.formats import FixedPointConfig, QFormat
+from golden_model.predictors import BitPlaneBnn
+from hw.bnn_planes import plane_bits_of
 
 
 def _beats_packed(x_bits, w_bits, width):
@@ -84,3 +87,38 @@ def make_neurons(seed: int, count: int, width: int, max_inputs: int, *, corners:
             kind = "ragged"
         neurons.append((beats, b, f"{kind} N={len(x_bits)} beats={len(beats)}"))
     return neurons
+
+
+def plane_neuron(planes: int, frac: int, width: int, values, weights, desc: str = ""):
+    """One neuron of a :class:`hw.bnn_planes.BitPlaneUnit`: (beats, expected score, description), the
+    expected score from golden_model.predictors.BitPlaneBnn(planes) (act.frac = ``frac``) of the integer
+    inputs ``values`` against the integer weights ``weights``; plane l's bits at word l of each beat's x."""
+    predictor = BitPlaneBnn(planes)
+    cfg = FixedPointConfig(act=QFormat(max(frac + 2, 12), frac))
+    w = np.asarray(weights, dtype=np.int64)[None]
+    s = int(predictor.score(predictor.prepare(w, cfg), None, np.asarray(values)[None], np.ones(1, bool))[0, 0])
+    bits, signs = [plane_bits_of(v, planes, frac) for v in values], intops.sign_bits(w[0])
+    beats = []
+    for start in range(0, len(values), width):
+        chunk = range(start, min(start + width, len(values)))
+        x = sum(bits[i][level] << (level * width + i - start) for i in chunk for level in range(planes))
+        beats.append({"x": x, "w": sum(int(signs[i]) << (i - start) for i in chunk), "count": len(chunk),
+                      "last": int(chunk.stop == len(values))})
+    return beats, s, desc or f"planes={planes} N={len(values)} beats={len(beats)}"
+
+
+def make_plane_neurons(seed: int, count: int, width: int, max_inputs: int, planes: int, frac: int, *,
+                       corners: bool = True, value_bits: int = 12):
+    """``count`` random bit-plane neurons (corners first: N = 1 and max_inputs with all-zero, extreme and
+    same-sign values): list of (beats, expected score, description)."""
+    rng = np.random.default_rng(seed)
+    low, high = -(1 << (value_bits - 1)), (1 << (value_bits - 1))
+    cases = []
+    if corners:
+        for n in sorted({1, max_inputs, min(max_inputs, width + 1)}):
+            for v in (0, low, high - 1, 1 << (frac - 1), -1):
+                cases += [([v] * n, [1] * n), ([v] * n, [-1] * n)]
+    for _ in range(count):
+        n = int(rng.integers(1, max_inputs + 1))
+        cases.append((rng.integers(low, high, n), rng.integers(-64, 64, n)))
+    return [plane_neuron(planes, frac, width, v, w) for v, w in cases]

@@ -1,4 +1,6 @@
-"""cocotb testbench of hw.bnn.BnnUnit (run through sim.runner; parameters in load_params()).
+"""cocotb testbench of hw.bnn.BnnUnit and hw.bnn_planes.BitPlaneUnit (run through sim.runner; parameters in
+load_params()). A design config with ``planes`` (and ``frac``) is a BitPlaneUnit, scored against
+golden_model.predictors.BitPlaneBnn.
 
 params: seed, neurons (random neurons per phase), phases: list of [valid_prob, ready_prob]."""
 
@@ -12,7 +14,15 @@ from cocotb.triggers import RisingEdge
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
-from sim.testbenches.bnn_vectors import make_neurons
+from sim.testbenches.bnn_vectors import make_neurons, make_plane_neurons
+
+
+def _neurons(cfg: dict, seed: int, count: int, corners: bool):
+    """(beats, expected, description) of ``count`` random neurons for the design ``cfg``."""
+    if "planes" in cfg:
+        return make_plane_neurons(seed, count, cfg["width"], cfg["max_inputs"], cfg["planes"], cfg["frac"],
+                                  corners=corners)
+    return make_neurons(seed, count, cfg["width"], cfg["max_inputs"], corners=corners)
 
 
 @cocotb.test()
@@ -30,7 +40,7 @@ async def random_vectors(dut):
     total = 0
     for k, (valid_prob, ready_prob) in enumerate(p.get("phases", [[1.0, 1.0]])):
         drv.valid_prob, sink.ready_prob = valid_prob, ready_prob
-        neurons = make_neurons(rng.getrandbits(32), p.get("neurons", 100), width, max_inputs, corners=(k == 0))
+        neurons = _neurons(cfg, rng.getrandbits(32), p.get("neurons", 100), corners=(k == 0))
         beats = 0
         for n_beats, b, desc in neurons:
             drv.send_many(n_beats)
@@ -50,7 +60,7 @@ async def throughput(dut):
     """Back to back, no back-pressure: one beat per cycle across neuron boundaries; latency as documented."""
     p, design = load_params(), load_design()
     cfg = design["config"]
-    width, max_inputs = cfg["width"], cfg["max_inputs"]
+    max_inputs = cfg["max_inputs"]
     await start_clock_and_reset(dut)
     counter = CycleCounter(dut.clk)
     sb = Scoreboard("bnn.o throughput")
@@ -58,7 +68,7 @@ async def throughput(dut):
     in_cycles = []
     drv = StreamDriver(dut, "i", dut.clk, stream_codec(design, "i"), counter=counter,
                        on_send=lambda item, c: in_cycles.append((c, item["last"])))
-    neurons = make_neurons(p.get("seed", 1) + 7, 50, width, max_inputs, corners=False)
+    neurons = _neurons(cfg, p.get("seed", 1) + 7, 50, corners=False)
     for n_beats, b, desc in neurons:
         drv.send_many(n_beats)
         sb.expect(b, desc)
