@@ -374,6 +374,29 @@ def _test_runner(sim: str):
     return get_runner(sim)
 
 
+def toolchain_identity(sim: str) -> dict:
+    """What a build links against besides its Verilog: the cocotb installation (a Verilator model
+    loads cocotb's VPI library from it by path) and the simulator executable. A build is redone when
+    either moves, e.g. when the virtual environment that built a cached model is gone."""
+    import cocotb
+
+    tool = "verilator" if sim == "verilator" else "iverilog"
+    return {"cocotb": [str(Path(cocotb.__file__).resolve().parent), cocotb.__version__],
+            "simulator": shutil.which(tool) or sys.executable}
+
+
+def _clear_build_products(directory: Path) -> None:
+    """Remove a stale build's files (keeping the lock and the run directories): make's dependency files
+    of an older build can name sources that no longer exist (a deleted virtual environment's cocotb)."""
+    for entry in directory.iterdir():
+        if entry.name in (".lock", "runs"):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
     """Write the design's Verilog into its build directory and build it for ``sim`` unless an identical
     build (same Verilog, arguments and simulator) is already there."""
@@ -386,7 +409,8 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
     if sim == "verilator":
         args = [*args, *(TIMING_ARGS if design.timing else ()), f"OPT_FAST={OPT_FAST}", verilator_control(design)]
     stamp = hashlib.sha256(_canonical({"verilog": text, "args": args, "timescale": TIMESCALE, "sim": sim,
-                                       "waves": waves, "top": design.toplevel}).encode()).hexdigest()
+                                       "waves": waves, "top": design.toplevel,
+                                       "toolchain": toolchain_identity(sim)}).encode()).hexdigest()
     source = directory / f"{design.toplevel}.v"
     result = SimBuild(design, sim, waves, directory, source)
     if _BUILT.get(directory) == stamp:
@@ -396,6 +420,7 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
         product = directory / ("sim.vvp" if sim == "icarus" else design.toplevel)
         if not (stamp_file.exists() and stamp_file.read_text() == stamp and product.exists()):
             stamp_file.unlink(missing_ok=True)
+            _clear_build_products(directory)
             if not source.exists() or source.read_text() != text:
                 source.write_text(text)
             (directory / "design.json").write_text(json.dumps(

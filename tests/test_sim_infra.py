@@ -4,12 +4,16 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from hw.memo_table import ThresholdForm, memo_layouts
+from sim import runner
 from sim.codec import PayloadCodec, stream_codec
 from sim.runner import Design, port_info, shape_json
 from sim.scoreboard import Scoreboard, ScoreboardError
@@ -62,6 +66,17 @@ def test_design_build_dir_depends_on_config():
     b = Design(name="x", config={"n": 2}, toplevel="x", verilog="module x; endmodule")
     assert a.build_dir("icarus") != b.build_dir("icarus")
     assert a.build_dir("icarus").parent == a.build_dir("verilator").parent
+
+
+def test_build_stamp_names_the_toolchain():
+    """A cached model is rebuilt when the cocotb installation it loads its VPI library from (or the
+    simulator) changes: a model built by a since-deleted virtual environment cannot load."""
+    import cocotb
+
+    ident = runner.toolchain_identity("verilator")
+    assert ident["cocotb"][0] == str(Path(cocotb.__file__).resolve().parent)
+    assert ident["cocotb"][1] == cocotb.__version__ and ident["simulator"]
+    assert runner.toolchain_identity("icarus")["simulator"] != ident["simulator"] or not shutil.which("iverilog")
 
 
 def test_scoreboard_in_order():
