@@ -6,7 +6,7 @@ interface of :mod:`hw.tile_front_end`. See ``docs/hw/front_end.md``.
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model import intops
@@ -15,17 +15,13 @@ from .bnn import BnnUnit, bnn_input_layout
 from .checks import check_int, silence_unused
 from .memo_table import MemoTable, ThresholdForm, memo_layouts
 from .shapes import count_shape, index_shape, read_port
-from .tile_front_end import FrontEnd
+from .tile_front_end import DECISION_DEPTH, DECISION_FIFO_LATENCY, FrontEnd, forward_updates, queue_decisions
 from .tile_memories import write_from
 from .tile_params import TileParams, ceil_div, check_part_params
 from .tile_rows import element_layout
 
 __all__ = ["BnnFrontEnd", "BnnFeeder", "SignBits", "DECISION_DEPTH"]
 
-#: Depth of the decision FIFO (BNN/memo-table decisions queued ahead of the dot-product unit).
-DECISION_DEPTH = 16
-#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
-DECISION_FIFO_LATENCY = 1
 
 
 
@@ -220,8 +216,6 @@ class BnnFrontEnd(FrontEnd):
         m.submodules.sign_mem = sign_mem = memory.Memory(shape=unsigned(width), depth=depth,
                                                          init=self.image.get("predictor", []))
         write_from(m, sign_mem, "predictor", self.wr)
-        resp_layout = memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"]
-        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=resp_layout.size, depth=DECISION_DEPTH)
 
         memo_on = Signal()
         theta_r = Signal.like(self.theta)
@@ -247,12 +241,14 @@ class BnnFrontEnd(FrontEnd):
                      feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset)]
         wiring.connect(m, feeder.sign, sign_mem.read_port())
         wiring.connect(m, feeder.o, bnn.i)
-        self._lookup(m, bnn, memo, dec)
-        self._decisions(m, memo_on, resp_layout(dec.r_data), dec)
+        self._lookup(m, bnn, memo)
+        resp_layout = memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"]
+        queue_decisions(m, self, memo.response, resp_layout, memo_on, "b")
+        forward_updates(m, self, memo.update, memo_on, {"index": "index", "y": "y", "b": "context"})
         return m
 
-    def _lookup(self, m, bnn, memo, dec):
-        """BnnUnit.o -> MemoTable.lookup (index = neuron in issue order) -> decision FIFO."""
+    def _lookup(self, m, bnn, memo):
+        """BnnUnit.o -> MemoTable.lookup (index = neuron in issue order)."""
         look_n = Signal(index_shape(self.params.neurons))
         m.d.comb += [
             memo.lookup.valid.eq(bnn.o.valid),
@@ -260,23 +256,7 @@ class BnnFrontEnd(FrontEnd):
             memo.lookup.payload.index.eq(look_n),
             bnn.o.ready.eq(memo.lookup.ready),
         ]
-        wiring.connect(m, memo.response, dec.w_stream)
         with m.If(memo.lookup.valid & memo.lookup.ready):
             m.d.sync += look_n.eq(look_n + 1)
         with m.If(self.step_reset):
             m.d.sync += look_n.eq(0)
-
-    def _decisions(self, m, memo_on, view, dec):
-        """Decision stream out (every neuron a miss while memoization is off), updates to the memo table."""
-        memo = self.memo
-        m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
-            self.decision.payload.hit.eq(memo_on & view.hit),
-            self.decision.payload.y.eq(view.y),
-            self.decision.payload.context.eq(view.b),
-            dec.r_en.eq(self.decision.ready & memo_on),
-            memo.update.valid.eq(self.update.valid & memo_on),
-            memo.update.payload.index.eq(self.update.payload.index),
-            memo.update.payload.y.eq(self.update.payload.y),
-            memo.update.payload.b.eq(self.update.payload.context),
-        ]

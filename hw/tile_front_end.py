@@ -31,7 +31,7 @@ elaboration-time ``init`` of its memories).
 from __future__ import annotations
 
 from amaranth.hdl import signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
@@ -41,7 +41,13 @@ from .tile_memories import wr_layout
 from .tile_params import FRONT_END_METHODS, check_part_params
 from .tile_rows import element_layout
 
-__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS"]
+__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS",
+           "DECISION_DEPTH", "DECISION_FIFO_LATENCY", "queue_decisions", "forward_updates"]
+
+#: Depth of a front end's decision FIFO (decisions queued ahead of the dot-product unit).
+DECISION_DEPTH = 16
+#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
+DECISION_FIFO_LATENCY = 1
 
 
 def decision_layout(params, context_shape) -> data.StructLayout:
@@ -107,3 +113,26 @@ class FrontEnd(wiring.Component):
     def counters(cls, params) -> tuple[str, ...]:
         """The front end's own performance counters (none by default; see the module docstring)."""
         return ()
+
+
+def queue_decisions(m, fe, response, layout, memo_on, context: str) -> None:
+    """The decision FIFO of front end ``fe`` (submodule ``decisions``, :data:`DECISION_DEPTH` deep): the
+    memo table's ``response`` stream (payload ``layout``: ``hit``, ``y`` and the field ``context``) queued
+    to ``fe.decision``; while ``memo_on`` is low every decision is an immediate miss."""
+    m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=layout.size, depth=DECISION_DEPTH)
+    wiring.connect(m, response, dec.w_stream)
+    view = layout(dec.r_data)
+    m.d.comb += [
+        fe.decision.valid.eq(~memo_on | dec.r_rdy),
+        fe.decision.payload.hit.eq(memo_on & view.hit),
+        fe.decision.payload.y.eq(view.y),
+        fe.decision.payload.context.eq(view[context]),
+        dec.r_en.eq(fe.decision.ready & memo_on),
+    ]
+
+
+def forward_updates(m, fe, update, memo_on, fields: dict) -> None:
+    """``fe.update`` (while ``memo_on``) to a memo table's ``update`` stream, field ``dst`` of its payload
+    from field ``src`` of the front end's update for every ``dst: src`` of ``fields``."""
+    m.d.comb += update.valid.eq(fe.update.valid & memo_on)
+    m.d.comb += [update.payload[dst].eq(fe.update.payload[src]) for dst, src in fields.items()]
