@@ -149,4 +149,4 @@ class ScoredFrontEnd(FrontEnd):
 @functools.cache
 def _configured(cls, values: tuple) -> type:
     name = "_".join([cls.__name__] + [f"{key}{value}" for key, value in values])
-    return type(name, (cls,), dict(values))
+    return type(name, (cls,), {**dict(values), "__module__": cls.__module__})
