@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 import pytest
-from amaranth.hdl import Elaboratable, Module, unsigned
+from amaranth.hdl import Module, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.sim import Simulator
 from amaranth_streams import collect, drive, run
@@ -18,6 +18,9 @@ from golden_model.formats import FixedPointConfig
 from golden_model.predictors import TopK
 from hw.activation import Activation
 from hw.top_k import InputChanges, TopKList, TopKScorer, topk_score_bits
+from sim import runner
+from sim.runner import pytest_simulators
+from sim.testbenches.tb_top_k import scorer_rows
 
 ACT = 8
 
@@ -133,17 +136,21 @@ def test_selection_equals_the_golden_top_k(k):
     assert seen == [golden_chosen(d, k) for d in deltas]
 
 
-class _WithMemory(Elaboratable):
-    """A scorer reading its weight rows from a real memory."""
+class _WithMemory(wiring.Component):
+    """A scorer reading its weight rows from a memory of ``rows`` (its other members are the scorer's)."""
 
     def __init__(self, dut, rows):
         self.dut, self.rows = dut, rows
+        super().__init__({name: member for name, member in dut.signature.members.items() if name != "w_row"})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = self.dut
-        m.submodules.mem = mem = memory.Memory(shape=unsigned(self.dut.width), depth=len(self.rows), init=self.rows)
-        wiring.connect(m, self.dut.w_row, mem.read_port())
+        m.submodules.dut = dut = self.dut
+        m.submodules.mem = mem = memory.Memory(shape=unsigned(dut.width), depth=len(self.rows), init=self.rows)
+        wiring.connect(m, dut.w_row, mem.read_port())
+        wiring.connect(m, wiring.flipped(self.i), dut.i)
+        wiring.connect(m, dut.o, wiring.flipped(self.o))
+        m.d.comb += [dut.chosen.eq(self.chosen), dut.clear.eq(self.clear), dut.w_base.eq(self.w_base)]
         return m
 
 
@@ -157,7 +164,8 @@ def test_scorer_is_the_golden_running_score(weight_bits):
     mask = (1 << weight_bits) - 1
     rows = [sum((int(v) & mask) << (f * weight_bits) for f, v in enumerate(row)) | (5 << (elements * weight_bits))
             for row in w]
-    dut = TopKScorer(neurons, k, elements, ACT, weight_bits, topk_score_bits(ACT, weight_bits, k, 16), neurons + 2)
+    scorer = TopKScorer(neurons, k, elements, ACT, weight_bits, topk_score_bits(ACT, weight_bits, k, 16), neurons + 2)
+    dut = _WithMemory(scorer, [0, 0] + rows)
     steps = [[(int(i), int(rng.integers(-200, 200))) for i in rng.choice(elements, k, replace=False)]
              for _ in range(4)]
     expect, total = [], np.zeros(neurons, dtype=np.int64)
@@ -183,8 +191,27 @@ def test_scorer_is_the_golden_running_score(weight_bits):
         for _ in range(len(steps)):
             got.extend((await collect(ctx, dut.o, neurons, decode, pace, 0.3))[0])
 
-    _simulator(_WithMemory(dut, [0, 0] + rows), producer, consumer).run()
+    _simulator(dut, producer, consumer).run()
     assert got == expect
+
+
+COCOTB_CONFIGS = [{"neurons": 6, "k": 3, "elements": 7, "act_bits": 8, "weight_bits": 4, "base": 3, "seed": 1},
+                  {"neurons": 12, "k": 5, "elements": 20, "act_bits": 12, "weight_bits": 6, "base": 0, "seed": 2}]
+
+
+@pytest.mark.parametrize("cfg", COCOTB_CONFIGS, ids=["small", "wide"])
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_cocotb_scorer(sim, cfg):
+    """The scorer in Verilog (Icarus, Verilator) under random valid gaps and back-pressure against the
+    golden running score (sim/testbenches/tb_top_k.py)."""
+    _, rows = scorer_rows(cfg)
+    s_bits = topk_score_bits(cfg["act_bits"], cfg["weight_bits"], cfg["k"], 64)
+    dut = TopKScorer(cfg["neurons"], cfg["k"], cfg["elements"], cfg["act_bits"], cfg["weight_bits"], s_bits,
+                     len(rows))
+    design = runner.Design.from_component(dut, name="top_k_scorer_port", config=cfg)
+    result = runner.run(design, sim, "sim.testbenches.tb_top_k",
+                        params={"sequences": 3, "steps": 6, "phases": [[1.0, 1.0], [0.6, 0.5], [0.8, 0.3]]})
+    assert result["tests"] == 1
 
 
 @pytest.mark.parametrize("build, error", [
