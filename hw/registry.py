@@ -196,7 +196,8 @@ def tile_predictors() -> tuple[str, ...]:
 
 #: tile option -> predictor parameter it sets (the parameters a predictor declares that have no tile
 #: option keep their registry defaults)
-TILE_PREDICTOR_OPTIONS = {"rank": "rank", "factor_bits": "bits"}
+TILE_PREDICTOR_OPTIONS = {"rank": "rank", "factor_bits": "bits", "planes": "planes", "k": "k",
+                          "weight_bits": "weight_bits"}
 
 
 def tile_front_end(o):
@@ -240,6 +241,9 @@ register("tile", _tile,
          opt("bnn_width", int, 8, "B, BNN sign bits per cycle (predictor bnn)"),
          opt("rank", int, 4, "rank r of the factorization (predictor low-rank)"),
          opt("factor_bits", int, 8, "bits of each low-rank factor (predictor low-rank)"),
+         opt("planes", int, 3, "residual sign planes of the inputs (predictor bnn-planes)"),
+         opt("k", int, 4, "changed inputs counted per step (predictor top-k)"),
+         opt("weight_bits", int, 4, "bits of the predictor's copy of the weights (predictor top-k)"),
          opt("max_steps", int, 4096, "longest sequence the step counter holds"),
          opt("cache_update", str, "compute", "memo-table b_m policy", choices=("compute", "always")),
          # the format options, with the LSTM cell-state format renamed cell_format ("cell" is the cell type)
@@ -249,7 +253,9 @@ register("tile", _tile,
                        {"cell": "gru", "input_size": 6, "hidden": 5, "slots": 3, "lanes": 4, "bnn_width": 5,
                         "cache_update": "always"},
                        {"cell": "lstm", "predictor": "low-rank", "input_size": 4, "hidden": 3, "slots": 2,
-                        "rank": 2, "factor_bits": 5}))
+                        "rank": 2, "factor_bits": 5},
+                       {"cell": "gru", "predictor": "top-k", "input_size": 3, "hidden": 3, "k": 2, "weight_bits": 3},
+                       {"cell": "lstm", "predictor": "bnn-planes", "input_size": 3, "hidden": 2, "planes": 2}))
 
 
 # The low-rank predictor's blocks (docs/hw/low_rank.md). Always-ready input streams are exposed as plain

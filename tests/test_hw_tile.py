@@ -192,10 +192,13 @@ def test_registry_predictor_option():
     """``predictor`` takes none and every predictor with hardware; low-rank's rank and factor bits reach
     the front-end class (configured through the scheme registry)."""
     from hw.tile_low_rank import LowRankFrontEnd
-    assert registry.tile_predictors() == ("none", "bnn", "low-rank")
+    assert registry.tile_predictors() == ("none", "bnn", "bnn-planes", "low-rank", "top-k")
     assert registry.build("tile", {}).params.front_end is BnnFrontEnd
     fe = registry.build("tile", {"predictor": "low-rank", "rank": 3, "factor_bits": 6}).params.front_end
     assert fe is LowRankFrontEnd.configure(3, 6) and (fe.rank, fe.bits) == (3, 6)
+    top_k = registry.build("tile", {"predictor": "top-k", "k": 2, "weight_bits": 5}).params.front_end
+    assert (top_k.k, top_k.weight_bits) == (2, 5)
+    assert registry.build("tile", {"predictor": "bnn-planes", "planes": 2}).params.front_end.planes == 2
     with pytest.raises(ValueError, match="option predictor must be one of"):
         registry.build("tile", {"predictor": "oracle"})
     with pytest.raises(ValueError, match="rank must be an integer in 1..64"):

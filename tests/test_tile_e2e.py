@@ -216,6 +216,18 @@ def test_bnn_planes_front_end(sim):
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())
+def test_top_k_front_end(sim):
+    """The top-k predictor's front end (hw/tile_top_k.py): a few japanese_vowels sequences back to back with
+    random valid gaps and back-pressure, bit-exact, counters equal to the golden model's, real reuse."""
+    _, x, lengths = sliced("japanese_vowels")
+    compiled = CompiledModel(workload_model("japanese_vowels")[0], predictor="top-k")
+    run = compiled.run(sim, x, lengths, threshold=THRESHOLD, valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=4,
+                       run_name="e2e-top-k")
+    assert_exact(run)
+    assert run.counters["reuses"] > 0
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
 def test_bidirectional_two_layers(sim):
     """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
     x, lengths = bidir_data()

@@ -13,6 +13,7 @@ class TopKPredictor(PredictorEntry):
     name = "top-k"
     summary = "the k most-changed inputs x low-precision weights, accumulated since the last compute"
     docs = "docs/predictors.md#top-k"
+    hardware = "hw.tile_top_k:TopKFrontEnd"
     parameters = (Parameter("k", int, 4, "changed inputs counted per step"),
                   Parameter("weight_bits", int, 4, "bits of the predictor's copy of the weights"))
 
