@@ -15,7 +15,7 @@ from .bnn import BnnUnit, bnn_input_layout
 from .checks import check_int, silence_unused
 from .memo_table import MemoTable, ThresholdForm, memo_layouts
 from .shapes import count_shape, index_shape, read_port
-from .tile_front_end import FrontEnd
+from .tile_front_end import FrontEnd, drive_decisions
 from .tile_memories import write_from
 from .tile_params import TileParams, ceil_div, check_part_params
 from .tile_rows import element_layout
@@ -269,12 +269,8 @@ class BnnFrontEnd(FrontEnd):
     def _decisions(self, m, memo_on, view, dec):
         """Decision stream out (every neuron a miss while memoization is off), updates to the memo table."""
         memo = self.memo
+        drive_decisions(m, self, dec, memo_on, view.hit, view.y, view.b)
         m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
-            self.decision.payload.hit.eq(memo_on & view.hit),
-            self.decision.payload.y.eq(view.y),
-            self.decision.payload.context.eq(view.b),
-            dec.r_en.eq(self.decision.ready & memo_on),
             memo.update.valid.eq(self.update.valid & memo_on),
             memo.update.payload.index.eq(self.update.payload.index),
             memo.update.payload.y.eq(self.update.payload.y),

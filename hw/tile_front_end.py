@@ -41,7 +41,8 @@ from .tile_memories import wr_layout
 from .tile_params import FRONT_END_METHODS, check_part_params
 from .tile_rows import element_layout
 
-__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS"]
+__all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS",
+           "drive_decisions"]
 
 
 def decision_layout(params, context_shape) -> data.StructLayout:
@@ -107,3 +108,16 @@ class FrontEnd(wiring.Component):
     def counters(cls, params) -> tuple[str, ...]:
         """The front end's own performance counters (none by default; see the module docstring)."""
         return ()
+
+
+def drive_decisions(m, front_end, queue, memo_on, hit, y, context) -> None:
+    """The ``decision`` stream of ``front_end`` from the head (``hit``, ``y``, ``context``) of its decision
+    FIFO ``queue`` (a ``SyncFIFOBuffered``); while memoization is off (``memo_on`` low) every decision is
+    an immediate miss and the FIFO is not read."""
+    m.d.comb += [
+        front_end.decision.valid.eq(~memo_on | queue.r_rdy),
+        front_end.decision.payload.hit.eq(memo_on & hit),
+        front_end.decision.payload.y.eq(y),
+        front_end.decision.payload.context.eq(context),
+        queue.r_en.eq(front_end.decision.ready & memo_on),
+    ]

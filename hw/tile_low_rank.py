@@ -9,38 +9,25 @@ parameter set (the scheme registry's ``low-rank`` entry asks for it).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import fifo, memory, wiring
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
 
 from golden_model.predictors import LowRank
 
-from .activation import Activation
 from .low_rank import LowRankScorer, Projection, projection_bits, score_bits
-from .memo_table import ThresholdForm
-from .output_rule import SHIFT_BITS, OutputRuleTable, output_rule_layouts
-from .shapes import index_shape
-from .tile_front_end import FrontEnd
-from .tile_memories import write_from
+from .output_rule import SHIFT_BITS, OutputRuleTable
 from .tile_params import TileParams
+from .tile_rule_front_end import NeuronFeeder, OutputRuleFrontEnd
 
 __all__ = ["LowRankFrontEnd"]
-
-#: Depth of the decision FIFO (decisions queued ahead of the dot-product unit).
-DECISION_DEPTH = 16
-#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
-DECISION_FIFO_LATENCY = 1
-#: Cycles from a step's start to the feeder's first neuron (its output register).
-FEEDER_LATENCY = 1
 
 
 def _raw(value: int, bits: int) -> int:
     return int(value) & ((1 << bits) - 1)
 
 
-class LowRankFrontEnd(FrontEnd):
+class LowRankFrontEnd(OutputRuleFrontEnd):
     """Low-rank-predicted memoization under the output rule as a tile front end.
 
     Memory ``predictor`` (run-time loadable, ``rank * bits + SHIFT_BITS`` bits wide), per slot s at base
@@ -50,17 +37,10 @@ class LowRankFrontEnd(FrontEnd):
     neuron's y and p by the update. Decision k of a step is ready ``latency + 1 + k`` cycles after it starts.
     """
 
+    golden = LowRank
     rank = 4
     bits = 8
-    #: Fixed decision lead: feeder, scorer, output-rule table, decision FIFO.
-    latency = FEEDER_LATENCY + LowRankScorer.latency + OutputRuleTable.latency + DECISION_FIFO_LATENCY
-
-    @classmethod
-    @functools.cache
-    def configure(cls, rank: int, bits: int) -> type:
-        """The front-end class of ``rank`` and factor ``bits`` (one class per parameter set)."""
-        LowRank(rank, bits)   # the golden model's parameter checks
-        return type(f"LowRankFrontEnd_r{rank}_b{bits}", (cls,), {"rank": rank, "bits": bits})
+    scorer_class = LowRankScorer
 
     def __init__(self, params: TileParams, image: dict | None = None):
         super().__init__(params, image)
@@ -69,15 +49,12 @@ class LowRankFrontEnd(FrontEnd):
         self.projection = Projection(p.input_size, p.hidden, p.config.act.bits, self.rank, self.bits, depth)
         self.scorer = LowRankScorer(p.neurons, self.rank, self.bits, self.projection.z_bits, depth)
         self.table = OutputRuleTable(p.neurons, p.config, self.scorer.s_bits)
+        self.feeder = NeuronFeeder(p.neurons, p.gates)
 
     # ------------------------------------------------------------------ the front-end class methods
     @classmethod
     def _rows_per_slot(cls, params) -> int:
         return params.neurons + params.input_size + params.hidden
-
-    @classmethod
-    def _depth(cls, params) -> int:
-        return max(2, params.slots * cls._rows_per_slot(params))
 
     @classmethod
     def memories(cls, params) -> dict[str, tuple[int, int]]:
@@ -115,12 +92,9 @@ class LowRankFrontEnd(FrontEnd):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        m.submodules.projection, m.submodules.scorer, m.submodules.table = proj, scorer, table = \
-            self.projection, self.scorer, self.table
-        (depth, width), = self.memories(p).values()
-        m.submodules.factors = mem = memory.Memory(shape=unsigned(width), depth=depth,
-                                                   init=self.image.get("predictor", []))
-        write_from(m, mem, "predictor", self.wr)
+        m.submodules.projection, m.submodules.scorer, m.submodules.table, m.submodules.feeder = \
+            proj, scorer, table, feeder = self.projection, self.scorer, self.table, self.feeder
+        mem = self._predictor_memory(m)
         memo_on = self._controls(m, table)
         base = self._slot_base(m)
         wiring.connect(m, wiring.flipped(self.x), proj.x)
@@ -131,61 +105,12 @@ class LowRankFrontEnd(FrontEnd):
         m.d.comb += [proj.x_base.eq(base + p.neurons), proj.h_base.eq(base + p.neurons + p.input_size),
                      proj.swap.eq(self.step_end), proj.first_step.eq(self.first_step),
                      scorer.z.eq(proj.z), scorer.a_base.eq(base)]
-        self._feed(m, scorer, memo_on)
+        # neurons in issue order, one beat each, to the scorer while the step computes
+        m.d.comb += [feeder.run.eq(self.go & memo_on), feeder.step_reset.eq(self.step_reset),
+                     scorer.i.valid.eq(feeder.o.valid), feeder.o.ready.eq(scorer.i.ready),
+                     scorer.i.payload.index.eq(feeder.o.payload.index),
+                     scorer.i.payload.func.eq(feeder.o.payload.func)]
         m.d.comb += [table.lookup.valid.eq(scorer.o.valid), scorer.o.ready.eq(table.lookup.ready)]
         m.d.comb += [table.lookup.payload[name].eq(scorer.o.payload[name]) for name in ("index", "s", "shift", "func")]
         self._decisions(m, table, memo_on)
         return m
-
-    def _controls(self, m, table):
-        """The memoization controls sampled at ``seq_start`` (which also clears the table)."""
-        memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
-        with m.If(self.seq_start):
-            m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
-        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on), table.theta.eq(theta),
-                     table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
-        return memo_on
-
-    def _slot_base(self, m):
-        """The factor rows of the sequence's slot (valid from its ``seq_start`` cycle on)."""
-        rows = self._rows_per_slot(self.params)
-        held = Signal(index_shape(self._depth(self.params)))
-        with m.If(self.seq_start):
-            m.d.sync += held.eq(self.slot * rows)
-        return Mux(self.seq_start, self.slot * rows, held)
-
-    def _feed(self, m, scorer, memo_on):
-        """Neurons 0..G*H-1 of each step, in issue order, to the scorer while the step computes."""
-        p = self.params
-        n, g, done = Signal(index_shape(p.neurons)), Signal(index_shape(p.gates)), Signal()
-        out = scorer.i
-        advance = ~out.valid | out.ready
-        with m.If(self.go & memo_on & ~done & advance):
-            m.d.sync += [out.valid.eq(1), out.payload.index.eq(n),
-                         out.payload.func.eq(Mux(g == 2, Activation.TANH, Activation.SIGMOID)),
-                         n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]
-            with m.If(n == p.neurons - 1):
-                m.d.sync += done.eq(1)
-        with m.Elif(advance):
-            m.d.sync += out.valid.eq(0)
-        with m.If(self.step_reset):
-            m.d.sync += [n.eq(0), g.eq(0), done.eq(0)]
-
-    def _decisions(self, m, table, memo_on):
-        """Responses through the decision FIFO to the issue stage (every neuron a miss while memoization
-        is off); updates of computed neurons to the table."""
-        layout = output_rule_layouts(self.params.neurons, self.params.config, self.scorer.s_bits, 0)["response"]
-        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=layout.size, depth=DECISION_DEPTH)
-        wiring.connect(m, table.response, dec.w_stream)
-        view = layout(dec.r_data)
-        upd = self.update.payload
-        m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
-            self.decision.payload.hit.eq(memo_on & view.hit),
-            self.decision.payload.y.eq(view.y),
-            self.decision.payload.context.eq(view.s),
-            dec.r_en.eq(self.decision.ready & memo_on),
-            table.update.valid.eq(self.update.valid & memo_on),
-            table.update.payload.index.eq(upd.index), table.update.payload.y.eq(upd.y),
-            table.update.payload.p.eq(upd.p), table.update.payload.s.eq(upd.context),
-        ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import normal_network, random_inputs
+from support import check_tile_run, check_tile_sequences, normal_network, random_inputs
 
 from golden_model import intops, schemes
 from golden_model.fixed_model import FixedPointNetwork
@@ -31,25 +31,11 @@ def _setup(cell, inputs=3, hidden=4, lanes=2, layers=1, rank=2, seed=3, image=Tr
     return fixed, params, img, Tile(params, img if image else None)
 
 
-def _check(res, k, gold, params, steps):
-    assert np.array_equal(res.h[k], gold.out[0]), f"sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
-    assert res.counters[k]["evaluations"] == steps * params.neurons
-    assert res.counters[k]["reuses"] == int(gold.stats.reuses.sum())
-
-
 @pytest.mark.parametrize("cell,theta,form", [("lstm", 0.2, "relative"), ("gru", 0.2, "relative"),
                                              ("lstm", 30, "absolute"), ("gru", 30, "absolute")])
 def test_low_rank_tile_equals_golden_with_gaps(cell, theta, form):
     fixed, params, _, tile = _setup(cell)
-    xs = random_inputs(fixed.config, 2, 6, 3, seed=5, scale=0.3)
-    theta_q = intops.quantize_threshold(theta, form)
-    seqs = [TileSequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
-    res = run_sequences(tile, seqs, seed=7, gap=0.3, stall=0.3)
-    total = 0
-    for k, x in enumerate(xs):
-        gold = fixed.run(x[None], policy=_policy(theta, form, 2))
-        _check(res, k, gold, params, len(x))
-        total += res.counters[k]["reuses"]
+    total = check_tile_sequences(tile, fixed, params, _policy(theta, form, 2), theta, form)
     assert total > 10, "the threshold should give real reuse"
 
 
@@ -80,7 +66,7 @@ def test_hit_runs_cost_one_cycle_per_neuron():
     x[:] = x[0]
     res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=65535, form=1)])
     gold = fixed.run(x[None], policy=_policy(65535, "absolute", 2))
-    _check(res, 0, gold, params, 3)
+    check_tile_run(res, 0, gold, params, 3)
     misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
     assert list(misses) == [16, 0, 0]
     assert res.counters[0]["cycles"] == expected_cycles(params, 4, 3, misses)
@@ -92,7 +78,7 @@ def test_mixed_hits_cycle_estimate():
     x = random_inputs(fixed.config, 1, 6, 6, seed=3, scale=0.3)[0]
     res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=intops.quantize_threshold(0.3, "relative"))])
     gold = fixed.run(x[None], policy=_policy(0.3, "relative", 2))
-    _check(res, 0, gold, params, 6)
+    check_tile_run(res, 0, gold, params, 6)
     misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
     assert 0 < misses[1:].sum() < 5 * params.neurons
     est = expected_cycles(params, 6, 6, misses)
