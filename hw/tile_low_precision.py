@@ -51,7 +51,7 @@ class LowPrecisionFrontEnd(OutputRuleFrontEnd):
     def __init__(self, params: TileParams, image: dict | None = None):
         super().__init__(params, image)
         p = params
-        lp, v_drop, _ = self.predictor_lanes(p), *self._golden(p)
+        lp, v_drop, _ = self.predictor_lanes(p), *self._narrowing(p)
         act = p.config.act.bits
         self.x_banks = NarrowBanks(p.input_size, act, self.input_bits, v_drop, first_bank=0)
         self.h_banks = NarrowBanks(p.hidden, act, self.input_bits, v_drop, first_bank=1)
@@ -80,7 +80,7 @@ class LowPrecisionFrontEnd(OutputRuleFrontEnd):
         return params.neurons * cls._rows(params)
 
     @classmethod
-    def _golden(cls, params) -> tuple[int, int]:
+    def _narrowing(cls, params) -> tuple[int, int]:
         """(v_drop, shift) of the golden LowPrecision in the tile's formats (they depend on no weight);
         a ValueError when the output rule's shift does not fit the table."""
         prepared = cls.golden(cls.weight_bits, cls.input_bits).prepare(np.zeros((1, 1), np.int64), params.config)
@@ -99,7 +99,7 @@ class LowPrecisionFrontEnd(OutputRuleFrontEnd):
 
     @classmethod
     def context_shape(cls, params):
-        shift = cls._golden(params)[1]
+        shift = cls._narrowing(params)[1]
         return signed(narrow_score_bits(cls.weight_bits, cls.input_bits, params.n_max) + max(0, -shift))
 
     @classmethod
@@ -111,7 +111,7 @@ class LowPrecisionFrontEnd(OutputRuleFrontEnd):
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
         weights = np.asarray(weights)
         prepared = cls.golden(cls.weight_bits, cls.input_bits).prepare(weights, params.config)
-        if prepared.shift != cls._golden(params)[1]:   # also raises when the shift does not fit
+        if prepared.shift != cls._narrowing(params)[1]:   # also raises when the shift does not fit
             raise ValueError(f"slot {slot}: the low-precision shift {prepared.shift} depends on the weights")
         w, wb, lp, rows = prepared.factors["w"], cls.weight_bits, cls.predictor_lanes(params), cls._rows(params)
         G, H = params.gates, params.hidden
@@ -141,7 +141,7 @@ class LowPrecisionFrontEnd(OutputRuleFrontEnd):
         wiring.connect(m, dot.w_row, mem.read_port())
         m.d.comb += [xb.swap.eq(self.step_end), hb.swap.eq(self.step_end)]
         self._feed(m, feeder, dot, base, memo_on)
-        shift = self._golden(p)[1]
+        shift = self._narrowing(p)[1]
         m.d.comb += [table.lookup.valid.eq(dot.o.valid), dot.o.ready.eq(table.lookup.ready),
                      table.lookup.payload.index.eq(dot.o.payload.index),
                      table.lookup.payload.func.eq(dot.o.payload.func),

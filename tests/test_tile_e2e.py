@@ -205,7 +205,7 @@ def test_low_rank_predictor(sim):
 
 @pytest.mark.parametrize("sim", pytest_simulators())
 def test_low_precision_predictor(sim):
-    """The low-precision front end (4-bit weights and inputs, one beat per decision) on the basic_motions
+    """The low-precision front end (4-bit weights and inputs, two beats per decision) on the basic_motions
     slice (GRU) at an absolute output-rule threshold, with gaps and back-pressure: bit-exact, counters equal
     to the golden model's."""
     _, x, lengths = sliced("basic_motions")
