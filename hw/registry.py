@@ -197,7 +197,7 @@ def tile_predictors() -> tuple[str, ...]:
 #: tile option -> predictor parameter it sets (the parameters a predictor declares that have no tile
 #: option keep their registry defaults)
 TILE_PREDICTOR_OPTIONS = {"rank": "rank", "factor_bits": "bits", "planes": "planes", "k": "k",
-                          "weight_bits": "weight_bits"}
+                          "weight_bits": "weight_bits", "input_bits": "input_bits"}
 
 
 def tile_front_end(o):
@@ -243,7 +243,8 @@ register("tile", _tile,
          opt("factor_bits", int, 8, "bits of each low-rank factor (predictor low-rank)"),
          opt("planes", int, 3, "residual sign planes of the inputs (predictor bnn-planes)"),
          opt("k", int, 4, "changed inputs counted per step (predictor top-k)"),
-         opt("weight_bits", int, 4, "bits of the predictor's copy of the weights (predictor top-k)"),
+         opt("weight_bits", int, 4, "bits of the predictor's copy of the weights (predictors top-k, low-precision)"),
+         opt("input_bits", int, 4, "bits of the narrowed inputs (predictor low-precision)"),
          opt("max_steps", int, 4096, "longest sequence the step counter holds"),
          opt("cache_update", str, "compute", "memo-table b_m policy", choices=("compute", "always")),
          # the format options, with the LSTM cell-state format renamed cell_format ("cell" is the cell type)

@@ -13,16 +13,77 @@ from __future__ import annotations
 
 import functools
 
-from amaranth.hdl import Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
 
+from .activation import Activation
+from .checks import check_int, silence_unused
 from .output_rule import SHIFT_BITS, OutputRuleTable
-from .shapes import index_shape
+from .shapes import count_shape, index_shape
 from .tile_front_end import DECISION_FIFO_LATENCY
 from .tile_output_rule import OutputRuleFrontEnd
 
-__all__ = ["ScoredFrontEnd", "FEEDER_LATENCY", "raw_field", "check_shift", "rule_latency"]
+__all__ = ["ScoredFrontEnd", "FEEDER_LATENCY", "NeuronFeeder", "check_shift", "feeder_layout", "raw_field",
+           "rule_latency"]
+
+
+def feeder_layout(neurons: int, max_beats: int) -> data.StructLayout:
+    """A :class:`NeuronFeeder` beat: neuron ``index`` (issue order), its gate's ``func``, ``beat`` of the
+    neuron and ``last`` (its final beat)."""
+    return data.StructLayout({"index": index_shape(neurons), "func": Activation, "beat": index_shape(max_beats),
+                              "last": 1})
+
+
+class NeuronFeeder(wiring.Component):
+    """Neurons 0..G*H-1 of a step in issue order (n = j*G + g; ``func`` tanh for gate 2, else sigmoid),
+    ``beats`` beats each (1..``max_beats``), while ``run`` is high; ``step_reset`` returns to neuron 0.
+    The output register is the ``o`` stream: :attr:`latency` = 1 cycle from ``run`` to the first beat.
+
+    Parameters: ``neurons`` (G*H), ``gates`` (G), ``max_beats``.
+    """
+
+    latency = 1
+
+    def __init__(self, neurons: int, gates: int, max_beats: int = 1):
+        try:
+            self.neurons = check_int("NeuronFeeder neurons", neurons, 1, 1 << 16)
+            self.gates = check_int("NeuronFeeder gates", gates, 1, 4)
+            self.max_beats = check_int("NeuronFeeder max_beats", max_beats, 1, 1 << 16)
+        except (TypeError, ValueError):
+            silence_unused(self)
+            raise
+        super().__init__({
+            "run": In(1), "step_reset": In(1), "beats": In(count_shape(max_beats), init=1),
+            "o": Out(stream.Signature(feeder_layout(neurons, max_beats))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n, g = Signal(index_shape(self.neurons)), Signal(index_shape(self.gates))
+        beat, done = Signal(index_shape(self.max_beats)), Signal()
+        out = self.o
+        advance = ~out.valid | out.ready
+        last = beat == self.beats - 1
+        with m.If(self.run & ~done & advance):
+            m.d.sync += [out.valid.eq(1), out.payload.index.eq(n), out.payload.beat.eq(beat),
+                         out.payload.last.eq(last),
+                         out.payload.func.eq(OutputRuleFrontEnd.gate_func(g))]
+            with m.If(last):
+                m.d.sync += [beat.eq(0), n.eq(n + 1), g.eq(Mux(g == self.gates - 1, 0, g + 1))]
+                with m.If(n == self.neurons - 1):
+                    m.d.sync += done.eq(1)
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+        with m.Elif(advance):
+            m.d.sync += out.valid.eq(0)
+        with m.If(self.step_reset):
+            m.d.sync += [n.eq(0), g.eq(0), beat.eq(0), done.eq(0)]
+        return m
+
+
 #: Cycles from a step's start to the feeder's first neuron (its output register).
-FEEDER_LATENCY = 1
+FEEDER_LATENCY = NeuronFeeder.latency
 
 
 def raw_field(value: int, bits: int) -> int:
@@ -106,21 +167,14 @@ class ScoredFrontEnd(OutputRuleFrontEnd):
         return Mux(self.seq_start, self.slot * rows, held)
 
     def _feed(self, m, scorer, memo_on):
-        """Neurons 0..G*H-1 of each step, in issue order, to the scorer while the step computes."""
+        """Neurons 0..G*H-1 of each step, in issue order, to the scorer while the step computes (one
+        :class:`NeuronFeeder` beat each)."""
         p = self.params
-        n, g, done = Signal(index_shape(p.neurons)), Signal(index_shape(p.gates)), Signal()
-        out = scorer.i
-        advance = ~out.valid | out.ready
-        with m.If(self.go & memo_on & ~done & advance):
-            m.d.sync += [out.valid.eq(1), out.payload.index.eq(n),
-                         out.payload.func.eq(self.gate_func(g)),
-                         n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]
-            with m.If(n == p.neurons - 1):
-                m.d.sync += done.eq(1)
-        with m.Elif(advance):
-            m.d.sync += out.valid.eq(0)
-        with m.If(self.step_reset):
-            m.d.sync += [n.eq(0), g.eq(0), done.eq(0)]
+        m.submodules.feeder = feeder = NeuronFeeder(p.neurons, p.gates)
+        m.d.comb += [feeder.run.eq(self.go & memo_on), feeder.step_reset.eq(self.step_reset),
+                     scorer.i.valid.eq(feeder.o.valid), feeder.o.ready.eq(scorer.i.ready),
+                     scorer.i.payload.index.eq(feeder.o.payload.index),
+                     scorer.i.payload.func.eq(feeder.o.payload.func)]
 
 
 @functools.cache

@@ -65,3 +65,26 @@ class AddUnit(wiring.Component):
             with m.If(self.i.valid):
                 m.d.sync += self.count.eq(self.count + 1)
         return m
+
+
+def check_tile_run(res, k, gold, params, steps):
+    """Sequence ``k`` of a tile run (sim.tile_amaranth) against its golden run: every h_t, every neuron
+    evaluated, the golden model's reuse count."""
+    assert np.array_equal(res.h[k], gold.out[0]), f"sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
+    assert res.counters[k]["evaluations"] == steps * params.neurons
+    assert res.counters[k]["reuses"] == int(gold.stats.reuses.sum())
+
+
+def check_tile_sequences(tile, fixed, params, policy, theta, form, seed=5) -> int:
+    """Two random 6-step sequences of 3 inputs through ``tile`` (memo on at ``theta`` in ``form``) with
+    random x gaps and h back-pressure, each checked against the golden run under ``policy``
+    (:func:`check_tile_run`); returns the total reuses."""
+    from sim.tile_amaranth import TileSequence, run_sequences
+
+    xs = random_inputs(fixed.config, 2, 6, 3, seed=seed, scale=0.3)
+    theta_q = intops.quantize_threshold(theta, form)
+    seqs = [TileSequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
+    res = run_sequences(tile, seqs, seed=7, gap=0.3, stall=0.3)
+    for k, x in enumerate(xs):
+        check_tile_run(res, k, fixed.run(x[None], policy=policy), params, len(x))
+    return sum(res.counters[k]["reuses"] for k in range(len(xs)))

@@ -192,7 +192,7 @@ def test_registry_predictor_option():
     """``predictor`` takes none and every predictor with hardware; low-rank's rank and factor bits reach
     the front-end class (configured through the scheme registry)."""
     from hw.tile_low_rank import LowRankFrontEnd
-    assert registry.tile_predictors() == ("none", "bnn", "bnn-planes", "low-rank", "top-k")
+    assert registry.tile_predictors() == ("none", "bnn", "bnn-planes", "low-rank", "top-k", "low-precision")
     assert registry.build("tile", {}).params.front_end is BnnFrontEnd
     fe = registry.build("tile", {"predictor": "low-rank", "rank": 3, "factor_bits": 6}).params.front_end
     assert fe is LowRankFrontEnd.configure(3, 6) and (fe.rank, fe.bits) == (3, 6)

@@ -228,6 +228,19 @@ def test_top_k_front_end(sim):
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())
+def test_low_precision_predictor(sim):
+    """The low-precision front end (4-bit weights and inputs, two beats per decision) on the basic_motions
+    slice (GRU) at an absolute output-rule threshold, with gaps and back-pressure: bit-exact, counters equal
+    to the golden model's."""
+    _, x, lengths = sliced("basic_motions")
+    run = compiled_for("basic_motions", True, "low-precision").run(
+        sim, x, lengths, threshold=8, form=intops.ABSOLUTE, valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=6,
+        run_name="e2e-low-precision")
+    assert_exact(run)
+    assert run.counters["reuses"] > 0
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
 def test_bidirectional_two_layers(sim):
     """2-layer bidirectional LSTM, variable lengths (1..6): backward directions stream reversed."""
     x, lengths = bidir_data()

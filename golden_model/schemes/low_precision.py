@@ -13,6 +13,7 @@ class LowPrecisionPredictor(PredictorEntry):
     name = "low-precision"
     summary = "the neuron at low precision (narrow weights x narrow inputs): N narrow MACs"
     docs = "docs/predictors.md#low-precision"
+    hardware = "hw.tile_low_precision:LowPrecisionFrontEnd"
     parameters = (Parameter("weight_bits", int, 4, "bits of the predictor's copy of the weights"),
                   Parameter("input_bits", int, 4, "bits of the narrowed inputs (2 integer bits)"))
 
