@@ -17,15 +17,16 @@ from sim.tile_amaranth import TileSequence, run_sequences
 
 
 class FrontEndCase:
-    """The front end of registered ``predictor`` with one parameter ``param``; ``configure(value)`` gives
-    its class for a parameter value."""
+    """The front end of registered ``predictor`` with one parameter ``param`` (None: a value is a dict of
+    parameters); ``configure(value)`` gives its class for a parameter value."""
 
-    def __init__(self, predictor: str, param: str, configure):
+    def __init__(self, predictor: str, param: str | None, configure):
         self.predictor, self.param, self.configure = predictor, param, configure
 
     def policy(self, theta, form, value):
+        params = value if self.param is None else {self.param: value}
         return schemes.get("memo").golden_policy(theta, predictor=self.predictor, form=form,
-                                                 predictor_params={self.param: value})
+                                                 predictor_params=params)
 
     def setup(self, cell, value, inputs=3, hidden=4, lanes=2, layers=1, seed=3, image=True, bnn_width=None):
         fixed = FixedPointNetwork(normal_network(cell, inputs, hidden, layers=layers, seed=seed))
@@ -49,11 +50,11 @@ class FrontEndCase:
             self.check(res, k, fixed.run(x[None], policy=self.policy(theta, form, value)), params, len(x))
         assert sum(c["reuses"] for c in res.counters) > min_reuses, "the threshold should give real reuse"
 
-    def two_slots_and_memo_off(self, cell, value, seed=4):
+    def two_slots_and_memo_off(self, cell, value, seed=4, **setup):
         """A 2-layer network on a tile built without an image: load it through wr, run layer 0 (slot 0) with
         memo on, layer 1 (slot 1) on its outputs with memo on, then memo off gives the baseline outputs."""
-        fixed, params, img, tile = self.setup(cell, value, layers=2, image=False, seed=seed)
-        x = random_inputs(fixed.config, 1, 5, 3, seed=9, scale=0.3)[0]
+        fixed, params, img, tile = self.setup(cell, value, layers=2, image=False, seed=seed, **setup)
+        x = random_inputs(fixed.config, 1, 5, fixed.net.input_size, seed=9, scale=0.3)[0]
         theta_q = intops.quantize_threshold(0.3, "relative")
         gold = fixed.run(x[None], policy=self.policy(0.3, "relative", value))
         h0 = gold.layer_outputs[0][0]
@@ -66,18 +67,19 @@ class FrontEndCase:
         assert np.array_equal(res.h[2], fixed.run(x[None]).layer_outputs[0][0])
         assert res.counters[2]["reuses"] == 0
 
-    def hit_run(self, value, **setup):
+    def hit_run(self, value, inputs=4, lanes=2, **setup):
         """Constant input, a huge threshold: after the first step every neuron hits, and a step costs the
         cycle model's hit pacing (one decision per ``interval`` of ``decision_timing``)."""
-        fixed, params, _, tile = self.setup("lstm", value, inputs=4, hidden=4, lanes=2, **setup)
-        x = random_inputs(fixed.config, 1, 3, 4, seed=1)[0]
+        fixed, params, _, tile = self.setup("lstm", value, inputs=inputs, hidden=4, lanes=lanes, **setup)
+        x = random_inputs(fixed.config, 1, 3, inputs, seed=1)[0]
         x[:] = x[0]
         res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=65535, form=1)])
         gold = fixed.run(x[None], policy=self.policy(65535, "absolute", value))
         self.check(res, 0, gold, params, 3)
         misses = (gold.stats.step_evaluations - gold.stats.step_reuses)[0, 0, 0]
         assert list(misses) == [16, 0, 0]
-        assert res.counters[0]["cycles"] == expected_cycles(params, 4, 3, misses)
+        assert res.counters[0]["cycles"] == expected_cycles(params, inputs, 3, misses)
+        return params
 
     def mixed_hits(self, value):
         """With a mixed hit pattern the count-based estimate is within 5 % of the measured cycles."""
