@@ -208,7 +208,7 @@ def test_bad_target_and_options(tmp_path):
     with pytest.raises(ValueError, match="choose --predictor"):
         compare("tile", "generic", {"predictor": "none"}, build_dir=tmp_path)
     with pytest.raises(ValueError, match="option predictor must be one of"):
-        compare("tile", "generic", {"predictor": "top-k"}, build_dir=tmp_path)
+        compare("tile", "generic", {"predictor": "oracle"}, build_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown target"):
         get_target("asic")
 
