@@ -30,14 +30,18 @@ def _pct(v):
     return f"{100 * v:.1f}%"
 
 
-def calibrated_rows(name, model, cal_split, test_split) -> tuple[list[str], list[dict]]:
-    """Every predictor and the oracle calibrated on the calibration split, measured on the test split:
-    Markdown rows and JSON records."""
+def calibrated(name, model, cal_split, test_split) -> list[dict]:
+    """Every predictor and the oracle calibrated on the calibration split, measured on the test split."""
     found = []
     for predictor in schemes.names(("predictor", "oracle")):
         cal = calibrate(model, cal_split.x, cal_split.y, cal_split.lengths, predictor, budget_pp=BUDGET_PP)
         test = evaluate(model, test_split.x, test_split.y, test_split.lengths, cal)
         found.append({"workload": name, **cal.as_dict(), "test": test})
+    return found
+
+
+def calibrated_rows(name, found: list[dict]) -> list[str]:
+    """The Markdown rows of :func:`calibrated`'s records (each gets its ``oracle_ratio``)."""
     oracle = next(r for r in found if r["predictor"] == "oracle")["test"]["reuse"]
     rows = []
     for r in found:
@@ -47,7 +51,28 @@ def calibrated_rows(name, model, cal_split, test_split) -> tuple[list[str], list
         r["oracle_ratio"] = ratio
         rows.append(f"| {name} | {r['predictor']} | {r['form']} | {ths} | {m['estimated_loss']:.2f} | "
                     f"{_pct(t['reuse'])} | {_pct(t['net_saving'])} | {t['metric_loss']:.2f} | {ratio:.2f} |")
-    return rows, found
+    return rows
+
+
+#: The predictors' quantized defaults against wider factors (near-float internals): (predictor, params).
+QUANTIZATION_VARIANTS = (("low-rank", {"bits": 8}), ("low-rank", {"bits": 16}),
+                         ("top-k", {"weight_bits": 4}), ("top-k", {"weight_bits": 8}),
+                         ("low-precision", {"weight_bits": 4, "input_bits": 4}),
+                         ("low-precision", {"weight_bits": 8, "input_bits": 12}))
+
+
+def quantization_rows(name, model, cal_split, test_split) -> list[str]:
+    """What quantizing a predictor's factors costs: calibrated test figures at the default widths and at
+    wider ones."""
+    rows = []
+    for predictor, params in QUANTIZATION_VARIANTS:
+        cal = calibrate(model, cal_split.x, cal_split.y, cal_split.lengths, predictor, budget_pp=BUDGET_PP,
+                        parameters=params)
+        t = evaluate(model, test_split.x, test_split.y, test_split.lengths, cal)
+        given = ", ".join(f"{k}={v}" for k, v in params.items())
+        rows.append(f"| {name} | {predictor} | {given} | {_pct(t['reuse'])} | {_pct(t['net_saving'])} | "
+                    f"{t['metric_loss']:.2f} |")
+    return rows
 
 
 def sweeps(name, model, w, out: Path) -> tuple[list[dict], list[str]]:
@@ -65,15 +90,24 @@ def sweeps(name, model, w, out: Path) -> tuple[list[dict], list[str]]:
     return records, lines
 
 
-def workload_sections(name, out: Path):
-    """(accuracy row, calibrated rows, width rows, sweep lines, seconds) of one workload."""
+def workload_sections(name, out: Path, reuse: bool = False):
+    """(accuracy row, calibrated rows, quantization rows, width rows, sweep lines, seconds) of one workload;
+    with ``reuse`` the calibrations and sweeps (and plots) of an earlier run are read back from results/."""
     start = time.perf_counter()
     w, cal_split = load_workload(name), load_workload(name, "calibration")
     model = FixedPointNetwork(w.network, config_for(w.network, w.x, w.lengths))
-    rows, found = calibrated_rows(name, model, cal_split, w)
-    recs, plot_lines = sweeps(name, model, w, out)
-    (out / "results" / f"{name}_calibrated.json").write_text(json.dumps(found, indent=1))
-    (out / "results" / f"{name}_sweep.json").write_text(json.dumps(recs, indent=1))
+    files = out / "results" / f"{name}_calibrated.json", out / "results" / f"{name}_sweep.json"
+    if reuse:
+        found, recs = (json.loads(f.read_text()) for f in files)
+        plot_lines = [line for form in intops.THRESHOLD_FORMS
+                      for line in (f"![{name} {form} sweep](results/{name}_{form}_sweep.png)", "")]
+    else:
+        found = calibrated(name, model, cal_split, w)
+        recs, plot_lines = sweeps(name, model, w, out)
+    rows = calibrated_rows(name, found)
+    files[0].write_text(json.dumps(found, indent=1))
+    files[1].write_text(json.dumps(recs, indent=1))
+    quantization = quantization_rows(name, model, cal_split, w) if name in WORKLOADS else []
     base = recs[0]
     accuracy = (f"| {name} | {w.network.describe()} | {cal_split.x.shape[0]} / {w.x.shape[0]} | "
                 f"{base['float_metric']:.4f} | {base['fixed_metric']:.4f} | "
@@ -83,7 +117,7 @@ def workload_sections(name, out: Path):
         for r in width_study(w.network, w.x, w.y, w.lengths):
             acc = "does not fit" if r["accuracy"] is None else f"{r['accuracy']:.4f} ({r['loss_pp']:+.2f} pp)"
             widths.append((name, r["format"], r["bits"], acc))
-    return accuracy, rows, widths, plot_lines, time.perf_counter() - start
+    return accuracy, rows, quantization, widths, plot_lines, time.perf_counter() - start
 
 
 def width_table(width_rows) -> list[str]:
@@ -98,16 +132,20 @@ def width_table(width_rows) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs", help="docs folder (default docs)")
-    parser.add_argument("--paper-scale", action="store_true", help="also the paper-scale workload(s) (minutes)")
+    parser.add_argument("--paper-scale", action="store_true", help="also the paper-scale workload(s) (tens of "
+                                                                   "minutes)")
+    parser.add_argument("--reuse", action="append", default=[], metavar="WORKLOAD",
+                        help="render WORKLOAD from the JSON of an earlier run in results/ (no recomputation)")
     args = parser.parse_args()
     out = Path(args.out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     names = WORKLOADS + (PAPER_SCALE_WORKLOADS if args.paper_scale else ())
-    accuracy_rows, calibrated, width_rows, plots = [], [], [], []
+    accuracy_rows, calibrated, quantized, width_rows, plots = [], [], [], [], []
     for name in names:
-        accuracy, rows, widths, plot_lines, seconds = workload_sections(name, out)
+        accuracy, rows, quantization, widths, plot_lines, seconds = workload_sections(name, out, name in args.reuse)
         accuracy_rows.append(accuracy)
         calibrated += rows
+        quantized += quantization
         width_rows += widths
         plots += [f"### {name}", "", *plot_lines]
         print(f"{name}: done in {seconds:.1f} s")
@@ -115,8 +153,9 @@ def main() -> int:
         "# Results",
         "",
         "Generated by `.venv/bin/python bench/results.py"
-        f"{' --paper-scale' if args.paper_scale else ''}` (golden model, bundled splits). JSON records and plots "
-        "are in [`results/`](results/).",
+        f"{' --paper-scale' if args.paper_scale else ''}` (golden model, bundled splits; the paper-scale "
+        "workload took 35 minutes on this 2-core machine). JSON records and plots are in "
+        "[`results/`](results/).",
         "",
         "## Float and fixed-point accuracy",
         "",
@@ -139,6 +178,15 @@ def main() -> int:
         "ratio |",
         "|---|---|---|---|---|---|---|---|---|",
         *calibrated,
+        "",
+        "## What quantizing the predictors costs",
+        "",
+        "Every predictor's factors and state are integers (docs/predictors.md). The same calibration and "
+        "test at the default widths and at wider ones (close to the float internals of the study):",
+        "",
+        "| workload | predictor | widths | test reuse | net saving | test loss (pp) |",
+        "|---|---|---|---|---|---|",
+        *quantized,
         "",
         "## Width study",
         "",
