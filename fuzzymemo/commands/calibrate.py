@@ -8,10 +8,9 @@ import logging
 
 from golden_model import schemes
 from golden_model.reuse_calibration import Calibration, calibrate, evaluate
-from golden_model.schemes.memo import DEFAULT_PREDICTOR
 
 from .args import finite_at_least, output_file, write_json
-from .predictor_args import add_policy_arguments, grid, predictor_parameters
+from .predictor_args import CLI_PREDICTOR, add_policy_arguments, grid, predictor_parameters
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,8 @@ def register(sub) -> None:
                                          "a calibration split")
     add_source_arguments(p, splits=False, data_help="calibration data for --model (held out from training and "
                                                     "testing)")
-    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")), default=DEFAULT_PREDICTOR,
-                   help=f"the registered predictor or oracle to calibrate (default {DEFAULT_PREDICTOR})")
+    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")), default=CLI_PREDICTOR,
+                   help=f"the registered predictor or oracle to calibrate (default {CLI_PREDICTOR})")
     add_policy_arguments(p, auto_form=True)
     p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
                    help="loss budget in percentage points against the fixed-point model (default 1)")

@@ -10,6 +10,11 @@ from golden_model.memo import CACHE_UPDATES, RULES
 from golden_model.reuse_calibration import AUTO_FORM
 from golden_model.sweep import DEFAULT_GRIDS
 
+#: The predictor ``run`` and ``calibrate`` use unless told otherwise: the highest calibrated net saving on
+#: the bundled workloads' calibration splits (docs/results.md). The library's default stays the paper's
+#: ``bnn`` (golden_model.schemes.memo.DEFAULT_PREDICTOR), the reference every table reports.
+CLI_PREDICTOR = "bnn-planes"
+
 
 def thresholds_list(text: str) -> list[float]:
     """An argparse type: comma-separated numbers."""

@@ -13,13 +13,12 @@ import time
 
 from golden_model import intops, schemes
 from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
-from golden_model.schemes.memo import DEFAULT_PREDICTOR
 from golden_model.sweep import accuracy
 from golden_model.workloads import DEFAULT_WORKLOAD, load_data, load_workload
 
 from ..compiled import CompiledModel
 from .args import at_least, output_file, probability, write_json
-from .predictor_args import add_policy_arguments, predictor_parameters
+from .predictor_args import CLI_PREDICTOR, add_policy_arguments, predictor_parameters
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
@@ -219,8 +218,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a workload through the tile in RTL simulation (baseline and memo)")
     add_source_arguments(p)
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=DEFAULT_PREDICTOR,
-                   help=f"the predictor of the memoizing tile (default {DEFAULT_PREDICTOR}; one with hardware)")
+    p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=CLI_PREDICTOR,
+                   help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware)")
     p.add_argument("--calibration", metavar="CAL.json",
                    help="predictor, parameters and per-layer thresholds from 'fuzzymemo calibrate'")
     p.add_argument("--threshold", type=_threshold, default="auto",
