@@ -1,6 +1,7 @@
-"""The tile scenarios every output-rule predictor front end is tested in (tests/test_hw_tile_low_rank.py,
-tests/test_hw_tile_bnn_planes.py), in the Amaranth simulator against the golden model: random x gaps and
-h back-pressure, two slots loaded through ``wr`` with memo off after them, and the cycle model."""
+"""The tile scenarios every output-rule predictor front end is tested in (tests/test_hw_tile_scored.py,
+tests/test_hw_tile_bnn_planes.py, tests/test_hw_tile_low_precision.py), in the Amaranth simulator against
+the golden model: random x gaps and h back-pressure, two slots loaded through ``wr`` with memo off after
+them, and the cycle model."""
 
 from __future__ import annotations
 
