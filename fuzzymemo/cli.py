@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "fuzzymemo.commands.model",     # import-torch, info, width-study
     "fuzzymemo.commands.sweep",     # sweep
     "fuzzymemo.commands.calibrate", # calibrate, evaluate
+    "fuzzymemo.commands.regress",   # regress
     "fuzzymemo.commands.schemes",   # schemes (the registry of reuse schemes and predictors)
     "fuzzymemo.commands.generate",  # generate
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
