@@ -282,11 +282,11 @@ def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bn
 def evaluate(model: FixedPointNetwork, x, y, lengths, calibration: Calibration) -> dict:
     """The calibrated policy on (test) data: reuse, net_saving, metric, metric_loss and the rest."""
     calibration.check_model(model)
-    if not calibration.memo:
-        evaluator = Evaluator(model, x, y, lengths, "oracle", calibration.form, "auto", {})
-        return {"reuse": 0.0, "net_saving": 0.0, "metric": evaluator.fixed_metric, "metric_loss": 0.0,
-                "estimated_loss": 0.0, "fixed_metric": evaluator.fixed_metric, "thresholds": None,
-                "sequences": int(evaluator.x_q.shape[0])}
     evaluator = Evaluator(model, x, y, lengths, calibration.predictor, calibration.form, calibration.rule,
                           calibration.parameters, calibration.cache_update)
-    return {**evaluator([tuple(calibration.thresholds)])[0], "sequences": int(evaluator.x_q.shape[0])}
+    sequences = int(evaluator.x_q.shape[0])
+    if not calibration.memo:   # memo off: the un-memoized baseline the evaluator has already run
+        return {"reuse": 0.0, "net_saving": 0.0, "metric": evaluator.fixed_metric, "metric_loss": 0.0,
+                "estimated_loss": 0.0, "fixed_metric": evaluator.fixed_metric, "thresholds": None,
+                "sequences": sequences}
+    return {**evaluator([tuple(calibration.thresholds)])[0], "sequences": sequences}
