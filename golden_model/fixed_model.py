@@ -161,13 +161,22 @@ class RunStats:
     step_evaluations: np.ndarray  # (batch, layers, dirs, steps)
     step_reuses: np.ndarray       # (batch, layers, dirs, steps)
     corr_sums: np.ndarray         # (layers, gates, 6): n, sum b, sum p, sum b^2, sum p^2, sum b*p
+    #: (batch, layers, dirs): multiplications the scheme's datapath performs, and those of the fixed-point
+    #: baseline (N = n_x + H per neuron and step); a scheme's ``multiplications avoided`` is 1 - their ratio
+    multiplications: np.ndarray = None
+    baseline_multiplications: np.ndarray = None
 
     @classmethod
     def empty(cls, batch, layers, dirs, gates, steps):
         z = np.zeros
         return cls(z((batch, layers, dirs, gates), np.int64), z((batch, layers, dirs, gates), np.int64),
                    z((batch, layers, dirs, steps), np.int64), z((batch, layers, dirs, steps), np.int64),
-                   z((layers, gates, 6)))
+                   z((layers, gates, 6)), z((batch, layers, dirs), np.int64), z((batch, layers, dirs), np.int64))
+
+    def multiplications_avoided(self) -> float:
+        """Fraction of the baseline's multiplications the run did not perform (0 for the baseline)."""
+        base = int(self.baseline_multiplications.sum())
+        return 1.0 - int(self.multiplications.sum()) / base if base else 0.0
 
     def correlation(self) -> np.ndarray:
         """Pearson correlation of the BNN output with the neuron's preactivation, per (layer, gate)."""

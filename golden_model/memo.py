@@ -146,6 +146,14 @@ class MemoDirection:
         self.prepared = predictor.prepare(self.q.w, self.cfg) if self.needs_score else None
         self.predictor_run = predictor.init(self.prepared, batch) if self.needs_score else None
 
+    def dot_x(self, x_t: np.ndarray) -> np.ndarray:
+        """W_ih x_t, exact (a scheme that computes the products differently overrides it)."""
+        return self.model.dot(x_t, self.q.w[:, :self.q.input_size])
+
+    def dot_h(self, h: np.ndarray) -> np.ndarray:
+        """W_hh h_{t-1}, exact."""
+        return self.model.dot(h, self.q.w[:, self.q.input_size:])
+
     def _gate(self, k):
         return slice(k * self.hs, (k + 1) * self.hs)
 
@@ -167,8 +175,8 @@ class MemoDirection:
         cfg, q, hs = self.cfg, self.q, self.hs
         v = np.concatenate([x_t, self.h], axis=1)
         s = self.policy.predictor.score(self.prepared, self.predictor_run, v, active) if self.needs_score else None
-        acc_x = self.model.dot(x_t, q.w[:, :q.input_size]) + q.bias_x
-        acc_h = self.model.dot(self.h, q.w[:, q.input_size:]) + q.bias_h
+        acc_x = self.dot_x(x_t) + q.bias_x
+        acc_h = self.dot_h(self.h) + q.bias_h
         if self.model.net.cell == LSTM:
             p = intops.neuron_preact(acc_x + acc_h, 0, cfg)
             y, hit = self._decide(slice(None), range(4), p, self._activate(p, range(4)), s, active)
@@ -191,8 +199,15 @@ class MemoDirection:
         self.h = np.where(active[:, None], h, self.h)
         self._count(t, hit, active, s, p)
         return h
+    def count_multiplications(self, hit: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Multiplications of one step per batch row: N = n_x + H per computed neuron (a scheme that
+        computes the products differently overrides it)."""
+        return ((~hit & active[:, None]).sum(axis=1)) * self.q.w.shape[1]
+
     def _count(self, t, hit, active, b, p):
         s, li, d = self.stats, self.layer, self.direction
+        s.multiplications[:, li, d] += self.count_multiplications(hit, active)
+        s.baseline_multiplications[:, li, d] += active * hit.shape[1] * self.q.w.shape[1]
         per_gate = hit.reshape(hit.shape[0], self.gates, self.hs).sum(axis=2)
         s.reuses[:, li, d] += per_gate
         s.evaluations[:, li, d] += active[:, None] * self.hs

@@ -21,6 +21,7 @@ ENTRY_MODULES = (
     "golden_model.schemes.top_k",        # predictor: the k most-changed inputs
     "golden_model.schemes.low_precision",  # predictor: the neuron at low precision
     "golden_model.schemes.oracle",   # oracle: the exact output compared (upper bound)
+    "golden_model.schemes.crew",     # scheme: unique-weight computation reuse (CREW)
 )
 
 for _module in ENTRY_MODULES:
