@@ -22,20 +22,23 @@ from functools import cached_property
 import numpy as np
 
 from golden_model import intops, schemes
+from golden_model.crew import crew_tables
 from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import OFF, MemoPolicy
 from hw.tile import Tile
 from hw.tile_counters import counter_names
 from hw.tile_cycles import expected_cycles
-from hw.tile_image import image_writes, memory_image
-from hw.tile_params import TileParams
+from hw.tile_image import image_writes, memory_image, product_slots
+from hw.tile_params import CrewShape, TileParams, default_crew_lanes, default_lanes
 from sim import runner, tile_host
 from sim.harness import pause_registers
 from sim.job import Pauses, TileJob
 
 __all__ = ["CompiledModel"]
 
+#: The scheme name of the CREW dataflow (golden_model.schemes.crew).
+CREW = "crew"
 #: Pause pattern of a stream that never pauses: (mask, length) of :class:`sim.job.Pauses`.
 NO_MASK = (0xFFFFFFFF, 32)
 
@@ -48,11 +51,20 @@ class CompiledModel:
 
     def __init__(self, model: FixedPointNetwork, *, scheme: str | None = "memo", predictor: str = "bnn",
                  rule: str = "auto", predictor_params: dict | None = None, cache_update: str = "compute",
-                 lanes: int | None = None, bnn_width: int | None = None, max_steps: int | None = None):
+                 lanes: int | None = None, bnn_width: int | None = None, max_steps: int | None = None,
+                 multipliers: int | None = None):
         if not isinstance(model, FixedPointNetwork):
             raise TypeError(f"model must be a golden_model FixedPointNetwork, not {type(model).__name__}")
         self.model = model
         self.scheme = schemes.get(scheme, ("scheme",)) if scheme is not None else None
+        if self.scheme is not None and self.scheme.hardware is None:
+            built = [e.name for e in schemes.entries(("scheme",)) if e.hardware is not None]
+            raise ValueError(f"the scheme {scheme!r} has no tile dataflow yet; schemes with one: {', '.join(built)}")
+        if scheme == CREW:
+            self._init_crew(model, lanes, multipliers, max_steps)
+            return
+        if multipliers is not None:
+            raise ValueError("multipliers are a parameter of the CREW tile (--scheme crew)")
         self.predictor = schemes.get(predictor, ("predictor", "oracle")) if scheme is not None else None
         if self.predictor is not None and self.predictor.hardware is None:
             built = [e.name for e in schemes.entries(("predictor",)) if e.hardware is not None]
@@ -70,6 +82,23 @@ class CompiledModel:
         self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
         self._designs: dict[bool, object] = {}
 
+    def _init_crew(self, model, lanes, multipliers, max_steps) -> None:
+        """The CREW tile: U_max from the model's weights, M multipliers (default: the baseline's lanes) and
+        L adder lanes (default :func:`hw.tile_params.default_crew_lanes`); its baseline has M lanes."""
+        net = model.net
+        inputs = [net.layer_input_size(li) for li in range(net.num_layers)]
+        multipliers = default_lanes(inputs, net.hidden_size) if multipliers is None else multipliers
+        if lanes is None:
+            lanes = default_crew_lanes(inputs, net.hidden_size, multipliers)
+        unique = max(crew_tables(q.w).unique_max for layer in model.layers for q in layer)
+        self.predictor, self.predictor_params, self.cache_update = None, {}, "compute"
+        self._rule = self.rule = None
+        self.params = TileParams.for_network(net, model.config, lanes=lanes, crew=CrewShape(unique, multipliers),
+                                             **({} if max_steps is None else {"max_steps": max_steps}))
+        # the baseline of a CREW tile has as many multipliers (lanes) as the CREW tile
+        self._choices = {"lanes": multipliers, "bnn_width": None, "max_steps": max_steps}
+        self._designs = {}
+
     # ------------------------------------------------------------------------------------------ views
     @property
     def net(self):
@@ -81,7 +110,14 @@ class CompiledModel:
         return self.scheme is not None
 
     @property
+    def crew(self) -> bool:
+        """The tile runs the CREW dataflow."""
+        return self.scheme is not None and self.scheme.name == CREW
+
+    @property
     def label(self) -> str:
+        if self.crew:
+            return CREW
         return f"{self.scheme.name}-{self.predictor.name}" if self.reuse else "baseline"
 
     @property
@@ -95,6 +131,9 @@ class CompiledModel:
 
     def describe(self) -> str:
         p = self.params
+        if self.crew:
+            return (f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} adder lanes, "
+                    f"M={p.crew.multipliers} multipliers, U_max={p.crew.unique_max} (crew scheme)")
         what = f"{self.scheme.name} scheme, predictor {self.predictor.name}" if self.reuse else "baseline"
         return f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} B={p.bnn_width} ({what})"
 
@@ -102,6 +141,8 @@ class CompiledModel:
     def policy(self, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True) -> MemoPolicy:
         """The golden policy the tile runs with ``memo_enable = enable`` at ``threshold``/``form``: the
         scheme's policy, or memo off (the fixed-point baseline) on the baseline tile or when disabled."""
+        if self.crew:
+            return self.scheme.golden_policy()
         if self.reuse and enable:
             return self.scheme.golden_policy(threshold, predictor=self.predictor.name, form=form, rule=self._rule,
                                              cache_update=self.cache_update, predictor_params=self.predictor_params)
@@ -184,8 +225,8 @@ class CompiledModel:
         if harness not in self._designs:
             config = {f.name: getattr(self.params, f.name) for f in dataclasses.fields(self.params)}
             config |= {"config": str(self.params.config), "front_end": str(self.params.front_end),
-                       "weights": self._weights_digest()}
-            name = f"tile_{self.params.cell}_{'memo' if self.reuse else 'base'}"
+                       "crew": str(self.params.crew), "weights": self._weights_digest()}
+            name = f"tile_{self.params.cell}_{(CREW if self.crew else 'memo') if self.reuse else 'base'}"
             self._designs[harness] = tile_host.tile_design(Tile(self.params, self.image), name=name, config=config,
                                                            harness=harness)
         return self._designs[harness]
@@ -269,11 +310,14 @@ class CompiledModel:
         sequence of every pass, with the golden model's reuses per step (misses assumed spread evenly over
         a step's neurons)."""
         p, total = self.params, 0
+        slots = product_slots(p, self.model) if self.crew else None
         for ps in run.passes:
             li, d, n_x = ps["layer"], ps["direction"], ps["n_x"]
             for b, n in enumerate(run.lengths):
                 n = int(n)
-                if enable and self.reuse:
+                if self.crew:
+                    total += expected_cycles(p, n_x, n, product_slots=slots[ps["slot"]])
+                elif enable and self.reuse:
                     misses = p.neurons - run.stats.step_reuses[b, li, d, :n]
                     total += expected_cycles(p, n_x, n, [int(m) for m in misses], True)
                 else:

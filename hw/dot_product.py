@@ -79,11 +79,28 @@ class DotProductUnit(wiring.Component):
             silence_unused(self)
             raise
         self.acc_bits = config.acc_bits(max_inputs)
-        self.in_layout, self.out_layout = dot_layouts(lanes, max_inputs, config)
+        self.in_layout, self.out_layout = self.layouts()
         super().__init__({
             "i": In(stream.Signature(self.in_layout)),
             "o": Out(stream.Signature(self.out_layout)),
+            **self.extra_ports(),
         })
+
+    def layouts(self):
+        """(input beat, output) payload layouts."""
+        return dot_layouts(self.lanes, self.max_inputs, self.config)
+
+    def extra_ports(self) -> dict:
+        """Signature members beside ``i`` and ``o`` (a subclass that fetches its products adds its own)."""
+        return {}
+
+    def products(self, m, pipe) -> list:
+        """Stage 1: the L products of the beat on ``i``, registered when ``pipe.advance`` is high."""
+        cfg = self.config
+        prod = [Signal(signed(cfg.weight.bits + cfg.act.bits), name=f"prod{k}") for k in range(self.lanes)]
+        with m.If(pipe.advance):
+            m.d.sync += [prod[k].eq(self.i.payload.weights[k] * self.i.payload.acts[k]) for k in range(self.lanes)]
+        return prod
 
     def beats(self, n_inputs: int) -> int:
         """Beats a neuron of ``n_inputs`` inputs takes: ceil(n_inputs / lanes)."""
@@ -93,11 +110,9 @@ class DotProductUnit(wiring.Component):
         m = Module()
         cfg, L = self.config, self.lanes
         i, o = self.i, self.o
-        product_shape = signed(cfg.weight.bits + cfg.act.bits)
 
         # Stage 1: L products.  Stage 2: adder tree.  Stage 3: accumulate.  Stage 4: requantize (o).
         first = Signal(init=1)  # the next beat to transfer starts a neuron
-        prod = [Signal(product_shape, name=f"prod{k}") for k in range(L)]
         bias1, first1, last1 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
         beat_sum = Signal(signed(cfg.weight.bits + cfg.act.bits + (L - 1).bit_length()))
         bias2, first2, last2 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
@@ -109,8 +124,8 @@ class DotProductUnit(wiring.Component):
         with m.If(pipe.take):
             m.d.sync += first.eq(i.payload.last)
 
+        prod = self.products(m, pipe)
         with m.If(pipe.advance):
-            m.d.sync += [prod[k].eq(i.payload.weights[k] * i.payload.acts[k]) for k in range(L)]
             m.d.sync += [bias1.eq(i.payload.bias), first1.eq(first), last1.eq(i.payload.last)]
             m.d.sync += [beat_sum.eq(balanced_sum(prod)), bias2.eq(bias1), first2.eq(first1),
                          last2.eq(last1)]

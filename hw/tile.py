@@ -26,6 +26,8 @@ from golden_model.formats import THETA_BITS
 
 from .activation import ActivationUnit
 from .checks import silence_unused
+from .crew_products import ProductStage
+from .crew_sum import CrewSumUnit
 from .dot_product import DotProductUnit
 from .shapes import count_shape, index_shape, memory_depth
 from .tile_counters import COUNTER_BITS, COUNTERS, PerfCounters, counter_names
@@ -94,7 +96,10 @@ class Tile(wiring.Component):
         self.x_writer = RowWriter(p.lanes, p.input_size, p.x_rows, p.config.act.bits, first_bank=0)
         self.front_end = p.front_end(p, image) if predicted else None
         self.issue = IssueStage(p, predicted)
-        self.dot = DotProductUnit(p.lanes, p.n_max, p.config)
+        crew = p.crew is not None
+        self.product_stage = ProductStage(p, image) if crew else None
+        self.dot = (CrewSumUnit(p.lanes, p.n_max, p.config, p.crew, p.rows_per_neuron) if crew
+                    else DotProductUnit(p.lanes, p.n_max, p.config))
         self.gates = gate_feed_class(p.cell)(p)
         self.activation = ActivationUnit(p.config)
         self.merge = Merge(p, predicted)
@@ -105,8 +110,8 @@ class Tile(wiring.Component):
 
     def parts(self) -> dict:
         """The tile's components by name (the submodule names of its elaboration)."""
-        names = ("sequencer", "x_writer", "front_end", "issue", "dot", "gates", "activation", "merge", "state",
-                 "counters")
+        names = ("sequencer", "x_writer", "front_end", "product_stage", "issue", "dot", "gates", "activation", "merge",
+                 "state", "counters")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def elaborate(self, platform):
@@ -124,7 +129,9 @@ class Tile(wiring.Component):
         m.d.comb += seq.x_step_end.eq(xw.seen.valid & xw.seen.payload.last)
         m.d.comb += [seq.n_x_in.eq(self.n_x), seq.slot_in.eq(self.slot), xw.count.eq(seq.count),
                      seq.x_bank.eq(xw.bank), seq.step_end.eq(state.step_end), state.last_step.eq(seq.last_step)]
-        _forward(m, seq, STEP_CONTROLS, issue, merge)
+        _forward(m, seq, STEP_CONTROLS, merge)
+        _forward(m, seq, [n for n in STEP_CONTROLS if n != "go"], issue)
+        m.d.comb += issue.go.eq(seq.go & (self.product_stage.done if self.product_stage is not None else 1))
         # issue -> dot product -> gate feed -> activation -> merge -> state update -> h
         for mem, port in [("weight", issue.weight), ("xbuf", issue.xbuf), ("hbuf", issue.hbuf),
                           ("bias", issue.bias), ("bias_hn", getattr(issue, "bias_hn", None)),
@@ -145,6 +152,8 @@ class Tile(wiring.Component):
         wiring.connect(m, state.h, wiring.flipped(self.h))
         if fe is not None:
             self._front_end(m, fe)
+        if self.product_stage is not None:
+            self._product_stage(m, self.product_stage, mems)
         # wr stream, status, counters
         m.d.comb += [self.wr.ready.eq(~seq.active), self.busy.eq(seq.active | state.pending)]
         c = self.counters
@@ -171,6 +180,16 @@ class Tile(wiring.Component):
         for name, mem in mems.items():
             m.submodules[name if name in ("xbuf", "hbuf", "cmem") else f"{name}_mem"] = mem
         return mems
+
+    def _product_stage(self, m, products, mems):
+        """Join the CREW product stage: step controls, its reads of the x and h rows, the run-time writes
+        of its unique-value table, its product writes to the adder lanes' banks."""
+        _forward(m, self.sequencer, STEP_CONTROLS, products)
+        m.d.comb += [products.start.eq(self.sequencer.step_start), products.wr.valid.eq(self.wr.valid & self.wr.ready),
+                     products.wr.payload.eq(self.wr.payload), self.counters.products_event.eq(products.count_products)]
+        wiring.connect(m, products.xbuf, mems["xbuf"].read_port())
+        wiring.connect(m, products.hbuf, mems["hbuf"].read_port())
+        wiring.connect(m, products.writes, self.dot.writes)
 
     def _front_end(self, m, fe):
         """Join the predictor front end: its views of x and h, the step controls, the memoization

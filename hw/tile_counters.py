@@ -19,7 +19,10 @@ COUNTERS = {"cycles": "active", "evaluations": "evaluated", "reuses": "reused", 
 
 def counter_names(params) -> tuple[str, ...]:
     """Every counter output of a tile of ``params``: :data:`COUNTERS` and the front end's own."""
-    own = params.front_end.counters(params) if params.front_end is not None else ()
+    if params.crew is not None:
+        own = ("products",)   # groups of M products the CREW product stage makes
+    else:
+        own = params.front_end.counters(params) if params.front_end is not None else ()
     return (*COUNTERS, *own)
 
 

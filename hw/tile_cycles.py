@@ -7,6 +7,7 @@ import numpy as np
 
 from .activation import ActivationUnit
 from .checks import check_int
+from .crew_products import ProductStage
 from .dot_product import DotProductUnit
 from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
@@ -16,7 +17,7 @@ from .tile_merge import Merge
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
-__all__ = ["expected_cycles", "neuron_beats", "pipeline_latency", "step_overhead", "x_beats"]
+__all__ = ["expected_cycles", "neuron_beats", "pipeline_latency", "product_phase", "step_overhead", "x_beats"]
 
 
 def x_beats(params: TileParams, n_x: int) -> int:
@@ -47,6 +48,12 @@ def step_overhead(params: TileParams) -> int:
     return pipeline_latency(params) + StepSequencer.latency - 1
 
 
+def product_phase(params: TileParams, product_slots: int) -> int:
+    """CREW: cycles from a step's start to its first issue, for ``product_slots`` unique-value slots
+    (:func:`hw.tile_image.product_slots`): ``ProductStage.latency`` + slots * L/M."""
+    return ProductStage.latency + product_slots * (params.lanes // params.crew.multipliers)
+
+
 def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
     order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
@@ -69,7 +76,8 @@ def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     return end
 
 
-def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True) -> int:
+def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True,
+                    product_slots: int | None = None) -> int:
     """Expected value of the ``cycles`` counter for one sequence of ``steps`` steps of ``n_x`` inputs,
     the x stream always valid and the h stream always ready.
 
@@ -78,11 +86,17 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
 
     Memoizing: ``misses_per_step`` is either one miss count per step (or one count for every step;
     the misses are then assumed spread evenly over the step's neurons) or a (steps, G*H) boolean array of
-    misses in issue order (n = j*G + g), which makes the model exact (docs/tile.md, *Cycle model*)."""
+    misses in issue order (n = j*G + g), which makes the model exact (docs/tile.md, *Cycle model*).
+
+    CREW (``params.crew``): exact, the baseline's plus :func:`product_phase` of ``product_slots`` per step."""
     check_int("steps", steps, 1)
     params.check_run(0, n_x)
     beats = neuron_beats(params, n_x)
     nn = params.neurons
+    if params.crew is not None:
+        if product_slots is None:
+            raise ValueError("the CREW cycle model needs the step's product_slots (hw.tile_image.product_slots)")
+        return n_x - 1 + steps * (nn * beats + step_overhead(params) + product_phase(params, product_slots))
     if misses_per_step is None or params.front_end is None or not memo_enable:
         return n_x - 1 + steps * (nn * beats + step_overhead(params))
     arr = np.asarray(misses_per_step)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden_model.crew import crew_tables
+
 from .tile_memories import MEM_NAMES
 from .tile_params import TileParams
 
-__all__ = ["memory_image", "image_writes", "slot_of"]
+__all__ = ["memory_image", "image_writes", "product_slots", "slot_of"]
 
 
 def slot_of(layer: int, direction: int, num_directions: int) -> int:
@@ -72,6 +74,11 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
     for s, q in enumerate(slots):
         w = np.asarray(q.w, dtype=np.int64)
         n_in = q.input_size
+        lanes_of = w
+        if params.crew is not None:   # the index memory in place of the weight memory
+            tables = crew_tables(w)
+            _unique_table(params, s, n_in, tables, image["predictor"])
+            lanes_of, wb = tables.index, params.crew.index_bits
         for j in range(H):
             for g in range(G):
                 n = j * G + g
@@ -80,10 +87,10 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 for r in range(KX + KH):
                     if r < KX:
                         cols = [r * L + k for k in range(L)]
-                        vals = [w[row, c] if c < n_in else 0 for c in cols]
+                        vals = [lanes_of[row, c] if c < n_in else 0 for c in cols]
                     else:
                         cols = [(r - KX) * L + k for k in range(L)]
-                        vals = [w[row, n_in + c] if c < H else 0 for c in cols]
+                        vals = [lanes_of[row, n_in + c] if c < H else 0 for c in cols]
                     image["weight"][base + r] = sum(_raw(v, wb) << (k * wb) for k, v in enumerate(vals))
                 image["bias"][s * G * H + n] = _raw(q.bias_x[row], bb)
             if params.cell == "gru":
@@ -93,6 +100,46 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 for addr, word in words:
                     image[name][addr] = word
     return image
+
+
+def _row_inputs(params: TileParams, n_in: int, grow: int) -> list:
+    """The input (column of W) of every lane of neuron row ``grow`` (None past the part's inputs)."""
+    L, KX = params.lanes, params.x_rows
+    if grow < KX:
+        return [c if c < n_in else None for c in range(grow * L, grow * L + L)]
+    return [n_in + c if c < params.hidden else None for c in range((grow - KX) * L, (grow - KX + 1) * L)]
+
+
+def _unique_table(params: TileParams, slot: int, n_in: int, tables, words: list) -> None:
+    """CREW's unique-value table of one slot into ``words`` (the ``predictor`` memory): word
+    ``(slot * (KX + KH) + grow) * U_max + u`` holds in lane k unique value u of the lane's input (zero past
+    its own) and, in the bit above the lanes, ``last``: u is the row's final slot (U_r - 1, U_r the most
+    unique values of the row's inputs)."""
+    U, wb, L = params.crew.unique_max, params.config.weight.bits, params.lanes
+    if tables.unique_max > U:
+        raise ValueError(f"slot {slot} has an input with {tables.unique_max} unique weights, the tile holds "
+                         f"U_max = {U}")
+    for grow in range(params.rows_per_neuron):
+        inputs = [c for c in _row_inputs(params, n_in, grow) if c is not None]
+        if not inputs:
+            continue
+        slots = int(tables.counts[inputs].max())
+        for u in range(slots):
+            word = sum(_raw(tables.unique[c, u], wb) << (k * wb)
+                       for k, c in enumerate(_row_inputs(params, n_in, grow)) if c is not None)
+            words[(slot * params.rows_per_neuron + grow) * U + u] = word | (int(u == slots - 1) << (L * wb))
+
+
+def product_slots(params: TileParams, fixed_network) -> list[int]:
+    """CREW: per slot, the unique-value slots the product stage walks in one step (sum over the rows
+    holding the slot's inputs of U_r); the cycle model's product phase."""
+    out = []
+    for q in _check_network(params, fixed_network):
+        tables = crew_tables(np.asarray(q.w, dtype=np.int64))
+        rows = (_row_inputs(params, q.input_size, grow) for grow in range(params.rows_per_neuron))
+        out.append(sum(int(tables.counts[[c for c in r if c is not None]].max()) for r in rows
+                       if any(c is not None for c in r)))
+    return out
 
 
 def image_writes(params: TileParams, image: dict[str, list[int]], skip_zero: bool = False) -> list[dict]:

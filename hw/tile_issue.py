@@ -8,6 +8,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .crew_sum import crew_beat_layout
 from .dot_product import dot_layouts
 from .shapes import count_shape, index_shape, read_port
 from .tile_front_end import decision_layout
@@ -68,7 +69,8 @@ class IssueStage(wiring.Component):
             "xbuf": read_port(2 * p.x_rows, row_bits),
             "hbuf": read_port(2 * p.h_rows, row_bits),
             "bias": read_port(depths["bias"], widths["bias"]),
-            "dot": Out(stream.Signature(dot_layouts(p.lanes, p.n_max, p.config)[0])),
+            "dot": Out(stream.Signature(crew_beat_layout(p.lanes, p.rows_per_neuron, p.crew, p.config)
+                                        if p.crew is not None else dot_layouts(p.lanes, p.n_max, p.config)[0])),
             "tags": Out(stream.Signature(tag_layout(p))),
         }
         if p.cell == "gru":
@@ -170,18 +172,27 @@ class IssueStage(wiring.Component):
         ]
         if p.cell == "gru":
             m.d.comb += [self.bias_hn.addr.eq(hn_base0 + beat["j"]), self.bias_hn.en.eq(adv1)]
+        row = Signal(index_shape(KX + KH))
         with m.If(adv1):
             m.d.sync += [s1["valid"].eq(beat["emit"]), s1["last"].eq(beat["last"]), s1["part"].eq(part),
                          s1["zero"].eq(part & self.first_step), s1["hn"].eq(part & beat["is_n"]),
-                         s1["g"].eq(beat["g"]), s1["j"].eq(beat["j"])]
+                         s1["g"].eq(beat["g"]), s1["j"].eq(beat["j"]), row.eq(Mux(part, KX + r, r))]
+        out = self.dot.payload
+        if p.crew is not None:   # the beat's products are fetched by index (hw.crew_sum)
+            m.d.comb += [out.indices.eq(self.weight.data), out.row.eq(row)]
+        else:
+            self._operands(m, s1, out)
+        bias_x = self.bias.data.as_signed()
+        bias = Mux(s1["hn"], self.bias_hn.data.as_signed(), bias_x) if p.cell == "gru" else bias_x
+        m.d.comb += [out.bias.eq(bias), out.last.eq(s1["last"])]
+
+    def _operands(self, m, s1, out):
+        """The beat's weights and activations (x row, h row, or zero for h_{t-1} on the first step)."""
+        p = self.params
         act = signed(p.config.act.bits)
         wrow = data.ArrayLayout(signed(p.config.weight.bits), p.lanes)(self.weight.data)
         xrow = data.ArrayLayout(act, p.lanes)(self.xbuf.data)
         hrow = data.ArrayLayout(act, p.lanes)(self.hbuf.data)
-        out = self.dot.payload
         for k in range(p.lanes):
             m.d.comb += [out.weights[k].eq(wrow[k]),
                          out.acts[k].eq(Mux(s1["part"], Mux(s1["zero"], 0, hrow[k]), xrow[k]))]
-        bias_x = self.bias.data.as_signed()
-        bias = Mux(s1["hn"], self.bias_hn.data.as_signed(), bias_x) if p.cell == "gru" else bias_x
-        m.d.comb += [out.bias.eq(bias), out.last.eq(s1["last"])]

@@ -21,8 +21,8 @@ from .memo_table import CACHE_UPDATES, MAX_ENTRIES
 from .shapes import memory_depth
 from .tile_memories import MEM_IDS, TILE_MEMORIES
 
-__all__ = ["FRONT_END_METHODS", "TileParams", "ceil_div", "check_front_end", "check_part_params",
-           "default_bnn_width", "default_lanes"]
+__all__ = ["FRONT_END_METHODS", "CrewShape", "TileParams", "ceil_div", "check_front_end", "check_part_params",
+           "default_bnn_width", "default_crew_lanes", "default_lanes"]
 
 #: The class methods a front end defines (docs/hw/front_end.md), computable from the parameters alone.
 FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words", "counters")
@@ -30,6 +30,25 @@ FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_word
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+@dataclass(frozen=True)
+class CrewShape:
+    """The CREW dataflow of a tile (docs/crew.md, *Hardware*): products of each input's unique weights
+    made by ``multipliers`` (M, dividing the lanes) multipliers into one product bank per lane, then the L
+    lanes add products fetched by index. ``unique_max`` (U_max) is the most unique weights of any input
+    the tile holds: it sizes the index (ceil(log2 U_max) bits), the unique-value table and the banks."""
+
+    unique_max: int
+    multipliers: int
+
+    def __post_init__(self):
+        check_int("CrewShape.unique_max", self.unique_max, 1, 1 << 16)
+        check_int("CrewShape.multipliers", self.multipliers, 1, MAX_LANES)
+
+    @property
+    def index_bits(self) -> int:
+        return max(1, (self.unique_max - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,8 @@ class TileParams:
     cache_update -- memo-table b_m policy, "compute" (default) or "always" (golden_model.memo.CACHE_UPDATES)
     front_end   -- the predictor front end class (a :class:`hw.tile_front_end.FrontEnd` subclass, e.g.
                    :class:`hw.tile_bnn.BnnFrontEnd`), or None (default): the baseline tile, no reuse hardware
+    crew        -- a :class:`CrewShape`: the CREW dataflow (index memory in place of the weight memory,
+                   product stage, product banks); None (default): weights and L multipliers
     """
 
     cell: str
@@ -59,6 +80,7 @@ class TileParams:
     max_steps: int = 4096
     cache_update: str = "compute"
     front_end: type | None = None
+    crew: CrewShape | None = None
 
     def __post_init__(self):
         if not isinstance(self.cell, str):
@@ -81,12 +103,25 @@ class TileParams:
             raise ValueError(f"the activation format {self.config.act} is wider than the memo table's 32 bits")
         if self.neurons > MAX_ENTRIES:
             raise ValueError(f"{self.neurons} neurons per slot exceed the memo table's {MAX_ENTRIES} entries")
+        if self.crew is not None:
+            self._check_crew()
         if self.front_end is not None:
             check_front_end("TileParams.front_end", self.front_end)
             names = set(self.front_end.memories(self))
             if not names <= set(MEM_IDS) - set(TILE_MEMORIES):
                 raise ValueError(f"the front end's memories {sorted(names)} must be memory names of "
                                  f"hw.tile_memories.MEM_NAMES other than the tile's own {TILE_MEMORIES}")
+
+    def _check_crew(self) -> None:
+        if not isinstance(self.crew, CrewShape):
+            raise TypeError(f"TileParams.crew must be a CrewShape or None, not {type(self.crew).__name__}")
+        if self.front_end is not None:
+            raise ValueError("a CREW tile has no memoization front end (TileParams.crew with front_end)")
+        if self.lanes % self.crew.multipliers:
+            raise ValueError(f"{self.crew.multipliers} CREW multipliers do not divide the {self.lanes} lanes")
+        if self.crew.unique_max > 1 << self.config.weight.bits:
+            raise ValueError(f"U_max {self.crew.unique_max} exceeds the {1 << self.config.weight.bits} values of "
+                             f"the weight format {self.config.weight}")
 
     @property
     def memo(self) -> bool:
@@ -169,9 +204,15 @@ class TileParams:
     def step_bits(self) -> int:
         return max(1, self.max_steps.bit_length())
 
+    @property
+    def unique_rows(self) -> int:
+        """CREW: rows of the unique-value table and of each product bank per slot, (KX + KH) * U_max."""
+        return self.rows_per_neuron * self.crew.unique_max
+
     def depths(self) -> dict[str, int]:
         """Rows of every run-time-loadable memory (the keys of :func:`hw.tile_image.memory_image`), at least
-        2 each (:func:`hw.shapes.memory_depth`)."""
+        2 each (:func:`hw.shapes.memory_depth`). On a CREW tile ``weight`` holds the indices and
+        ``predictor`` the unique-value table."""
         d = {"weight": self.slots * self.neurons * self.rows_per_neuron,
              "bias": self.slots * self.neurons}
         if self.cell == "gru":
@@ -181,14 +222,18 @@ class TileParams:
 
     def widths(self) -> dict[str, int]:
         """Word width in bits of every run-time-loadable memory."""
-        w = {"weight": self.lanes * self.config.weight.bits, "bias": self.config.bias_bits}
+        lane_bits = self.crew.index_bits if self.crew is not None else self.config.weight.bits
+        w = {"weight": self.lanes * lane_bits, "bias": self.config.bias_bits}
         if self.cell == "gru":
             w["bias_hn"] = self.config.bias_bits
         w.update({name: width for name, (_, width) in self._front_end_memories().items()})
         return w
 
     def _front_end_memories(self) -> dict[str, tuple[int, int]]:
-        """The predictor front end's run-time-loadable memories, name -> (depth, width)."""
+        """The reuse front end's run-time-loadable memories, name -> (depth, width): the predictor front
+        end's, or CREW's unique-value table (L weights and a row-end bit per word)."""
+        if self.crew is not None:
+            return {"predictor": (self.slots * self.unique_rows, self.lanes * self.config.weight.bits + 1)}
         return self.front_end.memories(self) if self.front_end is not None else {}
 
     def check_run(self, slot: int, n_x: int) -> None:
@@ -254,3 +299,13 @@ def default_bnn_width(inputs: list[int], hidden: int, lanes: int, floor: int = 8
         while ceil_div(n_x + hidden, width) > budget:
             width *= 2
     return width
+
+
+def default_crew_lanes(inputs: list[int], hidden: int, multipliers: int, factor: int = 4) -> int:
+    """The default adder lanes L of a CREW tile of M = ``multipliers``: ``factor`` * M, halved while it
+    exceeds the network's widest row part (max(inputs, hidden)) and stays a multiple of M. The additions
+    (G*H*N per step) then take about M/L of the baseline's cycles, beside the product phase."""
+    lanes, widest = factor * multipliers, max(*inputs, hidden)
+    while lanes > widest and lanes > multipliers:
+        lanes //= 2
+    return max(lanes, multipliers)

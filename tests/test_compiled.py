@@ -50,8 +50,12 @@ def test_bad_choices_are_clear_errors(workload):
     model, _ = workload("basic_motions")
     with pytest.raises(ValueError, match="oracle .oracle. has no hardware; choose a predictor with a front end: bnn"):
         CompiledModel(model, predictor="oracle")
-    with pytest.raises(ValueError, match="unknown scheme 'crew'"):
-        CompiledModel(model, scheme="crew")
+    with pytest.raises(ValueError, match="unknown scheme 'nope'"):
+        CompiledModel(model, scheme="nope")
+    with pytest.raises(ValueError, match="multipliers are a parameter of the CREW tile"):
+        CompiledModel(model, multipliers=2)
+    with pytest.raises(ValueError, match="3 CREW multipliers do not divide the 8 lanes"):
+        CompiledModel(model, scheme="crew", lanes=8, multipliers=3)
     with pytest.raises(TypeError, match="FixedPointNetwork"):
         CompiledModel(model.net)
     with pytest.raises(ValueError, match="lanes"):

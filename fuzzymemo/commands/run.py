@@ -16,10 +16,12 @@ from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
 from golden_model.sweep import accuracy
 from golden_model.workloads import DEFAULT_WORKLOAD, load_data, load_workload
 
-from ..compiled import CompiledModel
-from .args import at_least, output_file, probability, write_json
+from ..compiled import CREW, CompiledModel
+from .args import at_least, output_file, probability
+from .crew_run import crew_summary, run_crew
 from .predictor_args import CLI_PREDICTOR, add_policy_arguments, predictor_parameters
 from .source import add_source_arguments, load_source
+from .tile_runs import accuracy_text, finish, network_line, run_both
 
 log = logging.getLogger(__name__)
 
@@ -78,26 +80,6 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
                  "auto_calibration_reuse": m["reuse"], "auto_calibration_loss_pp": m["estimated_loss"]}
 
 
-def _run_both(args, compiled, src, cal) -> dict:
-    """Build and run the baseline and the memoizing tile on ``src``: label -> (CompiledModel, TileRun)."""
-    runs = {}
-    for label, tile in (("baseline", compiled.baseline()), ("memo", compiled)):
-        t0 = time.perf_counter()
-        tile.build(args.sim)
-        log.info(f"{label} tile ({tile.describe()}) elaborated and built for {args.sim} in "
-                   f"{time.perf_counter() - t0:.1f} s; running {src.x.shape[0]} sequences "
-                   f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
-                   f"layer-directions)")
-        t0 = time.perf_counter()
-        r = tile.run(args.sim, src.x, src.lengths, threshold=cal.thresholds or 0.0, form=cal.form,
-                     enable=cal.memo, valid_prob=args.valid_prob, ready_prob=args.ready_prob, seed=args.seed,
-                     strict=False, run_name=f"cli-{label}", quiet=not args.sim_output)
-        log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
-                   f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
-        runs[label] = (tile, r)
-    return runs
-
-
 def _computed_macs(run, hidden: int) -> int:
     """MACs of the neurons the tile computed (evaluations - reuses, pass by pass: n_x + H each). A global
     reuse fraction would mis-weigh layers of different input sizes."""
@@ -152,13 +134,17 @@ def run_tile(args) -> int:
     start_all = time.perf_counter()
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
+    if args.scheme == CREW:
+        return finish(args, run_crew(args, src), start_all, crew_summary)
+    if args.multipliers is not None:
+        raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
     net = src.model.net
     cal, how = choose_calibration(args, src_full)
     compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
                              cache_update=cal.cache_update, lanes=args.lanes, bnn_width=args.bnn_width,
                              max_steps=args.max_steps)
     compiled.check(src.lengths, compiled.policy(cal.thresholds or 0.0, cal.form, enable=cal.memo))
-    runs = _run_both(args, compiled, src, cal)
+    runs = run_both(args, compiled, src, cal)
     p = compiled.params
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]),
@@ -171,16 +157,7 @@ def run_tile(args) -> int:
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
-    result["wall_seconds"] = time.perf_counter() - start_all
-    print(_summary(result))
-    if args.json:
-        write_json(args.json, result)
-        print(f"wrote {args.json}")
-    return 0 if result["bit_exact"] else 1
-
-
-def _acc(value) -> str:
-    return "- (no readout head)" if value is None else f"{value:.4f}"
+    return finish(args, result, start_all, _summary)
 
 
 def _summary(r: dict) -> str:
@@ -188,8 +165,7 @@ def _summary(r: dict) -> str:
         return "-" if v is None else f"{v:.1%}"
 
     lines = [
-        f"{r['workload']}: {r['layers']}-layer{' bidirectional' if r['directions'] == 2 else ''} "
-        f"{r['cell'].upper()} H={r['hidden']}, tile L={r['lanes']} B={r['bnn_width']}, {r['sim']}, "
+        f"{network_line(r)}, tile L={r['lanes']} B={r['bnn_width']}, {r['sim']}, "
         f"{r['sequences']} sequences ({r['steps']} steps)",
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} "
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
@@ -197,8 +173,9 @@ def _summary(r: dict) -> str:
         f"  predictor {r['predictor']} ({r['rule']} rule), thresholds per layer "
         f"{'- (memo off)' if r['thresholds'] is None else ', '.join(format(t, 'g') for t in r['thresholds'])} "
         f"({r['form']}, {r['threshold_source']})",
-        f"  reuse {pct(r['reuse'])}  accuracy RTL {_acc(r['accuracy_rtl'])}, golden {_acc(r['accuracy_golden'])}, "
-        f"baseline {_acc(r['accuracy_baseline_rtl'])}",
+        f"  reuse {pct(r['reuse'])}  accuracy RTL {accuracy_text(r['accuracy_rtl'])}, "
+        f"golden {accuracy_text(r['accuracy_golden'])}, "
+        f"baseline {accuracy_text(r['accuracy_baseline_rtl'])}",
         f"  cycles baseline {r['cycles_baseline']}, memo {r['cycles_memo']}: speedup "
         f"{r['speedup']:.3f}x (1/(1-reuse) = {r['expected_speedup']:.3f}x)",
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
@@ -218,6 +195,9 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a workload through the tile in RTL simulation (baseline and memo)")
     add_source_arguments(p)
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--scheme", choices=[e.name for e in schemes.entries(("scheme",)) if e.hardware is not None],
+                   default="memo", help="the reuse scheme of the tile (default memo: fuzzy memoization; crew: "
+                                        "unique-weight reuse, exact)")
     p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=CLI_PREDICTOR,
                    help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware)")
     p.add_argument("--calibration", metavar="CAL.json",
@@ -231,6 +211,10 @@ def register(sub) -> None:
     p.add_argument("--lanes", type=at_least(1), metavar="L",
                    help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
                         "input and hidden sizes)")
+    p.add_argument("--multipliers", type=at_least(1), metavar="M",
+                   help="crew: multipliers of the product stage, and the lanes of the baseline it is compared "
+                        "with (default: the baseline's default lanes); --lanes are then the adder lanes "
+                        "(default 4 M, at most the widest row part)")
     p.add_argument("--bnn-width", type=at_least(1), metavar="B", help="BNN sign bits per cycle (default: see docs)")
     p.add_argument("--max-steps", type=at_least(1), metavar="T",
                    help="longest sequence the tile's step counter holds (default 4096)")

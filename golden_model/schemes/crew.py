@@ -15,6 +15,8 @@ class Crew(ReuseEntry):
     kind = "scheme"
     summary = "unique-weight reuse: each input times its distinct weights once, neurons add products by index"
     docs = "docs/crew.md"
+    #: the tile dataflow (hw.tile.Tile elaborates it; a scheme without one cannot run in RTL)
+    hardware = "hw.tile:Tile"
 
     def cost(self, inputs: int, config: FixedPointConfig, neurons: int = 1) -> Cost:
         # a bound from the shape alone: input i has U_i <= min(G*H, 2**weight bits) unique weights, whose

@@ -21,6 +21,8 @@ class Memoization(ReuseEntry):
     kind = "scheme"
     summary = "neuron-level fuzzy memoization: reuse a neuron's cached output when its predictor agrees"
     docs = "docs/memoization.md"
+    #: the tile dataflow (hw.tile.Tile elaborates it; a scheme without one cannot run in RTL)
+    hardware = "hw.tile:Tile"
     parameters = (
         Parameter("predictor", str, DEFAULT_PREDICTOR, "what decides a reuse (a registered predictor or oracle)"),
         Parameter("form", str, intops.RELATIVE, "threshold form", intops.THRESHOLD_FORMS),

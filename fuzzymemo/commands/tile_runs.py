@@ -1,0 +1,53 @@
+"""The two tile runs every ``fuzzymemo run`` makes (the baseline tile and the reuse tile, same sequences)
+and the end of a run (summary, JSON, exit status), shared by the memoization and the CREW paths."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from .args import write_json
+
+log = logging.getLogger("fuzzymemo.commands.run")
+
+
+def run_both(args, compiled, src, cal=None, reuse_label: str = "memo") -> dict:
+    """Build and run the baseline and the reuse tile (``reuse_label``) on ``src``: label -> (CompiledModel,
+    TileRun); ``cal`` None: a scheme without thresholds."""
+    runs = {}
+    for label, tile in (("baseline", compiled.baseline()), (reuse_label, compiled)):
+        t0 = time.perf_counter()
+        tile.build(args.sim)
+        log.info(f"{label} tile ({tile.describe()}) elaborated and built for {args.sim} in "
+                   f"{time.perf_counter() - t0:.1f} s; running {src.x.shape[0]} sequences "
+                   f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
+                   f"layer-directions)")
+        t0 = time.perf_counter()
+        memo = {} if cal is None else {"threshold": cal.thresholds or 0.0, "form": cal.form, "enable": cal.memo}
+        r = tile.run(args.sim, src.x, src.lengths, **memo, valid_prob=args.valid_prob, ready_prob=args.ready_prob,
+                     seed=args.seed, strict=False, run_name=f"cli-{label}", quiet=not args.sim_output)
+        log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
+                   f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
+        runs[label] = (tile, r)
+    return runs
+
+
+
+def finish(args, result: dict, start_all: float, summary) -> int:
+    """Print ``summary(result)``, write ``--json``; exit status 1 unless the run is bit-exact."""
+    result["wall_seconds"] = time.perf_counter() - start_all
+    print(summary(result))
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0 if result["bit_exact"] else 1
+
+
+def network_line(r: dict) -> str:
+    """``"<workload>: <layers>-layer [bidirectional] <CELL> H=<hidden>"`` of a run's result."""
+    return (f"{r['workload']}: {r['layers']}-layer{' bidirectional' if r['directions'] == 2 else ''} "
+            f"{r['cell'].upper()} H={r['hidden']}")
+
+
+def accuracy_text(value) -> str:
+    return "- (no readout head)" if value is None else f"{value:.4f}"
