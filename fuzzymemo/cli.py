@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "fuzzymemo.commands.calibrate", # calibrate, evaluate
     "fuzzymemo.commands.regress",   # regress
     "fuzzymemo.commands.schemes",   # schemes (the registry of reuse schemes and predictors)
+    "fuzzymemo.commands.crew",      # crew (CREW unique-weight statistics and weight clustering)
     "fuzzymemo.commands.generate",  # generate
     "fuzzymemo.commands.run",       # run (the tile in RTL simulation)
     "fuzzymemo.commands.synth",     # synth

@@ -34,6 +34,10 @@ def files(tmp_path):
     (["info", "--model", "{dir}/a_file", "--data", "{dir}/a_file", "--split", "test"],
      "--split goes with --workload"),
     (["run", "--workload", "digits", "--lanes", "64"], "64 lanes exceed the network's widest row part"),
+    (["crew", "--workload", "digits", "--clusters", "0"], "--clusters: must be at least 1, not 0"),
+    (["crew", "--workload", "digits", "--clusters", "auto", "--budget", "nan"],
+     "--budget: must be a finite number >= 0, not nan"),
+    (["crew", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
 ])
 def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
     argv = [a.format(dir=files) for a in argv]
