@@ -47,7 +47,7 @@ def check_theta(theta, what: str = "theta") -> int:
     """A delta threshold in activation-format LSBs: an integer >= 0."""
     value = float(theta)
     if not np.isfinite(value) or value < 0 or value != int(value):
-        raise ValueError(f"{what} must be an integer >= 0 (activation-format LSBs), not {theta}")
+        raise ValueError(f"{what} must be an integer >= 0 (activation-format LSBs), not {value:g}")
     return int(value)
 
 
@@ -55,7 +55,7 @@ def check_levels(levels) -> int:
     """A similarity quantizer's level count: an integer >= 2."""
     value = float(levels)
     if not np.isfinite(value) or value < 2 or value != int(value):
-        raise ValueError(f"levels must be an integer >= 2, not {levels}")
+        raise ValueError(f"levels must be an integer >= 2, not {value:g}")
     return int(value)
 
 
@@ -188,21 +188,26 @@ class _DeltaInputs:
 
 class _QuantizedInputs:
     """The change detector of the similarity form: per part, the quantizer registers; the stored value is
-    the level index, the effective value its dequantized activation-format integer."""
+    the level index, the effective value its dequantized activation-format integer. A part gets at most
+    hi - lo + 1 levels: more than its range has integers is the datapath's own resolution."""
 
     def __init__(self, ranges, levels, batch: int, fmt):
         self.fmt = fmt
-        self.levels = _rows(levels, batch)
-        regs = [[intops.quantizer_registers(lo, hi, int(lv)) for lv in self.levels[:, 0]] for lo, hi in ranges]
-        self.lo = [np.int64(lo) for lo, _ in ranges]
-        self.m = [np.array([r[0] for r in part], dtype=np.int64)[:, None] for part in regs]
-        self.g = [np.array([r[1] for r in part], dtype=np.int64)[:, None] for part in regs]
-
-    def _value(self, part, q):
-        return intops.linear_dequantize(q, self.lo[part], self.g[part], self.fmt)
+        self.lo, self.levels, self.m, self.g = [], [], [], []
+        for lo, hi in ranges:
+            part_levels = np.minimum(_rows(levels, batch), int(hi) - int(lo) + 1)
+            values, inverse = np.unique(part_levels, return_inverse=True)
+            regs = np.array([intops.quantizer_registers(lo, hi, int(lv)) for lv in values], dtype=np.int64)
+            self.lo.append(np.int64(lo))
+            self.levels.append(part_levels)
+            self.m.append(regs[inverse.reshape(-1), 0].reshape(batch, 1))
+            self.g.append(regs[inverse.reshape(-1), 1].reshape(batch, 1))
 
     def quantize(self, part, v):
-        return intops.linear_quantize(v, self.lo[part], self.m[part], self.levels)
+        return intops.linear_quantize(v, self.lo[part], self.m[part], self.levels[part])
+
+    def effective(self, part, stored):
+        return intops.linear_dequantize(stored, self.lo[part], self.g[part], self.fmt)
 
     def start(self, part, v):
         return self.quantize(part, v)
@@ -210,11 +215,8 @@ class _QuantizedInputs:
     def advance(self, part, v, stored):
         q = self.quantize(part, v)
         changed = q != stored
-        delta = np.where(changed, self._value(part, q) - self._value(part, stored), 0)
+        delta = np.where(changed, self.effective(part, q) - self.effective(part, stored), 0)
         return q, delta, changed
-
-    def effective(self, part, stored):
-        return self._value(part, stored)
 
 
 class DeltaDirection(MemoDirection):
