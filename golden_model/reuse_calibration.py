@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from . import intops, schemes
-from .files import existing_file
 from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_levels, check_theta, input_counts
+from .files import existing_file
 from .fixed_model import FixedPointNetwork, RunStats
 from .sequences import check_batch
 from .sweep import DEFAULT_GRIDS, accuracy, check_labels

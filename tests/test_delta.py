@@ -14,8 +14,14 @@ from golden_model.calibration import calibrate_formats
 from golden_model.delta import DeltaPolicy, SimilarityPolicy, input_counts
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.intops import SIGMOID, TANH
-from golden_model.reuse_calibration import (Calibration, calibrate_scheme, evaluate_scheme, input_ranges,
-                                            start_views, sweep_scheme)
+from golden_model.reuse_calibration import (
+    Calibration,
+    calibrate_scheme,
+    evaluate_scheme,
+    input_ranges,
+    start_views,
+    sweep_scheme,
+)
 
 
 def _model(cell, layers=1, dirs=1, inputs=3, hidden=5, seed=1, batch=7, steps=9):

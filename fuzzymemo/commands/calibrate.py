@@ -7,12 +7,26 @@ import dataclasses
 import logging
 
 from golden_model import schemes
-from golden_model.reuse_calibration import (DEFAULT_VIEWS, INPUT_SCHEMES, Calibration, calibrate, calibrate_scheme,
-                                            evaluate, evaluate_scheme)
+from golden_model.reuse_calibration import (
+    DEFAULT_VIEWS,
+    INPUT_SCHEMES,
+    Calibration,
+    calibrate,
+    calibrate_scheme,
+    evaluate,
+    evaluate_scheme,
+)
 
 from .args import at_least, finite_at_least, output_file, write_json
-from .predictor_args import (CLI_PREDICTOR, MEMO_SCHEME, add_policy_arguments, add_scheme_argument,
-                             check_input_scheme_options, grid, predictor_parameters)
+from .predictor_args import (
+    CLI_PREDICTOR,
+    MEMO_SCHEME,
+    add_policy_arguments,
+    add_scheme_argument,
+    check_input_scheme_options,
+    grid,
+    predictor_parameters,
+)
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)

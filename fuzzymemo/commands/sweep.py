@@ -11,8 +11,15 @@ from golden_model.sweep import SWEPT, sweep
 from golden_model.workloads import load_workload
 
 from .args import output_file, write_json
-from .predictor_args import (MEMO_SCHEME, add_policy_arguments, add_scheme_argument, check_input_scheme_options,
-                             grid, policy_of, predictor_parameters)
+from .predictor_args import (
+    MEMO_SCHEME,
+    add_policy_arguments,
+    add_scheme_argument,
+    check_input_scheme_options,
+    grid,
+    policy_of,
+    predictor_parameters,
+)
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
