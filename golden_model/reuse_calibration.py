@@ -352,8 +352,17 @@ LEVELS_GRID = (4096, 1024, 512, 256, 128, 96, 64, 48, 32, 24, 16, 12, 8, 6, 4, 3
 
 
 def _scheme_policy(scheme: str, thresholds, parameters: dict):
-    """The golden policy of a calibrated delta or similarity scheme (through the registry)."""
+    """The golden policy of a calibrated delta or similarity scheme (through the registry); the per-layer
+    parameters must have one entry per threshold."""
     params = dict(parameters)
+    key = "theta_h" if scheme == DELTA else "ranges"
+    given = params.get(key)
+    if given is not None and (not isinstance(given, (list, tuple)) or len(given) != len(thresholds)):
+        raise ValueError(f"{scheme} parameter {key} needs one entry per layer ({len(thresholds)}), not {given!r}")
+    if scheme == SIMILARITY and given is not None:
+        for r in given:
+            if not isinstance(r, (list, tuple)) or len(r) != 4 or r[0] >= r[1] or r[2] >= r[3]:
+                raise ValueError(f"a similarity range is [lo_x, hi_x, lo_h, hi_h] with lo < hi, not {r!r}")
     entry = schemes.get(scheme, ("scheme",))
     if scheme == DELTA:
         return entry.golden_policy(tuple(thresholds), theta_h=tuple(params.pop("theta_h", thresholds)), **params)

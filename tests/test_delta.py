@@ -316,11 +316,16 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, message):
 
 def test_bad_calibration_file(user, tmp_path):
     d, model = user
-    cal = calibrate_scheme(model, *_data(d, "cal"), "similarity", views=1, grid=[16, 8])
+    cal = calibrate_scheme(model, *_data(d, "cal"), "similarity", views=1, grid=[16, 8], budget_pp=100.0)
+    assert cal.memo
     cal.save(tmp_path / "cal.json")
     data = json.loads((tmp_path / "cal.json").read_text())
     for change, message in [({"thresholds": [1, 16]}, "levels must be an integer >= 2"),
-                            ({"scheme": "teleport"}, "unknown calibrated scheme 'teleport'")]:
+                            ({"scheme": "teleport"}, "unknown calibrated scheme 'teleport'"),
+                            ({"parameters": {"ranges": [[0, 10, 0, 10]]}}, "ranges needs one entry per layer"),
+                            ({"parameters": {"ranges": [[0, 10, 0, 10], [5, 5, 0, 1]]}}, "with lo < hi"),
+                            ({"scheme": "delta", "parameters": {"theta_h": [1]}}, "theta_h needs one entry"),
+                            ({"scheme": "delta", "thresholds": [1, -2], "parameters": {}}, "theta_x must be")]:
         (tmp_path / "bad.json").write_text(json.dumps({**data, **change}))
         with pytest.raises(ValueError, match=message):
             Calibration.load(tmp_path / "bad.json")
