@@ -178,7 +178,8 @@ def test_registry_entries_and_costs():
     policy = delta.golden_policy(4, theta_h=8)
     assert (policy.theta_x, policy.theta_h) == (4, 8)
     assert delta.golden_policy((1, 2)).theta_h == (1, 2)             # theta_h defaults to theta_x
-    assert similarity.golden_policy(16).levels == 16
+    assert similarity.golden_policy(16).levels == 16 and similarity.golden_policy(levels=8).levels == 8
+    assert similarity.cost_at(44, cfg, 128, {"levels": 4}).shared_state_bits == 44 * 2
     with pytest.raises(ValueError, match="theta_x must be an integer >= 0"):
         delta.golden_policy(-1)
     with pytest.raises(ValueError, match="levels must be an integer >= 2, not 1"):
@@ -305,6 +306,8 @@ def test_cli_calibrate_evaluate_sweep_with_splits(tmp_path, capsys):
     (["calibrate", "--workload", "digits", "--scheme", "delta", "--predictor", "bnn"],
      "--predictor belongs to --scheme memo, not --scheme delta"),
     (["calibrate", "--workload", "digits", "--scheme", "delta", "--views", "0"], "--views: must be at least 1"),
+    (["sweep", "--workload", "digits", "--scheme", "similarity", "--param", "levels=8"],
+     "sweeps its levels with --thresholds"),
     (["calibrate", "--workload", "digits", "--scheme", "crew"], "--scheme: invalid choice: 'crew'"),
 ])
 def test_bad_input_is_one_line_exit_2(capsys, argv, message):

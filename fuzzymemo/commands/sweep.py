@@ -47,6 +47,8 @@ def _similarity_ranges(args, src):
 def run_sweep_scheme(args) -> int:
     check_input_scheme_options(args, None)
     params = predictor_parameters([args.scheme], args.param)[args.scheme]
+    if args.scheme == "similarity" and params:
+        raise ValueError("--param levels: --scheme similarity sweeps its levels with --thresholds")
     src = load_source(args)
     ranges, ranges_from = _similarity_ranges(args, src) if args.scheme == "similarity" else (None, None)
     values = args.thresholds or list(DELTA_GRID if args.scheme == "delta" else LEVELS_GRID)

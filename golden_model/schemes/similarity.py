@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..delta import SimilarityPolicy, check_levels
 from ..formats import FixedPointConfig
 from .delta import accumulator_cost
-from .registry import Cost, ReuseEntry, register
+from .registry import Cost, Parameter, ReuseEntry, register
 
 #: The paper's level count for speech networks.
 DEFAULT_LEVELS = 16
@@ -22,6 +22,9 @@ class Similarity(ReuseEntry):
     kind = "scheme"
     summary = "input similarity: [x ; h] quantized to a few levels; accumulators corrected by the changed inputs"
     docs = "docs/delta.md"
+    parameters = (
+        Parameter("levels", int, DEFAULT_LEVELS, "quantizer levels per layer part (a calibration chooses its own)"),
+    )
 
     def cost(self, inputs: int, config: FixedPointConfig, neurons: int = 1, levels: int = DEFAULT_LEVELS,
              **params) -> Cost:
@@ -30,10 +33,11 @@ class Similarity(ReuseEntry):
                                 "the previous level index (ceil(log2 levels) bits); per step one quantizer "
                                 "multiply, and two dequantizer multiplies when it changed (bound: 3 N)")
 
-    def golden_policy(self, threshold=DEFAULT_LEVELS, ranges=None, **params):
-        """``threshold`` is the level count (one value or one per layer); ``ranges`` per layer
-        (lo_x, hi_x, lo_h, hi_h) in activation integers (None: the whole format)."""
-        self.resolve(params)
+    def golden_policy(self, threshold=None, ranges=None, **params):
+        """``threshold`` is the level count (one value or one per layer; None: the ``levels`` parameter);
+        ``ranges`` per layer (lo_x, hi_x, lo_h, hi_h) in activation integers (None: the whole format)."""
+        resolved = self.resolve(params)
+        threshold = resolved["levels"] if threshold is None else threshold
         levels = tuple(check_levels(v) for v in threshold) if isinstance(threshold, (tuple, list)) \
             else check_levels(threshold)
         return SimilarityPolicy(levels, None if ranges is None else tuple(tuple(int(v) for v in r) for r in ranges))
