@@ -172,3 +172,44 @@ def within_threshold(new, cached, theta_q, form: str):
     if form == ABSOLUTE:
         return diff <= theta_q
     raise ValueError(f"unknown threshold form {form!r}; expected one of {THRESHOLD_FORMS}")
+
+
+#: Fractional bits of the linear quantizer's gain and step registers (input similarity, docs/delta.md).
+QUANT_FRAC = 16
+
+
+def quantizer_registers(lo: int, hi: int, levels: int) -> tuple[int, int]:
+    """The gain m and step g registers of a ``levels``-level linear quantizer over the activation-format
+    integers [lo, hi], both with QUANT_FRAC fraction bits and computed in integers only:
+    m = round(2**QUANT_FRAC * (levels-1) / (hi-lo)), g = round(2**QUANT_FRAC * (hi-lo) / (levels-1))."""
+    lo, hi, levels = int(lo), int(hi), int(levels)
+    if levels < 2:
+        raise ValueError(f"a quantizer needs at least 2 levels, not {levels}")
+    if hi <= lo:
+        raise ValueError(f"a quantizer range needs lo < hi, not [{lo}, {hi}]")
+    span, steps = hi - lo, levels - 1
+    return ((steps << QUANT_FRAC) + span // 2) // span, ((span << QUANT_FRAC) + steps // 2) // steps
+
+
+def linear_quantize(v, lo, m, levels):
+    """Level index of the activation-format integer v: clamp(round_shift((v - lo) * m, QUANT_FRAC), 0,
+    levels - 1). With lo = the format's min_int, levels = 2**bits (m = 2**QUANT_FRAC) it is v - lo."""
+    v = np.asarray(v, dtype=np.int64)
+    return np.clip(round_shift((v - lo) * np.asarray(m, dtype=np.int64), QUANT_FRAC), 0,
+                   np.asarray(levels, dtype=np.int64) - 1)
+
+
+def linear_dequantize(q, lo, g, fmt: QFormat):
+    """The level index q back in the activation format: saturate(lo + round_shift(q * g, QUANT_FRAC))."""
+    q = np.asarray(q, dtype=np.int64)
+    return saturate(lo + round_shift(q * np.asarray(g, dtype=np.int64), QUANT_FRAC), fmt.bits)
+
+
+def delta_update(v, ref, theta):
+    """Delta-network change detector: input i's reference moves to v_i when |v_i - ref_i| >= theta and
+    v_i != ref_i (an equal value needs no update, so theta = 0 updates exactly the inputs that changed).
+    Returns (new references, deltas v - ref where updated else 0, updated mask)."""
+    v = np.asarray(v, dtype=np.int64)
+    diff = v - ref
+    changed = (np.abs(diff) >= np.asarray(theta, dtype=np.int64)) & (diff != 0)
+    return np.where(changed, v, ref), np.where(changed, diff, 0), changed

@@ -29,11 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from . import intops, schemes
+from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_levels, check_theta, input_counts
 from .files import existing_file
 from .fixed_model import FixedPointNetwork, RunStats
 from .sequences import check_batch
 from .sweep import DEFAULT_GRIDS, accuracy, check_labels
 
+#: The schemes whose reuse is by inputs (golden_model.delta), calibrated by their own search (below).
+INPUT_SCHEMES = (DELTA, SIMILARITY)
+#: The ``form`` a similarity calibration records: its thresholds are level counts.
+LEVELS_FORM = "levels"
 CALIBRATION_FORMAT = "fuzzymemo-calibration"
 CALIBRATION_VERSION = 1
 #: Rows (sequences x candidate threshold vectors) evaluated in one batch.
@@ -57,6 +62,7 @@ class Calibration:
 
     @property
     def memo(self) -> bool:
+        """True when the calibration reuses anything (memo off, or the baseline, when nothing fitted)."""
         return self.thresholds is not None
 
     def policy(self):
@@ -64,6 +70,8 @@ class Calibration:
         from .memo import MemoPolicy
         if not self.memo:
             return MemoPolicy()
+        if self.scheme in INPUT_SCHEMES:
+            return _scheme_policy(self.scheme, self.thresholds, self.parameters)
         return _policy(self.predictor, self.form, self.rule, self.parameters, self.cache_update,
                        tuple(self.thresholds))
 
@@ -94,7 +102,14 @@ class Calibration:
                 fields["thresholds"] = tuple(float(t) for t in fields["thresholds"])
             cal = cls(**fields)
             # names and parameters are checked even for a memo-off calibration, thresholds when given
-            _policy(cal.predictor, cal.form, cal.rule, cal.parameters, cal.cache_update, cal.thresholds or 0.0)
+            if cal.scheme in INPUT_SCHEMES:
+                if cal.memo:
+                    _scheme_policy(cal.scheme, cal.thresholds, cal.parameters)
+            elif cal.scheme != "memo":
+                raise ValueError(f"unknown calibrated scheme {cal.scheme!r}; expected memo or one of "
+                                 f"{', '.join(INPUT_SCHEMES)}")
+            else:
+                _policy(cal.predictor, cal.form, cal.rule, cal.parameters, cal.cache_update, cal.thresholds or 0.0)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {e}") from None
         return cal
@@ -148,36 +163,38 @@ def work_figures(stats: RunStats, rows: slice, inputs: np.ndarray, cost: np.ndar
             "macs_baseline": baseline, "macs_computed": computed, "macs_predictor": predictor}
 
 
-class Evaluator:
-    """Runs one predictor over a labelled batch at many per-layer threshold vectors, stacked into batches."""
+class StackedEvaluator:
+    """Runs a reuse policy over a labelled batch at many parameter vectors, stacked into batches: the
+    baseline's logits and margins once, then per vector the loss figures and the subclass's work figures."""
 
-    def __init__(self, model: FixedPointNetwork, x, y, lengths, predictor: str, form: str, rule: str,
-                 parameters: dict, cache_update: str = "compute"):
+    def __init__(self, model: FixedPointNetwork, x, y, lengths):
         net = model.net
         if net.head is None:
             raise ValueError("calibration needs a network with a readout head to measure the loss")
         x, self.lengths = check_batch(x, lengths, net.input_size)
         self.model, self.y = model, check_labels(y, x.shape[0], net.head.weight.shape[0])
         self.x_q = model.quantize_input(x)
-        self.policy = _policy(predictor, form, rule, parameters, cache_update)
-        self.form = form
-        self.inputs, self.cost = layer_costs(model, predictor, parameters)
-        base = model.run(self.x_q, self.lengths)
-        self.base_logits = model.logits(base.out, self.lengths)
+        self.base = model.run(self.x_q, self.lengths)
+        self.base_logits = model.logits(self.base.out, self.lengths)
         self.fixed_metric = accuracy(self.base_logits, self.y)
         self.correct = self.base_logits.argmax(axis=1) == self.y
 
+    def run_rows(self, chunk: list[tuple], batch: int):
+        """The run of the batch repeated once per vector of ``chunk`` (row block k has vector k)."""
+        raise NotImplementedError
+
+    def work(self, stats: RunStats, rows: slice, vector: tuple) -> dict:
+        """The work figures (reuse, net_saving, ...) of the batch rows ``rows``, run at ``vector``."""
+        raise NotImplementedError
+
     def __call__(self, vectors: list[tuple[float, ...]]) -> list[dict]:
-        """Figures (reuse, net_saving, metric, metric_loss, ...) at each per-layer threshold vector."""
+        """Figures (reuse, net_saving, metric, metric_loss, ...) at each parameter vector."""
         batch = self.x_q.shape[0]
         per_chunk = max(1, CHUNK_ROWS // batch)
         out = []
         for start in range(0, len(vectors), per_chunk):
             chunk = vectors[start:start + per_chunk]
-            theta_q = np.array([[intops.quantize_threshold(t, self.form) for t in vec] for vec in chunk])
-            theta_rows = np.repeat(theta_q.T, batch, axis=1)   # (layers, chunk * batch)
-            run = self.model.run(np.tile(self.x_q, (len(chunk), 1, 1)), np.tile(self.lengths, len(chunk)),
-                                 self.policy, theta_rows=theta_rows)
+            run = self.run_rows(chunk, batch)
             logits = self.model.logits(run.out, run.lengths)
             for k, vec in enumerate(chunk):
                 rows = slice(k * batch, (k + 1) * batch)
@@ -185,8 +202,32 @@ class Evaluator:
                 out.append({"thresholds": list(vec), "metric": metric,
                             "metric_loss": (self.fixed_metric - metric) * 100.0, "fixed_metric": self.fixed_metric,
                             "estimated_loss": estimated_loss(self.base_logits, logits[rows], self.correct),
-                            **work_figures(run.stats, rows, self.inputs, self.cost)})
+                            **self.work(run.stats, rows, vec)})
         return out
+
+    def tiled(self, copies: int):
+        return np.tile(self.x_q, (copies, 1, 1)), np.tile(self.lengths, copies)
+
+
+class Evaluator(StackedEvaluator):
+    """Runs one predictor over a labelled batch at many per-layer threshold vectors, stacked into batches."""
+
+    def __init__(self, model: FixedPointNetwork, x, y, lengths, predictor: str, form: str, rule: str,
+                 parameters: dict, cache_update: str = "compute"):
+        if model.net.head is None:
+            raise ValueError("calibration needs a network with a readout head to measure the loss")
+        self.policy = _policy(predictor, form, rule, parameters, cache_update)
+        self.form = form
+        self.inputs, self.cost = layer_costs(model, predictor, parameters)
+        super().__init__(model, x, y, lengths)
+
+    def run_rows(self, chunk, batch):
+        theta_q = np.array([[intops.quantize_threshold(t, self.form) for t in vec] for vec in chunk])
+        theta_rows = np.repeat(theta_q.T, batch, axis=1)   # (layers, chunk * batch)
+        return self.model.run(*self.tiled(len(chunk)), self.policy, theta_rows=theta_rows)
+
+    def work(self, stats, rows, vector):
+        return work_figures(stats, rows, self.inputs, self.cost)
 
 
 def margins(logits: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -211,13 +252,23 @@ def _within(record: dict, budget_pp: float) -> bool:
     return record["estimated_loss"] <= budget_pp + 1e-9
 
 
+def within_observed_too(record: dict, budget_pp: float) -> bool:
+    """The input schemes' test: both the estimated and the observed loss within the budget (their errors
+    gather on the sequences of small margin, where the pair estimate is optimistic)."""
+    return _within(record, budget_pp) and record["metric_loss"] <= budget_pp + 1e-9
+
+
 def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float], layers: int,
-                      budget_pp: float, say: Callable[[str], None]) -> tuple[tuple | None, dict | None]:
-    """The per-layer threshold vector of the search in the module docstring and its figures."""
+                      budget_pp: float, say: Callable[[str], None], label: Callable[[int], str] | None = None,
+                      within: Callable[[dict, float], bool] = _within) -> tuple[tuple | None, dict | None]:
+    """The per-layer threshold vector of the search in the module docstring and its figures. ``layers`` is
+    the vector's length (a scheme with two thresholds per layer searches both); ``label`` names an entry;
+    ``within`` is the budget test of a record (default: the estimated loss)."""
+    label = label or (lambda li: f"layer {li}")
     shared = evaluate([(t,) * layers for t in grid])
     best_index, best = None, None
     for i, rec in enumerate(shared):
-        if not _within(rec, budget_pp):
+        if not within(rec, budget_pp):
             break
         best_index, best = i, rec
     if best is None:
@@ -230,7 +281,7 @@ def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float],
         if not moves:
             break
         vectors = [tuple(grid[index[j] + (j == li)] for j in range(layers)) for li in moves]
-        tried = [(rec, li) for rec, li in zip(evaluate(vectors), moves, strict=True) if _within(rec, budget_pp)]
+        tried = [(rec, li) for rec, li in zip(evaluate(vectors), moves, strict=True) if within(rec, budget_pp)]
         if not tried:
             break
         rec, li = max(tried, key=lambda pair: pair[0]["net_saving"])
@@ -238,7 +289,7 @@ def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float],
             break
         index[li] += 1
         best = rec
-        say(f"layer {li} threshold {grid[index[li]]:g}: net saving {rec['net_saving']:.1%}, "
+        say(f"{label(li)} threshold {grid[index[li]]:g}: net saving {rec['net_saving']:.1%}, "
             f"estimated loss {rec['estimated_loss']:.2f} pp")
     return tuple(grid[i] for i in index), best
 
@@ -290,3 +341,221 @@ def evaluate(model: FixedPointNetwork, x, y, lengths, calibration: Calibration) 
                 "estimated_loss": 0.0, "fixed_metric": evaluator.fixed_metric, "thresholds": None,
                 "sequences": sequences}
     return {**evaluator([tuple(calibration.thresholds)])[0], "sequences": sequences}
+
+
+# ---- the input-reuse schemes (delta, similarity; docs/delta.md) ----------------------------------------
+
+#: delta thresholds searched by default, activation-format LSBs (with Q12.8, 64 = 0.25)
+DELTA_GRID = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+#: similarity level counts searched by default, most first (the search moves towards fewer levels)
+LEVELS_GRID = (4096, 1024, 512, 256, 128, 96, 64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2)
+
+
+def _scheme_policy(scheme: str, thresholds, parameters: dict):
+    """The golden policy of a calibrated delta or similarity scheme (through the registry); the per-layer
+    parameters must have one entry per threshold."""
+    params = dict(parameters)
+    key = "theta_h" if scheme == DELTA else "ranges"
+    given = params.get(key)
+    if given is not None and (not isinstance(given, (list, tuple)) or len(given) != len(thresholds)):
+        raise ValueError(f"{scheme} parameter {key} needs one entry per layer ({len(thresholds)}), not {given!r}")
+    if scheme == SIMILARITY and given is not None:
+        for r in given:
+            if not isinstance(r, (list, tuple)) or len(r) != 4 or r[0] >= r[1] or r[2] >= r[3]:
+                raise ValueError(f"a similarity range is [lo_x, hi_x, lo_h, hi_h] with lo < hi, not {r!r}")
+    entry = schemes.get(scheme, ("scheme",))
+    if scheme == DELTA:
+        return entry.golden_policy(tuple(thresholds), theta_h=tuple(params.pop("theta_h", thresholds)), **params)
+    return entry.golden_policy(tuple(thresholds), ranges=params.pop("ranges", None), **params)
+
+
+def input_ranges(model: FixedPointNetwork, x_q: np.ndarray, run, lengths) -> list[list[int]]:
+    """Per layer [lo_x, hi_x, lo_h, hi_h]: the activation-format integers the layer's input part and its
+    recurrent part reach over the valid steps of the baseline ``run`` on ``x_q`` (0 included: h starts at 0)."""
+    valid = np.arange(run.out.shape[1])[None, :] < lengths[:, None]
+    out = []
+    for li in range(model.net.num_layers):
+        parts = []
+        for values in (x_q if li == 0 else run.layer_outputs[li - 1], run.layer_outputs[li]):
+            v = values[valid]
+            lo, hi = min(int(v.min()), 0), max(int(v.max()), 0)
+            parts += [lo, max(hi, lo + 1)]
+        out.append(parts)
+    return out
+
+
+class SchemeEvaluator(StackedEvaluator):
+    """The delta or similarity scheme over a labelled batch at many vectors: delta vectors are
+    (theta_x per layer, theta_h per layer), similarity vectors levels per layer (``ranges`` per layer, or
+    None: measured on this batch)."""
+
+    def __init__(self, model: FixedPointNetwork, x, y, lengths, scheme: str, ranges=None):
+        if scheme not in INPUT_SCHEMES:
+            raise ValueError(f"unknown input-reuse scheme {scheme!r}; expected one of {INPUT_SCHEMES}")
+        super().__init__(model, x, y, lengths)
+        self.scheme, self.layers = scheme, model.net.num_layers
+        if scheme == SIMILARITY and ranges is None:
+            ranges = input_ranges(model, self.x_q, self.base, self.lengths)
+        self.ranges = ranges
+
+    def vector_length(self) -> int:
+        return 2 * self.layers if self.scheme == DELTA else self.layers
+
+    def run_rows(self, chunk, batch):
+        per_entry = [np.repeat(np.array([vec[j] for vec in chunk], dtype=np.int64), batch)
+                     for j in range(self.vector_length())]
+        n = self.layers
+        if self.scheme == DELTA:
+            policy = DeltaPolicy(tuple(per_entry[:n]), tuple(per_entry[n:]))
+        else:
+            policy = SimilarityPolicy(tuple(per_entry), self.ranges)
+        return self.model.run(*self.tiled(len(chunk)), policy)
+
+    def work(self, stats, rows, vector):
+        return scheme_work_figures(stats, rows, self.scheme)
+
+    def settings(self, vector) -> dict:
+        """The scheme's registers of ``vector``: theta_x and theta_h per layer, or levels and ranges per layer."""
+        n = self.layers
+        if self.scheme == DELTA:
+            return {"theta_x": [int(v) for v in vector[:n]], "theta_h": [int(v) for v in vector[n:]]}
+        return {"levels": [int(v) for v in vector], "ranges": self.ranges}
+
+
+def scheme_work_figures(stats: RunStats, rows: slice, scheme: str) -> dict:
+    """reuse (fraction of the baseline's multiplications avoided), net saving (the similarity quantizer's
+    multiplications subtracted: one per input and step, two more per changed input), inputs unchanged."""
+    base = float(stats.baseline_multiplications[rows].sum())
+    done = float(stats.multiplications[rows].sum())
+    counts = input_counts(stats)
+    n = int(counts.inputs[rows].sum())
+    changed = n - int(counts.unchanged[rows].sum())
+    detector = float(n + 2 * changed) if scheme == SIMILARITY else 0.0
+    return {"reuse": 1.0 - done / base if base else 0.0,
+            "net_saving": (base - done - detector) / base if base else 0.0,
+            "inputs_unchanged": counts.fraction_unchanged(rows),
+            "inputs_unchanged_per_layer": [float(v) for v in counts.fraction_unchanged(rows, axis=1)],
+            "inputs_unchanged_x_h": [float(v) for v in counts.fraction_unchanged(rows, axis=4)],
+            "inputs_unchanged_per_step": [float(v) for v in counts.fraction_unchanged(rows, axis=3)],
+            "macs_baseline": base, "macs_computed": done, "macs_detector": detector}
+
+
+#: Start views of each calibration sequence the input schemes calibrate on (:func:`start_views`).
+DEFAULT_VIEWS = 4
+
+
+def start_views(x, y, lengths, views: int = DEFAULT_VIEWS):
+    """Each sequence started at ``views`` offsets 0, L/views, 2L/views, ... of its length L (suffixes of at
+    least 2 steps, zero padded, same label). The delta and similarity memories are cleared at a sequence's
+    start and the first step sets every reference, so a scheme's error depends on where a sequence starts:
+    the views let a small calibration split show it (docs/delta.md, *Calibration*)."""
+    if views < 1:
+        raise ValueError(f"views must be at least 1, not {views}")
+    x, lengths = check_batch(x, lengths, None)
+    y = np.asarray(y)
+    xs, ys, ls = [], [], []
+    for k in range(views):
+        for i, n in enumerate(lengths):
+            offset = (int(n) * k) // views
+            if k and n - offset < 2:
+                continue
+            v = np.zeros_like(x[i])
+            v[:n - offset] = x[i, offset:n]
+            xs.append(v)
+            ys.append(y[i])
+            ls.append(n - offset)
+    return np.stack(xs), np.array(ys), np.array(ls, dtype=np.int64)
+
+
+def _scheme_label(scheme: str, layers: int) -> Callable[[int], str]:
+    if scheme == DELTA:
+        return lambda j: f"layer {j % layers} theta_{'x' if j < layers else 'h'}"
+    return lambda j: f"layer {j} levels"
+
+
+def scheme_grid(scheme: str, grid=None) -> list[float]:
+    """The searched values, checked: delta thresholds ascending, similarity levels descending."""
+    if scheme == DELTA:
+        return sorted(float(check_theta(t)) for t in (DELTA_GRID if grid is None else grid))
+    return sorted((float(check_levels(v)) for v in (LEVELS_GRID if grid is None else grid)), reverse=True)
+
+
+def calibrate_scheme(model: FixedPointNetwork, x, y, lengths=None, scheme: str = DELTA, *, budget_pp: float = 1.0,
+                     grid=None, views: int = DEFAULT_VIEWS, progress: Callable[[str], None] | None = None
+                     ) -> Calibration:
+    """The delta thresholds (theta_x, theta_h per layer) or the similarity levels per layer (with the
+    quantizer ranges measured on this data) within ``budget_pp`` of estimated loss on the ``views`` start
+    views of the (calibration) data, by the search of :func:`choose_thresholds`: first one value for
+    everything, then one entry at a time (delta: larger thresholds; similarity: fewer levels)."""
+    if not np.isfinite(budget_pp) or budget_pp < 0:
+        raise ValueError(f"the loss budget must be a finite number >= 0 percentage points, not {budget_pp}")
+    grid = scheme_grid(scheme, grid)
+    if not grid:
+        raise ValueError("no thresholds to calibrate over")
+    x, lengths = check_batch(x, lengths, model.net.input_size)
+    ranges = None
+    if scheme == SIMILARITY:   # the quantizer ranges of the calibration sequences themselves
+        x_q = model.quantize_input(x)
+        ranges = input_ranges(model, x_q, model.run(x_q, lengths), lengths)
+    evaluator = SchemeEvaluator(model, *start_views(x, y, lengths, views), scheme, ranges)
+    say = progress or (lambda message: None)
+    layers = model.net.num_layers
+    vector, figures = choose_thresholds(evaluator, grid, evaluator.vector_length(), budget_pp,
+                                        lambda m: say(f"{scheme}: {m}"), _scheme_label(scheme, layers),
+                                        within_observed_too)
+    parameters = {} if scheme == DELTA else {"ranges": evaluator.ranges}
+    if vector is None:
+        figures = {"reuse": 0.0, "net_saving": 0.0, "metric_loss": 0.0, "estimated_loss": 0.0,
+                   "metric": evaluator.fixed_metric, "smallest_threshold_loss_pp": figures["estimated_loss"]}
+        thresholds = None
+    else:
+        thresholds = tuple(vector[:layers])
+        if scheme == DELTA:
+            parameters = {"theta_h": list(vector[layers:])}
+    measured = {"sequences": int(x.shape[0]), "views": int(views), "view_sequences": int(evaluator.x_q.shape[0]),
+                **figures}
+    return Calibration("none", thresholds, intops.ABSOLUTE if scheme == DELTA else LEVELS_FORM, "auto", parameters,
+                       "compute", scheme, float(budget_pp), model_digest(model), measured)
+
+
+def evaluate_scheme(model: FixedPointNetwork, x, y, lengths, calibration: Calibration) -> dict:
+    """The calibrated delta or similarity scheme on (test) data; similarity keeps the calibration's ranges."""
+    calibration.check_model(model)
+    ranges = calibration.parameters.get("ranges") if calibration.scheme == SIMILARITY else None
+    evaluator = SchemeEvaluator(model, x, y, lengths, calibration.scheme, ranges)
+    sequences = int(evaluator.x_q.shape[0])
+    if not calibration.memo:
+        return {"reuse": 0.0, "net_saving": 0.0, "metric": evaluator.fixed_metric, "metric_loss": 0.0,
+                "estimated_loss": 0.0, "fixed_metric": evaluator.fixed_metric, "thresholds": None,
+                "inputs_unchanged": 0.0, "sequences": sequences}
+    vector = tuple(calibration.thresholds)
+    if calibration.scheme == DELTA:
+        vector += tuple(calibration.parameters.get("theta_h", calibration.thresholds))
+    return {**evaluator([vector])[0], **evaluator.settings(vector), "sequences": sequences}
+
+
+def sweep_scheme(model: FixedPointNetwork, x, y, lengths, scheme: str, values, ranges=None, theta_h=None,
+                 progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Records of a delta or similarity sweep: at each value every layer's theta_x (theta_h the same, or
+    the fixed ``theta_h``) or every layer's levels; similarity ranges given (from a calibration split) or
+    measured on this data. The memoization sweep's keys (policy, threshold, reuse, metric, metric_loss,
+    fixed_metric, float_metric) and the inputs unchanged."""
+    values = [float(check_theta(v) if scheme == DELTA else check_levels(v)) for v in values]
+    if not values:
+        raise ValueError("no thresholds to sweep")
+    if theta_h is not None:
+        check_theta(theta_h, "theta_h")
+    evaluator = SchemeEvaluator(model, x, y, lengths, scheme, ranges)
+    layers = model.net.num_layers
+    if scheme == DELTA:
+        vectors = [(v,) * layers + ((v if theta_h is None else theta_h),) * layers for v in values]
+    else:
+        vectors = [(v,) * layers for v in values]
+    x_float = intops.dequantize(evaluator.x_q, model.config.act)
+    float_metric = float(np.mean(model.net.predict(x_float, evaluator.lengths) == evaluator.y))
+    form = intops.ABSOLUTE if scheme == DELTA else LEVELS_FORM
+    records = [{"policy": scheme, "threshold": value, "form": form, **rec, **evaluator.settings(vec),
+                "float_metric": float_metric}
+               for value, vec, rec in zip(values, vectors, evaluator(vectors), strict=True)]
+    (progress or (lambda m: None))(f"{scheme}: {len(records)} values done")
+    return records

@@ -19,8 +19,9 @@ from golden_model.workloads import load_workload
 
 
 def test_first_entries_and_kinds():
-    assert schemes.names() == ["memo", "bnn", "bnn-planes", "low-rank", "top-k", "low-precision", "oracle", "crew"]
-    assert [e.kind for e in schemes.entries()] == ["scheme"] + ["predictor"] * 5 + ["oracle", "scheme"]
+    assert schemes.names() == ["memo", "bnn", "bnn-planes", "low-rank", "top-k", "low-precision", "oracle", "crew",
+                              "delta", "similarity"]
+    assert [e.kind for e in schemes.entries()] == ["scheme"] + ["predictor"] * 5 + ["oracle"] + ["scheme"] * 3
     assert schemes.names(("oracle",)) == ["oracle"]
     assert schemes.get("bnn").scheme == "memo" and schemes.get("oracle").scheme == "memo"
 

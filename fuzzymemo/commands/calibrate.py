@@ -7,20 +7,76 @@ import dataclasses
 import logging
 
 from golden_model import schemes
-from golden_model.reuse_calibration import Calibration, calibrate, evaluate
+from golden_model.reuse_calibration import (
+    DEFAULT_VIEWS,
+    INPUT_SCHEMES,
+    Calibration,
+    calibrate,
+    calibrate_scheme,
+    evaluate,
+    evaluate_scheme,
+)
 
-from .args import finite_at_least, output_file, write_json
-from .predictor_args import CLI_PREDICTOR, add_policy_arguments, grid, predictor_parameters
+from .args import at_least, finite_at_least, output_file, write_json
+from .predictor_args import (
+    CLI_PREDICTOR,
+    MEMO_SCHEME,
+    add_policy_arguments,
+    add_scheme_argument,
+    check_input_scheme_options,
+    grid,
+    predictor_parameters,
+)
 from .source import add_source_arguments, load_source
 
 log = logging.getLogger(__name__)
 
 
 def _thresholds(cal: Calibration) -> str:
-    return "memo off" if not cal.memo else ", ".join(f"{t:g}" for t in cal.thresholds)
+    if not cal.memo:
+        return "memo off" if cal.scheme == MEMO_SCHEME else "none (the baseline)"
+    if cal.scheme == "delta":
+        theta_h = cal.parameters.get("theta_h", cal.thresholds)
+        return "theta_x " + ", ".join(f"{t:g}" for t in cal.thresholds) + "; theta_h " + \
+            ", ".join(f"{t:g}" for t in theta_h)
+    if cal.scheme == "similarity":
+        return "levels " + ", ".join(f"{t:g}" for t in cal.thresholds)
+    return ", ".join(f"{t:g}" for t in cal.thresholds)
+
+
+def _split(args, split: str) -> str:
+    """What a command's data is: the bundled workload's split, or the user's data file."""
+    return split if args.model is None else str(args.data)
+
+
+def run_calibrate_scheme(args) -> int:
+    check_input_scheme_options(args, CLI_PREDICTOR)
+    if args.param:
+        raise ValueError(f"--param: --scheme {args.scheme} calibrates its own settings; it takes --thresholds")
+    src = load_source(args, split="calibration")
+    cal = calibrate_scheme(src.model, src.x, src.y, src.lengths, args.scheme, budget_pp=args.budget,
+                           grid=args.thresholds, views=args.views, progress=log.info)
+    cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name, "split": _split(args, "calibration")})
+    m = cal.measured
+    where = (f"{m['view_sequences']} start views of {m['sequences']} calibration sequences "
+             f"({_split(args, 'calibration')})")
+    if not cal.memo:
+        print(f"{src.name}: no {args.scheme} setting keeps the loss within {args.budget} pp on {where} (the "
+              f"smallest: {m['smallest_threshold_loss_pp']:.2f} pp): the baseline (reuse 0)")
+    else:
+        print(f"{src.name}: {args.scheme} {_thresholds(cal)}: MACs avoided (reuse) {m['reuse']:.1%}, inputs "
+              f"unchanged {m['inputs_unchanged']:.1%}, estimated loss {m['estimated_loss']:.2f} pp (observed "
+              f"{m['metric_loss']:.2f} pp, budget {args.budget} pp) on {where}")
+    if args.json:
+        write_json(args.json, cal.as_dict())
+        print(f"wrote {args.json}")
+    return 0
 
 
 def run_calibrate(args) -> int:
+    if args.scheme != MEMO_SCHEME:
+        return run_calibrate_scheme(args)
+    args.predictor = args.predictor or CLI_PREDICTOR
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
     src = load_source(args, split="calibration")
     cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
@@ -43,10 +99,25 @@ def run_calibrate(args) -> int:
     return 0
 
 
+def run_evaluate_scheme(args, cal: Calibration, src) -> int:
+    result = {"workload": src.name, "scheme": cal.scheme, "split": _split(args, "test"), "memo": cal.memo,
+              **evaluate_scheme(src.model, src.x, src.y, src.lengths, cal), "calibration": cal.measured}
+    print(f"{src.name}: {cal.scheme} at {_thresholds(cal)} (calibrated on {cal.measured.get('split', '?')}) on "
+          f"{result['sequences']} {result['split']} sequences: MACs avoided (reuse) {result['reuse']:.1%}, inputs "
+          f"unchanged {result['inputs_unchanged']:.1%}, accuracy {result['metric']:.4f} (loss "
+          f"{result['metric_loss']:.2f} pp against the fixed-point model)")
+    if args.json:
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def run_evaluate(args) -> int:
     cal = Calibration.load(args.calibration)
     src = load_source(args, split="test")
     cal.check_model(src.model, where=str(args.calibration))
+    if cal.scheme in INPUT_SCHEMES:
+        return run_evaluate_scheme(args, cal, src)
     result = {"workload": src.name, "scheme": cal.scheme, "predictor": cal.predictor, "rule": cal.rule,
               "form": cal.form, "parameters": cal.parameters, "memo": cal.memo,
               **evaluate(src.model, src.x, src.y, src.lengths, cal), "calibration": cal.measured}
@@ -64,9 +135,13 @@ def register(sub) -> None:
                                          "a calibration split")
     add_source_arguments(p, splits=False, data_help="calibration data for --model (held out from training and "
                                                     "testing)")
-    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")), default=CLI_PREDICTOR,
-                   help=f"the registered predictor or oracle to calibrate (default {CLI_PREDICTOR})")
+    add_scheme_argument(p)
+    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")),
+                   help=f"the registered predictor or oracle to calibrate (--scheme memo; default {CLI_PREDICTOR})")
     add_policy_arguments(p, auto_form=True)
+    p.add_argument("--views", type=at_least(1), default=DEFAULT_VIEWS,
+                   help=f"--scheme delta/similarity: start views per calibration sequence (default {DEFAULT_VIEWS}; "
+                        f"docs/delta.md)")
     p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
                    help="loss budget in percentage points against the fixed-point model (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")

@@ -7,13 +7,37 @@ import argparse
 
 from golden_model import intops, schemes
 from golden_model.memo import CACHE_UPDATES, RULES
-from golden_model.reuse_calibration import AUTO_FORM
+from golden_model.reuse_calibration import AUTO_FORM, INPUT_SCHEMES
 from golden_model.sweep import DEFAULT_GRIDS
 
 #: The predictor ``run`` and ``calibrate`` use unless told otherwise: the highest calibrated net saving on
 #: the bundled workloads' calibration splits (docs/results.md). The library's default stays the paper's
 #: ``bnn`` (golden_model.schemes.memo.DEFAULT_PREDICTOR), the reference every table reports.
 CLI_PREDICTOR = "bnn-planes"
+
+
+#: What ``--scheme`` selects in sweep and calibrate: memoization (with a predictor) or an input scheme.
+MEMO_SCHEME = "memo"
+
+
+def add_scheme_argument(parser) -> None:
+    """--scheme: the memoization scheme (default, with --predictor) or an input-reuse scheme."""
+    parser.add_argument("--scheme", choices=(MEMO_SCHEME,) + INPUT_SCHEMES, default=MEMO_SCHEME,
+                        help="memo (neuron memoization with --predictor, default), delta (per-input references, "
+                             "thresholds theta_x/theta_h in activation LSBs) or similarity (inputs quantized to a "
+                             "few levels); docs/delta.md")
+
+
+def check_input_scheme_options(args, predictor_default) -> None:
+    """The memoization-only options are an error with --scheme delta/similarity."""
+    if args.scheme == MEMO_SCHEME:
+        return
+    given = [name for name, unset in (("--predictor", predictor_default), ("--rule", "auto"),
+                                      ("--cache-update", "compute")) if getattr(args, name[2:].replace("-", "_"))
+             not in (None, unset)]
+    if given:
+        raise ValueError(f"{', '.join(given)} belong{'s' if len(given) == 1 else ''} to --scheme memo, not "
+                         f"--scheme {args.scheme}")
 
 
 def thresholds_list(text: str) -> list[float]:
@@ -52,7 +76,8 @@ def add_policy_arguments(parser, thresholds: bool = True, auto_form: bool = Fals
                              "or always")
     if thresholds:
         parser.add_argument("--thresholds", type=thresholds_list,
-                            help="comma-separated thresholds (default: 16 from 0 to 0.75 relative, 0 to 30 by 2 "
+                            help="comma-separated thresholds (--scheme delta: activation LSBs; similarity: level "
+                                 "counts; memo default: 16 from 0 to 0.75 relative, 0 to 30 by 2 "
                                  "absolute)")
 
 

@@ -22,6 +22,8 @@ ENTRY_MODULES = (
     "golden_model.schemes.low_precision",  # predictor: the neuron at low precision
     "golden_model.schemes.oracle",   # oracle: the exact output compared (upper bound)
     "golden_model.schemes.crew",     # scheme: unique-weight computation reuse (CREW)
+    "golden_model.schemes.delta",    # scheme: delta network (per-input references, thresholds theta_x/theta_h)
+    "golden_model.schemes.similarity",   # scheme: input similarity (linear quantization, Riera et al. 2018)
 )
 
 for _module in ENTRY_MODULES:
