@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from test_tile_e2e import SLICES, assert_exact, bidir_data, bidir_model, sliced, workload_model
+from e2e_cases import SLICES, assert_exact, bidir_data, bidir_model, sliced, workload_model
 
 from fuzzymemo.cli import main
 from fuzzymemo.compiled import CREW, CompiledModel
@@ -74,3 +74,14 @@ def test_cli_run_crew(tmp_path, capsys):
 def test_cli_crew_rejects_memo_options(capsys):
     assert main(["run", "--workload", "digits", "--multipliers", "2", "--limit", "1"]) == 2
     assert "--multipliers is a parameter of the CREW tile" in capsys.readouterr().err
+
+
+def test_cli_run_rejects_a_scheme_without_tile(tmp_path, capsys):
+    """A delta calibration (a scheme with no tile dataflow yet) is one clear line, exit 2, before any build."""
+    from golden_model.reuse_calibration import Calibration
+
+    cal = tmp_path / "delta.json"
+    Calibration("none", (8.0,), "absolute", scheme="delta", parameters={"theta_h": [8.0]}).save(cal)
+    assert main(["run", "--workload", "basic_motions", "--calibration", str(cal), "--limit", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "calibrates the delta scheme, which has no tile dataflow yet" in err and err.count("\n") == 1

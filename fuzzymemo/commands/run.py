@@ -56,6 +56,9 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
     AUTO_BUDGET_PP (golden_model.reuse_calibration), memo off when nothing fits."""
     if args.calibration is not None:
         cal = Calibration.load(args.calibration)
+        if cal.scheme != "memo":
+            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme, which has no tile dataflow yet: "
+                             f"fuzzymemo run takes memo calibrations (and --scheme crew, which needs none)")
         cal.check_model(src_full.model, where=str(args.calibration))
         return cal, {"threshold_source": f"calibration file {args.calibration}"}
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
