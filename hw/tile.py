@@ -28,6 +28,9 @@ from .activation import ActivationUnit
 from .checks import silence_unused
 from .crew_products import ProductStage
 from .crew_sum import CrewSumUnit
+from .delta_detect import ChangeDetector
+from .delta_emit import DeltaEmitter
+from .delta_engine import DeltaEngine
 from .dot_product import DotProductUnit
 from .shapes import count_shape, index_shape, memory_depth
 from .tile_counters import COUNTER_BITS, COUNTERS, PerfCounters, counter_names
@@ -95,10 +98,14 @@ class Tile(wiring.Component):
         self.sequencer = StepSequencer(p)
         self.x_writer = RowWriter(p.lanes, p.input_size, p.x_rows, p.config.act.bits, first_bank=0)
         self.front_end = p.front_end(p, image) if predicted else None
-        self.issue = IssueStage(p, predicted)
         crew = p.crew is not None
         self.product_stage = ProductStage(p, image) if crew else None
-        self.dot = (CrewSumUnit(p.lanes, p.n_max, p.config, p.crew, p.rows_per_neuron) if crew
+        # the delta dataflow replaces the neuron-major issue stage and dot product (hw/delta_*.py)
+        self.detector, self.engine, self.emitter = ((ChangeDetector(p), DeltaEngine(p), DeltaEmitter(p)) if p.delta
+                                                    else (None, None, None))
+        self.issue = None if p.delta else IssueStage(p, predicted)
+        self.dot = (None if p.delta else
+                    CrewSumUnit(p.lanes, p.n_max, p.config, p.crew, p.rows_per_neuron) if crew
                     else DotProductUnit(p.lanes, p.n_max, p.config))
         self.gates = gate_feed_class(p.cell)(p)
         self.activation = ActivationUnit(p.config)
@@ -110,8 +117,8 @@ class Tile(wiring.Component):
 
     def parts(self) -> dict:
         """The tile's components by name (the submodule names of its elaboration)."""
-        names = ("sequencer", "x_writer", "front_end", "product_stage", "issue", "dot", "gates", "activation", "merge",
-                 "state", "counters")
+        names = ("sequencer", "x_writer", "front_end", "product_stage", "issue", "dot", "detector", "engine", "emitter",
+                 "gates", "activation", "merge", "state", "counters")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def elaborate(self, platform):
@@ -130,17 +137,12 @@ class Tile(wiring.Component):
         m.d.comb += [seq.n_x_in.eq(self.n_x), seq.slot_in.eq(self.slot), xw.count.eq(seq.count),
                      seq.x_bank.eq(xw.bank), seq.step_end.eq(state.step_end), state.last_step.eq(seq.last_step)]
         _forward(m, seq, STEP_CONTROLS, merge)
-        _forward(m, seq, [n for n in STEP_CONTROLS if n != "go"], issue)
-        m.d.comb += issue.go.eq(seq.go & (self.product_stage.done if self.product_stage is not None else 1))
-        # issue -> dot product -> gate feed -> activation -> merge -> state update -> h
-        for mem, port in [("weight", issue.weight), ("xbuf", issue.xbuf), ("hbuf", issue.hbuf),
-                          ("bias", issue.bias), ("bias_hn", getattr(issue, "bias_hn", None)),
-                          ("hbuf" if p.cell == "gru" else "cmem", merge.old)]:
-            if port is not None:
-                wiring.connect(m, port, mems[mem].read_port())
-        wiring.connect(m, issue.dot, self.dot.i)
-        wiring.connect(m, self.dot.o, self.gates.dot)
-        wiring.connect(m, issue.tags, self.gates.tags)
+        wiring.connect(m, merge.old, mems["hbuf" if p.cell == "gru" else "cmem"].read_port())
+        # (issue -> dot product | detector -> engine -> emitter) -> gate feed -> activation -> merge -> state -> h
+        if p.delta:
+            self._delta(m, mems)
+        else:
+            self._neuron_major(m, issue, mems)
         wiring.connect(m, self.gates.act, self.activation.i)
         wiring.connect(m, self.activation.o, merge.act)
         if p.cell == "gru":
@@ -180,6 +182,40 @@ class Tile(wiring.Component):
         for name, mem in mems.items():
             m.submodules[name if name in ("xbuf", "hbuf", "cmem") else f"{name}_mem"] = mem
         return mems
+
+    def _neuron_major(self, m, issue, mems):
+        """The issue stage walks the neurons, the dot-product unit (or CREW's adder lanes) sums their rows."""
+        seq = self.sequencer
+        _forward(m, seq, [n for n in STEP_CONTROLS if n != "go"], issue)
+        m.d.comb += issue.go.eq(seq.go & (self.product_stage.done if self.product_stage is not None else 1))
+        for mem, port in [("weight", issue.weight), ("xbuf", issue.xbuf), ("hbuf", issue.hbuf),
+                          ("bias", issue.bias), ("bias_hn", getattr(issue, "bias_hn", None))]:
+            if port is not None:
+                wiring.connect(m, port, mems[mem].read_port())
+        wiring.connect(m, issue.dot, self.dot.i)
+        wiring.connect(m, self.dot.o, self.gates.dot)
+        wiring.connect(m, issue.tags, self.gates.tags)
+
+    def _delta(self, m, mems):
+        """The change detector finds the step's changed inputs, the engine corrects the accumulators with
+        them, the emitter gives the neurons' results in issue order."""
+        seq, det, eng, emit = self.sequencer, self.detector, self.engine, self.emitter
+        _forward(m, seq, STEP_CONTROLS, det, eng, emit)
+        m.d.comb += [det.start.eq(seq.step_start), det.theta.eq(self.theta), eng.start.eq(seq.step_start),
+                     eng.detected.eq(det.done), emit.groups_done.eq(eng.groups_done),
+                     self.counters.inputs_changed_event.eq(det.count_changed),
+                     self.counters.corrections_event.eq(eng.count_corrections)]
+        wiring.connect(m, det.xbuf, mems["xbuf"].read_port())
+        wiring.connect(m, det.hbuf, mems["hbuf"].read_port())
+        wiring.connect(m, det.changes, eng.changes)
+        wiring.connect(m, eng.weight, mems["weight"].read_port())
+        wiring.connect(m, eng.acc_x, emit.acc_x)
+        wiring.connect(m, eng.acc_h, emit.acc_h)
+        for mem in ("bias", "bias_hn"):
+            if hasattr(emit, mem):
+                wiring.connect(m, getattr(emit, mem), mems[mem].read_port())
+        wiring.connect(m, emit.o, self.gates.dot)
+        wiring.connect(m, emit.tags, self.gates.tags)
 
     def _product_stage(self, m, products, mems):
         """Join the CREW product stage: step controls, its reads of the x and h rows, the run-time writes

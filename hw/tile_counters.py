@@ -21,6 +21,8 @@ def counter_names(params) -> tuple[str, ...]:
     """Every counter output of a tile of ``params``: :data:`COUNTERS` and the front end's own."""
     if params.crew is not None:
         own = ("products",)   # groups of M products the CREW product stage makes
+    elif params.delta:
+        own = ("inputs_changed", "corrections")   # changed inputs; (input, group of L neurons) updates
     else:
         own = params.front_end.counters(params) if params.front_end is not None else ()
     return (*COUNTERS, *own)

@@ -84,7 +84,7 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 n = j * G + g
                 row = g * H + j
                 base = (s * G * H + n) * (KX + KH)
-                for r in range(KX + KH):
+                for r in range(0 if params.delta else KX + KH):
                     if r < KX:
                         cols = [r * L + k for k in range(L)]
                         vals = [lanes_of[row, c] if c < n_in else 0 for c in cols]
@@ -95,11 +95,33 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
                 image["bias"][s * G * H + n] = _raw(q.bias_x[row], bb)
             if params.cell == "gru":
                 image["bias_hn"][s * H + j] = _raw(q.bias_h[2 * H + j], bb)
+        if params.delta:
+            _input_major(params, s, w, n_in, image["weight"])
         if params.front_end is not None:
             for name, words in params.front_end.image_words(params, s, w[:, :n_in + H]).items():
                 for addr, word in words:
                     image[name][addr] = word
     return image
+
+
+def _input_major(params: TileParams, slot: int, w: np.ndarray, n_in: int, words: list) -> None:
+    """The delta tile's input-major weights of one slot into ``words``: word ``(slot * (I_max + H) + col)
+    * NG + g`` holds in lane k the weight of column col (input i at col = i, hidden unit j at col = I_max +
+    j) of neuron n = g*L + k in issue order (golden row (n mod G) * H + n div G; zero past G*H and past the
+    slot's inputs)."""
+    G, H, L, NG, wb = params.gates, params.hidden, params.lanes, params.neuron_groups, params.config.weight.bits
+    neurons = np.arange(NG * L)
+    rows = (neurons % G) * H + neurons // G
+    present = neurons < G * H
+    columns = [(col, col if col < n_in else None) for col in range(params.input_size)]
+    columns += [(params.input_size + j, n_in + j) for j in range(H)]
+    for col, source in columns:
+        if source is None:
+            continue
+        lane_values = np.where(present, w[np.where(present, rows, 0), source], 0).reshape(NG, L)
+        for g in range(NG):
+            words[(slot * params.columns + col) * NG + g] = sum(_raw(v, wb) << (k * wb)
+                                                                for k, v in enumerate(lane_values[g]))
 
 
 def _row_inputs(params: TileParams, n_in: int, grow: int) -> list:

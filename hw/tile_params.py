@@ -68,6 +68,9 @@ class TileParams:
                    :class:`hw.tile_bnn.BnnFrontEnd`), or None (default): the baseline tile, no reuse hardware
     crew        -- a :class:`CrewShape`: the CREW dataflow (index memory in place of the weight memory,
                    product stage, product banks); None (default): weights and L multipliers
+    delta       -- the delta dataflow (docs/delta.md, *Hardware*): a change detector over [x ; h], per-neuron
+                   accumulator memories corrected by the changed inputs, weights stored input-major, the L
+                   lanes holding L neurons of one input; False (default): neuron-major dot products
     """
 
     cell: str
@@ -81,6 +84,7 @@ class TileParams:
     cache_update: str = "compute"
     front_end: type | None = None
     crew: CrewShape | None = None
+    delta: bool = False
 
     def __post_init__(self):
         if not isinstance(self.cell, str):
@@ -105,6 +109,10 @@ class TileParams:
             raise ValueError(f"{self.neurons} neurons per slot exceed the memo table's {MAX_ENTRIES} entries")
         if self.crew is not None:
             self._check_crew()
+        if not isinstance(self.delta, bool):
+            raise TypeError(f"TileParams.delta must be a bool, not {type(self.delta).__name__}")
+        if self.delta and (self.crew is not None or self.front_end is not None):
+            raise ValueError("the delta dataflow has neither a CREW product stage nor a memoization front end")
         if self.front_end is not None:
             check_front_end("TileParams.front_end", self.front_end)
             names = set(self.front_end.memories(self))
@@ -205,6 +213,16 @@ class TileParams:
         return max(1, self.max_steps.bit_length())
 
     @property
+    def neuron_groups(self) -> int:
+        """Delta: NG = ceil(G*H / L), groups of L neurons (issue order) a changed input updates together."""
+        return ceil_div(self.neurons, self.lanes)
+
+    @property
+    def columns(self) -> int:
+        """Delta: input columns of a slot's input-major weights, I_max (input part) + H (recurrent part)."""
+        return self.input_size + self.hidden
+
+    @property
     def unique_rows(self) -> int:
         """CREW: rows of the unique-value table and of each product bank per slot, (KX + KH) * U_max."""
         return self.rows_per_neuron * self.crew.unique_max
@@ -213,7 +231,8 @@ class TileParams:
         """Rows of every run-time-loadable memory (the keys of :func:`hw.tile_image.memory_image`), at least
         2 each (:func:`hw.shapes.memory_depth`). On a CREW tile ``weight`` holds the indices and
         ``predictor`` the unique-value table."""
-        d = {"weight": self.slots * self.neurons * self.rows_per_neuron,
+        weight_rows = (self.columns * self.neuron_groups if self.delta else self.neurons * self.rows_per_neuron)
+        d = {"weight": self.slots * weight_rows,
              "bias": self.slots * self.neurons}
         if self.cell == "gru":
             d["bias_hn"] = self.slots * self.hidden

@@ -1,0 +1,39 @@
+# amaranth: UnusedElaboratable=no
+"""Amaranth-simulator tests of the delta tile (TileParams.delta; docs/delta.md, *Hardware*): every h_t equal
+to the golden DeltaPolicy's, LSTM and GRU, thresholds 0 (the fixed-point baseline) and above, lanes not
+dividing G*H, gaps and back-pressure, the inputs-changed counter equal to the golden statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import normal_network, random_inputs
+
+from golden_model.delta import DeltaPolicy, input_counts
+from golden_model.fixed_model import FixedPointNetwork
+from hw.delta_detect import THETA_PART_BITS
+from hw.tile import Tile
+from hw.tile_image import memory_image
+from hw.tile_params import TileParams
+from sim.tile_amaranth import TileSequence, run_sequences
+
+
+def _setup(cell, inputs=3, hidden=4, lanes=2, seed=3):
+    fixed = FixedPointNetwork(normal_network(cell, inputs, hidden, seed=seed))
+    params = TileParams.for_network(fixed, lanes=lanes, delta=True)
+    return fixed, params, Tile(params, memory_image(params, fixed))
+
+
+@pytest.mark.parametrize("cell,lanes,theta_x,theta_h", [("lstm", 2, 0, 0), ("gru", 2, 0, 0), ("lstm", 3, 6, 9),
+                                                         ("gru", 4, 12, 5), ("gru", 1, 3, 3)])
+def test_delta_tile_equals_golden(cell, lanes, theta_x, theta_h):
+    fixed, params, tile = _setup(cell, lanes=lanes)
+    xs = random_inputs(fixed.config, 2, 5, 3, seed=11)
+    seqs = [TileSequence(xs[0], theta=theta_x | theta_h << THETA_PART_BITS),
+            TileSequence(xs[1][:3], theta=theta_x | theta_h << THETA_PART_BITS)]
+    res = run_sequences(tile, seqs)
+    for k, x in enumerate((xs[0], xs[1][:3])):
+        gold = fixed.run(x[None], policy=DeltaPolicy(theta_x, theta_h))
+        assert np.array_equal(res.h[k], gold.out[0]), f"sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
+        counts = input_counts(gold.stats)
+        assert res.counters[k]["inputs_changed"] == int(counts.inputs.sum() - counts.unchanged.sum())
