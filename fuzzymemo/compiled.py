@@ -23,9 +23,11 @@ import numpy as np
 
 from golden_model import intops, schemes
 from golden_model.crew import crew_tables
+from golden_model.delta import input_counts
 from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import OFF, MemoPolicy
+from hw.delta_detect import THETA_PART_BITS
 from hw.tile import Tile
 from hw.tile_counters import counter_names
 from hw.tile_cycles import expected_cycles
@@ -39,6 +41,8 @@ __all__ = ["CompiledModel"]
 
 #: The scheme name of the CREW dataflow (golden_model.schemes.crew).
 CREW = "crew"
+#: The scheme name of the delta dataflow (golden_model.schemes.delta).
+DELTA = "delta"
 #: Pause pattern of a stream that never pauses: (mask, length) of :class:`sim.job.Pauses`.
 NO_MASK = (0xFFFFFFFF, 32)
 
@@ -62,6 +66,9 @@ class CompiledModel:
             raise ValueError(f"the scheme {scheme!r} has no tile dataflow yet; schemes with one: {', '.join(built)}")
         if scheme == CREW:
             self._init_crew(model, lanes, multipliers, max_steps)
+            return
+        if scheme == DELTA:
+            self._init_delta(model, lanes, max_steps)
             return
         if multipliers is not None:
             raise ValueError("multipliers are a parameter of the CREW tile (--scheme crew)")
@@ -99,6 +106,15 @@ class CompiledModel:
         self._choices = {"lanes": multipliers, "bnn_width": None, "max_steps": max_steps}
         self._designs = {}
 
+    def _init_delta(self, model, lanes, max_steps) -> None:
+        """The delta tile: L lanes hold L neurons of one changed input (its baseline has L lanes too)."""
+        self.predictor, self.predictor_params, self.cache_update = None, {}, "compute"
+        self._rule = self.rule = None
+        self.params = TileParams.for_network(model.net, model.config, lanes=lanes, delta=True,
+                                             **({} if max_steps is None else {"max_steps": max_steps}))
+        self._choices = {"lanes": self.params.lanes, "bnn_width": None, "max_steps": max_steps}
+        self._designs = {}
+
     # ------------------------------------------------------------------------------------------ views
     @property
     def net(self):
@@ -115,9 +131,14 @@ class CompiledModel:
         return self.scheme is not None and self.scheme.name == CREW
 
     @property
+    def delta(self) -> bool:
+        """The tile runs the delta dataflow."""
+        return self.scheme is not None and self.scheme.name == DELTA
+
+    @property
     def label(self) -> str:
-        if self.crew:
-            return CREW
+        if self.crew or self.delta:
+            return self.scheme.name
         return f"{self.scheme.name}-{self.predictor.name}" if self.reuse else "baseline"
 
     @property
@@ -131,6 +152,8 @@ class CompiledModel:
 
     def describe(self) -> str:
         p = self.params
+        if self.delta:
+            return f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} neuron lanes (delta scheme)"
         if self.crew:
             return (f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} adder lanes, "
                     f"M={p.crew.multipliers} multipliers, U_max={p.crew.unique_max} (crew scheme)")
@@ -138,11 +161,14 @@ class CompiledModel:
         return f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} B={p.bnn_width} ({what})"
 
     # ------------------------------------------------------------------------------------ golden side
-    def policy(self, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True) -> MemoPolicy:
+    def policy(self, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True, theta_h=None) -> MemoPolicy:
         """The golden policy the tile runs with ``memo_enable = enable`` at ``threshold``/``form``: the
-        scheme's policy, or memo off (the fixed-point baseline) on the baseline tile or when disabled."""
+        scheme's policy, or memo off (the fixed-point baseline) on the baseline tile or when disabled.
+        Delta: ``threshold`` is theta_x and ``theta_h`` theta_h (None: theta_x's), per layer or one value."""
         if self.crew:
             return self.scheme.golden_policy()
+        if self.delta:
+            return self.scheme.golden_policy(threshold, **({} if theta_h is None else {"theta_h": theta_h}))
         if self.reuse and enable:
             return self.scheme.golden_policy(threshold, predictor=self.predictor.name, form=form, rule=self._rule,
                                              cache_update=self.cache_update, predictor_params=self.predictor_params)
@@ -190,6 +216,11 @@ class CompiledModel:
         return problems
 
     def _policy_problems(self, policy: MemoPolicy) -> list[str]:
+        if self.delta:
+            registers = delta_registers(policy, self.net.num_layers)
+            return [] if registers is not None else [
+                f"delta thresholds theta_x {policy.theta_x}, theta_h {policy.theta_h} do not fit the tile's "
+                f"{THETA_PART_BITS}-bit threshold registers (at most {(1 << THETA_PART_BITS) - 1} LSBs)"]
         problems = []
         if policy.kind != OFF and not self.reuse:
             problems.append("memoization asked of a baseline tile (elaborated without a front end)")
@@ -226,7 +257,7 @@ class CompiledModel:
             config = {f.name: getattr(self.params, f.name) for f in dataclasses.fields(self.params)}
             config |= {"config": str(self.params.config), "front_end": str(self.params.front_end),
                        "crew": str(self.params.crew), "weights": self._weights_digest()}
-            name = f"tile_{self.params.cell}_{(CREW if self.crew else 'memo') if self.reuse else 'base'}"
+            name = f"tile_{self.params.cell}_{self.scheme.name if self.reuse else 'base'}"
             self._designs[harness] = tile_host.tile_design(Tile(self.params, self.image), name=name, config=config,
                                                            harness=harness)
         return self._designs[harness]
@@ -247,16 +278,18 @@ class CompiledModel:
     def job(self, x, lengths, *, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True,
             load: FixedPointNetwork | None = None, valid_prob: float = 1.0, ready_prob: float = 1.0,
             valid_mask=NO_MASK, ready_mask=NO_MASK, seed: int = 1, strict: bool = True,
-            timeout_factor: float = 20.0, harness: bool = True) -> tuple[TileJob, list[np.ndarray], RunStats]:
+            timeout_factor: float = 20.0, harness: bool = True, theta_h=None,
+            ) -> tuple[TileJob, list[np.ndarray], RunStats]:
         """The typed job of a run of the batch ``x`` (float, or int64 already quantized) with
         ``memo_enable = enable``, the golden outputs of every layer and the golden statistics. ``load``: a
         network of the same shape written through ``wr`` before the run (the tile runs it instead of the
         weights it was elaborated with). Every error of fit is raised here, before anything runs."""
         x_q, lengths = self._inputs(x, lengths)
-        policy = self.policy(threshold, form, enable)
+        policy = self.policy(threshold, form, enable, theta_h)
         self.check(lengths, policy)
-        for theta in np.atleast_1d(threshold):         # out-of-range values are errors even when unused
-            intops.quantize_threshold(theta, form)
+        if not self.delta:
+            for theta in np.atleast_1d(threshold):     # out-of-range values are errors even when unused
+                intops.quantize_threshold(theta, form)
         for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
             pause_registers(prob, mask, length)
         words = None
@@ -268,13 +301,17 @@ class CompiledModel:
                 raise ValueError("the loaded model does not fit the tile: " + "; ".join(problems))
             words = self.memory_words(load)
         expected, stats = self.golden(x_q, lengths, policy, load)
-        theta_q = policy.thresholds_q(self.net.num_layers) if policy.kind != OFF else \
-            np.zeros(self.net.num_layers, dtype=np.int64)
+        if self.delta:
+            theta_q = delta_registers(policy, self.net.num_layers)
+        elif policy.kind != OFF:
+            theta_q = policy.thresholds_q(self.net.num_layers)
+        else:
+            theta_q = np.zeros(self.net.num_layers, dtype=np.int64)
         job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
                       expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
                       expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=self.layer_inputs,
                       directions=self.net.num_directions, hidden=self.net.hidden_size, gates=len(self.net.gates),
-                      lanes=self.params.lanes, memo_enable=int(policy.kind != OFF),
+                      lanes=self.params.lanes, memo_enable=int(policy.kind not in (OFF, DELTA)),
                       form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
                       ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),
                       timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python",
@@ -317,9 +354,26 @@ class CompiledModel:
                 n = int(n)
                 if self.crew:
                     total += expected_cycles(p, n_x, n, product_slots=slots[ps["slot"]])
+                elif self.delta:
+                    counts = input_counts(run.stats)
+                    changed = (counts.inputs - counts.unchanged)[b, li, d, :n]
+                    total += expected_cycles(p, n_x, n, changed_per_step=changed.tolist())
                 elif enable and self.reuse:
                     misses = p.neurons - run.stats.step_reuses[b, li, d, :n]
                     total += expected_cycles(p, n_x, n, [int(m) for m in misses], True)
                 else:
                     total += expected_cycles(p, n_x, n)
         return int(total)
+
+
+def delta_registers(policy, num_layers: int) -> np.ndarray | None:
+    """The delta tile's per-layer ``theta`` register values, theta_x | theta_h << THETA_PART_BITS
+    (hw.delta_detect), for a golden DeltaPolicy; None when a threshold does not fit its half."""
+    def per_layer(values):
+        values = list(values) if isinstance(values, (tuple, list)) else [values] * num_layers
+        return np.array([int(v) for v in values], dtype=np.int64)
+
+    theta_x, theta_h = per_layer(policy.theta_x), per_layer(policy.theta_h)
+    if np.any(theta_x >= 1 << THETA_PART_BITS) or np.any(theta_h >= 1 << THETA_PART_BITS):
+        return None
+    return theta_x | theta_h << THETA_PART_BITS

@@ -119,27 +119,25 @@ class DeltaEngine(wiring.Component):
         busy, kind = Signal(), Signal(_Slot)
         g, k = Signal(count_shape(NG)), Signal(index_shape(max(p.input_size, p.hidden)))
         next_header = Signal()
-        with m.If(busy):
-            with m.Switch(kind):
-                with m.Case(_Slot.HEADER):
-                    with m.If(g == NG):
-                        m.d.sync += busy.eq(0)
-                    with m.Elif(cx != 0):
-                        m.d.sync += [kind.eq(_Slot.X), k.eq(0)]
-                    with m.Elif(ch != 0):
-                        m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
-                    with m.Else():
-                        m.d.comb += next_header.eq(1)
-                with m.Case(_Slot.X):
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k == cx - 1):
-                        m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
-                        with m.If(ch == 0):
-                            m.d.comb += next_header.eq(1)
-                with m.Case(_Slot.H):
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k == ch - 1):
-                        m.d.comb += next_header.eq(1)
+        with m.If(busy & (kind == _Slot.HEADER)):
+            with m.If(g == NG):
+                m.d.sync += busy.eq(0)
+            with m.Elif(cx != 0):
+                m.d.sync += [kind.eq(_Slot.X), k.eq(0)]
+            with m.Elif(ch != 0):
+                m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
+            with m.Else():
+                m.d.comb += next_header.eq(1)
+        with m.Elif(busy & (kind == _Slot.X)):
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == cx - 1):
+                m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
+                with m.If(ch == 0):
+                    m.d.comb += next_header.eq(1)
+        with m.Elif(busy & (kind == _Slot.H)):
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == ch - 1):
+                m.d.comb += next_header.eq(1)
         with m.If(next_header):
             m.d.sync += [kind.eq(_Slot.HEADER), g.eq(g + 1)]
         with m.If(self.detected):

@@ -8,8 +8,11 @@ import numpy as np
 from .activation import ActivationUnit
 from .checks import check_int
 from .crew_products import ProductStage
+from .delta_detect import ChangeDetector
+from .delta_emit import DeltaEmitter
+from .delta_engine import DeltaEngine
 from .dot_product import DotProductUnit
-from .gru import GruStateUnit
+from .gru import GruCandidateUnit, GruStateUnit
 from .lstm_cell import LstmCellUnit
 from .tile_gates import gate_feed_class
 from .tile_issue import IssueStage
@@ -17,7 +20,7 @@ from .tile_merge import Merge
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
-__all__ = ["expected_cycles", "neuron_beats", "pipeline_latency", "product_phase", "step_overhead", "x_beats"]
+__all__ = ["delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency", "product_phase", "step_overhead", "x_beats"]
 
 
 def x_beats(params: TileParams, n_x: int) -> int:
@@ -54,6 +57,45 @@ def product_phase(params: TileParams, product_slots: int) -> int:
     return ProductStage.latency + product_slots * (params.lanes // params.crew.multipliers)
 
 
+def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: int) -> int:
+    """Cycles of one step of the delta tile (step start to the next step start) with ``changed_x`` and
+    ``changed_h`` changed inputs: the detector compares n_x + H inputs; the engine spends 1 + changed cycles
+    per group of L neurons, a group final ``DeltaEngine.latency`` + 1 cycles after its last slot; the
+    emitter takes one result per cycle (two for a GRU candidate) once its group is final, through its
+    pipeline of ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate's
+    recurrent part waits for its unit's r: :func:`_r_wait`); then the drain through the gate feed,
+    activation, merge, update and the step barrier (docs/delta.md, *Cycle model*)."""
+    G, L, NG = params.gates, params.lanes, params.neuron_groups
+    first_header = n_x + params.hidden + ChangeDetector.latency + 1
+    per_group = 1 + changed_x + changed_h
+    final = [first_header + (g + 1) * per_group + DeltaEngine.latency + 1 for g in range(NG)]
+    # items in issue order: (group, unit, waits for the unit's r, is the unit's r)
+    items = [(n // L, n // G, part == 1, params.cell == "gru" and n % G == 0)
+             for n in range(params.neurons) for part in range(2 if params.cell == "gru" and n % G == 2 else 1)]
+    stages, taken, r_ready, t, consumed_at = [None] * DeltaEmitter.latency, 0, {}, 0, None
+    while taken < len(items) or any(s is not None for s in stages):
+        out = stages[-1]
+        ok = out is None or not items[out][2] or t >= r_ready.get(items[out][1], t + 1)
+        if out is not None and ok:
+            consumed_at = t
+            if items[out][3]:
+                r_ready[items[out][1]] = t + _r_wait()
+        if ok:
+            take = taken if taken < len(items) and t >= final[items[taken][0]] else None
+            taken += take is not None
+            stages = [take, *stages[:-1]]
+        t += 1
+    drain = (gate_feed_class(params.cell).latency + ActivationUnit.latency + Merge.latency + _update_latency(params)
+             + StepSequencer.latency)
+    return consumed_at + drain
+
+
+def _r_wait() -> int:
+    """GRU: cycles from a unit's r entering the candidate unit to the merge holding it for the candidate's
+    recurrent part (the candidate unit, the activation, the merge)."""
+    return GruCandidateUnit.latency + ActivationUnit.latency + Merge.latency
+
+
 def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
     order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
@@ -77,7 +119,7 @@ def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
 
 
 def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True,
-                    product_slots: int | None = None) -> int:
+                    product_slots: int | None = None, changed_per_step=None) -> int:
     """Expected value of the ``cycles`` counter for one sequence of ``steps`` steps of ``n_x`` inputs,
     the x stream always valid and the h stream always ready.
 
@@ -88,11 +130,17 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     the misses are then assumed spread evenly over the step's neurons) or a (steps, G*H) boolean array of
     misses in issue order (n = j*G + g), which makes the model exact (docs/tile.md, *Cycle model*).
 
-    CREW (``params.crew``): exact, the baseline's plus :func:`product_phase` of ``product_slots`` per step."""
+    CREW (``params.crew``): exact, the baseline's plus :func:`product_phase` of ``product_slots`` per step.
+    Delta (``params.delta``): :func:`delta_step_cycles` of each step's (changed x, changed h) inputs in
+    ``changed_per_step`` (the golden model's ``input_counts``)."""
     check_int("steps", steps, 1)
     params.check_run(0, n_x)
     beats = neuron_beats(params, n_x)
     nn = params.neurons
+    if params.delta:
+        if changed_per_step is None or len(changed_per_step) != steps:
+            raise ValueError("the delta cycle model needs (changed x, changed h) inputs for each of the steps")
+        return n_x - 1 + sum(delta_step_cycles(params, n_x, int(cx), int(ch)) for cx, ch in changed_per_step)
     if params.crew is not None:
         if product_slots is None:
             raise ValueError("the CREW cycle model needs the step's product_slots (hw.tile_image.product_slots)")

@@ -13,6 +13,7 @@ from golden_model.delta import DeltaPolicy, input_counts
 from golden_model.fixed_model import FixedPointNetwork
 from hw.delta_detect import THETA_PART_BITS
 from hw.tile import Tile
+from hw.tile_cycles import expected_cycles
 from hw.tile_image import memory_image
 from hw.tile_params import TileParams
 from sim.tile_amaranth import TileSequence, run_sequences
@@ -37,3 +38,13 @@ def test_delta_tile_equals_golden(cell, lanes, theta_x, theta_h):
         assert np.array_equal(res.h[k], gold.out[0]), f"sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
         counts = input_counts(gold.stats)
         assert res.counters[k]["inputs_changed"] == int(counts.inputs.sum() - counts.unchanged.sum())
+
+
+@pytest.mark.parametrize("cell,lanes,theta", [("lstm", 2, 0), ("lstm", 3, 7), ("gru", 2, 4), ("gru", 4, 0)])
+def test_delta_cycle_model_is_exact(cell, lanes, theta):
+    fixed, params, tile = _setup(cell, lanes=lanes, inputs=5, hidden=6)
+    x = random_inputs(fixed.config, 1, 6, 5, seed=4)[0]
+    res = run_sequences(tile, [TileSequence(x, theta=theta | theta << THETA_PART_BITS)])
+    counts = input_counts(fixed.run(x[None], policy=DeltaPolicy(theta, theta)).stats)
+    changed = (counts.inputs - counts.unchanged)[0, 0, 0]           # (steps, 2): x part, h part
+    assert res.counters[0]["cycles"] == expected_cycles(params, 5, len(x), changed_per_step=changed.tolist())

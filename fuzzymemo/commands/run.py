@@ -14,14 +14,14 @@ import time
 from golden_model import intops, schemes
 from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
 from golden_model.sweep import accuracy
-from golden_model.workloads import DEFAULT_WORKLOAD, load_data, load_workload
 
-from ..compiled import CREW, CompiledModel
+from ..compiled import CREW, DELTA, CompiledModel
 from .args import at_least, output_file, probability
 from .crew_run import crew_summary, run_crew
+from .delta_run import delta_summary, run_delta
 from .predictor_args import CLI_PREDICTOR, add_policy_arguments, predictor_parameters
 from .source import add_source_arguments, load_source
-from .tile_runs import accuracy_text, finish, network_line, run_both
+from .tile_runs import accuracy_text, calibration_data, finish, network_line, run_both
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +37,9 @@ def _threshold(text: str):
         raise argparse.ArgumentTypeError(f"takes a number or 'auto', not {text!r}") from None
 
 
-def _calibration_data(args, src_full):
-    """The held-out data ``--threshold auto`` calibrates on: the workload's calibration split or
-    ``--calibrate-data`` (never the data the run uses)."""
-    if args.calibrate_data is not None:
-        x, y, lengths = load_data(args.calibrate_data)
-        return x, y, lengths, str(args.calibrate_data)
-    if args.model is not None:
-        raise ValueError("--threshold auto calibrates on held-out data: give --calibrate-data CAL.npz (labelled, not "
-                         "the data run), or --calibration CAL.json, or a --threshold")
-    w = load_workload(args.workload or DEFAULT_WORKLOAD, "calibration")
-    return w.x, w.y, w.lengths, f"the {w.name} calibration split"
+def _calibrated_scheme(args) -> str:
+    """The scheme a ``--calibration`` file calibrates (memo without one)."""
+    return Calibration.load(args.calibration).scheme if args.calibration is not None else "memo"
 
 
 def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
@@ -57,8 +49,10 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
     if args.calibration is not None:
         cal = Calibration.load(args.calibration)
         if cal.scheme != "memo":
-            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme, which has no tile dataflow yet: "
-                             f"fuzzymemo run takes memo calibrations (and --scheme crew, which needs none)")
+            has_tile = schemes.get(cal.scheme, ("scheme",)).hardware is not None
+            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme"
+                             + (f": run it with --scheme {cal.scheme}" if has_tile else
+                                ", which has no tile dataflow yet (fuzzymemo run takes memo and delta calibrations)"))
         cal.check_model(src_full.model, where=str(args.calibration))
         return cal, {"threshold_source": f"calibration file {args.calibration}"}
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
@@ -68,7 +62,7 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
         layers = src_full.model.net.num_layers
         return Calibration(args.predictor, (float(args.threshold),) * layers, form, args.rule, params,
                            args.cache_update), {"threshold_source": "given"}
-    x, y, lengths, where = _calibration_data(args, src_full)
+    x, y, lengths, where = calibration_data(args)
     cal = calibrate(src_full.model, x, y, lengths, args.predictor, budget_pp=AUTO_BUDGET_PP, form=args.form,
                     rule=args.rule, parameters=params, cache_update=args.cache_update, progress=log.info)
     m = cal.measured
@@ -137,17 +131,23 @@ def run_tile(args) -> int:
     start_all = time.perf_counter()
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
-    if args.scheme == CREW:
-        return finish(args, run_crew(args, src), start_all, crew_summary)
-    if args.multipliers is not None:
+    scheme = args.scheme or _calibrated_scheme(args)
+    if args.multipliers is not None and scheme != CREW:
         raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
+    if args.theta_h is not None and scheme != DELTA:
+        raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
+    if scheme == CREW:
+        return finish(args, run_crew(args, src), start_all, crew_summary)
+    if scheme == DELTA:
+        return finish(args, run_delta(args, src_full, src), start_all, delta_summary)
     net = src.model.net
     cal, how = choose_calibration(args, src_full)
     compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
                              cache_update=cal.cache_update, lanes=args.lanes, bnn_width=args.bnn_width,
                              max_steps=args.max_steps)
     compiled.check(src.lengths, compiled.policy(cal.thresholds or 0.0, cal.form, enable=cal.memo))
-    runs = run_both(args, compiled, src, cal)
+    runs = run_both(args, compiled, src, run_options={"threshold": cal.thresholds or 0.0, "form": cal.form,
+                                                       "enable": cal.memo})
     p = compiled.params
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]),
@@ -199,8 +199,9 @@ def register(sub) -> None:
     add_source_arguments(p)
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--scheme", choices=[e.name for e in schemes.entries(("scheme",)) if e.hardware is not None],
-                   default="memo", help="the reuse scheme of the tile (default memo: fuzzy memoization; crew: "
-                                        "unique-weight reuse, exact)")
+                   help="the reuse scheme of the tile (default: the --calibration file's, else memo: fuzzy "
+                        "memoization; delta: delta-network input reuse, --threshold is theta_x; crew: "
+                        "unique-weight reuse, exact)")
     p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=CLI_PREDICTOR,
                    help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware)")
     p.add_argument("--calibration", metavar="CAL.json",
@@ -214,6 +215,8 @@ def register(sub) -> None:
     p.add_argument("--lanes", type=at_least(1), metavar="L",
                    help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
                         "input and hidden sizes)")
+    p.add_argument("--theta-h", type=float, metavar="T",
+                   help="delta: the recurrent-part threshold in activation LSBs (default: --threshold's)")
     p.add_argument("--multipliers", type=at_least(1), metavar="M",
                    help="crew: multipliers of the product stage, and the lanes of the baseline it is compared "
                         "with (default: the baseline's default lanes); --lanes are then the adder lanes "

@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 import time
 
+from golden_model.workloads import DEFAULT_WORKLOAD, load_data, load_workload
+
 from .args import write_json
 
 log = logging.getLogger("fuzzymemo.commands.run")
 
 
-def run_both(args, compiled, src, cal=None, reuse_label: str = "memo") -> dict:
-    """Build and run the baseline and the reuse tile (``reuse_label``) on ``src``: label -> (CompiledModel,
-    TileRun); ``cal`` None: a scheme without thresholds."""
+def run_both(args, compiled, src, reuse_label: str = "memo", run_options: dict | None = None) -> dict:
+    """Build and run the baseline and the reuse tile (``reuse_label``) on ``src`` with ``run_options``
+    (thresholds: CompiledModel.run's keywords): label -> (CompiledModel, TileRun)."""
     runs = {}
     for label, tile in (("baseline", compiled.baseline()), (reuse_label, compiled)):
         t0 = time.perf_counter()
@@ -23,9 +25,9 @@ def run_both(args, compiled, src, cal=None, reuse_label: str = "memo") -> dict:
                    f"({int(src.lengths.sum())} steps x {tile.net.num_layers * tile.net.num_directions} "
                    f"layer-directions)")
         t0 = time.perf_counter()
-        memo = {} if cal is None else {"threshold": cal.thresholds or 0.0, "form": cal.form, "enable": cal.memo}
-        r = tile.run(args.sim, src.x, src.lengths, **memo, valid_prob=args.valid_prob, ready_prob=args.ready_prob,
-                     seed=args.seed, strict=False, run_name=f"cli-{label}", quiet=not args.sim_output)
+        r = tile.run(args.sim, src.x, src.lengths, **(run_options or {}), valid_prob=args.valid_prob,
+                     ready_prob=args.ready_prob, seed=args.seed, strict=False, run_name=f"cli-{label}",
+                     quiet=not args.sim_output)
         log.info(f"{label}: {r.sim_cycles} cycles simulated in {time.perf_counter() - t0:.1f} s, "
                    f"{'bit-exact' if r.bit_exact else f'{r.mismatches} MISMATCHES'} (log {r.run_dir}/sim.log)")
         runs[label] = (tile, r)
@@ -51,3 +53,16 @@ def network_line(r: dict) -> str:
 
 def accuracy_text(value) -> str:
     return "- (no readout head)" if value is None else f"{value:.4f}"
+
+
+def calibration_data(args):
+    """The held-out data ``--threshold auto`` calibrates on: the workload's calibration split or
+    ``--calibrate-data`` (never the data the run uses): (x, y, lengths, where)."""
+    if args.calibrate_data is not None:
+        x, y, lengths = load_data(args.calibrate_data)
+        return x, y, lengths, str(args.calibrate_data)
+    if args.model is not None:
+        raise ValueError("--threshold auto calibrates on held-out data: give --calibrate-data CAL.npz (labelled, not "
+                         "the data run), or --calibration CAL.json, or a --threshold")
+    w = load_workload(args.workload or DEFAULT_WORKLOAD, "calibration")
+    return w.x, w.y, w.lengths, f"the {w.name} calibration split"

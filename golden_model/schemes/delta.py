@@ -31,6 +31,8 @@ class Delta(ReuseEntry):
     kind = "scheme"
     summary = "delta network: per-input references move when |change| >= theta; accumulators corrected by deltas"
     docs = "docs/delta.md"
+    #: the tile dataflow (hw.tile.Tile with TileParams.delta)
+    hardware = "hw.tile:Tile"
     parameters = (
         Parameter("theta_h", int, SAME_AS_X, "recurrent-part threshold in activation LSBs (-1: theta_x's)"),
     )
