@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import to_preact
@@ -21,7 +21,7 @@ from .delta_engine import accumulator_port
 from .dot_product import dot_layouts
 from .pipeline import StreamPipeline
 from .shapes import count_shape, index_shape, read_port
-from .tile_issue import TAG_DEPTH, tag_layout
+from .tile_issue import tag_fifo, tag_layout
 from .tile_params import TileParams, check_part_params
 
 __all__ = ["DeltaEmitter"]
@@ -65,8 +65,7 @@ class DeltaEmitter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        m.submodules.tag_fifo = tags = fifo.SyncFIFO(width=tag_layout(p).size, depth=TAG_DEPTH)
-        wiring.connect(m, wiring.flipped(self.tags), tags.r_stream)
+        tags = tag_fifo(m, p, self.tags)
         item = self._items(m)
         # the pipeline's source: the next neuron, once its group is final and its tag has room
         src = SimpleNamespace(valid=Signal(name="emit_valid"), ready=Signal(name="emit_ready"))

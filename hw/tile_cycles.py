@@ -20,7 +20,8 @@ from .tile_merge import Merge
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
-__all__ = ["delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency", "product_phase", "step_overhead", "x_beats"]
+__all__ = ["delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency", "product_phase",
+           "step_overhead", "x_beats"]
 
 
 def x_beats(params: TileParams, n_x: int) -> int:

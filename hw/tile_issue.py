@@ -14,7 +14,7 @@ from .shapes import count_shape, index_shape, read_port
 from .tile_front_end import decision_layout
 from .tile_params import TileParams, check_part_params
 
-__all__ = ["IssueStage", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
+__all__ = ["IssueStage", "tag_fifo", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
 
 #: Depth of the tag FIFO (kind of every dot product in flight).
 TAG_DEPTH = 8
@@ -25,6 +25,13 @@ TOKEN_DEPTH = 16
 def tag_layout(params: TileParams) -> data.StructLayout:
     """Kind of a dot product: gate ``g``, ``part`` (GRU n: 0 input part, 1 recurrent part), unit ``j``."""
     return data.StructLayout({"g": index_shape(params.gates), "part": 1, "j": index_shape(params.hidden)})
+
+
+def tag_fifo(m, params: TileParams, tags) -> fifo.SyncFIFO:
+    """The TAG_DEPTH FIFO of a part's ``tags`` output (its read side is ``tags``); the part writes it."""
+    m.submodules.tags = queue = fifo.SyncFIFO(width=tag_layout(params).size, depth=TAG_DEPTH)
+    wiring.connect(m, wiring.flipped(tags), queue.r_stream)
+    return queue
 
 
 class IssueStage(wiring.Component):
@@ -84,8 +91,7 @@ class IssueStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        m.submodules.tags = tags = fifo.SyncFIFO(width=tag_layout(p).size, depth=TAG_DEPTH)
-        wiring.connect(m, wiring.flipped(self.tags), tags.r_stream)
+        tags = tag_fifo(m, p, self.tags)
         s1 = {name: Signal(name=f"s1_{name}") for name in ("valid", "last", "part", "zero", "hn")}
         s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
         dot_in_fire = Signal()

@@ -8,7 +8,7 @@ from golden_model.sweep import accuracy
 from hw.tile_image import product_slots
 
 from ..compiled import CREW, CompiledModel
-from .tile_runs import accuracy_text, network_line, run_both
+from .tile_runs import accuracy_text, network_line, run_both, summary_end
 
 __all__ = ["crew_summary", "run_crew", "weight_bits"]
 
@@ -91,8 +91,5 @@ def crew_summary(r: dict) -> str:
         f"  weight storage {r['weight_bits_scheme']} bits vs {r['weight_bits_baseline']} "
         f"({r['weight_bits_scheme'] / r['weight_bits_baseline']:.2f}x: {r['index_bits']}-bit indices + "
         f"unique-value table {r['unique_table_bits']} bits)",
-        f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s; total {r['wall_seconds']:.1f} s",
     ]
-    if not r["bit_exact"]:
-        lines.append(r.get("mismatch_report", ""))
-    return "\n".join(lines)
+    return summary_end(r, lines)

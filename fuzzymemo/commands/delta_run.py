@@ -10,7 +10,7 @@ from golden_model.reuse_calibration import Calibration, calibrate_scheme
 from golden_model.sweep import accuracy
 
 from ..compiled import CompiledModel
-from .tile_runs import accuracy_text, calibration_data, network_line, run_both
+from .tile_runs import accuracy_text, calibration_data, network_line, run_both, summary_end
 
 __all__ = ["delta_summary", "run_delta"]
 
@@ -108,8 +108,5 @@ def delta_summary(r: dict) -> str:
         f"  cycles baseline {r['cycles_baseline']}, delta {r['cycles_delta']}: speedup {r['speedup']:.3f}x "
         f"(1/(1-reuse) = {r['expected_speedup']:.3f}x; cycle model {r['cycles_model_baseline']} / "
         f"{r['cycles_model_delta']})",
-        f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s; total {r['wall_seconds']:.1f} s",
     ]
-    if not r["bit_exact"]:
-        lines.append(r.get("mismatch_report", ""))
-    return "\n".join(lines)
+    return summary_end(r, lines)

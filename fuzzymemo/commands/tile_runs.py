@@ -66,3 +66,12 @@ def calibration_data(args):
                          "the data run), or --calibration CAL.json, or a --threshold")
     w = load_workload(args.workload or DEFAULT_WORKLOAD, "calibration")
     return w.x, w.y, w.lengths, f"the {w.name} calibration split"
+
+
+def summary_end(r: dict, lines: list[str]) -> str:
+    """A run summary's ``lines`` with its simulation line and (not bit-exact) the mismatch report."""
+    lines = [*lines, f"  simulation: {r['sim_cycles']} cycles in {r['sim_seconds']:.1f} s; "
+                     f"total {r['wall_seconds']:.1f} s"]
+    if not r["bit_exact"]:
+        lines.append(r.get("mismatch_report", ""))
+    return "\n".join(lines)
