@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 
 from amaranth.hdl import Module, unsigned
-from amaranth.lib import memory, wiring
+from amaranth.lib import memory, stream, wiring
 
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
@@ -135,14 +135,21 @@ class ProductHarness(wiring.Component):
     """A :class:`~hw.crew_products.ProductStage` of ``params`` (table ``init`` ``image["predictor"]``)
     whose ``xbuf`` / ``hbuf`` read ports read two memories of this component (``init`` the words
     ``xbuf`` / ``hbuf``: 2 * KX and 2 * KH rows of L activations); every other member of the stage is
-    a member of the harness."""
+    a member of the harness, the always-ready streams ``wr`` and ``writes`` as plain ones (``wr.ready``
+    tied 1, ``writes.ready`` unused) so that the harness can be a Verilog top level."""
 
     def __init__(self, params: TileParams, image: dict | None, xbuf: list[int], hbuf: list[int]):
         self.stage = ProductStage(params, image)
         self.params, self.xbuf_init, self.hbuf_init = params, list(xbuf), list(hbuf)
         self.latency = ProductStage.latency
-        super().__init__({name: member for name, member in self.stage.signature.members.items()
-                          if name not in ("xbuf", "hbuf")})
+        members = {}
+        for name, member in self.stage.signature.members.items():
+            if name in ("xbuf", "hbuf"):
+                continue
+            if member.is_signature:   # wr, writes
+                member = member.flow(stream.Signature(member.signature.members["payload"].shape))
+            members[name] = member
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -158,7 +165,7 @@ class ProductHarness(wiring.Component):
             if member.is_port:
                 m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
             elif member.flow == wiring.In:   # wr: an always-ready input stream
-                m.d.comb += [inner.valid.eq(outer.valid), inner.payload.eq(outer.payload)]
+                m.d.comb += [inner.valid.eq(outer.valid), inner.payload.eq(outer.payload), outer.ready.eq(1)]
             else:                            # writes: an always-ready output stream
                 m.d.comb += [outer.valid.eq(inner.valid), outer.payload.eq(inner.payload)]
         return m
