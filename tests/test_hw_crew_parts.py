@@ -12,7 +12,7 @@ import random
 
 import numpy as np
 import pytest
-from amaranth_streams import collect, run
+from amaranth_streams import collect, run, transfer_cycles
 from support import normal_network
 
 from golden_model.crew import crew_tables
@@ -102,39 +102,21 @@ def test_crew_sum_bit_exact_with_gaps_and_backpressure(case):
 def test_crew_sum_full_throughput_and_latency(case):
     dut, crew = _sum_unit(case)
     ph = crew_sum_phases(CONFIGS[case[0]], case[1], crew, case[4], neurons=40, phases=1, seed=5)[0]
-    beats, expected = ph["beats"], ph["expected"]
-    result = {}
+    beats, expected, items = ph["beats"], ph["expected"], []
 
-    async def bench(ctx):
-        ctx.set(dut.o.ready, 1)
+    async def fill(ctx):
         for wr in ph["before"]:
             ctx.set(dut.writes.payload, wr)
             ctx.set(dut.writes.valid, 1)
             await ctx.tick()
         ctx.set(dut.writes.valid, 0)
-        ins, outs, items, k, cycle = [], [], [], 0, 0
-        while len(outs) < len(expected):
-            ctx.set(dut.i.valid, k < len(beats))
-            if k < len(beats):
-                ctx.set(dut.i.payload, beats[k])
-            _, _, iv, ir, ov, op = await ctx.tick().sample(dut.i.valid, dut.i.ready, dut.o.valid, dut.o.payload)
-            if iv:
-                assert ir, f"i.ready dropped at cycle {cycle} with the output always ready"
-                ins.append(cycle)
-                k += 1
-            if ov:
-                outs.append(cycle)
-                items.append(_decode_out(op))
-            cycle += 1
-            assert cycle < 10 * len(beats) + 100, "timeout"
-        result.update(ins=ins, outs=outs, items=items)
 
-    run(dut, bench)
-    assert result["ins"] == list(range(len(beats))), "a bubble between beats"
+    ins, outs = transfer_cycles(dut, beats, len(expected), before=fill, outputs=items, decode=_decode_out)
+    assert ins == list(range(len(beats))), "a bubble between beats"
     last = [k for k, b in enumerate(beats) if b["last"]]
-    assert [o - result["ins"][k] for o, k in zip(result["outs"], last, strict=True)] == [dut.latency] * len(expected)
+    assert [o - ins[k] for o, k in zip(outs, last, strict=True)] == [dut.latency] * len(expected)
     assert dut.latency == 4
-    assert result["items"] == expected
+    assert items == expected
 
 
 def test_crew_sum_layouts():

@@ -30,7 +30,7 @@ from hw.tile_params import CrewShape
 from sim.crew_vectors import crew_sum_phases
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
-from sim.streams import StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
+from sim.streams import CycleCounter, StreamDriver, StreamSink, start_clock_and_reset, stream_codec, wait_until
 from sim.unit_vectors import config_by_name
 
 
@@ -98,30 +98,20 @@ async def crew_sum_back_to_back(dut):
     await _write(dut, "writes", stream_codec(design, "writes"), ph["before"])
     sb = Scoreboard("crew_sum.o back to back")
     sb.expect_many(ph["expected"])
-    in_cycles, out_cycles = [], []
-    StreamSink(dut, "o", dut.clk, stream_codec(design, "o"), ready_prob=1.0, callback=sb.receive)
-    driver = StreamDriver(dut, "i", dut.clk, stream_codec(design, "i"), valid_prob=1.0)
-
-    async def monitor():
-        cycle = 0
-        while True:
-            await ReadOnly()
-            if int(dut.i__valid.value) and int(dut.i__ready.value):
-                in_cycles.append(cycle)
-            if int(dut.o__valid.value) and int(dut.o__ready.value):
-                out_cycles.append(cycle)
-            await RisingEdge(dut.clk)
-            cycle += 1
-
-    cocotb.start_soon(monitor())
+    counter, in_cycles = CycleCounter(dut.clk), []
+    sink = StreamSink(dut, "o", dut.clk, stream_codec(design, "o"), ready_prob=1.0, callback=sb.receive,
+                      counter=counter)
+    driver = StreamDriver(dut, "i", dut.clk, stream_codec(design, "i"), valid_prob=1.0, counter=counter,
+                          on_send=lambda item, cycle: in_cycles.append(cycle))
     driver.send_many(ph["beats"])
     await wait_until(dut, lambda: sb.received >= len(ph["expected"]), 4 * len(ph["beats"]) + 100, "the outputs")
     for _ in range(16):
         await RisingEdge(dut.clk)
     sb.check()
-    ends = [in_cycles[k] for k, beat in enumerate(ph["beats"]) if beat["last"]]
     assert len(in_cycles) == len(ph["beats"])
     assert in_cycles == list(range(in_cycles[0], in_cycles[0] + len(in_cycles))), "input stalled"
+    ends = [in_cycles[k] for k, beat in enumerate(ph["beats"]) if beat["last"]]
+    out_cycles = sink.cycles
     latencies = {o - e for o, e in zip(out_cycles, ends, strict=True)}
     assert latencies == {params["latency"]}, f"latencies {sorted(latencies)}, documented {params['latency']}"
 
