@@ -145,11 +145,24 @@ def test_crew_sum_bad_parameters(kwargs, exc, match):
 
 # ----------------------------------------------------------------------------------------- product stage
 
+def _random_stage_cases(count: int, seed: int) -> list[tuple]:
+    """Random small parameters: lanes 1..6 (at most the widest row part), M a divisor of L, U_max slack."""
+    rng, cases = random.Random(seed), []
+    while len(cases) < count:
+        inputs, hidden = rng.randint(1, 7), rng.randint(1, 6)
+        lanes = rng.randint(1, min(6, max(inputs, hidden)))
+        mult = rng.choice([d for d in range(1, lanes + 1) if lanes % d == 0])
+        cases.append((rng.choice(["lstm", "gru"]), inputs, hidden, rng.randint(1, 2), lanes, mult,
+                      rng.randint(0, 2), 10 + len(cases)))
+    return cases
+
+
 STAGE_CASES = [  # (cell, inputs, hidden, layers, lanes, multipliers, U_max slack, seed)
     ("lstm", 3, 4, 1, 2, 1, 0, 1),
     ("gru", 5, 3, 2, 4, 2, 2, 2),     # two slots; slot 0 has fewer inputs than I_max
     ("lstm", 6, 5, 1, 3, 3, 1, 3),    # M = L
     ("gru", 2, 6, 2, 4, 1, 0, 4),     # I_max = H > the first layer's inputs; lanes past the inputs
+    *_random_stage_cases(6, seed=2026),
 ]
 
 
