@@ -76,28 +76,35 @@ def check_stream_unit(dut, inputs, expected, *, seed: int = 0, gap: float = 0.3,
     return cycles
 
 
-def transfer_cycles(dut, inputs, n_outputs: int):
+def transfer_cycles(dut, inputs, n_outputs: int, *, before=None, outputs: list | None = None, decode=None):
     """Drive ``inputs`` back to back with the output always ready; returns the cycle numbers of every
-    input transfer and every output transfer (and asserts ``i.ready`` never drops)."""
+    input transfer and every output transfer (and asserts ``i.ready`` never drops). ``before(ctx)``, if
+    given, runs first (e.g. loads the unit's memories; cycles count from its end); with ``outputs`` (a
+    list), ``decode(payload)`` of every output is appended to it."""
     result = {}
 
     async def bench(ctx):
         in_cycles, out_cycles = [], []
         k, cycle = 0, 0
         ctx.set(dut.o.ready, 1)
+        if before is not None:
+            await before(ctx)
         while len(out_cycles) < n_outputs:
             if k < len(inputs):
                 ctx.set(dut.i.payload, inputs[k])
                 ctx.set(dut.i.valid, 1)
             else:
                 ctx.set(dut.i.valid, 0)
-            _, _, i_valid, i_ready, o_valid = await ctx.tick().sample(dut.i.valid, dut.i.ready, dut.o.valid)
+            _, _, i_valid, i_ready, o_valid, o_payload = await ctx.tick().sample(dut.i.valid, dut.i.ready,
+                                                                                 dut.o.valid, dut.o.payload)
             if i_valid:
                 assert i_ready, f"i.ready dropped at cycle {cycle} with the output always ready"
                 in_cycles.append(cycle)
                 k += 1
             if o_valid:
                 out_cycles.append(cycle)
+                if outputs is not None:
+                    outputs.append(decode(o_payload))
             cycle += 1
             assert cycle < 100 * (len(inputs) + 10), "timeout"
         result["cycles"] = in_cycles, out_cycles
