@@ -16,7 +16,7 @@ in exact integer arithmetic, so acc_t is always W e(t) for the *effective* input
   (:func:`intops.delta_update`; theta_x for the input part, theta_h for the recurrent part).
 
 A sequence's start clears the memory (stored values 0, accumulators 0), so its first step corrects by
-every input: a full computation. The rest of the step (bias, requantize, activations, cell update) is the
+every nonzero effective input: a full computation (a zero adds nothing: h_{-1} = 0 costs no work). The rest of the step (bias, requantize, activations, cell update) is the
 baseline's (:class:`golden_model.memo.MemoDirection` with memoization off). With theta = 0, or the
 quantizer at the datapath's own resolution, e = v and the scheme is the fixed-point baseline exactly.
 
@@ -87,7 +87,8 @@ def _rows(value, batch: int) -> np.ndarray:
 @dataclass
 class InputCounts:
     """Per batch row, layer, direction, step and part (x, h): inputs compared and inputs unchanged. A
-    sequence's first step compares nothing and counts every input as changed (the full computation)."""
+    sequence's first step compares nothing: its nonzero effective inputs count as changed (the full
+    computation), its zero ones (h_{-1} = 0 under delta) as unchanged."""
     inputs: np.ndarray      # (batch, layers, dirs, steps, 2)
     unchanged: np.ndarray   # (batch, layers, dirs, steps, 2)
 
@@ -240,12 +241,12 @@ class DeltaDirection(MemoDirection):
         active, first = self._active, self._active & ~self.started
         det = self.detector
         stored, delta, changed = det.advance(part, v, self.stored[part])
-        if first.any():   # cleared memory: the full computation W e(t), every input counted as changed
-            start = det.start(part, v)
+        if first.any():   # cleared memory: the full computation W e(t); a zero e_i adds nothing, so only
+            start = det.start(part, v)          # the nonzero ones count as changed (h_{-1} = 0 costs nothing)
             e = det.effective(part, start)
             stored = np.where(first[:, None], start, stored)
             delta = np.where(first[:, None], e, delta)
-            changed = np.where(first[:, None], True, changed)
+            changed = np.where(first[:, None], e != 0, changed)
         acc = np.where(first[:, None], 0, self.acc[part]) + self.model.dot(delta, self.weights[part])
         act = active[:, None]
         self.acc[part] = np.where(act, acc, self.acc[part])

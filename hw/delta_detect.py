@@ -1,12 +1,17 @@
-"""Delta change detector: at each step start, every input of [x_t ; h_{t-1}] against its reference, the
-changed ones out as (part, index, delta) entries (docs/delta.md, *Hardware*).
+"""Delta change detector: every input of [x_t ; h_{t-1}] against its reference as it arrives, the result out
+to the correction engine (docs/delta.md, *Hardware*).
 
-Input i of the x part (0 <= i < n_x) and unit j of the h part (0 <= j < H) are read one per cycle from
-the tile's row memories (lane i mod L of row i div L) and compared with the reference memory (x part at
-i, h part at I_max + j): ``golden_model.intops.delta_update``, an input changed when |v - ref| >= theta
-(theta_x or theta_h) and v != ref; then the reference moves to v and the entry carries v - ref. On a
-sequence's first step every input is changed with delta v (the cleared memory: a full computation; h_{t-1}
-is zero), so the reference memory needs no clearing.
+Two lanes, one per part, each with its reference memory, compare one element per cycle: the x lane each
+x element as the x row writer takes it (the input of the step that will read that x bank), the h lane
+each new h element as the state update writes it (the recurrent input of the next step, whose h bank it
+is written to). So the comparison of a step's inputs is done before the step starts, during the arrival
+of x and the previous step. An element is changed when |v - ref| >= theta and v != ref
+(``golden_model.intops.delta_update``; theta_x or theta_h), and then its reference moves to v.
+
+A sequence's first step is a full computation: its x elements are compared with a cleared reference at
+threshold 0 (changed when nonzero), and the h elements of the first step are compared with a cleared
+reference (h_{-1} = 0); both write their reference whatever the outcome, so the memories need no
+clearing. The h elements of a sequence's last step feed no step and are not passed on.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
 
-from .shapes import count_shape, index_shape, read_port
+from .shapes import index_shape
 from .tile_params import TileParams, check_part_params
+from .tile_rows import element_layout
 
 __all__ = ["ChangeDetector", "change_layout", "THETA_PART_BITS"]
 
@@ -26,11 +32,11 @@ __all__ = ["ChangeDetector", "change_layout", "THETA_PART_BITS"]
 THETA_PART_BITS = THETA_BITS // 2
 
 
-def change_layout(params: TileParams) -> data.StructLayout:
-    """A changed input: ``part`` (0 x, 1 h), ``index`` (i or j) and ``delta`` (v - ref, one bit wider than
-    the activations)."""
-    return data.StructLayout({"part": 1, "index": index_shape(max(params.input_size, params.hidden)),
-                              "delta": signed(params.config.act.bits + 1)})
+def change_layout(params: TileParams, elements: int) -> data.StructLayout:
+    """One compared element of a part of ``elements`` inputs: ``index``, ``delta`` (v - ref, one bit
+    wider than the activations), ``changed``, ``bank`` (of the step it is an input of)."""
+    return data.StructLayout({"index": index_shape(elements), "delta": signed(params.config.act.bits + 1),
+                              "changed": 1, "bank": 1})
 
 
 class ChangeDetector(wiring.Component):
@@ -39,82 +45,74 @@ class ChangeDetector(wiring.Component):
 
     Ports
     -----
-    start : In(1)            the step starts: compare its inputs
-    seq_start : In(1)        a sequence starts: ``theta`` is sampled
-    theta : In(THETA_BITS)   theta_x (low half) and theta_h (high half), activation-format LSBs
-    first_step, read_bank, h_bank, n_x : In  step controls (StepSequencer)
-    xbuf, hbuf : read ports of the tile's row memories
-    changes : Out(stream, always ready)  the changed inputs, x part first, in index order
-    done : Out(1)            pulses when the step's last input has been compared
-    count_changed : Out(1)   an input is found changed in this cycle (the ``inputs_changed`` counter)
+    x : In(stream, always ready)   each x element as the x row writer takes it (``data``, ``index``, ``last``)
+    x_bank : In(1)                 the x bank it is written to
+    h : In(stream, always ready)   each new h element as the state update writes it
+    h_bank : In(1)                 the running step's h bank (its new h go to the other one)
+    seq_start, first_step, last_step : In(1)  step controls
+    theta : In(THETA_BITS)         theta_x (low half) and theta_h (high half), sampled at ``seq_start``
+    x_changes, h_changes : Out(stream, always ready)  every compared element (:func:`change_layout`)
+    count_x, count_h : Out(1)      a changed element leaves in this cycle (the ``x_changed`` /
+                                   ``h_changed`` counters)
 
-    :attr:`latency` = 2: ``done`` pulses n_x + H + 1 cycles after ``start``, the last entry with it.
+    :attr:`latency` = 1: an element's comparison leaves the cycle after the element.
     """
 
-    latency = 2
+    latency = 1
 
     def __init__(self, params: TileParams):
         self.params = p = check_part_params(self, params)
         if not p.delta:
             raise ValueError("ChangeDetector needs a delta tile (TileParams.delta)")
-        row_bits = p.lanes * p.config.act.bits
+        act = signed(p.config.act.bits)
         super().__init__({
-            "start": In(1), "seq_start": In(1), "theta": In(THETA_BITS),
-            "first_step": In(1), "read_bank": In(1), "h_bank": In(1),
-            "n_x": In(count_shape(p.input_size)),
-            "xbuf": read_port(2 * p.x_rows, row_bits),
-            "hbuf": read_port(2 * p.h_rows, row_bits),
-            "changes": Out(stream.Signature(change_layout(p), always_ready=True)),
-            "done": Out(1),
-            "count_changed": Out(1),
+            "x": In(stream.Signature(element_layout(p.input_size, act), always_ready=True)), "x_bank": In(1),
+            "h": In(stream.Signature(element_layout(p.hidden, act), always_ready=True)), "h_bank": In(1),
+            "seq_start": In(1), "first_step": In(1), "last_step": In(1), "theta": In(THETA_BITS),
+            "x_changes": Out(stream.Signature(change_layout(p, p.input_size), always_ready=True)),
+            "h_changes": Out(stream.Signature(change_layout(p, p.hidden), always_ready=True)),
+            "count_x": Out(1), "count_h": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        p = self.params
-        L, KX, KH, H = p.lanes, p.x_rows, p.h_rows, p.hidden
-        m.submodules.refs = refs = memory.Memory(shape=signed(p.config.act.bits), depth=max(2, p.columns), init=[])
-        ref_rd, ref_wr = refs.read_port(), refs.write_port()
-        theta = Signal(THETA_BITS)
+        theta, x_first = Signal(THETA_BITS), Signal()
         with m.If(self.seq_start):
             m.d.sync += theta.eq(self.theta)
-        # stage 0: the input counters (part, index, its row and lane)
-        busy, part = Signal(), Signal()
-        index = Signal(index_shape(max(p.input_size, H) + 1))
-        row, lane = Signal(index_shape(max(KX, KH))), Signal(index_shape(L))
-        last = Mux(part, index == H - 1, 0)
-        part_end = Mux(part, last, index == self.n_x - 1)
-        with m.If(busy):
-            m.d.sync += [index.eq(Mux(part_end, 0, index + 1)), lane.eq(Mux(part_end | (lane == L - 1), 0, lane + 1)),
-                         row.eq(Mux(part_end, 0, Mux(lane == L - 1, row + 1, row))), part.eq(part | part_end)]
-            with m.If(last):
-                m.d.sync += busy.eq(0)
-        with m.If(self.start):
-            m.d.sync += [busy.eq(1), part.eq(0), index.eq(0), row.eq(0), lane.eq(0)]
-        m.d.comb += [
-            self.xbuf.addr.eq(Mux(self.read_bank, KX, 0) + row), self.xbuf.en.eq(busy),
-            self.hbuf.addr.eq(Mux(self.h_bank, KH, 0) + row), self.hbuf.en.eq(busy),
-            ref_rd.addr.eq(Mux(part, p.input_size + index, index)), ref_rd.en.eq(busy),
-        ]
-        # stage 1: compare with the reference; a changed input is an entry and moves its reference
-        s1 = {"valid": Signal(), "part": Signal(), "index": Signal.like(index), "lane": Signal.like(lane),
-              "last": Signal()}
-        m.d.sync += [s1["valid"].eq(busy), s1["part"].eq(part), s1["index"].eq(index), s1["lane"].eq(lane),
-                     s1["last"].eq(busy & last)]
-        act = signed(p.config.act.bits)
-        xrow = data.ArrayLayout(act, L)(self.xbuf.data)
-        hrow = data.ArrayLayout(act, L)(self.hbuf.data)
-        v = Signal(act)
-        m.d.comb += v.eq(Mux(s1["part"], Mux(self.first_step, 0, hrow[s1["lane"]]), xrow[s1["lane"]]))
-        ref = Mux(self.first_step, 0, ref_rd.data)
-        delta = Signal(signed(p.config.act.bits + 1))
-        threshold = Mux(s1["part"], theta[THETA_PART_BITS:], theta[:THETA_PART_BITS])
-        m.d.comb += delta.eq(v - ref)
-        magnitude = Mux(delta[-1], -delta, delta)
-        changed = s1["valid"] & (self.first_step | ((magnitude >= threshold) & (delta != 0)))
-        m.d.comb += [ref_wr.addr.eq(Mux(s1["part"], p.input_size + s1["index"], s1["index"])), ref_wr.data.eq(v),
-                     ref_wr.en.eq(changed), self.count_changed.eq(changed)]
-        out = self.changes.payload
-        m.d.sync += [self.changes.valid.eq(changed), out.part.eq(s1["part"]), out.index.eq(s1["index"]),
-                     out.delta.eq(delta), self.done.eq(s1["last"])]
+        # x elements of a sequence's first step: from its first element (seq_start) to its step's last
+        first_x = self.seq_start | x_first
+        with m.If(self.x.valid & self.x.payload.last):
+            m.d.sync += x_first.eq(0)
+        with m.If(self.seq_start & ~(self.x.valid & self.x.payload.last)):
+            m.d.sync += x_first.eq(1)
+        self._lane(m, "x", self.x, self.x_bank, first_x, Mux(first_x, 0, theta[:THETA_PART_BITS]), self.x_changes,
+                   self.count_x)
+        self._lane(m, "h", self.h, ~self.h_bank, self.first_step, theta[THETA_PART_BITS:], self.h_changes,
+                   self.count_h, keep=~self.last_step)
         return m
+
+    def _lane(self, m, name, elements, bank, first, threshold, out, count, keep=1):
+        """Compare ``elements`` with their references: stage 0 reads the reference, stage 1 decides,
+        moves the reference and sends the result on ``out``."""
+        p = self.params
+        depth = p.input_size if name == "x" else p.hidden
+        m.submodules[f"{name}_refs"] = refs = memory.Memory(shape=signed(p.config.act.bits), depth=max(2, depth),
+                                                            init=[])
+        rd, wr = refs.read_port(), refs.write_port()
+        s1 = {k: Signal.like(v, name=f"{name}_s1_{k}") for k, v in
+              (("valid", elements.valid), ("index", elements.payload.index), ("v", elements.payload.data),
+               ("bank", bank), ("first", first), ("threshold", threshold))}
+        m.d.comb += [rd.addr.eq(elements.payload.index), rd.en.eq(1)]
+        m.d.sync += [s1["valid"].eq(elements.valid & keep), s1["index"].eq(elements.payload.index),
+                     s1["v"].eq(elements.payload.data), s1["bank"].eq(bank), s1["first"].eq(first),
+                     s1["threshold"].eq(threshold)]
+        ref = Mux(s1["first"], 0, rd.data)
+        delta = Signal(signed(p.config.act.bits + 1), name=f"{name}_delta")
+        m.d.comb += delta.eq(s1["v"] - ref)
+        magnitude = Mux(delta[-1], -delta, delta)
+        changed = Signal(name=f"{name}_changed")
+        m.d.comb += [changed.eq(s1["valid"] & (magnitude >= s1["threshold"]) & (delta != 0)),
+                     wr.addr.eq(s1["index"]), wr.data.eq(Mux(changed, s1["v"], ref)),
+                     wr.en.eq(changed | (s1["valid"] & s1["first"])),
+                     out.valid.eq(s1["valid"]), out.payload.index.eq(s1["index"]), out.payload.delta.eq(delta),
+                     out.payload.changed.eq(changed), out.payload.bank.eq(s1["bank"]), count.eq(changed)]

@@ -1,8 +1,10 @@
 """Delta correction engine: the per-neuron accumulator memories corrected by the step's changed inputs,
 column-oriented (docs/delta.md, *Hardware*).
 
-The changed inputs of the step (from :class:`hw.delta_detect.ChangeDetector`) are kept in a list memory
-(x entries from 0, h entries from I_max). For each group g of L neurons (issue order n = g*L + lane) the
+The changed inputs of the step (from :class:`hw.delta_detect.ChangeDetector`) are kept in two list
+memories (x entries, h entries), each with one region per bank: the entries of the step that reads x bank
+b (h bank b) go to region b as they are found, during the previous step. For each group g of L neurons
+(issue order n = g*L + lane) the
 engine loads the group's two accumulators (input part, recurrent part: the two the baseline keeps apart;
 zero on a sequence's first step), adds ``W[n, col] * delta`` of every changed input, one input per cycle
 on the L lanes (the weights are stored input-major: word ``(slot * (I_max + H) + col) * NG + g`` holds
@@ -49,11 +51,11 @@ class DeltaEngine(wiring.Component):
 
     Ports
     -----
-    start : In(1)            the step starts (the detector starts: the change list is refilled)
-    detected : In(1)         the detector's ``done``: correct the accumulators
-    step_reset, first_step : In(1)  step controls
+    step_start : In(1)       the step starts: correct the accumulators (one cycle later, when the
+                             detector's results of the step's last inputs are in the lists)
+    step_reset, first_step, read_bank, h_bank : In(1)  step controls
     slot : In                the sequence's slot (weight base)
-    changes : In(stream, always ready)  the detector's changed inputs
+    x_changes, h_changes : In(stream, always ready)  the detector's compared elements
     weight : read port of the input-major weight memory
     acc_x, acc_h : read ports of the accumulator memories, for the emitter (its ``acc_*`` ports)
     groups_done : Out        groups whose accumulators are final in this step
@@ -70,9 +72,10 @@ class DeltaEngine(wiring.Component):
             raise ValueError("DeltaEngine needs a delta tile (TileParams.delta)")
         depths, widths = p.depths(), p.widths()
         super().__init__({
-            "start": In(1), "detected": In(1), "step_reset": In(1), "first_step": In(1),
+            "step_start": In(1), "step_reset": In(1), "first_step": In(1), "read_bank": In(1), "h_bank": In(1),
             "slot": In(index_shape(p.slots)),
-            "changes": In(stream.Signature(change_layout(p), always_ready=True)),
+            "x_changes": In(stream.Signature(change_layout(p, p.input_size), always_ready=True)),
+            "h_changes": In(stream.Signature(change_layout(p, p.hidden), always_ready=True)),
             "weight": read_port(depths["weight"], widths["weight"]),
             "acc_x": Out(accumulator_port(p)),
             "acc_h": Out(accumulator_port(p)),
@@ -83,38 +86,38 @@ class DeltaEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        entry = data.StructLayout({"index": change_layout(p)["index"].shape, "delta": change_layout(p)["delta"].shape})
-        m.submodules.changed = changed = memory.Memory(shape=entry, depth=max(2, p.columns), init=[])
         mems = {}
         for part in ("acc_x", "acc_h"):
             m.submodules[part] = mems[part] = memory.Memory(shape=accumulator_layout(p), depth=max(2, p.neuron_groups),
                                                             init=[])
             wiring.connect(m, wiring.flipped(getattr(self, part)), mems[part].read_port())
-        counts = self._fill(m, changed.write_port())
-        s1 = self._sequence(m, changed.read_port(), mems, counts)
+        lists = [self._list(m, "x", self.x_changes, p.input_size, self.read_bank, 1),
+                 self._list(m, "h", self.h_changes, p.hidden, self.h_bank, ~self.first_step)]
+        s1 = self._sequence(m, lists, mems)
         self._accumulate(m, s1, [mems["acc_x"], mems["acc_h"]])
         return m
 
-    def _fill(self, m, wp):
-        """The step's changed inputs into the list; returns the (x, h) entry counts."""
-        p = self.params
-        cx, ch = Signal(count_shape(p.input_size)), Signal(count_shape(p.hidden))
-        c = self.changes
-        m.d.comb += [wp.addr.eq(Mux(c.payload.part, p.input_size + ch, cx)), wp.en.eq(c.valid),
-                     wp.data.index.eq(c.payload.index), wp.data.delta.eq(c.payload.delta)]
-        with m.If(c.valid):
-            with m.If(c.payload.part):
-                m.d.sync += ch.eq(ch + 1)
-            with m.Else():
-                m.d.sync += cx.eq(cx + 1)
-        with m.If(self.start):
-            m.d.sync += [cx.eq(0), ch.eq(0)]
-        return cx, ch
+    def _list(self, m, name, changes, size, read_bank, used):
+        """A part's changed inputs, region b for the step of bank b; returns (the running step's entry
+        count (0 unless ``used``), the read port, the region base of the running step)."""
+        entry = data.StructLayout({"index": index_shape(size), "delta": changes.payload.delta.shape()})
+        m.submodules[f"{name}_list"] = mem = memory.Memory(shape=entry, depth=2 * size, init=[])
+        wp = mem.write_port()
+        counts = [Signal(count_shape(size), name=f"{name}_count{b}") for b in range(2)]
+        c = changes.payload
+        start = c.index == 0   # a step's first element: its bank's region starts over
+        count = Mux(c.bank, counts[1], counts[0])
+        m.d.comb += [wp.addr.eq(c.bank * size + Mux(start, 0, count)), wp.en.eq(changes.valid & c.changed),
+                     wp.data.index.eq(c.index), wp.data.delta.eq(c.delta)]
+        for b in range(2):
+            with m.If(changes.valid & (c.bank == b)):
+                m.d.sync += counts[b].eq(Mux(start, 0, counts[b]) + c.changed)
+        return Mux(used, Mux(read_bank, counts[1], counts[0]), 0), mem.read_port(), read_bank * size
 
-    def _sequence(self, m, list_rd, mems, counts):
+    def _sequence(self, m, lists, mems):
         """Stage 0: header, x entries, h entries of every group, then a final header (write-back only)."""
         p = self.params
-        cx, ch = counts
+        (cx, x_rd, x_base), (ch, h_rd, h_base) = lists
         NG = p.neuron_groups
         busy, kind = Signal(), Signal(_Slot)
         g, k = Signal(count_shape(NG)), Signal(index_shape(max(p.input_size, p.hidden)))
@@ -140,28 +143,32 @@ class DeltaEngine(wiring.Component):
                 m.d.comb += next_header.eq(1)
         with m.If(next_header):
             m.d.sync += [kind.eq(_Slot.HEADER), g.eq(g + 1)]
-        with m.If(self.detected):
+        detected = Signal()   # the step's last inputs are in the lists one cycle after its start
+        m.d.sync += detected.eq(self.step_start)
+        with m.If(detected):
             m.d.sync += [busy.eq(1), kind.eq(_Slot.HEADER), g.eq(0)]
-        m.d.comb += [list_rd.addr.eq(Mux(kind == _Slot.H, p.input_size + k, k)), list_rd.en.eq(1)]
-        s1 = {"kind": Signal(_Slot), "g": Signal.like(g), "entry": list_rd.data, "init": []}
+        m.d.comb += [x_rd.addr.eq(x_base + k), x_rd.en.eq(1), h_rd.addr.eq(h_base + k), h_rd.en.eq(1)]
+        s1 = {"kind": Signal(_Slot), "g": Signal.like(g), "init": []}
         for part in ("acc_x", "acc_h"):   # a header loads the group's accumulators of the previous step
             reader = mems[part].read_port()
             m.d.comb += [reader.addr.eq(g), reader.en.eq(busy & (kind == _Slot.HEADER))]
             s1["init"].append(reader.data)
         m.d.sync += [s1["kind"].eq(Mux(busy, kind, _Slot.NONE)), s1["g"].eq(g)]
+        h1 = s1["kind"] == _Slot.H
+        s1["index"] = Mux(h1, p.input_size + h_rd.data.index, x_rd.data.index)   # the weight column
+        s1["delta"] = Mux(h1, h_rd.data.delta, x_rd.data.delta)
         return s1
 
     def _accumulate(self, m, s1, acc_mem):
         """Stages 1-3: weight read, L products, accumulate; a header writes the previous group back."""
         p = self.params
         NG, L, wb = p.neuron_groups, p.lanes, p.config.weight.bits
-        entry, kind1 = s1["entry"], s1["kind"]
-        col = Mux(kind1 == _Slot.H, p.input_size + entry.index, entry.index)
-        m.d.comb += [self.weight.addr.eq((self.slot * p.columns + col) * NG + s1["g"]),
+        kind1 = s1["kind"]
+        m.d.comb += [self.weight.addr.eq((self.slot * p.columns + s1["index"]) * NG + s1["g"]),
                      self.weight.en.eq(1)]
-        s2 = {"kind": Signal(_Slot), "g": Signal.like(s1["g"]), "delta": Signal.like(entry.delta)}
+        s2 = {"kind": Signal(_Slot), "g": Signal.like(s1["g"]), "delta": Signal(s1["delta"].shape())}
         s2_init = [Signal(accumulator_layout(p), name=f"s2_init{i}") for i in range(2)]
-        m.d.sync += [s2["kind"].eq(kind1), s2["g"].eq(s1["g"]), s2["delta"].eq(entry.delta)]
+        m.d.sync += [s2["kind"].eq(kind1), s2["g"].eq(s1["g"]), s2["delta"].eq(s1["delta"])]
         m.d.sync += [s2_init[i].eq(s1["init"][i]) for i in range(2)]
         weights = data.ArrayLayout(signed(wb), L)(self.weight.data)
         prod_shape = signed(wb + p.config.act.bits + 1)

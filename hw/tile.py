@@ -201,13 +201,14 @@ class Tile(wiring.Component):
         them, the emitter gives the neurons' results in issue order."""
         seq, det, eng, emit = self.sequencer, self.detector, self.engine, self.emitter
         _forward(m, seq, STEP_CONTROLS, det, eng, emit)
-        m.d.comb += [det.start.eq(seq.step_start), det.theta.eq(self.theta), eng.start.eq(seq.step_start),
-                     eng.detected.eq(det.done), emit.groups_done.eq(eng.groups_done),
-                     self.counters.inputs_changed_event.eq(det.count_changed),
+        m.d.comb += [det.theta.eq(self.theta), det.x_bank.eq(self.x_writer.bank), det.last_step.eq(seq.last_step),
+                     eng.step_start.eq(seq.step_start), emit.groups_done.eq(eng.groups_done),
+                     self.counters.x_changed_event.eq(det.count_x), self.counters.h_changed_event.eq(det.count_h),
                      self.counters.corrections_event.eq(eng.count_corrections)]
-        wiring.connect(m, det.xbuf, mems["xbuf"].read_port())
-        wiring.connect(m, det.hbuf, mems["hbuf"].read_port())
-        wiring.connect(m, det.changes, eng.changes)
+        wiring.connect(m, self.x_writer.seen, det.x)
+        wiring.connect(m, self.state.h_seen, det.h)
+        wiring.connect(m, det.x_changes, eng.x_changes)
+        wiring.connect(m, det.h_changes, eng.h_changes)
         wiring.connect(m, eng.weight, mems["weight"].read_port())
         wiring.connect(m, eng.acc_x, emit.acc_x)
         wiring.connect(m, eng.acc_h, emit.acc_h)

@@ -22,7 +22,7 @@ def counter_names(params) -> tuple[str, ...]:
     if params.crew is not None:
         own = ("products",)   # groups of M products the CREW product stage makes
     elif params.delta:
-        own = ("inputs_changed", "corrections")   # changed inputs; (input, group of L neurons) updates
+        own = ("x_changed", "h_changed", "corrections")   # changed inputs; (input, group of L neurons) updates
     else:
         own = params.front_end.counters(params) if params.front_end is not None else ()
     return (*COUNTERS, *own)
