@@ -16,9 +16,10 @@ in exact integer arithmetic, so acc_t is always W e(t) for the *effective* input
   (:func:`intops.delta_update`; theta_x for the input part, theta_h for the recurrent part).
 
 A sequence's start clears the memory (stored values 0, accumulators 0), so its first step corrects by
-every nonzero effective input: a full computation (a zero adds nothing: h_{-1} = 0 costs no work). The rest of the step (bias, requantize, activations, cell update) is the
-baseline's (:class:`golden_model.memo.MemoDirection` with memoization off). With theta = 0, or the
-quantizer at the datapath's own resolution, e = v and the scheme is the fixed-point baseline exactly.
+every nonzero effective input: a full computation (a zero adds nothing: h_{-1} = 0 costs no work). The
+rest of the step (bias, requantize, activations, cell update) is the baseline's
+(:class:`golden_model.memo.MemoDirection` with memoization off). With theta = 0, or the quantizer at the
+datapath's own resolution, e = v and the scheme is the fixed-point baseline exactly.
 
 Multiplications: a changed input costs one per neuron of the layer direction (G*H), an unchanged one none;
 the baseline's N = n_x + H per neuron. The counts of inputs unchanged per step are in

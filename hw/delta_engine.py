@@ -9,7 +9,7 @@ engine loads the group's two accumulators (input part, recurrent part: the two t
 zero on a sequence's first step), adds ``W[n, col] * delta`` of every changed input, one input per cycle
 on the L lanes (the weights are stored input-major: word ``(slot * (I_max + H) + col) * NG + g`` holds
 the group's L weights of column col), and writes the accumulators back; ``groups_done`` tells the
-emitter (:class:`hw.delta_emit.DeltaEmitter`) which groups are final. A group costs 1 + (changed inputs)
+emitter (:class:`hw.delta_emit.DeltaEmitter`) which groups are final. A group costs max(1, changed inputs)
 cycles.
 """
 
@@ -27,11 +27,12 @@ from .tile_params import TileParams, check_part_params
 __all__ = ["DeltaEngine", "accumulator_layout"]
 
 
-class _Slot(enum.Enum, shape=2):
+class _Slot(enum.Enum, shape=3):
     NONE = 0
-    HEADER = 1   # a group's start: load its accumulators (and write back the previous group's)
-    X = 2        # a changed input of the x part
-    H = 3        # a changed input of the h part
+    X = 1        # a changed input of the x part
+    H = 2        # a changed input of the h part
+    EMPTY = 3    # a group without changed inputs (its accumulators are reloaded as they are)
+    FLUSH = 4    # after the last group: write it back
 
 
 def accumulator_layout(params: TileParams) -> data.ArrayLayout:
@@ -115,45 +116,50 @@ class DeltaEngine(wiring.Component):
         return Mux(used, Mux(read_bank, counts[1], counts[0]), 0), mem.read_port(), read_bank * size
 
     def _sequence(self, m, lists, mems):
-        """Stage 0: header, x entries, h entries of every group, then a final header (write-back only)."""
+        """Stage 0: the x entries, then the h entries of every group (at least one slot each); the first
+        slot of a group also loads the group's accumulators; a flush slot after the last group."""
         p = self.params
         (cx, x_rd, x_base), (ch, h_rd, h_base) = lists
         NG = p.neuron_groups
-        busy, kind = Signal(), Signal(_Slot)
+        busy, kind, first = Signal(), Signal(_Slot), Signal()
         g, k = Signal(count_shape(NG)), Signal(index_shape(max(p.input_size, p.hidden)))
-        next_header = Signal()
-        with m.If(busy & (kind == _Slot.HEADER)):
-            with m.If(g == NG):
-                m.d.sync += busy.eq(0)
-            with m.Elif(cx != 0):
-                m.d.sync += [kind.eq(_Slot.X), k.eq(0)]
-            with m.Elif(ch != 0):
-                m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
-            with m.Else():
-                m.d.comb += next_header.eq(1)
-        with m.Elif(busy & (kind == _Slot.X)):
-            m.d.sync += k.eq(k + 1)
+        enter, group_end = Signal(), Signal()
+        # the first slot of a group: its first x entry, else its first h entry, else an empty slot
+        m.d.comb += enter.eq(group_end & (g != NG - 1))
+        with m.If(enter):
+            m.d.sync += [g.eq(g + 1), first.eq(1), k.eq(0),
+                         kind.eq(Mux(cx != 0, _Slot.X, Mux(ch != 0, _Slot.H, _Slot.EMPTY)))]
+        with m.If(busy & (kind == _Slot.X)):
             with m.If(k == cx - 1):
-                m.d.sync += [kind.eq(_Slot.H), k.eq(0)]
-                with m.If(ch == 0):
-                    m.d.comb += next_header.eq(1)
-        with m.Elif(busy & (kind == _Slot.H)):
-            m.d.sync += k.eq(k + 1)
+                with m.If(ch != 0):
+                    m.d.sync += [kind.eq(_Slot.H), k.eq(0), first.eq(0)]
+                with m.Else():
+                    m.d.comb += group_end.eq(1)
+            with m.Else():
+                m.d.sync += [k.eq(k + 1), first.eq(0)]
+        with m.If(busy & (kind == _Slot.H)):
             with m.If(k == ch - 1):
-                m.d.comb += next_header.eq(1)
-        with m.If(next_header):
-            m.d.sync += [kind.eq(_Slot.HEADER), g.eq(g + 1)]
+                m.d.comb += group_end.eq(1)
+            with m.Else():
+                m.d.sync += [k.eq(k + 1), first.eq(0)]
+        with m.If(busy & (kind == _Slot.EMPTY)):
+            m.d.comb += group_end.eq(1)
+        with m.If(group_end & (g == NG - 1)):
+            m.d.sync += [kind.eq(_Slot.FLUSH), g.eq(NG), first.eq(0)]
+        with m.If(busy & (kind == _Slot.FLUSH)):
+            m.d.sync += busy.eq(0)
         detected = Signal()   # the step's last inputs are in the lists one cycle after its start
         m.d.sync += detected.eq(self.step_start)
         with m.If(detected):
-            m.d.sync += [busy.eq(1), kind.eq(_Slot.HEADER), g.eq(0)]
+            m.d.sync += [busy.eq(1), g.eq(0), first.eq(1), k.eq(0),
+                         kind.eq(Mux(cx != 0, _Slot.X, Mux(ch != 0, _Slot.H, _Slot.EMPTY)))]
         m.d.comb += [x_rd.addr.eq(x_base + k), x_rd.en.eq(1), h_rd.addr.eq(h_base + k), h_rd.en.eq(1)]
-        s1 = {"kind": Signal(_Slot), "g": Signal.like(g), "init": []}
-        for part in ("acc_x", "acc_h"):   # a header loads the group's accumulators of the previous step
+        s1 = {"kind": Signal(_Slot), "first": Signal(), "g": Signal.like(g), "init": []}
+        for part in ("acc_x", "acc_h"):   # a group's first slot loads its accumulators of the previous step
             reader = mems[part].read_port()
-            m.d.comb += [reader.addr.eq(g), reader.en.eq(busy & (kind == _Slot.HEADER))]
+            m.d.comb += [reader.addr.eq(g), reader.en.eq(busy & first)]
             s1["init"].append(reader.data)
-        m.d.sync += [s1["kind"].eq(Mux(busy, kind, _Slot.NONE)), s1["g"].eq(g)]
+        m.d.sync += [s1["kind"].eq(Mux(busy, kind, _Slot.NONE)), s1["first"].eq(busy & first), s1["g"].eq(g)]
         h1 = s1["kind"] == _Slot.H
         s1["index"] = Mux(h1, p.input_size + h_rd.data.index, x_rd.data.index)   # the weight column
         s1["delta"] = Mux(h1, h_rd.data.delta, x_rd.data.delta)
@@ -163,30 +169,34 @@ class DeltaEngine(wiring.Component):
         """Stages 1-3: weight read, L products, accumulate; a header writes the previous group back."""
         p = self.params
         NG, L, wb = p.neuron_groups, p.lanes, p.config.weight.bits
-        kind1 = s1["kind"]
         m.d.comb += [self.weight.addr.eq((self.slot * p.columns + s1["index"]) * NG + s1["g"]),
                      self.weight.en.eq(1)]
-        s2 = {"kind": Signal(_Slot), "g": Signal.like(s1["g"]), "delta": Signal(s1["delta"].shape())}
+        s2 = {"kind": Signal(_Slot), "first": Signal(), "g": Signal.like(s1["g"]),
+              "delta": Signal(s1["delta"].shape())}
         s2_init = [Signal(accumulator_layout(p), name=f"s2_init{i}") for i in range(2)]
-        m.d.sync += [s2["kind"].eq(kind1), s2["g"].eq(s1["g"]), s2["delta"].eq(s1["delta"])]
+        m.d.sync += [s2[name].eq(s1[name]) for name in ("kind", "first", "g", "delta")]
         m.d.sync += [s2_init[i].eq(s1["init"][i]) for i in range(2)]
         weights = data.ArrayLayout(signed(wb), L)(self.weight.data)
         prod_shape = signed(wb + p.config.act.bits + 1)
-        s3 = {"kind": Signal(_Slot), "g": Signal.like(s1["g"])}
+        s3 = {"kind": Signal(_Slot), "first": Signal(), "g": Signal.like(s1["g"])}
         prod = [Signal(prod_shape, name=f"delta_prod{k}") for k in range(L)]
         s3_init = [Signal(accumulator_layout(p), name=f"s3_init{i}") for i in range(2)]
-        m.d.sync += [s3["kind"].eq(s2["kind"]), s3["g"].eq(s2["g"]), *(s3_init[i].eq(s2_init[i]) for i in range(2))]
+        m.d.sync += [*(s3[name].eq(s2[name]) for name in ("kind", "first", "g")),
+                     *(s3_init[i].eq(s2_init[i]) for i in range(2))]
         m.d.sync += [prod[k].eq(weights[k] * s2["delta"]) for k in range(L)]
+        # a group's first slot (or the flush) writes the previous group back and starts the next one
+        write_back = (s3["first"] | (s3["kind"] == _Slot.FLUSH)) & (s3["g"] != 0)
         accs = [Signal(accumulator_layout(p), name=f"acc_{part}") for part in ("x", "h")]
         for i, (acc, part) in enumerate(zip(accs, (_Slot.X, _Slot.H), strict=True)):
             wp = acc_mem[i].write_port()
-            write_back = (s3["kind"] == _Slot.HEADER) & (s3["g"] != 0)
             m.d.comb += [wp.addr.eq(s3["g"] - 1), wp.data.eq(acc), wp.en.eq(write_back)]
-            with m.If(s3["kind"] == _Slot.HEADER):
-                m.d.sync += acc.eq(Mux(self.first_step, 0, s3_init[i]))
+            base = Mux(s3["first"], Mux(self.first_step, 0, s3_init[i]), acc)
+            base_view = data.ArrayLayout(signed(p.acc_bits), L)(base)
             with m.If(s3["kind"] == part):
-                m.d.sync += [acc[k].eq(acc[k] + prod[k]) for k in range(L)]
-        with m.If((s3["kind"] == _Slot.HEADER) & (s3["g"] != 0)):
+                m.d.sync += [acc[k].eq(base_view[k] + prod[k]) for k in range(L)]
+            with m.Elif(s3["first"]):
+                m.d.sync += acc.eq(base)
+        with m.If(write_back):
             m.d.sync += self.groups_done.eq(s3["g"])
         with m.If(self.step_reset):
             m.d.sync += self.groups_done.eq(0)

@@ -60,15 +60,15 @@ def product_phase(params: TileParams, product_slots: int) -> int:
 
 def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: int) -> int:
     """Cycles of one step of the delta tile (step start to the next step start) with ``changed_x`` and
-    ``changed_h`` changed inputs: the detector has compared them as they arrived; the engine spends 1 + changed cycles
-    per group of L neurons, a group final ``DeltaEngine.latency`` + 1 cycles after its last slot; the
-    emitter takes one result per cycle (two for a GRU candidate) once its group is final, through its
+    ``changed_h`` changed inputs: the detector has compared them as they arrived; the engine spends
+    max(1, changed) cycles per group of L neurons, a group final ``DeltaEngine.latency`` + 1 cycles after
+    its last slot; the emitter takes one result per cycle (two for a GRU candidate) once its group is final, through its
     pipeline of ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate's
     recurrent part waits for its unit's r: :func:`_r_wait`); then the drain through the gate feed,
     activation, merge, update and the step barrier (docs/delta.md, *Cycle model*)."""
     G, L, NG = params.gates, params.lanes, params.neuron_groups
     first_header = ChangeDetector.latency + 1   # the engine starts when the step's last inputs are compared
-    per_group = 1 + changed_x + changed_h
+    per_group = max(1, changed_x + changed_h)
     final = [first_header + (g + 1) * per_group + DeltaEngine.latency + 1 for g in range(NG)]
     # items in issue order: (group, unit, waits for the unit's r, is the unit's r)
     items = [(n // L, n // G, part == 1, params.cell == "gru" and n % G == 0)
