@@ -5,7 +5,9 @@ them, e.g. ``fuzzymemo.compiled.CompiledModel``):
 * ``crew``: L adder lanes, M multipliers, index memory, unique-value table, product banks;
 * ``base-lanes``: the baseline tile with L lanes (equal lanes: L multipliers, the weight memory);
 * ``base-mults``: the baseline tile with M lanes (equal multipliers: the tile ``fuzzymemo run --scheme
-  crew`` compares cycles with).
+  crew`` compares cycles with);
+* ``base-dsp`` (optional): the baseline tile of another lane count, e.g. the one using as many DSP blocks
+  as the CREW tile measures (an equal DSP budget).
 
 Each design is synthesised and placed on its own; one that does not fit the device (the fit check, the
 post-synthesis check or nextpnr) is recorded with the tool's reason instead of figures, and the others
@@ -26,7 +28,8 @@ __all__ = ["DESIGNS", "RATIO_METRICS", "tile_options", "crew_compare", "ratios"]
 #: design label -> what it is
 DESIGNS = {"crew": "CREW tile (L adder lanes, M multipliers)",
            "base-lanes": "baseline tile, equal lanes (L)",
-           "base-mults": "baseline tile, equal multipliers (M lanes)"}
+           "base-mults": "baseline tile, equal multipliers (M lanes)",
+           "base-dsp": "baseline tile of a chosen lane count (e.g. as many DSP blocks as the CREW tile)"}
 #: figures whose CREW / baseline ratio is reported
 RATIO_METRICS = ("lut", "ff", "bram", "dsp", "fmax_mhz", "cmos_transistors", "gates", "memory_bits")
 

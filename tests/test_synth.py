@@ -368,8 +368,14 @@ def _crew_designs(lanes=2, multipliers=1):
 
 
 def test_crew_designs_equal_lanes_and_equal_multipliers():
-    d = _crew_designs(lanes=4, multipliers=2)
-    assert list(d) == ["crew", "base-lanes", "base-mults"]
+    from support import normal_network
+
+    from fuzzymemo.commands.synth import crew_designs
+    from golden_model.fixed_model import FixedPointNetwork
+
+    d = crew_designs(FixedPointNetwork(normal_network("lstm", 3, 4, seed=3)), 4, 2, baseline_lanes=3)
+    assert list(d) == ["crew", "base-lanes", "base-mults", "base-dsp"]
+    assert (d["base-dsp"].lanes, d["base-dsp"].crew) == (3, None)
     assert (d["crew"].lanes, d["crew"].crew.multipliers) == (4, 2)
     assert (d["base-lanes"].lanes, d["base-lanes"].crew) == (4, None)
     assert (d["base-mults"].lanes, d["base-mults"].crew) == (2, None)
@@ -457,6 +463,7 @@ def test_cli_crew_designs_of_the_workload(tmp_path, monkeypatch, capsys):
     (["--top", "bnn"], "builds the tile (--top tile)"),
     (["--scheme", "memo", "--multipliers", "2"], "--multipliers goes with --scheme crew"),
     (["--scheme", "memo", "--workload", "digits"], "--workload goes with --scheme crew"),
+    (["--scheme", "memo", "--baseline-lanes", "3"], "--baseline-lanes goes with --scheme crew"),
     (["--lanes", "3", "--multipliers", "2"], "do not divide the 3 lanes"),
 ])
 def test_cli_crew_errors(argv, message, capsys):

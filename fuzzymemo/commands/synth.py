@@ -61,7 +61,8 @@ def run(args) -> int:
     build_root = Path(args.build_dir) if args.build_dir else None
     if args.scheme == CREW:
         return _run_crew(args, user, build_root)
-    given = [flag for flag, value in (("--multipliers", args.multipliers), ("--workload", args.workload),
+    given = [flag for flag, value in (("--multipliers", args.multipliers), ("--baseline-lanes", args.baseline_lanes),
+                                      ("--workload", args.workload),
                                       ("--model", args.model), ("--data", args.data)) if value is not None]
     if given:
         raise ValueError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --scheme crew (the CREW tile "
@@ -92,17 +93,24 @@ def run(args) -> int:
 CREW_OPTIONS = ("lanes", "max_steps")
 
 
-def crew_designs(model, lanes=None, multipliers=None, max_steps=None, compare: bool = True) -> dict:
+def crew_designs(model, lanes=None, multipliers=None, max_steps=None, compare: bool = True,
+                 baseline_lanes: int | None = None) -> dict:
     """{label: TileParams} of the CREW study of ``model`` (a FixedPointNetwork): the CREW tile of ``lanes``
     adder lanes and ``multipliers`` multipliers (defaults of :class:`fuzzymemo.compiled.CompiledModel`),
-    and with ``compare`` the baseline tile at equal lanes and at equal multipliers."""
+    with ``compare`` the baseline tile at equal lanes and at equal multipliers, and with
+    ``baseline_lanes`` the baseline tile of that many lanes (``base-dsp``)."""
     from ..compiled import CompiledModel
+
+    def baseline(n):
+        return CompiledModel(model, scheme=None, lanes=n, max_steps=max_steps).params
 
     crew = CompiledModel(model, scheme=CREW, lanes=lanes, multipliers=multipliers, max_steps=max_steps)
     designs = {"crew": crew.params}
     if compare:
-        designs["base-lanes"] = CompiledModel(model, scheme=None, lanes=crew.params.lanes, max_steps=max_steps).params
+        designs["base-lanes"] = baseline(crew.params.lanes)
         designs["base-mults"] = crew.baseline().params
+    if baseline_lanes is not None:
+        designs["base-dsp"] = baseline(baseline_lanes)
     return designs
 
 
@@ -142,7 +150,8 @@ def _run_crew(args, user: dict, build_root) -> int:
         lanes, max_steps = (int(user[k]) if k in user else None for k in CREW_OPTIONS)
     except ValueError as e:
         raise ValueError(f"--lanes and --max-steps take whole numbers: {e}") from None
-    designs = crew_designs(src.model, lanes, args.multipliers, max_steps, compare=args.compare)
+    designs = crew_designs(src.model, lanes, args.multipliers, max_steps, compare=args.compare,
+                           baseline_lanes=args.baseline_lanes)
     results = []
     for target in targets:
         bdir = build_root / target if build_root is not None and len(targets) > 1 else build_root
@@ -183,6 +192,9 @@ def register(subparsers) -> None:
                         "CREW tile of a network: --workload or --model, --multipliers, --lanes)")
     p.add_argument("--multipliers", type=at_least(1), metavar="M",
                    help="crew: multipliers of the product stage (default as fuzzymemo run --scheme crew)")
+    p.add_argument("--baseline-lanes", type=at_least(1), metavar="N",
+                   help="crew: also the baseline tile of N lanes (base-dsp; e.g. the lanes whose DSP count equals "
+                        "the CREW tile's: the equal-DSP-budget comparison)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--workload", choices=ALL_WORKLOADS,
                      help=f"crew: the bundled workload whose network the tile holds (default {DEFAULT_WORKLOAD})")
