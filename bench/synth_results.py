@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def markdown(result: dict) -> str:
 CREW_METRICS = ("lut", "ff", "bram", "dsp", "fmax_mhz")
 
 
+def _short_reason(error: str) -> str:
+    """A refusal without the configuration, the memory list and the advice."""
+    text = error.split("cannot fit the ", 1)[-1]
+    text = re.sub(r" \(memories \[.*?\]\] as \[width, depth\]\)", "", text)
+    return text.split(". Choose", 1)[0]
+
+
 def crew_markdown(result: dict) -> str:
     """One target of a CREW study (synth.crew.crew_compare): a row per design, then the ratios."""
     from synth.crew import DESIGNS
@@ -74,7 +82,7 @@ def crew_markdown(result: dict) -> str:
     for label in (k for k in DESIGNS if k in recs):
         r = recs[label]
         figures = ([_f(r.get(k)) for k in CREW_METRICS] if r["fits"]
-                   else [f"not built: {r['error'].split(': ', 1)[-1][:90]}"] + [""] * (len(CREW_METRICS) - 1))
+                   else [f"not built: {_short_reason(r['error'])}"] + [""] * (len(CREW_METRICS) - 1))
         o = r["options"]
         lines.append(f"| {label} | {o['lanes']} | {o['multipliers']} | " + " | ".join(figures) + " |")
     for base, ratio in result["ratios"].items():
