@@ -477,3 +477,20 @@ def test_cli_crew_errors(argv, message, capsys):
     assert main(base + argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not FULL, reason="full tile builds: set FUZZYMEMO_SYNTH_FULL=1")
+def test_full_crew_compare_ecp5(tmp_path, workload):
+    # docs/synthesis.md, CREW: the multipliers in MULT18X18D, the product banks in EBR
+    from fuzzymemo.commands.synth import crew_designs
+    from synth.crew import crew_compare
+
+    model, _ = workload("japanese_vowels")
+    result = crew_compare(crew_designs(model, baseline_lanes=7), "ecp5", build_dir=tmp_path, workload="japanese_vowels")
+    recs = result["designs"]
+    assert all(r["fits"] and r["meets_board_clock"] for r in recs.values())
+    crew, lanes, mults = recs["crew"], recs["base-lanes"], recs["base-mults"]
+    assert mults["dsp"] < crew["dsp"] < lanes["dsp"] and recs["base-dsp"]["dsp"] == crew["dsp"]
+    rows = {r["module"]: r for r in result["modules"]["base-lanes"]}
+    assert rows["dot"]["bram"]["variant"] >= 16 and rows["dot"]["bram"]["base"] == 0   # one EBR per product bank
+    assert rows["product_stage"]["dsp"]["variant"] >= 4                                 # the M product multipliers
