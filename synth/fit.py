@@ -13,7 +13,7 @@ from pathlib import Path
 from .blocks import elaborate
 from .tools import run_tool, tool_path
 
-__all__ = ["FitError", "estimate", "check_fit", "COARSE_SCRIPT"]
+__all__ = ["FitError", "estimate", "check_fit", "check_component", "COARSE_SCRIPT"]
 
 
 class FitError(ValueError):
@@ -91,9 +91,14 @@ def estimate(component, name: str, target, build_dir: Path, wrapper_ff: int = 0)
 
 def check_fit(top: str, options: dict, target, build_dir: Path) -> dict:
     """Estimate ``top`` with ``options`` on ``target``; raise :class:`FitError` if it cannot fit."""
+    component, _ = elaborate(top, options)
+    return check_component(component, top, options_text(options), target, build_dir)
+
+
+def check_component(component, top: str, label: str, target, build_dir: Path) -> dict:
+    """:func:`check_fit` of a component (module name ``top``, described as ``top label`` in the error)."""
     from .wrapper import port_bits
 
-    component, _ = elaborate(top, options)
     wrapper_ff = sum(len(v) for side in port_bits(component) for _, v in side) + 1
     est = estimate(component, top, target, build_dir, wrapper_ff)
     cap = target.capacity
@@ -108,7 +113,7 @@ def check_fit(top: str, options: dict, target, build_dir: Path) -> dict:
         problems.append(f"{est['ff']} flip-flops (including {wrapper_ff} of the scan wrapper) but the device "
                         f"has {cap['ff']}")
     if problems:
-        raise FitError(f"{top} {options_text(options)} cannot fit the {target.device}: needs "
+        raise FitError(f"{top} {label} cannot fit the {target.device}: needs "
                        + "; ".join(problems) + ". Choose a smaller configuration (fewer lanes, smaller "
                        "hidden/input sizes) or a larger target.")
     return est

@@ -22,7 +22,7 @@ from .targets import get_target, make_platform
 from .tools import ToolError, log_reason, patched_environ, run_tool, tool_env, tool_path, tool_version
 from .wrapper import ScanWrapper
 
-__all__ = ["synthesize", "run_generic", "run_fpga", "design_name", "RECORD_KEYS"]
+__all__ = ["synthesize", "synthesize_design", "run_generic", "run_fpga", "design_name", "RECORD_KEYS"]
 
 #: Keys every record has (None where the target has no such figure).
 RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "bram", "dsp", "fmax_mhz",
@@ -41,8 +41,8 @@ def _jsonable(options: dict) -> dict:
     return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v)) for k, v in options.items()}
 
 
-def _base_record(top, resolved, target, build_dir, seed):
-    return {"design": design_name(top, resolved), "block": top, "options": _jsonable(resolved),
+def _base_record(top, design, resolved, target, build_dir, seed):
+    return {"design": design, "block": top, "options": _jsonable(resolved),
             "target": target.name, "device": target.device, "board": target.board,
             "lut": None, "ff": None, "bram": None, "dsp": None, "fmax_mhz": None, "cmos_transistors": None,
             "seed": seed, "build_dir": str(build_dir), "host": _platform.node(), "python": _platform.python_version()}
@@ -242,26 +242,35 @@ def synthesize(top: str, target: str = "generic", options: dict | None = None, b
     "scan" (measurement top) or "uart" (board top with a UART host link at ``baud``)."""
     tgt = get_target(target)
     resolved = get_block(top).resolve(options)
+    return synthesize_design(lambda: elaborate(top, resolved)[0], top, design_name(top, resolved), resolved, tgt.name,
+                             build_dir, seed=seed, constraint_mhz=constraint_mhz, check_fit=check_fit,
+                             breakdown=breakdown, wrapper=wrapper, baud=baud)
+
+
+def synthesize_design(build, top: str, design: str, options: dict, target: str = "generic", build_dir=None,
+                      seed: int = 1, constraint_mhz: float | None = None, check_fit: bool = True,
+                      breakdown: bool = False, wrapper: str = "scan", baud: int = 115200) -> dict:
+    """:func:`synthesize` of any component: ``build()`` gives a fresh one (module name ``top``), ``design``
+    names the record (and the default build directory), ``options`` are what the record reports of it
+    (JSON-able values; e.g. the tile parameters of a tile built outside the registry)."""
+    tgt = get_target(target)
     name = top
-    build_dir = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target / \
-        design_name(top, resolved)
+    build_dir = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target / design
     build_dir = build_dir.resolve()
-    record = _base_record(top, resolved, tgt, build_dir, seed)
+    record = _base_record(top, design, options, tgt, build_dir, seed)
     started = time.monotonic()
     if tgt.name == "generic":
         record["tools"] = {"yosys": tool_version("yosys")}
-        component, _ = elaborate(top, resolved)
-        record.update(run_generic(component, name, build_dir))
+        record.update(run_generic(build(), name, build_dir))
     else:
         if check_fit:
-            record["estimate"] = fit.check_fit(top, resolved, tgt, build_dir / "estimate")
-        component, _ = elaborate(top, resolved)
+            record["estimate"] = fit.check_component(build(), top, fit.options_text(options), tgt,
+                                                     build_dir / "estimate")
         mhz = constraint_mhz or tgt.default_constraint_mhz
         record["tools"] = {t: tool_version(t) for t in
                            ("yosys", f"nextpnr-{tgt.name}", "icepack" if tgt.name == "ice40" else "ecppack")}
         record["synth_opts"] = SYNTH_OPTS[tgt.name]
-        record.update(run_fpga(component, name, tgt, build_dir, seed, mhz,
-                               breakdown=(lambda: elaborate(top, resolved)[0]) if breakdown else None,
+        record.update(run_fpga(build(), name, tgt, build_dir, seed, mhz, breakdown=build if breakdown else None,
                                wrapper=wrapper, baud=baud))
     import amaranth
     record["tools"]["amaranth"] = amaranth.__version__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["format_table", "record_table", "compare_table"]
+__all__ = ["format_table", "record_table", "compare_table", "crew_table"]
 
 
 def _fmt(v) -> str:
@@ -76,4 +76,52 @@ def compare_table(result: dict) -> str:
                  "across modules):\n" + format_table(["module", "LUT base", f"LUT {var_label}", "LUT delta",
                                                       "FF base", f"FF {var_label}", "FF delta", "BRAM delta",
                                                       "DSP delta"], mrows))
+    return text
+
+
+def _crew_cell(record: dict, key: str):
+    return record.get(key) if record.get("fits") else None
+
+
+def crew_table(result: dict) -> str:
+    """The CREW study of one target (:func:`synth.crew.crew_compare`): each design's figures, the ratios
+    CREW / baseline, the designs that did not fit with the tool's reason, and per submodule."""
+    from .compare import METRICS
+    from .crew import DESIGNS
+
+    recs = result["designs"]
+    labels = [k for k in DESIGNS if k in recs]
+    bases = [k for k in labels if k != "crew"]
+    shape = {k: f"{k} (L={recs[k]['options']['lanes']}, M={recs[k]['options']['multipliers']})" for k in labels}
+    rows = []
+    for key, name in METRICS:
+        values = [_crew_cell(recs[k], key) for k in labels]
+        if all(v is None for v in values) or (key == "bram" and result["target"] == "generic"):
+            continue
+        ratio = [result["ratios"].get(b, {}).get(key) for b in bases]
+        rows.append([name, *values, *(None if r is None else f"{r:.2f}x" for r in ratio)])
+    crew_opts = recs["crew"]["options"]
+    text = (f"CREW tile on {result['target']}"
+            + (f" for {result['workload']}" if result.get("workload") else "")
+            + f": {crew_opts['cell'].upper()} H={crew_opts['hidden']} I<={crew_opts['input_size']}, "
+            f"U_max={crew_opts.get('unique_max')} ({crew_opts.get('index_bits')}-bit indices)\n")
+    text += format_table(["", *(shape[k] for k in labels), *(f"crew/{b}" for b in bases)], rows)
+    failed = [k for k in labels if not recs[k]["fits"]]
+    if failed:
+        text += "\n" + "\n".join(f"{shape[k]}: not built: {recs[k]['error']}" for k in failed)
+    mods = result["modules"]
+    if mods:
+        first = next(iter(mods.values()))
+        keys = ("gates", "ff", "memory_bits") if first and "gates" in first[0] else ("lut", "ff", "bram", "dsp")
+        by_module: dict = {}
+        for b, rows_b in mods.items():
+            for m in rows_b:
+                row = by_module.setdefault(m["module"], {})
+                for k in keys:
+                    row[("crew", k)] = m[k]["variant"]
+                    row[(b, k)] = m[k]["base"]
+        cols = [(d, k) for k in keys for d in ["crew", *mods]]
+        mrows = [[name, *(row.get(c) for c in cols)] for name, row in by_module.items()]
+        text += ("\n\nper submodule (hierarchy kept; the flat build above optimises across modules):\n"
+                 + format_table(["module", *(f"{dict(METRICS).get(k, k)} {d}" for d, k in cols)], mrows))
     return text

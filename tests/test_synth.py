@@ -354,3 +354,143 @@ def test_scan_wrapper_shifts_inputs_and_captures_outputs():
 
     sim.add_testbench(bench)
     sim.run()
+
+
+# ------------------------------------------------------------------------------- CREW (--scheme crew)
+
+def _crew_designs(lanes=2, multipliers=1):
+    from support import normal_network
+
+    from fuzzymemo.commands.synth import crew_designs
+    from golden_model.fixed_model import FixedPointNetwork
+
+    return crew_designs(FixedPointNetwork(normal_network("lstm", 3, 4, seed=3)), lanes, multipliers)
+
+
+def test_crew_designs_equal_lanes_and_equal_multipliers():
+    from support import normal_network
+
+    from fuzzymemo.commands.synth import crew_designs
+    from golden_model.fixed_model import FixedPointNetwork
+
+    d = crew_designs(FixedPointNetwork(normal_network("lstm", 3, 4, seed=3)), 4, 2, baseline_lanes=3)
+    assert list(d) == ["crew", "base-lanes", "base-mults", "base-dsp"]
+    assert (d["base-dsp"].lanes, d["base-dsp"].crew) == (3, None)
+    assert (d["crew"].lanes, d["crew"].crew.multipliers) == (4, 2)
+    assert (d["base-lanes"].lanes, d["base-lanes"].crew) == (4, None)
+    assert (d["base-mults"].lanes, d["base-mults"].crew) == (2, None)
+    assert len({(p.cell, p.hidden, p.input_size, p.slots, p.config) for p in d.values()}) == 1
+
+
+def test_crew_compare_small(tmp_path):
+    from synth.crew import crew_compare
+    from synth.table import crew_table
+
+    result = crew_compare(_crew_designs(), "generic", build_dir=tmp_path, workload="tiny")
+    recs = result["designs"]
+    assert all(r["fits"] for r in recs.values())
+    assert recs["crew"]["options"]["scheme"] == "crew" and recs["crew"]["options"]["unique_max"] >= 2
+    assert (recs["base-lanes"]["options"]["multipliers"], recs["base-mults"]["options"]["multipliers"]) == (2, 1)
+    # the CREW tile: a product stage, and its product banks in the dot unit; the baselines have neither
+    crew_mods, base_mods = recs["crew"]["modules"], recs["base-lanes"]["modules"]
+    assert "tile.product_stage" in crew_mods and "tile.product_stage" not in base_mods
+    assert crew_mods["tile.dot"]["memory_bits"] > 0 == base_mods["tile.dot"]["memory_bits"]
+    crew_t, base_t = recs["crew"]["cmos_transistors"], recs["base-mults"]["cmos_transistors"]
+    assert result["ratios"]["base-mults"]["cmos_transistors"] == pytest.approx(crew_t / base_t, abs=1e-3)
+    text = crew_table(result)
+    assert "crew/base-lanes" in text and "crew/base-mults" in text and "product_stage" in text
+
+
+def test_crew_compare_records_what_does_not_fit(tmp_path, monkeypatch):
+    # no tools: the flow is stubbed; a design refused by the fit check is recorded, the others still built
+    import synth.crew as crew_mod
+
+    built = []
+
+    def fake(build, top, design, options, target, build_dir, **kw):
+        built.append(design)
+        if design == "tile-base-lanes":
+            raise FitError("tile lanes=2 cannot fit the iCE40UP5K-SG48: needs 19 DSP multipliers")
+        return {"design": design, "options": options, "lut": 100 * options["lanes"], "ff": 50, "bram": 4,
+                "dsp": options["multipliers"], "fmax_mhz": 20.0}
+
+    monkeypatch.setattr(crew_mod, "synthesize_design", fake)
+    result = crew_mod.crew_compare(_crew_designs(), "ice40", build_dir=tmp_path)
+    assert built == ["tile-crew", "tile-base-lanes", "tile-base-mults"]
+    bad = result["designs"]["base-lanes"]
+    assert not bad["fits"] and bad["tool"] == "fit check" and "19 DSP" in bad["error"]
+    assert list(result["ratios"]) == ["base-mults"]
+    assert result["ratios"]["base-mults"] == {"lut": 2.0, "ff": 1.0, "bram": 1.0, "dsp": 1.0, "fmax_mhz": 1.0}
+    from synth.table import crew_table
+    assert "base-lanes (L=2, M=2): not built: tile lanes=2 cannot fit" in crew_table(result)
+    with pytest.raises(ValueError, match="crew first"):
+        crew_mod.crew_compare({"base-mults": None}, "ice40")
+
+
+def test_cli_crew_designs_of_the_workload(tmp_path, monkeypatch, capsys):
+    # the CLI derives the three tiles from the workload as fuzzymemo run --scheme crew does (synthesis stubbed)
+    import synth.crew as crew_mod
+    from fuzzymemo.cli import main
+
+    seen = {}
+
+    def fake(designs, target, **kw):
+        seen.update(designs=designs, target=target, **kw)
+        recs = {k: {"design": f"tile-{k}", "fits": True, "options": crew_mod.tile_options(p), "lut": 1}
+                for k, p in designs.items()}
+        return {"target": target, "workload": kw["workload"], "designs": recs, "ratios": {}, "modules": {}}
+
+    monkeypatch.setattr(crew_mod, "crew_compare", fake)
+    out = tmp_path / "crew.json"
+    assert main(["synth", "--top", "tile", "--scheme", "crew", "--compare", "--target", "ecp5", "--multipliers", "2",
+                 "--lanes", "8", "--json", str(out)]) == 0
+    d = seen["designs"]
+    assert seen["target"] == "ecp5" and seen["workload"] == "japanese_vowels"
+    assert (d["crew"].lanes, d["crew"].crew.multipliers, d["crew"].hidden) == (8, 2, 32)
+    assert (d["base-lanes"].lanes, d["base-mults"].lanes) == (8, 2)
+    assert json.loads(out.read_text())["crew"][0]["designs"]["crew"]["options"]["multipliers"] == 2
+    assert "CREW tile on ecp5 for japanese_vowels" in capsys.readouterr().out
+    seen.clear()
+    assert main(["synth", "--top", "tile", "--scheme", "crew", "--target", "ice40"]) == 0   # no --compare: CREW only
+    assert list(seen["designs"]) == ["crew"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--predictor", "bnn"], "the CREW tile has none"),
+    (["--hidden", "16"], "--hidden not taken"),
+    (["--wrapper", "uart"], "drop --wrapper uart"),
+    (["--data", "x.npz"], "--data goes with --model"),
+    (["--top", "bnn"], "builds the tile (--top tile)"),
+    (["--scheme", "memo", "--multipliers", "2"], "--multipliers goes with --scheme crew"),
+    (["--scheme", "memo", "--workload", "digits"], "--workload goes with --scheme crew"),
+    (["--scheme", "memo", "--baseline-lanes", "3"], "--baseline-lanes goes with --scheme crew"),
+    (["--lanes", "3", "--multipliers", "2"], "do not divide the 3 lanes"),
+])
+def test_cli_crew_errors(argv, message, capsys):
+    from fuzzymemo.cli import main
+
+    base = ["synth", "--top", "tile", "--scheme", "crew", "--target", "ecp5"]
+    for flag in ("--top", "--scheme"):
+        if flag in argv:
+            i = base.index(flag)
+            del base[i:i + 2]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not FULL, reason="full tile builds: set FUZZYMEMO_SYNTH_FULL=1")
+def test_full_crew_compare_ecp5(tmp_path, workload):
+    # docs/synthesis.md, CREW: the multipliers in MULT18X18D, the product banks in EBR
+    from fuzzymemo.commands.synth import crew_designs
+    from synth.crew import crew_compare
+
+    model, _ = workload("japanese_vowels")
+    result = crew_compare(crew_designs(model, baseline_lanes=7), "ecp5", build_dir=tmp_path, workload="japanese_vowels")
+    recs = result["designs"]
+    assert all(r["fits"] and r["meets_board_clock"] for r in recs.values())
+    crew, lanes, mults = recs["crew"], recs["base-lanes"], recs["base-mults"]
+    assert mults["dsp"] < crew["dsp"] < lanes["dsp"] and recs["base-dsp"]["dsp"] == crew["dsp"]
+    rows = {r["module"]: r for r in result["modules"]["base-lanes"]}
+    assert rows["dot"]["bram"]["variant"] >= 16 and rows["dot"]["bram"]["base"] == 0   # one EBR per product bank
+    assert rows["product_stage"]["dsp"]["variant"] >= 4                                 # the M product multipliers
