@@ -461,7 +461,7 @@ def test_cli_crew_designs_of_the_workload(tmp_path, monkeypatch, capsys):
     (["--wrapper", "uart"], "drop --wrapper uart"),
     (["--data", "x.npz"], "--data goes with --model"),
     (["--top", "bnn"], "builds the tile (--top tile)"),
-    (["--scheme", "memo", "--multipliers", "2"], "--multipliers goes with --scheme crew"),
+    (["--scheme", "memo", "--multipliers", "2"], "block 'tile' has no option multipliers"),
     (["--scheme", "memo", "--workload", "digits"], "--workload goes with --scheme crew"),
     (["--scheme", "memo", "--baseline-lanes", "3"], "--baseline-lanes goes with --scheme crew"),
     (["--lanes", "3", "--multipliers", "2"], "do not divide the 3 lanes"),

@@ -57,12 +57,14 @@ def run(args) -> int:
     if not args.top:
         raise ValueError("--top NAME is required (see fuzzymemo generate --list)")
     block = get_block(args.top)
+    multipliers = None
+    if args.scheme == CREW:   # --multipliers (the CREW blocks' option) belongs to the CREW tile here
+        multipliers, args.opt_multipliers = getattr(args, "opt_multipliers", None), None
     user = block_options(args, block, all_blocks())
     build_root = Path(args.build_dir) if args.build_dir else None
     if args.scheme == CREW:
-        return _run_crew(args, user, build_root)
-    given = [flag for flag, value in (("--multipliers", args.multipliers), ("--baseline-lanes", args.baseline_lanes),
-                                      ("--workload", args.workload),
+        return _run_crew(args, user, build_root, multipliers)
+    given = [flag for flag, value in (("--baseline-lanes", args.baseline_lanes), ("--workload", args.workload),
                                       ("--model", args.model), ("--data", args.data)) if value is not None]
     if given:
         raise ValueError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} with --scheme crew (the CREW tile "
@@ -133,7 +135,7 @@ def _crew_checks(args, user: dict) -> None:
         raise ValueError("--workload and --model: choose one")
 
 
-def _run_crew(args, user: dict, build_root) -> int:
+def _run_crew(args, user: dict, build_root, multipliers: str | None) -> int:
     """``--scheme crew``: the CREW tile of the network (with ``--compare``, and the two baselines)."""
     from types import SimpleNamespace
 
@@ -148,9 +150,10 @@ def _run_crew(args, user: dict, build_root) -> int:
                                       limit=None))
     try:
         lanes, max_steps = (int(user[k]) if k in user else None for k in CREW_OPTIONS)
-    except ValueError as e:
-        raise ValueError(f"--lanes and --max-steps take whole numbers: {e}") from None
-    designs = crew_designs(src.model, lanes, args.multipliers, max_steps, compare=args.compare,
+        multipliers = None if multipliers is None else at_least(1)(multipliers)
+    except (ValueError, argparse.ArgumentTypeError) as e:
+        raise ValueError(f"--lanes, --max-steps and --multipliers take whole numbers >= 1: {e}") from None
+    designs = crew_designs(src.model, lanes, multipliers, max_steps, compare=args.compare,
                            baseline_lanes=args.baseline_lanes)
     results = []
     for target in targets:
@@ -190,8 +193,6 @@ def register(subparsers) -> None:
     p.add_argument("--scheme", choices=(MEMO, CREW), default=MEMO,
                    help="the tile's reuse scheme: memo (default: the memoizing tile of --predictor) or crew (the "
                         "CREW tile of a network: --workload or --model, --multipliers, --lanes)")
-    p.add_argument("--multipliers", type=at_least(1), metavar="M",
-                   help="crew: multipliers of the product stage (default as fuzzymemo run --scheme crew)")
     p.add_argument("--baseline-lanes", type=at_least(1), metavar="N",
                    help="crew: also the baseline tile of N lanes (base-dsp; e.g. the lanes whose DSP count equals "
                         "the CREW tile's: the equal-DSP-budget comparison)")
