@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from golden_model.calibration import config_for
-from golden_model.compose import DEFERRED, EAGER, ComposedPolicy, adds_up, evaluate_policy
+from golden_model.compose import DEFERRED, EAGER, SNAPSHOT, ComposedPolicy, adds_up, evaluate_policy
 from golden_model.crew import CrewPolicy
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.reuse_calibration import calibrate, calibrate_scheme
@@ -44,6 +44,8 @@ def measure(name: str, predictor: str) -> dict:
     if delta_on and memo_on:
         schemes["delta+memo (eager)"] = (ComposedPolicy(delta, memo, correction=EAGER), ("delta", "memo"), pred)
         schemes["delta+memo (deferred)"] = (ComposedPolicy(delta, memo, correction=DEFERRED), ("delta", "memo"),
+                                            pred)
+        schemes["delta+memo (snapshot)"] = (ComposedPolicy(delta, memo, correction=SNAPSHOT), ("delta", "memo"),
                                             pred)
     if memo_on:
         schemes["crew+memo"] = (ComposedPolicy(memo=memo, crew=True), ("crew", "memo"), pred)

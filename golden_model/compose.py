@@ -19,12 +19,17 @@ differs):
                   accumulator is fresh (it was computed, or corrected, at the previous step) is corrected
                   by the changed inputs (one multiplication each); a stale one is recomputed from the
                   references, W[n, :] e(t): N = n_x + H multiplications, as the baseline's.
+* ``snapshot`` -- the bound of deferring: each neuron keeps a copy s_n of the effective inputs it was last
+                  computed with (G*H*N stored values: as large as the weight memory) and is corrected by
+                  W[n, i] (e_i(t) - s_n,i) over the inputs that differ from its copy. Not with CREW: the
+                  deltas differ from neuron to neuron, so no product is shared by an input's neurons.
 
 Multiplications per step and batch row (``count_multiplications``), with C the changed inputs of [x ; h]:
 
 =========================  =======================================================================
 delta + memo, eager        |C| * G*H (delta's own)
 delta + memo, deferred     sum over computed neurons of |C| (fresh) or N (stale)
+delta + memo, snapshot     sum over computed neurons n of |{i : e_i(t) != s_n,i}|
 CREW + delta               sum over changed i of U_i: each delta times each unique weight of its input
 CREW + delta + memo, eager the same (every accumulator is corrected)
 CREW + delta + memo,       per input i: the unique weights used by a fresh computed neuron when i changed
@@ -47,12 +52,13 @@ from .delta import SIMILARITY, DeltaDirection, DeltaPolicy, SimilarityPolicy, in
 from .memo import OFF, ORACLE, MemoPolicy, WrapsMemo
 from .reuse_calibration import StackedEvaluator, layer_costs
 
-__all__ = ["EAGER", "DEFERRED", "CORRECTIONS", "ComposedPolicy", "ComposedDirection", "work_figures",
+__all__ = ["EAGER", "DEFERRED", "SNAPSHOT", "CORRECTIONS", "ComposedPolicy", "ComposedDirection", "work_figures",
            "evaluate_policy", "adds_up"]
 
 EAGER = "eager"
 DEFERRED = "deferred"
-CORRECTIONS = (EAGER, DEFERRED)
+SNAPSHOT = "snapshot"
+CORRECTIONS = (EAGER, DEFERRED, SNAPSHOT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +86,10 @@ class ComposedPolicy(WrapsMemo):
         if on < 2:
             raise ValueError("a composition needs at least two of inputs (delta/similarity), memo and crew; "
                              "for one scheme use its own policy (DeltaPolicy, MemoPolicy, CrewPolicy)")
-        if self.inputs is not None and self.memo.kind == ORACLE and self.correction == DEFERRED:
+        if self.crew and self.correction == SNAPSHOT:
+            raise ValueError("CREW shares an input's products among its neurons, but under the snapshot correction "
+                             "every neuron has its own delta: use correction='deferred' or 'eager' with crew=True")
+        if self.inputs is not None and self.memo.kind == ORACLE and self.correction != EAGER:
             raise ValueError("the oracle decides from every neuron's true output, so every accumulator must be "
                              "corrected each step: compose it with correction='eager'")
 
@@ -103,6 +112,8 @@ class ComposedDirection(DeltaDirection):
             n_x = self.q.input_size
             self.tables = crew_tables(self.q.w)
             self.part_tables = [self.tables.restrict(slice(0, n_x)), self.tables.restrict(slice(n_x, None))]
+        if policy.correction == SNAPSHOT:
+            self.snapshot = np.zeros(self.fresh.shape + (self.q.w.shape[1],), dtype=np.int64)
 
     def part_dot(self, part, delta):
         if self.policy_composed.crew:
@@ -123,6 +134,12 @@ class ComposedDirection(DeltaDirection):
         fresh = (self.fresh | first[:, None]) & computed
         stale = computed & ~fresh
         self.fresh = np.where(act, computed, self.fresh)
+        if policy.correction == SNAPSHOT:
+            e = np.concatenate([self.detector.effective(k, self.stored[k]) for k in (0, 1)], axis=1)
+            differ = (e[:, None, :] != self.snapshot).sum(axis=2)
+            cost = np.where(first[:, None], self.q.w.shape[1], differ)
+            self.snapshot = np.where(computed[:, :, None], e[:, None, :], self.snapshot)
+            return (cost * computed).sum(axis=1)
         if policy.crew:
             t = self.tables
             return used_products(t, fresh, changed) + used_products(t, stale)
