@@ -51,8 +51,8 @@ def test_compositions_compute_what_their_parts_compute(cell):
     model, x, lengths = smooth_model(cell, 2, 2)
     memo = MemoPolicy(PREDICTED, 0.3)
     alone = model.run(x, lengths, memo)
-    for correction in CORRECTIONS:
-        run = model.run(x, lengths, ComposedPolicy(DeltaPolicy(0, 0), memo, correction=correction))
+    for correction, crew in [(c, False) for c in CORRECTIONS] + [(EAGER, True), (DEFERRED, True)]:
+        run = model.run(x, lengths, ComposedPolicy(DeltaPolicy(0, 0), memo, crew, correction))
         assert same_outputs(run, alone)
         assert np.array_equal(run.stats.reuses, alone.stats.reuses)
     delta = DeltaPolicy(3, (2, 5))
@@ -93,8 +93,10 @@ class _RecordingPolicy(ComposedPolicy):
 
 
 def _literal(w, steps, correction, crew):
-    """Multiplications per batch row of one layer direction, one sequence, step, neuron and input at a time."""
+    """Multiplications per batch row of one layer direction, one sequence, step, neuron and input at a time,
+    and how many times a stale neuron was computed."""
     neurons, n = w.shape
+    stale_computed = 0
     batch = steps[0][0].shape[0]
     out = np.zeros(batch, dtype=np.int64)
     for b in range(batch):
@@ -113,6 +115,7 @@ def _literal(w, steps, correction, crew):
                 continue
             is_fresh = [computed[k] and (fresh[k] or first[b]) for k in range(neurons)]
             is_stale = [computed[k] and not is_fresh[k] for k in range(neurons)]
+            stale_computed += sum(is_stale)
             if correction == SNAPSHOT:
                 for k in range(neurons):
                     if computed[k]:
@@ -127,7 +130,7 @@ def _literal(w, steps, correction, crew):
                 out[b] += sum(sum(ch) for k in range(neurons) if is_fresh[k])
                 out[b] += sum(n for k in range(neurons) if is_stale[k])
             fresh = computed
-    return out
+    return out, stale_computed
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -139,10 +142,14 @@ def test_counts_match_a_literal_loop(cell, correction, crew):
     policy = _RecordingPolicy(DeltaPolicy(4, 6), MemoPolicy(PREDICTED, 0.3), crew, correction)
     run = model.run(x, lengths, policy)
     assert run.stats.reuses.sum() > 0   # the memo part reuses something
+    stale = 0
     for (layer, direction), steps in _Recording.log.items():
         w = model.layers[layer][direction].w
-        assert np.array_equal(run.stats.multiplications[:, layer, direction], _literal(w, steps, correction, crew))
+        counts, stale_computed = _literal(w, steps, correction, crew)
+        assert np.array_equal(run.stats.multiplications[:, layer, direction], counts)
+        stale += stale_computed
     assert run.stats.multiplications_avoided() > 0
+    assert correction == EAGER or stale > 0   # a reused neuron was computed again: its deferred correction
 
 
 def test_work_figures_and_adds_up():
