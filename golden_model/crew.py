@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .memo import OFF, MemoDirection, MemoPolicy
+from .memo import OFF, MemoDirection, MemoPolicy, WrapsMemo
 
-__all__ = ["CrewTables", "CrewPolicy", "CrewDirection", "crew_dot", "crew_tables", "index_bits"]
+__all__ = ["CrewTables", "CrewPolicy", "CrewDirection", "crew_dot", "crew_tables", "index_bits", "used_products"]
 
 #: Sequences per chunk of the gather (bounds the (batch, neurons, inputs) temporary).
 _GATHER_ELEMENTS = 1 << 24
@@ -83,18 +83,11 @@ def crew_dot(v: np.ndarray, tables: CrewTables) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CrewPolicy:
+class CrewPolicy(WrapsMemo):
     """The CREW datapath under a memoization policy ``memo`` (default off: CREW alone, exact). With a
     predictor in ``memo`` the two compose: a reused neuron needs no additions, and a product is made
     only when a computed neuron uses it."""
     memo: MemoPolicy = field(default_factory=lambda: MemoPolicy(OFF))
-
-    @property
-    def kind(self) -> str:
-        return self.memo.kind
-
-    def thresholds_q(self, num_layers: int) -> np.ndarray:
-        return self.memo.thresholds_q(num_layers)
 
     def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
         return CrewDirection(model, layer, direction, self, theta_q, stats, correlation)
@@ -120,11 +113,19 @@ class CrewDirection(MemoDirection):
     def count_multiplications(self, hit, active):
         """The products made: per input, its unique weights that some computed neuron uses (all U_i when
         every neuron is computed)."""
-        computed = ~hit & active[:, None]
-        index = self.tables.index
         if not hit.any():
             return active * int(self.tables.counts.sum())
-        used = np.zeros((hit.shape[0], index.shape[1], self.tables.unique_max), dtype=bool)
-        rows, neurons = np.nonzero(computed)
-        used[rows[:, None], np.arange(index.shape[1])[None, :], index[neurons]] = True
-        return used.sum(axis=(1, 2))
+        return used_products(self.tables, ~hit & active[:, None])
+
+
+def used_products(tables: CrewTables, neurons: np.ndarray, inputs: np.ndarray | None = None) -> np.ndarray:
+    """Per batch row: the (input, unique weight) pairs that some neuron of the mask ``neurons`` (batch, G*H)
+    uses on an input of the mask ``inputs`` (batch, N; None: every input): the products the multiply stage
+    has to make."""
+    index = tables.index
+    used = np.zeros((neurons.shape[0], index.shape[1], tables.unique_max), dtype=bool)
+    rows, cols = np.nonzero(neurons)
+    used[rows[:, None], np.arange(index.shape[1])[None, :], index[cols]] = True
+    if inputs is not None:
+        used &= inputs[:, :, None]
+    return used.sum(axis=(1, 2))

@@ -136,11 +136,15 @@ class DeltaPolicy:
         """The memoization threshold rows of FixedPointNetwork.run: unused (no neuron is memoized)."""
         return np.zeros(num_layers, dtype=np.int64)
 
-    def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
+    def detector(self, model, layer: int, batch: int):
+        """The change detector of layer ``layer`` over a batch of ``batch`` rows."""
         n = model.net.num_layers
         thetas = (_per_layer(self.theta_x, n, "theta_x")[layer], _per_layer(self.theta_h, n, "theta_h")[layer])
-        return DeltaDirection(model, layer, direction, _DeltaInputs(thetas, theta_q.shape[0]), theta_q, stats,
-                              correlation)
+        return _DeltaInputs(thetas, batch)
+
+    def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
+        return DeltaDirection(model, layer, direction, self.detector(model, layer, theta_q.shape[0]), theta_q,
+                              stats, correlation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,13 +164,17 @@ class SimilarityPolicy:
     def thresholds_q(self, num_layers: int) -> np.ndarray:
         return np.zeros(num_layers, dtype=np.int64)
 
-    def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
+    def detector(self, model, layer: int, batch: int):
+        """The change detector (quantizer registers) of layer ``layer`` over a batch of ``batch`` rows."""
         n, fmt = model.net.num_layers, model.config.act
         levels = _per_layer(self.levels, n, "levels")[layer]
         full = full_resolution_range(fmt) * 2
         lo_x, hi_x, lo_h, hi_h = full if self.ranges is None else _per_layer(self.ranges, n, "ranges")[layer]
-        parts = _QuantizedInputs(((lo_x, hi_x), (lo_h, hi_h)), levels, theta_q.shape[0], fmt)
-        return DeltaDirection(model, layer, direction, parts, theta_q, stats, correlation)
+        return _QuantizedInputs(((lo_x, hi_x), (lo_h, hi_h)), levels, batch, fmt)
+
+    def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
+        return DeltaDirection(model, layer, direction, self.detector(model, layer, theta_q.shape[0]), theta_q,
+                              stats, correlation)
 
 
 class _DeltaInputs:
@@ -222,11 +230,12 @@ class _QuantizedInputs:
 
 
 class DeltaDirection(MemoDirection):
-    """One layer direction under the delta or similarity form: the baseline stepper (memoization off) whose
-    dot products come from the corrected accumulator memories."""
+    """One layer direction under the delta or similarity form: the baseline stepper (memoization off, or the
+    neuron-level ``memo`` of a composition, golden_model.compose) whose dot products come from the corrected
+    accumulator memories."""
 
-    def __init__(self, model, layer, direction, detector, theta_q, stats, correlation):
-        super().__init__(model, layer, direction, MemoPolicy(OFF), theta_q, stats, correlation)
+    def __init__(self, model, layer, direction, detector, theta_q, stats, correlation, memo: MemoPolicy | None = None):
+        super().__init__(model, layer, direction, memo or MemoPolicy(OFF), theta_q, stats, correlation)
         batch, n_x = theta_q.shape[0], self.q.input_size
         self.detector = detector
         self.started = np.zeros(batch, dtype=bool)
@@ -234,6 +243,8 @@ class DeltaDirection(MemoDirection):
         self.acc = [np.zeros((batch, self.q.w.shape[0]), np.int64) for _ in range(2)]
         self.weights = [self.q.w[:, :n_x], self.q.w[:, n_x:]]
         self.changed = np.zeros(batch, dtype=np.int64)
+        #: per part, this step's changed-input mask (every input on a sequence's first step)
+        self.changed_mask = [np.zeros((batch, n_x), bool), np.zeros((batch, self.hs), bool)]
         self.counts = _counts_of(stats, model.net.num_layers, model.net.num_directions)
         self._t, self._active = 0, np.zeros(batch, dtype=bool)
 
@@ -248,16 +259,21 @@ class DeltaDirection(MemoDirection):
             stored = np.where(first[:, None], start, stored)
             delta = np.where(first[:, None], e, delta)
             changed = np.where(first[:, None], e != 0, changed)
-        acc = np.where(first[:, None], 0, self.acc[part]) + self.model.dot(delta, self.weights[part])
+        acc = np.where(first[:, None], 0, self.acc[part]) + self.part_dot(part, delta)
         act = active[:, None]
         self.acc[part] = np.where(act, acc, self.acc[part])
         self.stored[part] = np.where(act, stored, self.stored[part])
-        n_changed = (changed & act).sum(axis=1)
+        self.changed_mask[part] = changed & act
+        n_changed = self.changed_mask[part].sum(axis=1)
         self.changed += n_changed
         c = self.counts
         c.inputs[:, self.layer, self.direction, self._t, part] = active * v.shape[1]
         c.unchanged[:, self.layer, self.direction, self._t, part] = active * v.shape[1] - n_changed
         return self.acc[part]
+
+    def part_dot(self, part: int, delta: np.ndarray) -> np.ndarray:
+        """W_part delta: the correction of the part's accumulators, exact (a composition with CREW overrides it)."""
+        return self.model.dot(delta, self.weights[part])
 
     def dot_x(self, x_t):
         return self._correct(0, x_t)

@@ -81,6 +81,18 @@ class MemoPolicy:
         return np.array([intops.quantize_threshold(v, self.form) for v in values], dtype=np.int64)
 
 
+class WrapsMemo:
+    """Mixin of a policy that wraps a :class:`MemoPolicy` ``memo`` (CREW, the compositions): its kind and its
+    threshold registers are the memoization's."""
+
+    @property
+    def kind(self) -> str:
+        return self.memo.kind
+
+    def thresholds_q(self, num_layers: int) -> np.ndarray:
+        return self.memo.thresholds_q(num_layers)
+
+
 class MemoTable:
     """Memo state of one layer direction over a batch: arrays (batch, neurons).
 

@@ -44,6 +44,23 @@ def smooth_inputs(batch, steps, features, seed=0):
     return np.cumsum(rng.normal(0, 0.15, (batch, steps, features)), axis=1)
 
 
+
+def smooth_model(cell, layers=1, dirs=1, inputs=3, hidden=5, seed=1, batch=7, steps=9):
+    """A uniform random network with formats calibrated on smooth inputs of variable lengths: (model, x,
+    lengths), the first sequence full length (the input-reuse tests: delta, compositions)."""
+    from golden_model.calibration import calibrate_formats
+    from golden_model.fixed_model import FixedPointNetwork
+    net = uniform_network(cell, inputs=inputs, hidden=hidden, layers=layers, dirs=dirs, seed=seed)
+    x = smooth_inputs(batch, steps, inputs, seed=seed + 1)
+    lengths = np.random.default_rng(seed).integers(1, steps + 1, batch)
+    lengths[0] = steps
+    return FixedPointNetwork(net, calibrate_formats(net, x, lengths)), x, lengths
+
+
+def same_outputs(a, b) -> bool:
+    """Two runs with every layer's outputs equal, bit for bit."""
+    return all(np.array_equal(p, q) for p, q in zip(a.layer_outputs, b.layer_outputs, strict=True))
+
 def random_inputs(config: FixedPointConfig, batch: int, steps: int, n_x: int, seed: int = 1, scale=1.0):
     """Quantized normal(0, scale) inputs in the activation format of ``config``."""
     rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from support import smooth_inputs, uniform_network
+from support import same_outputs, smooth_inputs, smooth_model, uniform_network
 
 from fuzzymemo.cli import main
 from golden_model import intops, schemes
@@ -23,17 +23,7 @@ from golden_model.reuse_calibration import (
     sweep_scheme,
 )
 
-
-def _model(cell, layers=1, dirs=1, inputs=3, hidden=5, seed=1, batch=7, steps=9):
-    net = uniform_network(cell, inputs=inputs, hidden=hidden, layers=layers, dirs=dirs, seed=seed)
-    x = smooth_inputs(batch, steps, inputs, seed=seed + 1)
-    lengths = np.random.default_rng(seed).integers(1, steps + 1, batch)
-    lengths[0] = steps
-    return FixedPointNetwork(net, calibrate_formats(net, x, lengths)), x, lengths
-
-
-def _same(a, b):
-    return all(np.array_equal(p, q) for p, q in zip(a.layer_outputs, b.layer_outputs, strict=True))
+_model, _same = smooth_model, same_outputs
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
