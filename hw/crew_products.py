@@ -5,13 +5,13 @@ It walks the neuron rows of the step (the x rows that hold n_x inputs, then the 
 its unique-value slots u = 0 .. U_r - 1 (U_r: the most unique weights of the row's L inputs; the table
 word's ``last`` bit marks the row's final slot). A slot is one read of the unique-value table (L weights)
 and of the row's activations; its L products are made by M multipliers in L/M cycles (one group of M
-lanes per cycle) and written to bank k at ``grow * U_max + u`` (grow: the row's index among the KX + KH
+lanes per cycle) and written to bank k at ``grow * S + u`` (S = 2**index_bits) (grow: the row's index among the KX + KH
 rows of a neuron, so the layout does not depend on n_x). h_{t-1} is zero on a sequence's first step.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -85,7 +85,7 @@ class ProductStage(wiring.Component):
     def _walk(self, m, table):
         """The slot pointer: reads the next slot while the held one's last group is made."""
         p = self.params
-        KX, KH, L, U = p.x_rows, p.h_rows, p.lanes, p.crew.unique_max
+        KX, KH, L, U, ib = p.x_rows, p.h_rows, p.lanes, p.crew.unique_max, p.crew.index_bits
         groups = L // p.crew.multipliers
         busy, have = Signal(), Signal()               # walking the step; the read ports hold a slot
         held = {"have": have, "part": Signal(), "r": Signal(index_shape(max(KX, KH))), "u": Signal(index_shape(U)),
@@ -102,7 +102,7 @@ class ProductStage(wiring.Component):
         xe = Mux(~have, L, Mux(word.last & ~x_end, held["xe"] + L, held["xe"]))
         grow = Mux(part, KX + r, r)
         m.d.comb += [
-            table.addr.eq((self.slot * (KX + KH) + grow) * U + u), table.en.eq(read),
+            table.addr.eq(Cat(u[:ib], self.slot * (KX + KH) + grow)), table.en.eq(read),
             self.xbuf.addr.eq(Mux(self.read_bank, KX, 0) + r), self.xbuf.en.eq(read),
             self.hbuf.addr.eq(Mux(self.h_bank, KH, 0) + r), self.hbuf.en.eq(read),
         ]
@@ -121,7 +121,7 @@ class ProductStage(wiring.Component):
     def _multiply(self, m, table, held):
         """Group ``s`` of the held slot: M products, registered as the ``writes`` of the banks."""
         p = self.params
-        KX, U, M = p.x_rows, p.crew.unique_max, p.crew.multipliers
+        KX, M, ib = p.x_rows, p.crew.multipliers, p.crew.index_bits
         wb, ab = p.config.weight.bits, p.config.act.bits
         word = unique_word_layout(p)(table.data)
         acts = Mux(held["part"], Mux(self.first_step, 0, self.hbuf.data), self.xbuf.data)
@@ -131,7 +131,7 @@ class ProductStage(wiring.Component):
         grow = Mux(held["part"], KX + held["r"], held["r"])
         m.d.sync += self.writes.valid.eq(0)
         with m.If(held["have"]):
-            m.d.sync += [self.writes.valid.eq(1), out.addr.eq(grow * U + held["u"]), out.group.eq(held["s"])]
+            m.d.sync += [self.writes.valid.eq(1), out.addr.eq(Cat(held["u"][:ib], grow)), out.group.eq(held["s"])]
             m.d.sync += [out.products[k].eq(weights[k * wb:(k + 1) * wb].as_signed()
                                             * group_acts[k * ab:(k + 1) * ab].as_signed()) for k in range(M)]
         m.d.comb += self.count_products.eq(self.writes.valid)

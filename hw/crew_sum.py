@@ -3,16 +3,17 @@ banks instead of multiplied (docs/crew.md, *Hardware*).
 
 Lane k of every beat belongs to input ``row * L + k`` of the neuron's row ``row`` (the tile's row layout,
 docs/tile.md). Bank k holds the products of those inputs with their unique weights, row-major:
-``bank_k[row * U_max + u] = v_{row*L+k} * unique_{row*L+k}[u]``, written by the product stage
+``bank_k[row * S + u] = v_{row*L+k} * unique_{row*L+k}[u]`` (S = 2**index_bits >= U_max, so the
+address is the row and the index side by side), written by the product stage
 (:class:`hw.crew_products.ProductStage`) through the ``writes`` stream. A beat carries the lane's index
-``u`` and reads ``bank_k[row * U_max + u]``: the memory's read register is the pipeline's first stage,
+``u`` and reads ``bank_k[row * S + u]``: the memory's read register is the pipeline's first stage,
 so the unit keeps :class:`~hw.dot_product.DotProductUnit`'s adder tree, accumulator, requantizer and
 ``latency``, and its arithmetic: ``acc = bias + sum_k product_k`` exactly.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Cat, signed, unsigned
 from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In
 
@@ -41,9 +42,9 @@ def crew_beat_layout(lanes: int, rows: int, crew, config) -> data.StructLayout:
 
 def product_write_layout(lanes: int, rows: int, crew, config) -> data.StructLayout:
     """One write of the product stage: the products of lanes ``group * M .. group * M + M - 1`` (M =
-    ``crew.multipliers``) at bank address ``addr`` (= row * U_max + u)."""
+    ``crew.multipliers``) at bank address ``addr`` (= row * S + u, S = ``crew.stride``)."""
     return data.StructLayout({
-        "addr": index_shape(rows * crew.unique_max),
+        "addr": index_shape(rows * crew.stride),
         "group": index_shape(lanes // crew.multipliers),
         "products": data.ArrayLayout(_product_shape(config), crew.multipliers),
     })
@@ -82,8 +83,8 @@ class CrewSumUnit(DotProductUnit):
         return {"writes": In(stream.Signature(layout, always_ready=True))}
 
     def products(self, m, pipe) -> list:
-        """Stage 1 is the banks' read register: bank k read at ``row * U_max + indices[k]`` on ``advance``."""
-        depth, mult = self.rows * self.crew.unique_max, self.crew.multipliers
+        """Stage 1 is the banks' read register: bank k read at ``row * S + indices[k]`` on ``advance``."""
+        depth, mult = self.rows * self.crew.stride, self.crew.multipliers
         beat, wr = self.i.payload, self.writes
         out = []
         for k in range(self.lanes):
@@ -92,6 +93,6 @@ class CrewSumUnit(DotProductUnit):
             wp, rp = bank.write_port(), bank.read_port()
             m.d.comb += [wp.addr.eq(wr.payload.addr), wp.data.eq(wr.payload.products[k % mult]),
                          wp.en.eq(wr.valid & (wr.payload.group == k // mult)),
-                         rp.addr.eq(beat.row * self.crew.unique_max + beat.indices[k]), rp.en.eq(pipe.advance)]
+                         rp.addr.eq(Cat(beat.indices[k], beat.row)), rp.en.eq(pipe.advance)]
             out.append(rp.data)
         return out

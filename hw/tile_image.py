@@ -134,9 +134,9 @@ def _row_inputs(params: TileParams, n_in: int, grow: int) -> list:
 
 def _unique_table(params: TileParams, slot: int, n_in: int, tables, words: list) -> None:
     """CREW's unique-value table of one slot into ``words`` (the ``predictor`` memory): word
-    ``(slot * (KX + KH) + grow) * U_max + u`` holds in lane k unique value u of the lane's input (zero past
-    its own) and, in the bit above the lanes, ``last``: u is the row's final slot (U_r - 1, U_r the most
-    unique values of the row's inputs)."""
+    ``(slot * (KX + KH) + grow) * S + u`` (S = ``crew.stride``) holds in lane k unique value u of the lane's
+    input (zero past its own) and, in the bit above the lanes, ``last``: u is the row's final slot (U_r - 1,
+    U_r the most unique values of the row's inputs)."""
     U, wb, L = params.crew.unique_max, params.config.weight.bits, params.lanes
     if tables.unique_max > U:
         raise ValueError(f"slot {slot} has an input with {tables.unique_max} unique weights, the tile holds "
@@ -149,7 +149,8 @@ def _unique_table(params: TileParams, slot: int, n_in: int, tables, words: list)
         for u in range(slots):
             word = sum(_raw(tables.unique[c, u], wb) << (k * wb)
                        for k, c in enumerate(_row_inputs(params, n_in, grow)) if c is not None)
-            words[(slot * params.rows_per_neuron + grow) * U + u] = word | (int(u == slots - 1) << (L * wb))
+            address = (slot * params.rows_per_neuron + grow) * params.crew.stride + u
+            words[address] = word | (int(u == slots - 1) << (L * wb))
 
 
 def product_slots(params: TileParams, fixed_network) -> list[int]:

@@ -50,6 +50,12 @@ class CrewShape:
     def index_bits(self) -> int:
         return max(1, (self.unique_max - 1).bit_length())
 
+    @property
+    def stride(self) -> int:
+        """Rows of a neuron row's slots in the banks and the table: 2**index_bits >= U_max, so that an
+        address is row and slot side by side (no multiplier in the address path)."""
+        return 1 << self.index_bits
+
 
 @dataclass(frozen=True)
 class TileParams:
@@ -224,8 +230,8 @@ class TileParams:
 
     @property
     def unique_rows(self) -> int:
-        """CREW: rows of the unique-value table and of each product bank per slot, (KX + KH) * U_max."""
-        return self.rows_per_neuron * self.crew.unique_max
+        """CREW: rows of the unique-value table and of each product bank per slot, (KX + KH) * stride."""
+        return self.rows_per_neuron * self.crew.stride
 
     def depths(self) -> dict[str, int]:
         """Rows of every run-time-loadable memory (the keys of :func:`hw.tile_image.memory_image`), at least

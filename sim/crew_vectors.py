@@ -58,11 +58,11 @@ def crew_sum_phases(cfg: FixedPointConfig, lanes: int, crew: CrewShape, rows: in
     and w_max * a_min (most negative) at u = 1, read by neurons of ``rows`` beats with the extreme biases.
     """
     rng = random.Random(seed)
-    U, M = crew.unique_max, crew.multipliers
+    U, M, S = crew.unique_max, crew.multipliers, crew.stride
     groups = lanes // M
     w, a, b_bits = cfg.weight, cfg.act, cfg.bias_bits
     b_min, b_max = -(1 << (b_bits - 1)), (1 << (b_bits - 1)) - 1
-    bank = [[0] * (rows * U) for _ in range(lanes)]   # the banks start at zero (init=[])
+    bank = [[0] * (rows * S) for _ in range(lanes)]   # the banks start at zero (init=[])
 
     def product():
         if rng.random() < 0.1:
@@ -90,7 +90,7 @@ def crew_sum_phases(cfg: FixedPointConfig, lanes: int, crew: CrewShape, rows: in
         for k in range(nb):
             r = row if row is not None else rng.choice(read_rows)
             idx = [index if index is not None else rng.randrange(U) for _ in range(lanes)]
-            dot += sum(bank[lane][r * U + u] for lane, u in enumerate(idx))
+            dot += sum(bank[lane][r * S + u] for lane, u in enumerate(idx))
             beats.append({"indices": idx, "row": r, "bias": b if k == 0 else rng.randint(b_min, b_max),
                           "last": int(k == nb - 1)})
         return beats, {"acc": dot + b, "preact": int(intops.neuron_preact(dot, b, cfg))}
@@ -98,16 +98,16 @@ def crew_sum_phases(cfg: FixedPointConfig, lanes: int, crew: CrewShape, rows: in
     out = []
     for ph in range(phases):
         if ph == 0:
-            cells = [(addr, g) for addr in range(rows * U) for g in range(groups)]
+            cells = [(addr, g) for addr in range(rows * S) for g in range(groups)]
             rng.shuffle(cells)
             before = [write(addr, g) for addr, g in cells]
-            before += [write(rng.randrange(rows * U), rng.randrange(groups)) for _ in range(len(cells) // 4)]
+            before += [write(rng.randrange(rows * S), rng.randrange(groups)) for _ in range(len(cells) // 4)]
             before += [write(0, g, [w.min_int * a.min_int] * M) for g in range(groups)]
             if U > 1:
                 before += [write(1, g, [w.max_int * a.min_int] * M) for g in range(groups)]
         else:
-            before = [write(rng.randrange(rows * U), rng.randrange(groups))
-                      for _ in range(rng.randint(1, rows * U * groups))]
+            before = [write(rng.randrange(rows * S), rng.randrange(groups))
+                      for _ in range(rng.randint(1, rows * S * groups))]
         read_rows = sorted(rng.sample(range(rows), rng.randint(1, rows)))
         if ph == 0 and 0 not in read_rows:
             read_rows = [0, *read_rows]
@@ -123,7 +123,7 @@ def crew_sum_phases(cfg: FixedPointConfig, lanes: int, crew: CrewShape, rows: in
             beats += bs
             expected.append(e)
         spare = [r for r in range(rows) if r not in read_rows]
-        during = [write(rng.choice(spare) * U + rng.randrange(U), rng.randrange(groups))
+        during = [write(rng.choice(spare) * S + rng.randrange(U), rng.randrange(groups))
                   for _ in range(rng.randint(1, 3 * len(beats)))] if spare else []
         out.append({"before": before, "beats": beats, "expected": expected, "during": during})
     return out
@@ -177,7 +177,7 @@ def _table_row(params: TileParams, table: list[int], slot: int, grow: int) -> li
     U, L, wb = params.crew.unique_max, params.lanes, params.config.weight.bits
     out = []
     for u in range(U):
-        word = table[(slot * params.rows_per_neuron + grow) * U + u]
+        word = table[(slot * params.rows_per_neuron + grow) * params.crew.stride + u]
         out.append([signed_field(word, k, wb) for k in range(L)])
         if word >> (L * wb) & 1:
             return out
@@ -189,8 +189,8 @@ def product_reference(params: TileParams, table: list[int], xbuf: list[int], hbu
     """``({(bank addr, lane): product}, S)``: the writes of one step of a product stage holding ``table``
     (the ``predictor`` words) and the row memories ``xbuf`` / ``hbuf`` (words), and S, the slots walked: the
     x rows holding the n_x inputs (ceil(n_x / L)), then the KH h rows (activations zero on a first step);
-    per row its slots u < U_r, product of lane k = activation lane k * weight lane k, at grow * U_max + u."""
-    L, KX, KH, U, ab = params.lanes, params.x_rows, params.h_rows, params.crew.unique_max, params.config.act.bits
+    per row its slots u < U_r, product of lane k = activation lane k * weight lane k, at grow * stride + u."""
+    L, KX, KH, ab = params.lanes, params.x_rows, params.h_rows, params.config.act.bits
     rows = [(r, xbuf[read_bank * KX + r]) for r in range(-(-n_x // L))]
     rows += [(KX + r, 0 if first_step else hbuf[h_bank * KH + r]) for r in range(KH)]
     expected, slots = {}, 0
@@ -200,7 +200,7 @@ def product_reference(params: TileParams, table: list[int], xbuf: list[int], hbu
         slots += len(weights)
         for u, ws in enumerate(weights):
             for k in range(L):
-                expected[(grow * U + u, k)] = acts[k] * ws[k]
+                expected[(grow * params.crew.stride + u, k)] = acts[k] * ws[k]
     return expected, slots
 
 

@@ -124,7 +124,7 @@ def test_crew_sum_layouts():
     cfg = CONFIGS["default"]
     assert dut.i.payload.shape().size == 4 * crew.index_bits + 2 + cfg.bias_bits + 1   # indices, row (0..2), bias, last
     w = dut.writes.payload.shape()
-    assert w.size == 4 + 1 + 2 * (cfg.weight.bits + cfg.act.bits)                   # addr (0..14), group, 2 products
+    assert w.size == 5 + 1 + 2 * (cfg.weight.bits + cfg.act.bits)   # addr (3 rows of stride 8), group, 2 products
     assert dut.writes.signature.always_ready
 
 
@@ -192,7 +192,7 @@ def _network_products(params, fixed, slot, n_x, xbuf, hbuf, read_bank, h_bank, f
     (independent of the table words): ({(addr, lane): product}, S)."""
     q = [d for layer in fixed.layers for d in layer][slot]
     tables, n_in = crew_tables(np.asarray(q.w, dtype=np.int64)), q.input_size
-    L, KX, KH, U, H = params.lanes, params.x_rows, params.h_rows, params.crew.unique_max, params.hidden
+    L, KX, KH, H = params.lanes, params.x_rows, params.h_rows, params.hidden
     ab = params.config.act.bits
 
     def lane(word, k):
@@ -210,7 +210,7 @@ def _network_products(params, fixed, slot, n_x, xbuf, hbuf, read_bank, h_bank, f
         for u in range(u_r):
             for k, c in enumerate(cols):
                 unique = int(tables.unique[c, u]) if c is not None and u < tables.counts[c] else 0
-                expected[(grow * U + u, k)] = lane(word, k) * unique
+                expected[(grow * params.crew.stride + u, k)] = lane(word, k) * unique
     return expected, slots
 
 
@@ -300,7 +300,7 @@ def test_product_stage_network_images(case):
         if st["n_x"] == n_in[st["slot"]]:
             assert slots == product_slots(params, fixed)[st["slot"]]
         if st["first_step"]:
-            assert all(v == 0 for (addr, _), v in expected.items() if addr >= params.x_rows * params.crew.unique_max)
+            assert all(v == 0 for (addr, _), v in expected.items() if addr >= params.x_rows * params.crew.stride)
         try:
             _check_step(params, got, expected, slots)
         except AssertionError as e:
@@ -315,7 +315,7 @@ def _hand_table(params, rng):
         u_r = rng.choice([1, U, rng.randint(1, U)])
         for u in range(u_r):
             lanes = [rng.choice([fmt.min_int, fmt.max_int, rng.randint(fmt.min_int, fmt.max_int)]) for _ in range(L)]
-            words[grow * U + u] = row_words([lanes], wb)[0] | (int(u == u_r - 1) << (L * wb))
+            words[grow * params.crew.stride + u] = row_words([lanes], wb)[0] | (int(u == u_r - 1) << (L * wb))
     return words
 
 
@@ -333,7 +333,7 @@ def test_product_stage_hand_made_table(lanes, mult, unique, inputs, hidden):
     for k, (st, got) in enumerate(zip(steps, results, strict=True)):
         controls = {n: st[n] for n in ("slot", "n_x", "read_bank", "h_bank", "first_step")}
         expected, slots = product_reference(params, tables[1 if "wr" in st else 0], xbuf, hbuf, **controls)
-        assert {a // unique for a, _ in expected} == (set(range(-(-st["n_x"] // lanes)))
+        assert {a // params.crew.stride for a, _ in expected} == (set(range(-(-st["n_x"] // lanes)))
                                                       | set(range(params.x_rows, params.rows_per_neuron)))
         try:
             _check_step(params, got, expected, slots)

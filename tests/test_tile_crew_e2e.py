@@ -77,11 +77,12 @@ def test_cli_crew_rejects_memo_options(capsys):
 
 
 def test_cli_run_rejects_a_scheme_without_tile(tmp_path, capsys):
-    """A delta calibration (a scheme with no tile dataflow yet) is one clear line, exit 2, before any build."""
+    """A similarity calibration (a scheme with no tile dataflow yet) is one clear line, exit 2, before any build."""
     from golden_model.reuse_calibration import Calibration
 
-    cal = tmp_path / "delta.json"
-    Calibration("none", (8.0,), "absolute", scheme="delta", parameters={"theta_h": [8.0]}).save(cal)
+    cal = tmp_path / "similarity.json"
+    Calibration("none", (16.0,), "absolute", scheme="similarity",
+                parameters={"ranges": [[-100, 100, -100, 100]]}).save(cal)
     assert main(["run", "--workload", "basic_motions", "--calibration", str(cal), "--limit", "1"]) == 2
     err = capsys.readouterr().err
-    assert "calibrates the delta scheme, which has no tile dataflow yet" in err and err.count("\n") == 1
+    assert "calibrates the similarity scheme, which has no tile dataflow yet" in err and err.count("\n") == 1
