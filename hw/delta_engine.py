@@ -57,10 +57,12 @@ class DeltaEngine(wiring.Component):
     step_reset, first_step, read_bank, h_bank : In(1)  step controls
     slot : In                the sequence's slot (weight base)
     x_changes, h_changes : In(stream, always ready)  the detector's compared elements
+    h_first_delta : In       the value of h_{-1} = 0 on a first step (the detector's; 0 under delta)
     weight : read port of the input-major weight memory
     acc_x, acc_h : read ports of the accumulator memories, for the emitter (its ``acc_*`` ports)
     groups_done : Out        groups whose accumulators are final in this step
     count_corrections : Out(1)  a changed input updates a group's L neurons in this cycle (``corrections``)
+    count_first_h : Out(1)   a first step's h_{-1} input enters group 0 (it counts as changed: ``h_changed``)
 
     :attr:`latency` = 3: a group's accumulators are written back 3 cycles after its last slot is issued.
     """
@@ -74,6 +76,7 @@ class DeltaEngine(wiring.Component):
         depths, widths = p.depths(), p.widths()
         super().__init__({
             "step_start": In(1), "step_reset": In(1), "first_step": In(1), "read_bank": In(1), "h_bank": In(1),
+            "h_first_delta": In(signed(p.config.act.bits + 1)),
             "slot": In(index_shape(p.slots)),
             "x_changes": In(stream.Signature(change_layout(p, p.input_size), always_ready=True)),
             "h_changes": In(stream.Signature(change_layout(p, p.hidden), always_ready=True)),
@@ -81,7 +84,7 @@ class DeltaEngine(wiring.Component):
             "acc_x": Out(accumulator_port(p)),
             "acc_h": Out(accumulator_port(p)),
             "groups_done": Out(count_shape(p.neuron_groups)),
-            "count_corrections": Out(1),
+            "count_corrections": Out(1), "count_first_h": Out(1),
         })
 
     def elaborate(self, platform):
@@ -92,15 +95,18 @@ class DeltaEngine(wiring.Component):
             m.submodules[part] = mems[part] = memory.Memory(shape=accumulator_layout(p), depth=max(2, p.neuron_groups),
                                                             init=[])
             wiring.connect(m, wiring.flipped(getattr(self, part)), mems[part].read_port())
-        lists = [self._list(m, "x", self.x_changes, p.input_size, self.read_bank, 1),
-                 self._list(m, "h", self.h_changes, p.hidden, self.h_bank, ~self.first_step)]
+        # a first step's recurrent part: h_{-1} = 0, whose value is h_first_delta for every unit (0 under delta)
+        x_list = self._list(m, "x", self.x_changes, p.input_size, self.read_bank)
+        h_count, h_rd, h_base = self._list(m, "h", self.h_changes, p.hidden, self.h_bank)
+        first_count = Mux(self.h_first_delta != 0, p.hidden, 0)
+        lists = [x_list, (Mux(self.first_step, first_count, h_count), h_rd, h_base)]
         s1 = self._sequence(m, lists, mems)
         self._accumulate(m, s1, [mems["acc_x"], mems["acc_h"]])
         return m
 
-    def _list(self, m, name, changes, size, read_bank, used):
+    def _list(self, m, name, changes, size, read_bank):
         """A part's changed inputs, region b for the step of bank b; returns (the running step's entry
-        count (0 unless ``used``), the read port, the region base of the running step)."""
+        count, the read port, the region base of the running step)."""
         entry = data.StructLayout({"index": index_shape(size), "delta": changes.payload.delta.shape()})
         m.submodules[f"{name}_list"] = mem = memory.Memory(shape=entry, depth=2 * size, init=[])
         wp = mem.write_port()
@@ -113,7 +119,7 @@ class DeltaEngine(wiring.Component):
         for b in range(2):
             with m.If(changes.valid & (c.bank == b)):
                 m.d.sync += counts[b].eq(Mux(start, 0, counts[b]) + c.changed)
-        return Mux(used, Mux(read_bank, counts[1], counts[0]), 0), mem.read_port(), read_bank * size
+        return Mux(read_bank, counts[1], counts[0]), mem.read_port(), read_bank * size
 
     def _sequence(self, m, lists, mems):
         """Stage 0: the x entries, then the h entries of every group (at least one slot each); the first
@@ -153,16 +159,19 @@ class DeltaEngine(wiring.Component):
         with m.If(detected):
             m.d.sync += [busy.eq(1), g.eq(0), first.eq(1), k.eq(0),
                          kind.eq(Mux(cx != 0, _Slot.X, Mux(ch != 0, _Slot.H, _Slot.EMPTY)))]
-        m.d.comb += [x_rd.addr.eq(x_base + k), x_rd.en.eq(1), h_rd.addr.eq(h_base + k), h_rd.en.eq(1)]
+        m.d.comb += [x_rd.addr.eq(x_base + k), x_rd.en.eq(1), h_rd.addr.eq(h_base + k), h_rd.en.eq(1),
+                     self.count_first_h.eq(busy & (kind == _Slot.H) & self.first_step & (g == 0))]
         s1 = {"kind": Signal(_Slot), "first": Signal(), "g": Signal.like(g), "init": []}
         for part in ("acc_x", "acc_h"):   # a group's first slot loads its accumulators of the previous step
             reader = mems[part].read_port()
             m.d.comb += [reader.addr.eq(g), reader.en.eq(busy & first)]
             s1["init"].append(reader.data)
         m.d.sync += [s1["kind"].eq(Mux(busy, kind, _Slot.NONE)), s1["first"].eq(busy & first), s1["g"].eq(g)]
-        h1 = s1["kind"] == _Slot.H
-        s1["index"] = Mux(h1, p.input_size + h_rd.data.index, x_rd.data.index)   # the weight column
-        s1["delta"] = Mux(h1, h_rd.data.delta, x_rd.data.delta)
+        h1, k1 = s1["kind"] == _Slot.H, Signal.like(k)
+        m.d.sync += k1.eq(k)
+        h_index = Mux(self.first_step, k1, h_rd.data.index)
+        s1["index"] = Mux(h1, p.input_size + h_index, x_rd.data.index)   # the weight column
+        s1["delta"] = Mux(h1, Mux(self.first_step, self.h_first_delta, h_rd.data.delta), x_rd.data.delta)
         return s1
 
     def _accumulate(self, m, s1, acc_mem):

@@ -203,7 +203,10 @@ class Tile(wiring.Component):
         _forward(m, seq, STEP_CONTROLS, det, eng, emit)
         m.d.comb += [det.theta.eq(self.theta), det.x_bank.eq(self.x_writer.bank), det.last_step.eq(seq.last_step),
                      eng.step_start.eq(seq.step_start), emit.groups_done.eq(eng.groups_done),
-                     self.counters.x_changed_event.eq(det.count_x), self.counters.h_changed_event.eq(det.count_h),
+                     eng.h_first_delta.eq(det.h_first_delta), det.wr.valid.eq(self.wr.valid & self.wr.ready),
+                     det.wr.payload.eq(self.wr.payload),
+                     self.counters.x_changed_event.eq(det.count_x),
+                     self.counters.h_changed_event.eq(det.count_h | eng.count_first_h),
                      self.counters.corrections_event.eq(eng.count_corrections)]
         wiring.connect(m, self.x_writer.seen, det.x)
         wiring.connect(m, self.state.h_seen, det.h)

@@ -15,9 +15,9 @@ import numpy as np
 from golden_model.crew import crew_tables
 
 from .tile_memories import MEM_NAMES
-from .tile_params import TileParams
+from .tile_params import QUANTIZER_BITS, QUANTIZER_REGISTERS, TileParams
 
-__all__ = ["memory_image", "image_writes", "product_slots", "slot_of"]
+__all__ = ["memory_image", "image_writes", "product_slots", "quantizer_writes", "slot_of"]
 
 
 def slot_of(layer: int, direction: int, num_directions: int) -> int:
@@ -163,6 +163,30 @@ def product_slots(params: TileParams, fixed_network) -> list[int]:
         out.append(sum(int(tables.counts[[c for c in r if c is not None]].max()) for r in rows
                        if any(c is not None for c in r)))
     return out
+
+
+def quantizer_writes(params: TileParams, fixed_network, policy) -> list[dict]:
+    """Similarity: the ``wr`` payloads of every slot's quantizer registers (the ``predictor`` words: slot
+    s, part k, register r of :data:`hw.tile_params.QUANTIZER_REGISTERS` at (s * 2 + k) * 6 + r), from the
+    golden similarity ``policy``'s detector of each layer (its levels and ranges)."""
+    from golden_model import intops
+
+    from .tile_memories import MemId
+    net, fmt, n = fixed_network.net, params.config.act, len(QUANTIZER_REGISTERS)
+    writes = []
+    for layer in range(net.num_layers):
+        det = policy.detector(fixed_network, layer, 1)
+        for d in range(net.num_directions):
+            s = slot_of(layer, d, net.num_directions)
+            for part in range(2):
+                lo, m, g, levels = (int(np.ravel(v)[0]) for v in (det.lo[part], det.m[part], det.g[part],
+                                                                  det.levels[part]))
+                q0 = int(intops.linear_quantize(0, lo, m, levels))
+                values = {"lo": lo, "m": m, "g": g, "levels": levels, "q0": q0,
+                          "e0": int(intops.linear_dequantize(q0, lo, g, fmt))}
+                writes += [{"mem": MemId.PREDICTOR, "addr": (s * 2 + part) * n + r,
+                            "data": _raw(values[name], QUANTIZER_BITS)} for r, name in enumerate(QUANTIZER_REGISTERS)]
+    return writes
 
 
 def image_writes(params: TileParams, image: dict[str, list[int]], skip_zero: bool = False) -> list[dict]:

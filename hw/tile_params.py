@@ -21,6 +21,12 @@ from .memo_table import CACHE_UPDATES, MAX_ENTRIES
 from .shapes import memory_depth
 from .tile_memories import MEM_IDS, TILE_MEMORIES
 
+#: Similarity quantizer registers per part and slot, in ``predictor`` word order (hw.delta_detect), and
+#: their width: lo, the gain m and step g (golden_model.intops.quantizer_registers), the level count, the
+#: level q0 of 0 and its value e0 (what a first step's h_{-1} = 0 quantizes to).
+QUANTIZER_REGISTERS = ("lo", "m", "g", "levels", "q0", "e0")
+QUANTIZER_BITS = 32
+
 __all__ = ["FRONT_END_METHODS", "CrewShape", "TileParams", "ceil_div", "check_front_end", "check_part_params",
            "default_bnn_width", "default_crew_lanes", "default_lanes"]
 
@@ -77,6 +83,7 @@ class TileParams:
     delta       -- the delta dataflow (docs/delta.md, *Hardware*): a change detector over [x ; h], per-neuron
                    accumulator memories corrected by the changed inputs, weights stored input-major, the L
                    lanes holding L neurons of one input; False (default): neuron-major dot products
+    similarity  -- (with delta) the input-similarity form: the detector compares quantizer levels
     """
 
     cell: str
@@ -91,6 +98,7 @@ class TileParams:
     front_end: type | None = None
     crew: CrewShape | None = None
     delta: bool = False
+    similarity: bool = False
 
     def __post_init__(self):
         if not isinstance(self.cell, str):
@@ -119,6 +127,10 @@ class TileParams:
             raise TypeError(f"TileParams.delta must be a bool, not {type(self.delta).__name__}")
         if self.delta and (self.crew is not None or self.front_end is not None):
             raise ValueError("the delta dataflow has neither a CREW product stage nor a memoization front end")
+        if not isinstance(self.similarity, bool):
+            raise TypeError(f"TileParams.similarity must be a bool, not {type(self.similarity).__name__}")
+        if self.similarity and not self.delta:
+            raise ValueError("TileParams.similarity is a form of the delta dataflow: it needs delta=True")
         if self.front_end is not None:
             check_front_end("TileParams.front_end", self.front_end)
             names = set(self.front_end.memories(self))
@@ -259,6 +271,8 @@ class TileParams:
         end's, or CREW's unique-value table (L weights and a row-end bit per word)."""
         if self.crew is not None:
             return {"predictor": (self.slots * self.unique_rows, self.lanes * self.config.weight.bits + 1)}
+        if self.similarity:   # the quantizer registers of every slot (hw.delta_detect.QUANTIZER_REGISTERS)
+            return {"predictor": (self.slots * 2 * len(QUANTIZER_REGISTERS), QUANTIZER_BITS)}
         return self.front_end.memories(self) if self.front_end is not None else {}
 
     def check_run(self, slot: int, n_x: int) -> None:

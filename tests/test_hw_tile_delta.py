@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from support import normal_network, random_inputs
 
-from golden_model.delta import DeltaPolicy, input_counts
+from golden_model.delta import DeltaPolicy, SimilarityPolicy, input_counts
 from golden_model.fixed_model import FixedPointNetwork
 from hw.delta_detect import THETA_PART_BITS
 from hw.tile import Tile
 from hw.tile_cycles import expected_cycles
-from hw.tile_image import memory_image
+from hw.tile_image import memory_image, quantizer_writes
 from hw.tile_params import TileParams
 from sim.tile_amaranth import TileSequence, run_sequences
 
@@ -49,3 +49,25 @@ def test_delta_cycle_model_is_exact(cell, lanes, theta):
     counts = input_counts(fixed.run(x[None], policy=DeltaPolicy(theta, theta)).stats)
     changed = (counts.inputs - counts.unchanged)[0, 0, 0]           # (steps, 2): x part, h part
     assert res.counters[0]["cycles"] == expected_cycles(params, 5, len(x), changed_per_step=changed.tolist())
+
+
+@pytest.mark.parametrize("cell,lanes,levels", [("lstm", 2, 6), ("gru", 3, 9), ("lstm", 4, 4096)])
+def test_similarity_tile_equals_golden(cell, lanes, levels):
+    """The similarity form: quantizer registers loaded through wr, ranges measured on the data (0 inside
+    or outside them), every h_t and the changed-input counters equal to the golden SimilarityPolicy's."""
+    fixed = FixedPointNetwork(normal_network(cell, 3, 4, seed=5))
+    params = TileParams.for_network(fixed, lanes=lanes, delta=True, similarity=True)
+    tile = Tile(params, memory_image(params, fixed))
+    xs = random_inputs(fixed.config, 2, 5, 3, seed=12)
+    for ranges in ((-300, 400, -200, 250), (20, 500, 10, 90)):
+        policy = SimilarityPolicy(levels, (ranges,))
+        res = run_sequences(tile, [TileSequence(xs[0]), TileSequence(xs[1][:3])],
+                            writes=quantizer_writes(params, fixed, policy))
+        for k, x in enumerate((xs[0], xs[1][:3])):
+            gold = fixed.run(x[None], policy=policy)
+            assert np.array_equal(res.h[k], gold.out[0]), f"{ranges} sequence {k}:\n{res.h[k]}\n!=\n{gold.out[0]}"
+            counts = input_counts(gold.stats)
+            changed = res.counters[k]["x_changed"] + res.counters[k]["h_changed"]
+            assert changed == int(counts.inputs.sum() - counts.unchanged.sum())
+            if levels < 100:   # a coarse quantizer changes the outputs: the levels were used
+                assert not np.array_equal(gold.out[0], fixed.run(x[None]).out[0])
