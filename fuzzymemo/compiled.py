@@ -31,7 +31,7 @@ from hw.delta_detect import THETA_PART_BITS
 from hw.tile import Tile
 from hw.tile_counters import counter_names
 from hw.tile_cycles import expected_cycles
-from hw.tile_image import image_writes, memory_image, product_slots
+from hw.tile_image import image_writes, memory_image, product_slots, quantizer_writes
 from hw.tile_params import CrewShape, TileParams, default_crew_lanes, default_lanes
 from sim import runner, tile_host
 from sim.harness import pause_registers
@@ -41,8 +41,9 @@ __all__ = ["CompiledModel"]
 
 #: The scheme name of the CREW dataflow (golden_model.schemes.crew).
 CREW = "crew"
-#: The scheme name of the delta dataflow (golden_model.schemes.delta).
+#: The scheme names of the delta dataflow's two forms (golden_model.schemes.delta, .similarity).
 DELTA = "delta"
+SIMILARITY = "similarity"
 #: Pause pattern of a stream that never pauses: (mask, length) of :class:`sim.job.Pauses`.
 NO_MASK = (0xFFFFFFFF, 32)
 
@@ -67,8 +68,8 @@ class CompiledModel:
         if scheme == CREW:
             self._init_crew(model, lanes, multipliers, max_steps)
             return
-        if scheme == DELTA:
-            self._init_delta(model, lanes, max_steps)
+        if scheme in (DELTA, SIMILARITY):
+            self._init_delta(model, lanes, max_steps, similarity=scheme == SIMILARITY)
             return
         if multipliers is not None:
             raise ValueError("multipliers are a parameter of the CREW tile (--scheme crew)")
@@ -106,11 +107,12 @@ class CompiledModel:
         self._choices = {"lanes": multipliers, "bnn_width": None, "max_steps": max_steps}
         self._designs = {}
 
-    def _init_delta(self, model, lanes, max_steps) -> None:
-        """The delta tile: L lanes hold L neurons of one changed input (its baseline has L lanes too)."""
+    def _init_delta(self, model, lanes, max_steps, similarity: bool) -> None:
+        """The delta tile (or its similarity form): L lanes hold L neurons of one changed input (its
+        baseline has L lanes too)."""
         self.predictor, self.predictor_params, self.cache_update = None, {}, "compute"
         self._rule = self.rule = None
-        self.params = TileParams.for_network(model.net, model.config, lanes=lanes, delta=True,
+        self.params = TileParams.for_network(model.net, model.config, lanes=lanes, delta=True, similarity=similarity,
                                              **({} if max_steps is None else {"max_steps": max_steps}))
         self._choices = {"lanes": self.params.lanes, "bnn_width": None, "max_steps": max_steps}
         self._designs = {}
@@ -132,8 +134,8 @@ class CompiledModel:
 
     @property
     def delta(self) -> bool:
-        """The tile runs the delta dataflow."""
-        return self.scheme is not None and self.scheme.name == DELTA
+        """The tile runs the delta dataflow (either form)."""
+        return self.scheme is not None and self.scheme.name in (DELTA, SIMILARITY)
 
     @property
     def label(self) -> str:
@@ -153,7 +155,8 @@ class CompiledModel:
     def describe(self) -> str:
         p = self.params
         if self.delta:
-            return f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} neuron lanes (delta scheme)"
+            return (f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} neuron lanes "
+                    f"({self.scheme.name} scheme)")
         if self.crew:
             return (f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} adder lanes, "
                     f"M={p.crew.multipliers} multipliers, U_max={p.crew.unique_max} (crew scheme)")
@@ -161,12 +164,16 @@ class CompiledModel:
         return f"{p.cell.upper()} tile H={p.hidden} I<={p.input_size} L={p.lanes} B={p.bnn_width} ({what})"
 
     # ------------------------------------------------------------------------------------ golden side
-    def policy(self, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True, theta_h=None) -> MemoPolicy:
+    def policy(self, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True, theta_h=None,
+               ranges=None) -> MemoPolicy:
         """The golden policy the tile runs with ``memo_enable = enable`` at ``threshold``/``form``: the
         scheme's policy, or memo off (the fixed-point baseline) on the baseline tile or when disabled.
-        Delta: ``threshold`` is theta_x and ``theta_h`` theta_h (None: theta_x's), per layer or one value."""
+        Delta: ``threshold`` is theta_x and ``theta_h`` theta_h (None: theta_x's), per layer or one value;
+        similarity: ``threshold`` the levels and ``ranges`` the quantizer ranges per layer."""
         if self.crew:
             return self.scheme.golden_policy()
+        if self.delta and self.scheme.name == SIMILARITY:
+            return self.scheme.golden_policy(threshold, ranges=ranges)
         if self.delta:
             return self.scheme.golden_policy(threshold, **({} if theta_h is None else {"theta_h": theta_h}))
         if self.reuse and enable:
@@ -216,6 +223,8 @@ class CompiledModel:
         return problems
 
     def _policy_problems(self, policy: MemoPolicy) -> list[str]:
+        if self.delta and self.params.similarity:
+            return []
         if self.delta:
             registers = delta_registers(policy, self.net.num_layers)
             return [] if registers is not None else [
@@ -278,14 +287,14 @@ class CompiledModel:
     def job(self, x, lengths, *, threshold=0.0, form: str = intops.RELATIVE, enable: bool = True,
             load: FixedPointNetwork | None = None, valid_prob: float = 1.0, ready_prob: float = 1.0,
             valid_mask=NO_MASK, ready_mask=NO_MASK, seed: int = 1, strict: bool = True,
-            timeout_factor: float = 20.0, harness: bool = True, theta_h=None,
+            timeout_factor: float = 20.0, harness: bool = True, theta_h=None, ranges=None,
             ) -> tuple[TileJob, list[np.ndarray], RunStats]:
         """The typed job of a run of the batch ``x`` (float, or int64 already quantized) with
         ``memo_enable = enable``, the golden outputs of every layer and the golden statistics. ``load``: a
         network of the same shape written through ``wr`` before the run (the tile runs it instead of the
         weights it was elaborated with). Every error of fit is raised here, before anything runs."""
         x_q, lengths = self._inputs(x, lengths)
-        policy = self.policy(threshold, form, enable, theta_h)
+        policy = self.policy(threshold, form, enable, theta_h, ranges)
         self.check(lengths, policy)
         if not self.delta:
             for theta in np.atleast_1d(threshold):     # out-of-range values are errors even when unused
@@ -301,7 +310,11 @@ class CompiledModel:
                 raise ValueError("the loaded model does not fit the tile: " + "; ".join(problems))
             words = self.memory_words(load)
         expected, stats = self.golden(x_q, lengths, policy, load)
-        if self.delta:
+        if self.delta and self.params.similarity:   # the quantizer registers go through wr
+            theta_q = np.zeros(self.net.num_layers, dtype=np.int64)
+            words = (words or []) + [{"mem": int(w["mem"].value), "addr": w["addr"], "data": w["data"]}
+                                     for w in quantizer_writes(self.params, load or self.model, policy)]
+        elif self.delta:
             theta_q = delta_registers(policy, self.net.num_layers)
         elif policy.kind != OFF:
             theta_q = policy.thresholds_q(self.net.num_layers)
@@ -311,7 +324,7 @@ class CompiledModel:
                       expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
                       expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=self.layer_inputs,
                       directions=self.net.num_directions, hidden=self.net.hidden_size, gates=len(self.net.gates),
-                      lanes=self.params.lanes, memo_enable=int(policy.kind not in (OFF, DELTA)),
+                      lanes=self.params.lanes, memo_enable=int(policy.kind not in (OFF, DELTA, SIMILARITY)),
                       form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
                       ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),
                       timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python",

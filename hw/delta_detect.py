@@ -177,7 +177,8 @@ class _LevelCompare:
             regs = {}
             for r, name in enumerate(QUANTIZER_REGISTERS):
                 regs[name] = Signal(signed(QUANTIZER_BITS), name=f"quant_{part}_{name}")
-                table = Array(words[(s * 2 + part) * n + r] for s in range(p.slots))
+                # one entry per value of the slot input (a complete case; slots past the last repeat it)
+                table = Array(words[(min(s, p.slots - 1) * 2 + part) * n + r] for s in range(1 << len(det.slot)))
                 with m.If(det.seq_start):
                     m.d.sync += regs[name].eq(table[det.slot])
             out.append(cls(p, regs))

@@ -14,14 +14,15 @@ import pytest
 from e2e_cases import SLICES, assert_exact, bidir_data, bidir_model, sliced, workload_model
 
 from fuzzymemo.cli import main
-from fuzzymemo.compiled import DELTA, CompiledModel
+from fuzzymemo.compiled import DELTA, SIMILARITY, CompiledModel
 from golden_model.delta import input_counts
+from golden_model.reuse_calibration import input_ranges
 from sim.runner import pytest_simulators
 
 
 @functools.cache
-def delta_for(name: str) -> CompiledModel:
-    return CompiledModel(workload_model(name)[0] if name in SLICES else bidir_model(), scheme=DELTA)
+def delta_for(name: str, scheme: str = DELTA) -> CompiledModel:
+    return CompiledModel(workload_model(name)[0] if name in SLICES else bidir_model(), scheme=scheme)
 
 
 def _changed(run) -> int:
@@ -40,6 +41,22 @@ def test_delta_tile_is_exact(sim, name, theta_x, theta_h):
     assert_exact(run)
     assert run.counters["x_changed"] + run.counters["h_changed"] == _changed(run)
     assert 0 < run.stats.multiplications_avoided() < 1
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+@pytest.mark.parametrize("name,levels", [("basic_motions", 16), ("bidir", 12)])
+def test_similarity_tile_is_exact(sim, name, levels):
+    """The similarity form with ranges measured on the data (golden_model.reuse_calibration.input_ranges)."""
+    x, lengths = bidir_data() if name == "bidir" else sliced(name)[1:]
+    compiled = delta_for(name, SIMILARITY)
+    model = compiled.model
+    x_q = model.quantize_input(x)
+    ranges = input_ranges(model, x_q, model.run(x_q, lengths), lengths)
+    run = compiled.run(sim, x, lengths, threshold=levels, ranges=ranges, valid_prob=0.7, ready_prob=0.5, seed=4,
+                       run_name=f"similarity-{name}")
+    assert_exact(run)
+    assert run.counters["x_changed"] + run.counters["h_changed"] == _changed(run)
+    assert run.counters["cycles"] > 0 and 0 < run.stats.multiplications_avoided() < 1
 
 
 @pytest.mark.parametrize("sim", pytest_simulators())
@@ -65,6 +82,16 @@ def test_cli_run_delta(tmp_path, capsys):
     assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_delta"])
     assert r["cycles_delta"] == r["cycles_model_delta"]
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out
+
+
+@pytest.mark.verilator
+def test_cli_run_similarity(tmp_path):
+    out = tmp_path / "similarity.json"
+    assert main(["run", "--workload", "digits", "--scheme", "similarity", "--threshold", "64", "--limit", "2",
+                 "--quiet", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["scheme"] == "similarity" and r["bit_exact"] and r["counters_match_golden"] and r["levels"] == [64, 64]
+    assert r["cycles_delta"] == r["cycles_model_delta"]
 
 
 @pytest.mark.parametrize("argv, message", [

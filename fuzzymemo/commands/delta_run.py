@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from golden_model.delta import DELTA, check_theta, input_counts
+from golden_model.delta import DELTA, SIMILARITY, check_levels, check_theta, input_counts
 from golden_model.reuse_calibration import Calibration, calibrate_scheme
 from golden_model.sweep import accuracy
 
@@ -19,32 +19,46 @@ log = logging.getLogger("fuzzymemo.commands.run")
 AUTO_BUDGET_PP = 1.0
 
 
-def delta_thresholds(args, src_full) -> tuple[tuple, tuple, dict]:
-    """(theta_x, theta_h) per layer and how they were chosen: ``--calibration`` (a delta calibration),
-    ``--threshold`` with ``--theta-h``, or ``auto``: calibrated within AUTO_BUDGET_PP on held-out data."""
-    layers = src_full.model.net.num_layers
+def _calibration(args, src_full, scheme: str) -> tuple:
+    """The ``--calibration`` file's or, for ``--threshold auto``, a new calibration of ``scheme`` within
+    AUTO_BUDGET_PP on held-out data; with how it was chosen."""
     if args.calibration is not None:
         cal = Calibration.load(args.calibration)
-        if cal.scheme != DELTA:
-            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme, not delta")
+        if cal.scheme != scheme:
+            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme, not {scheme}")
         cal.check_model(src_full.model, where=str(args.calibration))
-        source = {"threshold_source": f"calibration file {args.calibration}"}
-    elif args.threshold != "auto":
+        return cal, {"threshold_source": f"calibration file {args.calibration}"}
+    x, y, lengths, where = calibration_data(args)
+    cal = calibrate_scheme(src_full.model, x, y, lengths, scheme, budget_pp=AUTO_BUDGET_PP, progress=log.info)
+    return cal, {"threshold_source": f"auto on {where}: within {AUTO_BUDGET_PP} pp"}
+
+
+def input_settings(args, src_full, scheme: str) -> tuple[dict, dict]:
+    """The run options of the delta tile's ``scheme`` (delta: theta_x and theta_h per layer; similarity:
+    the levels and the quantizer ranges per layer) and the JSON entries saying what they are and where
+    they come from: ``--calibration``, ``--threshold`` (with ``--theta-h``), or ``auto``."""
+    layers = src_full.model.net.num_layers
+    if args.calibration is None and args.threshold != "auto":
+        if scheme == SIMILARITY:
+            levels = (check_levels(args.threshold),) * layers
+            return {"threshold": levels}, {"levels": list(levels), "ranges": None, "threshold_source": "given"}
         theta_x = check_theta(args.threshold, "--threshold (theta_x)")
         theta_h = check_theta(args.theta_h, "--theta-h") if args.theta_h is not None else theta_x
-        return (theta_x,) * layers, (theta_h,) * layers, {"threshold_source": "given"}
-    else:
-        x, y, lengths, where = calibration_data(args)
-        cal = calibrate_scheme(src_full.model, x, y, lengths, DELTA, budget_pp=AUTO_BUDGET_PP, progress=log.info)
-        source = {"threshold_source": f"auto on {where}: largest within {AUTO_BUDGET_PP} pp"}
-    if not cal.memo:
-        return (0,) * layers, (0,) * layers, source
-    theta_x = tuple(int(t) for t in cal.thresholds)
-    return theta_x, tuple(int(t) for t in cal.parameters.get("theta_h", theta_x)), source
+        return ({"threshold": (theta_x,) * layers, "theta_h": (theta_h,) * layers},
+                {"theta_x": [theta_x] * layers, "theta_h": [theta_h] * layers, "threshold_source": "given"})
+    cal, how = _calibration(args, src_full, scheme)
+    if scheme == SIMILARITY:
+        levels = tuple(int(v) for v in cal.thresholds) if cal.memo else (1 << src_full.model.config.act.bits,) * layers
+        ranges = cal.parameters.get("ranges") if cal.memo else None
+        return {"threshold": levels, "ranges": ranges}, {"levels": list(levels), "ranges": ranges, **how}
+    theta_x = tuple(int(t) for t in cal.thresholds) if cal.memo else (0,) * layers
+    theta_h = tuple(int(t) for t in cal.parameters.get("theta_h", theta_x)) if cal.memo else (0,) * layers
+    return ({"threshold": theta_x, "theta_h": theta_h},
+            {"theta_x": list(theta_x), "theta_h": list(theta_h), **how})
 
 
 def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
-    (p_base, base), (_, delta) = runs["baseline"], runs[DELTA]
+    (p_base, base), (_, delta) = runs["baseline"], runs[compiled.scheme.name]
     cyc_base, cyc_delta = base.counters["cycles"], delta.counters["cycles"]
     counts = input_counts(delta.stats)
     changed_golden = int(counts.inputs.sum() - counts.unchanged.sum())
@@ -77,18 +91,18 @@ def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
     }
 
 
-def run_delta(args, src_full, src) -> dict:
-    """Both tiles on ``src`` at the chosen thresholds; the result dict of the JSON (docs/delta.md)."""
-    theta_x, theta_h, how = delta_thresholds(args, src_full)
-    compiled = CompiledModel(src.model, scheme=DELTA, lanes=args.lanes, max_steps=args.max_steps)
-    compiled.check(src.lengths, compiled.policy(theta_x, theta_h=theta_h))
-    runs = run_both(args, compiled, src, reuse_label=DELTA, run_options={"threshold": theta_x, "theta_h": theta_h})
+def run_delta(args, src_full, src, scheme: str = DELTA) -> dict:
+    """Both tiles on ``src`` with the scheme's settings; the result dict of the JSON (docs/delta.md)."""
+    options, settings = input_settings(args, src_full, scheme)
+    compiled = CompiledModel(src.model, scheme=scheme, lanes=args.lanes, max_steps=args.max_steps)
+    compiled.check(src.lengths, compiled.policy(options["threshold"], theta_h=options.get("theta_h"),
+                                                ranges=options.get("ranges")))
+    runs = run_both(args, compiled, src, reuse_label=scheme, run_options=options)
     net = src.model.net
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]), "steps": int(src.lengths.sum()),
         "cell": net.cell, "layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
-        "scheme": DELTA, "lanes": compiled.params.lanes, "theta_x": list(theta_x), "theta_h": list(theta_h), **how,
-        **_figures(src, runs, compiled),
+        "scheme": scheme, "lanes": compiled.params.lanes, **settings, **_figures(src, runs, compiled),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
@@ -98,15 +112,18 @@ def run_delta(args, src_full, src) -> dict:
 def delta_summary(r: dict) -> str:
     """The run's figures as a few lines of text."""
     lines = [
-        f"{network_line(r)}, delta tile L={r['lanes']} neuron lanes, baseline tile L={r['lanes']}; {r['sim']}, "
+        f"{network_line(r)}, {r['scheme']} tile L={r['lanes']} neuron lanes, baseline tile L={r['lanes']}; "
+        f"{r['sim']}, "
         f"{r['sequences']} sequences ({r['steps']} steps)",
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} (baseline "
-        f"{'yes' if r['bit_exact_baseline'] else 'no'}, delta {'yes' if r['bit_exact_delta'] else 'no'}); counters "
+        f"{'yes' if r['bit_exact_baseline'] else 'no'}, {r['scheme']} "
+        f"{'yes' if r['bit_exact_delta'] else 'no'}); counters "
         f"match golden: {'yes' if r['counters_match_golden'] else 'NO'}",
-        f"  theta_x {r['theta_x']}, theta_h {r['theta_h']} ({r['threshold_source']})",
+        (f"  theta_x {r['theta_x']}, theta_h {r['theta_h']}" if r["scheme"] == DELTA else
+         f"  levels {r['levels']}, ranges {r['ranges']}") + f" ({r['threshold_source']})",
         f"  MACs avoided {r['reuse']:.1%} (inputs unchanged {r['inputs_unchanged']:.1%}); accuracy RTL "
         f"{accuracy_text(r['accuracy_rtl'])}, baseline {accuracy_text(r['accuracy_baseline_rtl'])}",
-        f"  cycles baseline {r['cycles_baseline']}, delta {r['cycles_delta']}: speedup {r['speedup']:.3f}x "
+        f"  cycles baseline {r['cycles_baseline']}, {r['scheme']} {r['cycles_delta']}: speedup {r['speedup']:.3f}x "
         f"(1/(1-reuse) = {r['expected_speedup']:.3f}x; cycle model {r['cycles_model_baseline']} / "
         f"{r['cycles_model_delta']})",
     ]

@@ -15,7 +15,7 @@ from golden_model import intops, schemes
 from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
 from golden_model.sweep import accuracy
 
-from ..compiled import CREW, DELTA, CompiledModel
+from ..compiled import CREW, DELTA, SIMILARITY, CompiledModel
 from .args import at_least, output_file, probability
 from .crew_run import crew_summary, run_crew
 from .delta_run import delta_summary, run_delta
@@ -52,7 +52,7 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
             has_tile = schemes.get(cal.scheme, ("scheme",)).hardware is not None
             raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme"
                              + (f": run it with --scheme {cal.scheme}" if has_tile else
-                                ", which has no tile dataflow yet (fuzzymemo run takes memo and delta calibrations)"))
+                                ", which has no tile dataflow yet"))
         cal.check_model(src_full.model, where=str(args.calibration))
         return cal, {"threshold_source": f"calibration file {args.calibration}"}
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
@@ -138,8 +138,8 @@ def run_tile(args) -> int:
         raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
     if scheme == CREW:
         return finish(args, run_crew(args, src), start_all, crew_summary)
-    if scheme == DELTA:
-        return finish(args, run_delta(args, src_full, src), start_all, delta_summary)
+    if scheme in (DELTA, SIMILARITY):
+        return finish(args, run_delta(args, src_full, src, scheme), start_all, delta_summary)
     net = src.model.net
     cal, how = choose_calibration(args, src_full)
     compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
@@ -200,7 +200,8 @@ def register(sub) -> None:
     p.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--scheme", choices=[e.name for e in schemes.entries(("scheme",)) if e.hardware is not None],
                    help="the reuse scheme of the tile (default: the --calibration file's, else memo: fuzzy "
-                        "memoization; delta: delta-network input reuse, --threshold is theta_x; crew: "
+                        "memoization; delta: delta-network input reuse, --threshold is theta_x; similarity: "
+                        "input similarity, --threshold is the levels; crew: "
                         "unique-weight reuse, exact)")
     p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=CLI_PREDICTOR,
                    help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware)")

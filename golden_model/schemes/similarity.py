@@ -22,6 +22,8 @@ class Similarity(ReuseEntry):
     kind = "scheme"
     summary = "input similarity: [x ; h] quantized to a few levels; accumulators corrected by the changed inputs"
     docs = "docs/delta.md"
+    #: the tile dataflow (hw.tile.Tile with TileParams.delta and .similarity)
+    hardware = "hw.tile:Tile"
     parameters = (
         Parameter("levels", int, DEFAULT_LEVELS, "quantizer levels per layer part (a calibration chooses its own)"),
     )
