@@ -176,7 +176,8 @@ class Design:
     """The Verilog of one design configuration.
 
     name -- short design name (``bnn``), the first part of the build directory
-    config -- the parameters that make this configuration (hashed into the build directory name)
+    config -- the parameters that make this configuration (hashed, with the Verilog, into the build
+              directory name)
     verilog -- Verilog source text (from a component) or None when ``verilog_file`` is given
     toplevel -- the top module's name
     ports -- see :func:`port_info` (empty for a plain Verilog file)
@@ -196,6 +197,7 @@ class Design:
     timing: bool = False
     sim_sources: dict = field(default_factory=dict, repr=False)
     _made: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _source_digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> Design:
@@ -214,8 +216,14 @@ class Design:
 
     @property
     def config_hash(self) -> str:
-        return hashlib.sha256(_canonical({"name": self.name, "toplevel": self.toplevel,
-                                          "config": self.config}).encode()).hexdigest()[:12]
+        """The build directory's key: the configuration and the Verilog itself, so that two checkouts (or
+        versions) whose code elaborates one configuration differently never share, and rebuild, one
+        directory while the other runs from it (the user cache is shared by every checkout)."""
+        if self._source_digest is None:
+            text = self.verilog if self.verilog is not None else self.verilog_file.read_text()
+            self._source_digest = hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(_canonical({"name": self.name, "toplevel": self.toplevel, "config": self.config,
+                                          "source": self._source_digest}).encode()).hexdigest()[:12]
 
     def build_dir(self, sim: str, waves: bool = False) -> Path:
         return SIM_BUILD / f"{sanitize(self.name)}-{self.config_hash}" / (f"{sim}-waves" if waves else sim)
