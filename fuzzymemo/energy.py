@@ -175,16 +175,21 @@ def tile_events(params, passes: list[dict], steps: int, table: dict | None = Non
                 ev.read("product_bank", "product bank", computed * N * prod_bits, bank_bits)
                 ev.add("adder", f"accumulate {acc}b", computed * N, add_pj(t, acc))
                 ev.read("weight_memory", f"index ({ib}b)", computed * words * L * ib, mem["weight"])
+                ev.read("state_memory", "x/h input", steps * N * ab, state_bits)   # once per step, to the products
             else:
                 ev.add("mac", f"MAC {wb}x{ab}b + {acc}b add", computed * N, mac)
                 ev.read("weight_memory", "weight", computed * words * p.widths()["weight"], mem["weight"])
-            ev.read("state_memory", "x/h operand", computed * words * L * ab, state_bits)
+                ev.read("state_memory", "x/h operand", computed * words * L * ab, state_bits)
             ev.read("bias_memory", "bias", computed * cfg.bias_bits, mem["bias"])
             ev.add("adder", f"bias add {acc}b", computed, add_pj(t, acc))
             if p.front_end is not None:
                 _predictor_events(ev, p, c["evaluations"], computed, steps, n_x, mem)
         _cell_events(ev, p, steps, n_x, state_bits)
-    register_bits = L * (wb + ab) + L * acc + ab      # operand, product/accumulator and result registers
+    # operand, product / accumulator and result registers; CREW: index, product and accumulator per adder
+    # lane and the M multipliers' operands
+    register_bits = L * (wb + ab) + L * acc + ab
+    if p.crew is not None:
+        register_bits = L * (p.crew.index_bits + wb + ab) + L * acc + ab + p.crew.multipliers * (wb + ab)
     if p.front_end is not None:
         register_bits += p.bnn_width + p.front_end.context_shape(p).width
     ev.add("registers", f"datapath register bit x cycle ({register_bits} bits)", cycles * register_bits,
