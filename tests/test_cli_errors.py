@@ -38,6 +38,8 @@ def files(tmp_path):
     (["crew", "--workload", "digits", "--clusters", "auto", "--budget", "nan"],
      "--budget: must be a finite number >= 0, not nan"),
     (["crew", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
+    (["run", "--workload", "digits", "--energy-table", "{dir}/a_file"], "a_file: not valid JSON"),
+    (["run", "--workload", "digits", "--energy-table", "{dir}/none.toml"], "none.toml: cannot read it"),
 ])
 def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
     argv = [a.format(dir=files) for a in argv]

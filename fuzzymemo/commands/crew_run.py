@@ -8,6 +8,7 @@ from golden_model.sweep import accuracy
 from hw.tile_image import product_slots
 
 from ..compiled import CREW, CompiledModel
+from ..energy import energy_figures, energy_line
 from .tile_runs import accuracy_text, network_line, run_both, summary_end
 
 __all__ = ["crew_summary", "run_crew", "weight_bits"]
@@ -28,7 +29,7 @@ def weight_bits(compiled: CompiledModel) -> dict:
             "index_bits": ib, "unique_table_bits": table, "unique_values_bits": exact_tables}
 
 
-def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
+def _figures(src, runs: dict, compiled: CompiledModel, energy: tuple[dict, str]) -> dict:
     (p_base, base), (_, crew) = runs["baseline"], runs[CREW]
     p = compiled.params
     cyc_base, cyc_crew = base.counters["cycles"], crew.counters["cycles"]
@@ -52,11 +53,13 @@ def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
         **weight_bits(compiled),
         "sim_cycles": base.sim_cycles + crew.sim_cycles, "sim_seconds": sum(r.wall_seconds for r in (base, crew)),
         "passes_baseline": base.passes, "passes_crew": crew.passes,
+        **energy_figures(runs["baseline"], runs[CREW], *energy),
     }
 
 
-def run_crew(args, src) -> dict:
-    """Both tiles on ``src`` with the run's options; the result dict of the JSON (docs/crew.md)."""
+def run_crew(args, src, energy: tuple[dict, str]) -> dict:
+    """Both tiles on ``src`` with the run's options and the energy table (table, name); the result dict
+    of the JSON (docs/crew.md)."""
     compiled = CompiledModel(src.model, scheme=CREW, lanes=args.lanes, multipliers=args.multipliers,
                              max_steps=args.max_steps)
     compiled.check(src.lengths, compiled.policy())
@@ -67,7 +70,7 @@ def run_crew(args, src) -> dict:
         "cell": net.cell, "layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
         "scheme": CREW, "lanes": p.lanes, "adder_lanes": p.lanes, "multipliers": p.crew.multipliers,
         "baseline_lanes": p.crew.multipliers, "unique_max": p.crew.unique_max,
-        **_figures(src, runs, compiled),
+        **_figures(src, runs, compiled, energy),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
@@ -91,5 +94,6 @@ def crew_summary(r: dict) -> str:
         f"  weight storage {r['weight_bits_scheme']} bits vs {r['weight_bits_baseline']} "
         f"({r['weight_bits_scheme'] / r['weight_bits_baseline']:.2f}x: {r['index_bits']}-bit indices + "
         f"unique-value table {r['unique_table_bits']} bits)",
+        energy_line(r),
     ]
     return summary_end(r, lines)

@@ -10,6 +10,7 @@ from golden_model.reuse_calibration import Calibration, calibrate_scheme
 from golden_model.sweep import accuracy
 
 from ..compiled import CompiledModel
+from ..energy import energy_figures, energy_line
 from .tile_runs import accuracy_text, calibration_data, network_line, run_both, summary_end
 
 __all__ = ["delta_summary", "run_delta"]
@@ -57,7 +58,7 @@ def input_settings(args, src_full, scheme: str) -> tuple[dict, dict]:
             {"theta_x": list(theta_x), "theta_h": list(theta_h), **how})
 
 
-def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
+def _figures(src, runs: dict, compiled: CompiledModel, energy: tuple[dict, str]) -> dict:
     (p_base, base), (_, delta) = runs["baseline"], runs[compiled.scheme.name]
     cyc_base, cyc_delta = base.counters["cycles"], delta.counters["cycles"]
     counts = input_counts(delta.stats)
@@ -88,11 +89,13 @@ def _figures(src, runs: dict, compiled: CompiledModel) -> dict:
         "cycles_model_baseline": p_base.predicted_cycles(base), "cycles_model_delta": compiled.predicted_cycles(delta),
         "sim_cycles": base.sim_cycles + delta.sim_cycles, "sim_seconds": sum(r.wall_seconds for r in (base, delta)),
         "passes_baseline": base.passes, "passes_delta": delta.passes,
+        **energy_figures(runs["baseline"], runs[compiled.scheme.name], *energy),
     }
 
 
-def run_delta(args, src_full, src, scheme: str = DELTA) -> dict:
-    """Both tiles on ``src`` with the scheme's settings; the result dict of the JSON (docs/delta.md)."""
+def run_delta(args, src_full, src, scheme: str, energy: tuple[dict, str]) -> dict:
+    """Both tiles on ``src`` with the scheme's settings and the energy table (table, name); the result
+    dict of the JSON (docs/delta.md)."""
     options, settings = input_settings(args, src_full, scheme)
     compiled = CompiledModel(src.model, scheme=scheme, lanes=args.lanes, max_steps=args.max_steps)
     compiled.check(src.lengths, compiled.policy(options["threshold"], theta_h=options.get("theta_h"),
@@ -102,7 +105,7 @@ def run_delta(args, src_full, src, scheme: str = DELTA) -> dict:
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]), "steps": int(src.lengths.sum()),
         "cell": net.cell, "layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
-        "scheme": scheme, "lanes": compiled.params.lanes, **settings, **_figures(src, runs, compiled),
+        "scheme": scheme, "lanes": compiled.params.lanes, **settings, **_figures(src, runs, compiled, energy),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
@@ -126,5 +129,6 @@ def delta_summary(r: dict) -> str:
         f"  cycles baseline {r['cycles_baseline']}, {r['scheme']} {r['cycles_delta']}: speedup {r['speedup']:.3f}x "
         f"(1/(1-reuse) = {r['expected_speedup']:.3f}x; cycle model {r['cycles_model_baseline']} / "
         f"{r['cycles_model_delta']})",
+        energy_line(r),
     ]
     return summary_end(r, lines)

@@ -16,6 +16,7 @@ from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
 from golden_model.sweep import accuracy
 
 from ..compiled import CREW, DELTA, SIMILARITY, CompiledModel
+from ..energy import energy_figures, energy_line, load_table
 from .args import at_least, output_file, probability
 from .crew_run import crew_summary, run_crew
 from .delta_run import delta_summary, run_delta
@@ -77,6 +78,19 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
                  "auto_calibration_reuse": m["reuse"], "auto_calibration_loss_pp": m["estimated_loss"]}
 
 
+def _energy_table(text: str) -> tuple[dict, str]:
+    """An argparse type: the energy table of a JSON or TOML file (fuzzymemo.energy.load_table) and its name."""
+    try:
+        return load_table(text), text
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def energy_table(args) -> tuple[dict, str]:
+    """The run's energy table and its name: ``--energy-table``'s, else the default one."""
+    return getattr(args, "energy_table", None) or (load_table(), "default")
+
+
 def _computed_macs(run, hidden: int) -> int:
     """MACs of the neurons the tile computed (evaluations - reuses, pass by pass: n_x + H each). A global
     reuse fraction would mis-weigh layers of different input sizes."""
@@ -95,8 +109,9 @@ def _accuracies(src, base, memo) -> dict:
             "accuracy_baseline_rtl": accuracy(model.logits(base.outputs[-1], lengths), y)}
 
 
-def _figures(src, runs: dict, memo_enable: bool) -> dict:
-    """The run's figures (JSON keys of docs/tile_results.md) from both tiles' runs."""
+def _figures(src, runs: dict, memo_enable: bool, energy: tuple[dict, str]) -> dict:
+    """The run's figures (JSON keys of docs/tile_results.md and docs/energy.md) from both tiles' runs
+    and the energy table (table, name)."""
     (p_base, base), (p_memo, memo) = runs["baseline"], runs["memo"]
     lanes = p_memo.params.lanes
     evaluations = memo.counters["evaluations"]
@@ -124,6 +139,7 @@ def _figures(src, runs: dict, memo_enable: bool) -> dict:
         "sim_cycles_per_second": sim_cycles / sim_seconds if sim_seconds else None,
         "sim_run_seconds": sum(r.sim_seconds for r in (base, memo)),
         "passes_baseline": base.passes, "passes_memo": memo.passes,
+        **energy_figures(runs["baseline"], runs["memo"], *energy),
     }
 
 
@@ -137,9 +153,9 @@ def run_tile(args) -> int:
     if args.theta_h is not None and scheme != DELTA:
         raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
     if scheme == CREW:
-        return finish(args, run_crew(args, src), start_all, crew_summary)
+        return finish(args, run_crew(args, src, energy_table(args)), start_all, crew_summary)
     if scheme in (DELTA, SIMILARITY):
-        return finish(args, run_delta(args, src_full, src, scheme), start_all, delta_summary)
+        return finish(args, run_delta(args, src_full, src, scheme, energy_table(args)), start_all, delta_summary)
     net = src.model.net
     cal, how = choose_calibration(args, src_full)
     compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
@@ -156,7 +172,7 @@ def run_tile(args) -> int:
         "scheme": compiled.scheme.name, "predictor": compiled.predictor.name,
         "rule": compiled.rule, "parameters": cal.parameters,
         "thresholds": None if not cal.memo else list(cal.thresholds), "memo_enable": cal.memo, "form": cal.form,
-        **how, **_figures(src, runs, cal.memo),
+        **how, **_figures(src, runs, cal.memo, energy_table(args)),
     }
     if not result["bit_exact"]:
         result["mismatch_report"] = "\n".join(r.report for _, r in runs.values() if r.report)
@@ -182,6 +198,7 @@ def _summary(r: dict) -> str:
         f"  cycles baseline {r['cycles_baseline']}, memo {r['cycles_memo']}: speedup "
         f"{r['speedup']:.3f}x (1/(1-reuse) = {r['expected_speedup']:.3f}x)",
         f"  MAC utilization baseline {pct(r['mac_utilization_baseline'])}, memo {pct(r['mac_utilization_memo'])}",
+        energy_line(r),
     ]
     model_b, model_m = r["cycles_model_baseline"], r["cycles_model_memo"]
     lines.append(f"  cycle model (hw.tile_cycles.expected_cycles): baseline {model_b} "
@@ -228,6 +245,9 @@ def register(sub) -> None:
     p.add_argument("--valid-prob", type=probability, default=1.0, help="x stream valid probability (default 1)")
     p.add_argument("--ready-prob", type=probability, default=1.0, help="h stream ready probability (default 1)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random gaps and back-pressure (default 1)")
+    p.add_argument("--energy-table", type=_energy_table, metavar="FILE",
+                   help="per-event energies overriding the default 45 nm table, a JSON or TOML file of "
+                        "name = pJ entries (docs/energy.md)")
     p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--sim-output", action="store_true",
@@ -235,4 +255,4 @@ def register(sub) -> None:
     p.set_defaults(func=run_tile)
 
 
-__all__ = ["choose_calibration", "register", "run_tile"]
+__all__ = ["choose_calibration", "energy_table", "register", "run_tile"]
