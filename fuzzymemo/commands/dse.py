@@ -1,6 +1,6 @@
 """``fuzzymemo dse``: a design-space exploration on Dask (docs/dse.md).
 
-    fuzzymemo dse dse/examples/small.toml --json dse.json --plot dse.png
+    fuzzymemo dse examples/small.toml --json dse.json --plot dse.png
     fuzzymemo dse SPACE.toml --json OUT.json --scheduler tcp://10.0.0.5:8786
     fuzzymemo dse SPACE.toml --json OUT.json --list
 
@@ -53,7 +53,7 @@ def run_dse(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("dse", help="design-space exploration of a space file on Dask, with its Pareto front",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("space", metavar="SPACE.toml", help="the space file (docs/dse.md; examples in dse/examples)")
+    p.add_argument("space", metavar="SPACE.toml", help="the space file (docs/dse.md; examples in examples)")
     p.add_argument("--json", type=output_file, required=True, metavar="OUT.json",
                    help="the results file: records and Pareto front, rewritten after every point (the checkpoint)")
     p.add_argument("--plot", type=output_file, metavar="OUT.png", help="plot the points and the Pareto front")

@@ -141,7 +141,7 @@ def explore(space: Space, out: Path, scheduler: str = LOCAL, workers: int | None
     client, cluster = _client(scheduler, workers)
     try:
         n = len(client.scheduler_info().get("workers", {}))
-        log.info(f"{len(pending)} points on {n} Dask worker{'s' if n != 1 else ''} "
+        log.info(f"{len(pending)} of {len(space.points)} points to run on {n} Dask worker{'s' if n != 1 else ''} "
                  f"({'a local cluster' if cluster is not None else scheduler})")
         root = str(work_root) if work_root is not None else None
         futures = {client.submit(run_point, p, root, key=f"dse-{p['id']}-{time.time_ns()}", pure=False): p
