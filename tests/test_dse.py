@@ -193,3 +193,24 @@ def test_results_file_of_another_kind_is_refused(tmp_path, capsys):
     assert main(["dse", str(_space(tmp_path, GOOD)), "--json", str(out)]) == 2
     assert "is not a results file of fuzzymemo dse" in capsys.readouterr().err
     assert json.loads(out.read_text()) == [1, 2]
+
+
+@pytest.mark.parametrize("sweep,check", [
+    ("scheme = 'delta'\nthreshold = 4\n", lambda g: g["thresholds"] == [4.0] and g["theta_h"] == [4]),
+    ("scheme = 'delta'\nthreshold = 2\nparams = { theta_h = 8 }\n", lambda g: g["theta_h"] == [8]),
+    ("scheme = 'similarity'\nthreshold = 16\n", lambda g: g["levels"] == [16]),
+    ("scheme = 'crew'\n", lambda g: g["metric_loss"] == 0 and g["bit_exact_vs_baseline"]
+     and g["reuse"] == pytest.approx(g["multiplications_avoided_per_step"])),
+    ("predictor = 'top-k'\nthreshold = 'calibrated'\n", None),
+])
+def test_golden_stage_of_each_scheme(tmp_path, sweep, check):
+    text = GOOD.split("[[sweep]]")[0].replace("limit = 20", "limit = 20\ncalibration_limit = 30")
+    space = load_space(_space(tmp_path, text + "[[sweep]]\n" + sweep))
+    record = run_point(space.points[0])
+    assert record["status"] == "ok", record["error"]
+    golden = record["stages"]["golden"]
+    assert 0 <= golden["reuse"] <= 1 and golden["sequences"] == 20
+    if check is not None:
+        assert check(golden), golden
+    else:
+        assert golden["threshold_source"].startswith("calibrated on the japanese_vowels calibration split")

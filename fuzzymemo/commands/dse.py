@@ -35,7 +35,7 @@ def run_dse(args) -> int:
     doc = explore(space, args.json, args.scheduler, args.workers,
                   work_root=Path(args.keep_work) if args.keep_work else None)
     records = doc["records"]
-    table = markdown_table(records, space.objectives, only_front=not args.all)
+    table = markdown_table(records, space.objectives, only_front=not args.all, extra=tuple(space.columns))
     print(table)
     c = doc["counts"]
     print(f"{c['points']} points: {c['done']} done, {c['failed']} failed; {len(doc['pareto'])} on the Pareto front "
@@ -43,7 +43,7 @@ def run_dse(args) -> int:
     print(f"wrote {args.json}")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_table(records, space.objectives) + "\n")
+        args.markdown.write_text(markdown_table(records, space.objectives, extra=tuple(space.columns)) + "\n")
         print(f"wrote {args.markdown}")
     if args.plot:
         print(f"wrote {plot_front(records, space.objectives, args.plot, title=f'{space.name}: Pareto front')}")

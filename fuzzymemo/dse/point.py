@@ -270,7 +270,8 @@ def rtl_stage(point: dict, cal: Calibration | None, work: Path) -> dict:
     status, _ = _quiet_call(_parse(argv))
     r = json.loads(json_file.read_text())
     scheme = point["scheme"]
-    out = {"command": "fuzzymemo " + " ".join(a if a != str(json_file) else "RUN.json" for a in argv),
+    shown = {str(json_file): "RUN.json", str(cal_file): "CAL.json"}
+    out = {"command": "fuzzymemo " + " ".join(shown.get(a, a) for a in argv),
            "bit_exact": r["bit_exact"], "cycles": r[TILE_CYCLES[scheme]], "cycles_baseline": r["cycles_baseline"],
            "speedup": r["speedup"], "reuse": r[TILE_REUSE[scheme]], "lanes": r["lanes"],
            "sequences": r["sequences"], "steps": r["steps"], "accuracy": r.get("accuracy_rtl"),

@@ -46,7 +46,7 @@ SOURCE_KEYS = ("workload", "workloads", "model", "data", "calibrate_data", "limi
                "rtl_limit")
 RTL_KEYS = ("sim", "max_steps")
 SYNTH_KEYS = ("target", "args")
-PARETO_KEYS = ("objectives",)
+PARETO_KEYS = ("objectives", "columns")
 #: Keys of a [[sweep]] table: each a scalar (fixed) or a list (an axis).
 SWEEP_KEYS = ("workload", "scheme", "predictor", "threshold", "form", "rule", "cache_update", "budget_pp",
               "lanes", "bnn_width", "multipliers", "stages", "params")
@@ -77,6 +77,8 @@ class Space:
     objectives: list[Objective]
     description: str = ""
     settings: dict = field(default_factory=dict)
+    #: extra metrics of the Markdown table
+    columns: list[str] = field(default_factory=list)
 
 
 def _fail(where: str, message: str):
@@ -216,7 +218,7 @@ def _check_point(where: str, p: dict) -> None:
             if scheme == DELTA:
                 entry.golden_policy(threshold, **p["params"])
             elif scheme == SIMILARITY:
-                entry.golden_policy(None if p.get("threshold") is None else threshold, **p["params"])
+                entry.golden_policy(None if p.get("threshold") in (None, CALIBRATED) else threshold, **p["params"])
             else:
                 entry.golden_policy(threshold, **p["params"])
     except (ValueError, TypeError) as e:
@@ -335,6 +337,8 @@ def point_label(point: dict) -> str:
     parts += [f"{k}={v}" for k, v in sorted(point.get("params", {}).items())]
     parts += [f"{k}={point[k]}" for k in ("form", "rule", "lanes", "bnn_width", "multipliers", "budget_pp")
               if k in point]
+    if list(point.get("stages", ["golden"])) != ["golden"]:
+        parts.append("+".join(point["stages"]))
     return " ".join(parts)
 
 
@@ -360,6 +364,10 @@ def parse_space(data: dict, path: Path) -> Space:
     defaults["synth"] = {"target": str(synth.get("target", "generic")), "args": list(args)}
     pareto = _check_keys(f"{where} [pareto]", data.get("pareto", {}), PARETO_KEYS)
     objectives = _objectives(f"{where} [pareto]", pareto.get("objectives", list(DEFAULT_OBJECTIVES)))
+    columns = pareto.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) and c.partition(".")[0] in STAGES
+                                                and "." in c for c in columns):
+        _fail(f"{where} [pareto] columns", "must be a list of metric names STAGE.NAME (extra table columns)")
     sweeps = data.get("sweep")
     if isinstance(sweeps, dict):
         sweeps = [sweeps]
@@ -381,7 +389,7 @@ def parse_space(data: dict, path: Path) -> Space:
         _fail(f"{where} [pareto]", f"objective {', '.join(missing)}: no point runs that stage")
     return Space(path, str(data.get("name", path.stem)), points, objectives, str(data.get("description", "")),
                  {"stages": list(defaults["stages"]), "rtl": defaults["rtl"], "synth": defaults["synth"],
-                  **defaults["caps"]})
+                  **defaults["caps"]}, list(columns))
 
 
 def load_space(path) -> Space:
