@@ -21,9 +21,11 @@ log = logging.getLogger("fuzzymemo.dse")
 def run_dse(args) -> int:
     from fuzzymemo.dse.engine import LOCAL, explore
     from fuzzymemo.dse.pareto import markdown_table, plot_front
-    from fuzzymemo.dse.space import load_space, point_label
+    from fuzzymemo.dse.space import load_space, parse_objectives, point_label
 
     space = load_space(args.space)
+    if args.objectives:
+        space.objectives = parse_objectives(args.objectives)
     if args.workers is not None and args.scheduler != LOCAL:
         raise ValueError("--workers sizes the local cluster; a scheduler address brings its own workers")
     if args.list:
@@ -63,6 +65,9 @@ def register(sub) -> None:
                         "address of a running Dask scheduler (e.g. tcp://host:8786)")
     p.add_argument("--workers", type=at_least(1), metavar="N",
                    help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--objectives", metavar="LIST",
+                   help="the Pareto objectives instead of the space's, e.g. 'min golden.metric_loss,min rtl.cycles' "
+                        "(points already done are judged again, not rerun)")
     p.add_argument("--list", action="store_true", help="list the points and exit (nothing runs)")
     p.add_argument("--all", action="store_true", help="print every point, not only the Pareto front")
     p.add_argument("--keep-work", metavar="DIR",

@@ -28,7 +28,8 @@ from golden_model.reuse_calibration import AUTO_FORM
 from golden_model.schemes.memo import DEFAULT_PREDICTOR
 from golden_model.workloads import ALL_WORKLOADS
 
-__all__ = ["CALIBRATED", "STAGES", "Objective", "Space", "expand", "load_space", "parse_space", "point_label"]
+__all__ = ["CALIBRATED", "STAGES", "Objective", "Space", "expand", "load_space", "parse_objectives", "parse_space",
+           "point_label"]
 
 #: The stages a point can run, in the order they run.
 STAGES = ("golden", "rtl", "synth")
@@ -99,6 +100,11 @@ def _int_at_least(where: str, value, lowest: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
         _fail(where, f"must be a whole number >= {lowest}, not {value!r}")
     return value
+
+
+def parse_objectives(text: str) -> list[Objective]:
+    """``--objectives``: comma-separated "min|max STAGE.METRIC" (a ValueError naming a bad one)."""
+    return _objectives("--objectives", [part.strip() for part in text.split(",") if part.strip()])
 
 
 def _objectives(where: str, given) -> list[Objective]:
