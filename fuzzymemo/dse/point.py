@@ -289,23 +289,56 @@ def rtl_stage(point: dict, cal: Calibration | None, work: Path) -> dict:
 SYNTH_METRICS = ("lut", "ff", "bram", "dsp", "fmax_mhz", "cmos_transistors", "gates", "memory_bits")
 
 
-def synth_argv(point: dict, build_dir: Path, json_file: Path) -> list[str]:
+#: Registry parameter names whose tile block option is spelled otherwise (predictor -> {parameter: option}).
+SYNTH_OPTION_NAMES = {"low-rank": {"bits": "factor_bits"}}
+
+
+def _memo_tile_options(point: dict) -> tuple[dict, list[str]]:
+    """The ``fuzzymemo synth --top tile`` block options of the point's memoizing tile: the shape and formats
+    of the workload's network on the tile ``fuzzymemo run`` builds (CompiledModel's parameters), and the
+    predictor parameters that are tile options; also the parameters that are not (not synthesised)."""
+    from synth.blocks import get_block
+
+    from fuzzymemo.compiled import CompiledModel
+
+    src = _source(point.get("workload"), point.get("model"), point.get("data"), None)
+    p = CompiledModel(src.model, predictor=point["predictor"], predictor_params=point.get("params"),
+                      lanes=point.get("lanes"), bnn_width=point.get("bnn_width")).params
+    c = src.model.config
+    options = {"cell": p.cell, "input_size": p.input_size, "hidden": p.hidden, "slots": p.slots, "lanes": p.lanes,
+               "bnn_width": p.bnn_width, "weight": str(c.weight), "act": str(c.act), "cell_format": str(c.cell),
+               "preact": str(c.preact), "bias_bits": c.bias.bits}
+    known = {o.name for o in get_block("tile").options}
+    rename = SYNTH_OPTION_NAMES.get(point["predictor"], {})
+    skipped = []
+    for k, v in sorted(point.get("params", {}).items()):
+        name = rename.get(k, k)
+        if name in known:
+            options[name] = v
+        else:
+            skipped.append(k)
+    return options, skipped
+
+
+def synth_argv(point: dict, build_dir: Path, json_file: Path) -> tuple[list[str], list[str]]:
+    """The ``fuzzymemo synth`` command line of the point and the parameters it cannot pass."""
     synth = point.get("synth", {})
     argv = ["synth", "--top", "tile", "--target", synth.get("target", "generic"), "--build-dir", str(build_dir),
             "--json", str(json_file)]
+    skipped = []
     if point["scheme"] == CREW:
         argv += ["--scheme", "crew", "--workload", point["workload"]]
         argv += [a for k in ("lanes", "multipliers") if k in point for a in (f"--{k}", str(point[k]))]
     else:
+        options, skipped = _memo_tile_options(point)
         argv += ["--predictor", point["predictor"]]
-        argv += [a for k in ("lanes", "bnn_width") if k in point for a in (f"--{k.replace('_', '-')}", str(point[k]))]
-        argv += [a for k, v in sorted(point.get("params", {}).items()) for a in (f"--{k.replace('_', '-')}", str(v))]
-    return argv + list(synth.get("args", []))
+        argv += [a for k, v in options.items() for a in (f"--{k}", str(v))]
+    return argv + list(synth.get("args", [])), skipped
 
 
 def synth_stage(point: dict, work: Path) -> dict:
     json_file = work / "synth.json"
-    argv = synth_argv(point, work / "synth", json_file)
+    argv, skipped = synth_argv(point, work / "synth", json_file)
     _quiet_call(_parse(argv))
     data = json.loads(json_file.read_text())
     record = data["crew"][0]["designs"]["crew"] if isinstance(data, dict) and "crew" in data else data[0]
@@ -313,6 +346,8 @@ def synth_stage(point: dict, work: Path) -> dict:
     shown = {str(json_file): "SYNTH.json", str(work / "synth"): "BUILD_DIR"}
     out.update({"command": "fuzzymemo " + " ".join(shown.get(a, a) for a in argv), "design": record.get("design"),
                 "target": record.get("target"), "tools": record.get("tools")})
+    if skipped:
+        out["params_not_synthesized"] = skipped
     return out
 
 
