@@ -297,9 +297,8 @@ def _memo_tile_options(point: dict) -> tuple[dict, list[str]]:
     """The ``fuzzymemo synth --top tile`` block options of the point's memoizing tile: the shape and formats
     of the workload's network on the tile ``fuzzymemo run`` builds (CompiledModel's parameters), and the
     predictor parameters that are tile options; also the parameters that are not (not synthesised)."""
-    from synth.blocks import get_block
-
     from fuzzymemo.compiled import CompiledModel
+    from synth.blocks import get_block
 
     src = _source(point.get("workload"), point.get("model"), point.get("data"), None)
     p = CompiledModel(src.model, predictor=point["predictor"], predictor_params=point.get("params"),
