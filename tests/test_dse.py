@@ -42,7 +42,7 @@ def _space(tmp_path, text: str, name: str = "space.toml"):
     (GOOD.replace("[0.1, 0.3]", "['high']"), "a threshold is a number or \"calibrated\", not 'high'"),
     (GOOD.replace('"japanese_vowels"', '"nosuch"'), "unknown workload 'nosuch'"),
     (GOOD + "stages = ['golden', 'gds']\n", "unknown stage 'gds'"),
-    (GOOD.replace('"bnn"', '"oracle"') + "stages = ['golden', 'rtl']\n", "the oracle oracle has no hardware"),
+    (GOOD.replace('"bnn"', '"oracle"') + "stages = ['golden', 'rtl']\n", "the oracle 'oracle' has no hardware"),
     (GOOD.replace('predictor = "bnn"\n', "").replace('"memo"', '"crew"'), "the crew scheme is exact"),
     (GOOD.replace('"memo"', '"delta"'), "predictor belongs to the memo scheme, not delta"),
     (GOOD.replace('predictor = "bnn"\n', "").replace('"memo"', '"delta"').replace("[0.1, 0.3]", "[1.5]"),
@@ -185,6 +185,15 @@ def test_local_cluster_run_resume_and_failures(tmp_path, capsys):
     assert "1 of 3 points to run" in err   # the failed one runs again
     failed = next(r for r in first["records"] if r["status"] == "failed")
     assert second[failed["id"]]["status"] == "failed" and second[failed["id"]]["finished"] >= failed["finished"]
+    # an interrupted run: the file as it was written after the first point (the others never finished)
+    partial = json.loads(out.read_text())
+    partial["records"] = [r for r in partial["records"] if r["id"] == ok[0]["id"]]
+    out.write_text(json.dumps(partial))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "1 of 3 points already done" in err and "2 of 3 points to run" in err
+    third = load_results(out)
+    assert third[ok[0]["id"]] == ok[0] and third[ok[1]["id"]]["status"] == "ok" and len(third) == 3
 
 
 def test_results_file_of_another_kind_is_refused(tmp_path, capsys):
@@ -251,3 +260,32 @@ def test_rtl_and_synth_command_lines_of_a_point(tmp_path):
                         ("--factor_bits", "6"), ("--weight", "Q8.7"), ("--seed", "3")):
         assert synth[synth.index(flag) + 1] == value
     assert skipped == []
+
+
+def test_progress_bar_and_lines():
+    import io
+    import logging
+
+    from fuzzymemo.dse.engine import Progress
+
+    stream = io.StringIO()
+    bar = Progress(4, 1, stream=stream, bar=True)
+    record = {"status": "ok", "inputs": {"scheme": "crew", "workload": "digits", "params": {}}, "wall_seconds": 1.0}
+    for _ in range(3):
+        bar.update(record)
+    text = stream.getvalue()
+    assert text.startswith("\r[dse] [") and "4/4 points, 1 skipped (done before)" in text and text.endswith("\n")
+    lines = Progress(2, 0, stream=io.StringIO(), bar=False)
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda r: seen.append(r.getMessage())
+    logger = logging.getLogger("fuzzymemo.dse")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        lines.update({**record, "status": "failed", "error": {"message": "boom"}})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert seen and "digits crew: FAILED (boom)" in seen[0] and "1/2 points, 1 failed" in seen[0]

@@ -236,7 +236,7 @@ def _check_point(where: str, p: dict) -> None:
                          f"{', '.join(built)}); run it with stages = [\"golden\"]")
         if scheme == MEMO and schemes.get(p["predictor"]).hardware is None:
             built = [e.name for e in schemes.entries(("predictor",)) if e.hardware is not None]
-            _fail(where, f"stage rtl/synth: the {p['predictor']} {schemes.get(p['predictor']).kind} has no hardware "
+            _fail(where, f"stage rtl/synth: the {schemes.get(p['predictor']).kind} {p['predictor']!r} has no hardware "
                          f"(predictors with hardware: {', '.join(built)})")
     if "synth" in p["stages"] and scheme not in SYNTH_SCHEMES:
         _fail(where, f"stage synth: fuzzymemo synth builds the {' and '.join(SYNTH_SCHEMES)} tiles, not {scheme}")
