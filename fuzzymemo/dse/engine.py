@@ -117,8 +117,8 @@ def _client(scheduler: str, workers: int | None):
                                silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
-        return Client(scheduler, timeout="20s"), None
-    except (OSError, TimeoutError) as e:
+        return Client(scheduler, timeout="10s"), None
+    except (OSError, TimeoutError, ValueError) as e:
         raise OSError(f"cannot connect to the Dask scheduler at {scheduler}: {e}") from None
 
 
@@ -132,14 +132,15 @@ def explore(space: Space, out: Path, scheduler: str = LOCAL, workers: int | None
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     pending = [p for p in space.points if records.get(p["id"], {}).get("status") != "ok"]
     skipped = len(space.points) - len(pending)
-    write_json(out, results_document(space, records, started))
     progress = progress or Progress(len(space.points), skipped)
     if skipped:
         log.info(f"{skipped} of {len(space.points)} points already done in {out}: skipped")
     if not pending:
+        write_json(out, results_document(space, records, started))
         return results_document(space, records, started)
     client, cluster = _client(scheduler, workers)
     try:
+        write_json(out, results_document(space, records, started))
         n = len(client.scheduler_info().get("workers", {}))
         log.info(f"{len(pending)} of {len(space.points)} points to run on {n} Dask worker{'s' if n != 1 else ''} "
                  f"({'a local cluster' if cluster is not None else scheduler})")
