@@ -289,3 +289,20 @@ def test_progress_bar_and_lines():
         logger.removeHandler(handler)
         logger.setLevel(old)
     assert seen and "digits crew: FAILED (boom)" in seen[0] and "1/2 points, 1 failed" in seen[0]
+
+
+def test_a_scheduler_started_separately(tmp_path, capsys):
+    """--scheduler ADDRESS: the points run on a cluster the command did not start (here a LocalCluster of
+    the test's own; `dask scheduler` / `dask worker` in docs/dse.md); --workers does not go with it."""
+    from dask.distributed import LocalCluster
+
+    space, out = _space(tmp_path, GOOD), tmp_path / "res.json"
+    assert main(["dse", str(space), "--json", str(out), "--scheduler", "foo"]) == 2
+    assert "cannot connect to the Dask scheduler at foo" in capsys.readouterr().err and not out.exists()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert main(["dse", str(space), "--json", str(out), "--scheduler", address, "--workers", "2"]) == 2
+        assert "--workers sizes the local cluster" in capsys.readouterr().err
+        assert main(["dse", str(space), "--json", str(out), "--scheduler", address]) == 0
+        assert f"on 1 Dask worker ({address})" in capsys.readouterr().err
+    assert json.loads(out.read_text())["counts"]["done"] == 2
