@@ -269,6 +269,8 @@ def rtl_stage(point: dict, cal: Calibration | None, work: Path) -> dict:
     argv = rtl_argv(point, cal_file, json_file)
     status, _ = _quiet_call(_parse(argv))
     r = json.loads(json_file.read_text())
+    if cal_file is not None and str(cal_file) in str(r.get("threshold_source", "")):
+        r["threshold_source"] = "the golden stage's calibration (CAL.json)"
     scheme = point["scheme"]
     shown = {str(json_file): "RUN.json", str(cal_file): "CAL.json"}
     out = {"command": "fuzzymemo " + " ".join(shown.get(a, a) for a in argv),
