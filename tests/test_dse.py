@@ -47,8 +47,6 @@ def _space(tmp_path, text: str, name: str = "space.toml"):
     (GOOD.replace('"memo"', '"delta"'), "predictor belongs to the memo scheme, not delta"),
     (GOOD.replace('predictor = "bnn"\n', "").replace('"memo"', '"delta"').replace("[0.1, 0.3]", "[1.5]"),
      "theta_x) must be an integer >= 0"),
-    (GOOD.replace('predictor = "bnn"\n', "").replace('"memo"', '"similarity"').replace("[0.1, 0.3]", "[16]")
-     + "stages = ['golden', 'rtl']\n", "the similarity scheme has no tile dataflow"),
     (GOOD + "[pareto]\nobjectives = ['fastest']\n", "an objective is \"min STAGE.METRIC\""),
     (GOOD + "[pareto]\nobjectives = ['min rtl.cycles']\n", "objective rtl.cycles: no point runs that stage"),
     ("[source]\nworkload = 'digits'\n", "no [[sweep]] table"),
