@@ -65,8 +65,8 @@ def detector_phases(params: TileParams, sequences: int, seed: int, max_steps: in
     step's state update writes). Values: random, repeated from the last step, or close to it (thresholds
     are crossed both ways)."""
     rng, fmt = random.Random(seed), params.config.act
-    I, H = params.input_size, params.hidden
-    last = {"x": [0] * I, "h": [0] * H}
+    n_in, H = params.input_size, params.hidden
+    last = {"x": [0] * n_in, "h": [0] * H}
 
     def values(n, prev):
         mode = rng.random()
@@ -87,7 +87,7 @@ def detector_phases(params: TileParams, sequences: int, seed: int, max_steps: in
     phases, x_bank, h_bank = [], rng.randrange(2), rng.randrange(2)
     for _ in range(sequences):
         slot, steps = rng.randrange(params.slots), rng.randint(1, max_steps)
-        n_x = I if rng.random() < 0.7 else rng.randint(1, I)
+        n_x = n_in if rng.random() < 0.7 else rng.randint(1, n_in)
         theta = rng.choice([0, 1, rng.randint(0, 20), rng.randint(0, 255)]) | (
             rng.choice([0, 1, rng.randint(0, 20), rng.randint(0, 255)]) << THETA_PART_BITS)
         wr = []

@@ -22,8 +22,16 @@ from hw.delta_emit import DeltaEmitter
 from hw.delta_engine import DeltaEngine
 from hw.tile_memories import MemId
 from hw.tile_params import TileParams
-from sim.delta_vectors import (EmitterHarness, EngineHarness, detector_phases, detector_reference, emitter_reference,
-                               quantizer_values, random_accumulators, weight_words)
+from sim.delta_vectors import (
+    EmitterHarness,
+    EngineHarness,
+    detector_phases,
+    detector_reference,
+    emitter_reference,
+    quantizer_values,
+    random_accumulators,
+    weight_words,
+)
 from sim.unit_vectors import CONFIGS
 
 # ------------------------------------------------------------------------------------------- detector
@@ -176,7 +184,8 @@ def test_detector_similarity_first_delta():
         assert ctx.get(dut.h_first_delta) == 0
         for part, r in enumerate(regs):   # slot 1, part `part`
             for k, name in enumerate(("lo", "m", "g", "levels", "q0", "e0")):
-                ctx.set(dut.wr.payload, {"mem": MemId.PREDICTOR, "addr": (1 * 2 + part) * 6 + k, "data": r[name] & 0xFFFFFFFF})
+                word = {"mem": MemId.PREDICTOR, "addr": (1 * 2 + part) * 6 + k, "data": r[name] & 0xFFFFFFFF}
+                ctx.set(dut.wr.payload, word)
                 ctx.set(dut.wr.valid, 1)
                 await ctx.tick()
         ctx.set(dut.wr.valid, 0)
@@ -213,13 +222,13 @@ ENGINE_CASES = [  # (cell, config, input_size, hidden, slots, lanes, seed)
 def _engine_steps(params, rng, steps, slot, similarity_e0=0, banks=None):
     """Steps of an engine test: per step the controls and the change entries (index order, every input,
     ``changed`` for a random subset, delta = new - old effective value), and the effective inputs e after it."""
-    fmt, I, H = params.config.act, params.input_size, params.hidden
-    e = {"x": [0] * I, "h": [0] * H}
+    fmt, n_in, H = params.config.act, params.input_size, params.hidden
+    e = {"x": [0] * n_in, "h": [0] * H}
     out, (x_bank, h_bank) = [], banks or (rng.randrange(2), rng.randrange(2))
     for t in range(steps):
         first = t == 0
         entries = {}
-        for lane, n in (("x", I), ("h", H)):
+        for lane, n in (("x", n_in), ("h", H)):
             p_change = rng.choice([0.0, 0.3, 1.0, rng.random()])
             lst = []
             for i in range(n):
