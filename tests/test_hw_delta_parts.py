@@ -87,27 +87,33 @@ def run_detector(dut, phases, seed, gap):
                 ctx.set(dut.wr.valid, 1)
                 await tick()
             ctx.set(dut.wr.valid, 0)
+            # seq_start alone, or with the sequence's first x element (which is then compared in full too)
+            with_first = ph["seq_start"] and rng.random() < 0.5
             if ph["seq_start"]:
                 ctx.set(dut.theta, ph["theta"])
                 ctx.set(dut.slot, ph["slot"])
                 ctx.set(dut.seq_start, 1)
-                await tick()
-                ctx.set(dut.seq_start, 0)
-                ctx.set(dut.theta, rng.randrange(1 << 16))   # sampled at seq_start only
-                ctx.set(dut.slot, rng.randrange(ph["slot"] + 1))
+                if not with_first:
+                    await tick()
+                    ctx.set(dut.seq_start, 0)
             for name in ("first_step", "last_step", "x_bank", "h_bank"):
                 ctx.set(getattr(dut, name), ph[name])
             got = {"x": [], "h": []}
             xs, hs = list(enumerate(ph["x"])), list(enumerate(ph["h"]))
             while xs or hs:
                 for lane, items, port in (("x", xs, dut.x), ("h", hs, dut.h)):
-                    send = bool(items) and rng.random() >= gap
+                    send = bool(items) and (rng.random() >= gap or (with_first and lane == "x"))
                     if send:
                         i, v = items.pop(0)
                         ctx.set(port.payload, {"data": v, "index": i, "last": int(not items)})
                         sent[lane].append(cycle)
                     ctx.set(port.valid, send)
                 await tick()
+                if ph["seq_start"]:
+                    ctx.set(dut.seq_start, 0)
+                    ctx.set(dut.theta, rng.randrange(1 << 16))   # sampled at seq_start only
+                    ctx.set(dut.slot, rng.randrange(ph["slot"] + 1))
+                with_first = False
             ctx.set(dut.x.valid, 0)
             ctx.set(dut.h.valid, 0)
             for _ in range(rng.choice([1, 1, 2, 5])):
@@ -229,7 +235,7 @@ def _engine_steps(params, rng, steps, slot, similarity_e0=0, banks=None):
         first = t == 0
         entries = {}
         for lane, n in (("x", n_in), ("h", H)):
-            p_change = rng.choice([0.0, 0.3, 1.0, rng.random()])
+            p_change = 0.0 if t == 2 else rng.choice([0.0, 0.3, 1.0, rng.random()])   # step 2: empty groups
             lst = []
             for i in range(n):
                 old = 0 if first and lane == "x" else e[lane][i]
@@ -253,8 +259,9 @@ def _engine_steps(params, rng, steps, slot, similarity_e0=0, banks=None):
 
 
 def run_engine(harness, steps, seed):
-    """Step t's entries go in (random gaps, x and h interleaved) during step t-1 (the other banks), then
-    ``step_start``; records the cycles after ``step_start`` at which ``groups_done`` rises, the
+    """Step t's entries go in (random gaps, x and h interleaved) during step t-1 (the other banks), the last
+    of each part with ``step_start`` (the detector's result of a step's last input); records the cycles
+    after ``step_start`` at which ``groups_done`` rises, the
     ``count_corrections`` / ``count_first_h`` cycles, and the accumulators (read through ``acc_x`` / ``acc_h``
     once every group is done); then ``step_reset``."""
     rng, dut, p, results = random.Random(seed), harness, harness.params, []
@@ -273,15 +280,26 @@ def run_engine(harness, steps, seed):
 
     async def bench(ctx):
         NG = p.neuron_groups
-        await send(ctx, steps[0]["entries"])
+        def split(entries):   # the last entry of each part goes in with the step's step_start
+            return {k: list(v[:-1]) for k, v in entries.items()}, {k: v[-1] for k, v in entries.items()}
+
+        pending, held = split(steps[0]["entries"])
+        await send(ctx, pending)
         for t, st in enumerate(steps):
             for name in ("first_step", "read_bank", "h_bank", "slot", "h_first_delta"):
                 ctx.set(getattr(dut, name), st[name])
+            for lane, port in (("x", dut.x_changes), ("h", dut.h_changes)):
+                ctx.set(port.payload, held[lane])
+                ctx.set(port.valid, 1)
             ctx.set(dut.step_start, 1)
             await ctx.tick()
             ctx.set(dut.step_start, 0)
-            nxt = list((steps[t + 1]["entries"] if t + 1 < len(steps) else {"x": [], "h": []}).items())
-            pending = {k: list(v) for k, v in nxt}
+            ctx.set(dut.x_changes.valid, 0)
+            ctx.set(dut.h_changes.valid, 0)
+            if t + 1 < len(steps):
+                pending, held = split(steps[t + 1]["entries"])
+            else:
+                pending = {"x": [], "h": []}
             cycle, rises, corrections, first_h, done = 1, [], 0, 0, 0
             while done < NG or pending["x"] or pending["h"]:
                 for lane, port in (("x", dut.x_changes), ("h", dut.h_changes)):
