@@ -18,7 +18,8 @@ from typing import Any
 
 from golden_model.schemes.registry import check_names
 
-__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "tile_predictors", "tile_front_end"]
+__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "plain_outputs", "tile_predictors",
+           "tile_front_end"]
 
 
 @dataclass(frozen=True)
@@ -309,89 +310,8 @@ register("low_rank_scorer", _low_rank_scorer,
 
 
 # The CREW blocks (docs/crew.md, *Hardware*): the adder lanes over product banks and the product stage.
-# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts; the product stage's output too).
-
-def _crew_sum(o):
-    from .checks import config_from_options
-    from .crew_sum import CrewSumUnit
-    from .tile_params import CrewShape
-    from .top import ReadyPorts
-    return ReadyPorts(CrewSumUnit(o["lanes"], o["max_inputs"], config_from_options(o),
-                                  CrewShape(o["unique_max"], o["multipliers"]), o["rows"]))
-
-
-def _crew_products(o):
-    from amaranth.hdl import Module
-    from amaranth.lib import stream, wiring
-
-    from .checks import config_from_options
-    from .crew_products import ProductStage
-    from .tile_params import CrewShape, TileParams
-    from .top import ReadyPorts
-
-    params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
-                        lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}),
-                        crew=CrewShape(o["unique_max"], o["multipliers"]))
-    stage = ProductStage(params)
-
-    class PlainWrites(wiring.Component):
-        """The stage with its always-ready output ``writes`` as a plain stream (``ready`` unused)."""
-
-        def __init__(self):
-            members = dict(stage.signature.members)
-            members["writes"] = wiring.Out(stream.Signature(members["writes"].signature.members["payload"].shape))
-            super().__init__(members)
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.stage = stage
-            for name, member in stage.signature.members.items():
-                outer, inner = getattr(self, name), getattr(stage, name)
-                if name == "writes":
-                    m.d.comb += [outer.valid.eq(inner.valid), outer.payload.eq(inner.payload)]
-                elif member.is_port:
-                    m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
-                else:
-                    wiring.connect(m, wiring.flipped(outer), inner)
-            return m
-
-    return ReadyPorts(PlainWrites())
-
-
-register("crew_sum", _crew_sum, "CREW adder lanes: L products fetched by index from per-lane product banks, summed",
-         opt("lanes", int, 8, "L, adder lanes"),
-         opt("max_inputs", int, 256, "N_max, longest neuron row (sets the accumulator width)"),
-         opt("multipliers", int, 2, "M, products written per cycle (divides L)"),
-         opt("unique_max", int, 16, "U_max, most unique weights of an input"),
-         opt("rows", int, 8, "rows of a neuron (KX + KH)"), *_FORMATS,
-         lint_configs=({"lanes": 1, "max_inputs": 1, "multipliers": 1, "unique_max": 1, "rows": 1, **_NARROW},
-                       {"lanes": 6, "max_inputs": 100, "multipliers": 3, "unique_max": 37, "rows": 17, **_WIDE}))
-register("crew_products", _crew_products,
-         "CREW product stage: each input of the step times its unique weights, M products per cycle",
-         opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
-         opt("input_size", int, 8, "I_max, largest per-step input of any slot"),
-         opt("hidden", int, 8, "H, hidden size"),
-         opt("slots", int, 1, "layer-directions whose tables the stage holds"),
-         opt("lanes", int, 4, "L, adder lanes"),
-         opt("multipliers", int, 2, "M, multipliers (divides L)"),
-         opt("unique_max", int, 16, "U_max, most unique weights of an input"),
-         *(Option(**{**o.__dict__, "name": "cell_format"}) if o.name == "cell" else o for o in _FORMATS),
-         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, "multipliers": 1, "unique_max": 1,
-                        **{("cell_format" if k == "cell" else k): v for k, v in _NARROW.items()}},
-                       {"cell": "lstm", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 6, "multipliers": 3,
-                        "unique_max": 40, **{("cell_format" if k == "cell" else k): v for k, v in _WIDE.items()}}))
-
-
-# The delta-tile blocks (docs/delta.md, *Hardware*): change detector, correction engine, emitter. Always-ready
-# input streams are plain ones (hw.top.ReadyPorts), always-ready output streams plain ones too (ready unused).
-
-def _delta_params(o, similarity=False):
-    from .checks import config_from_options
-    from .tile_params import TileParams
-    return TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
-                      lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}), delta=True,
-                      similarity=similarity)
-
+# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts; outputs, as the product stage's, by
+# plain_outputs).
 
 def plain_outputs(block):
     """``block`` with each always-ready output stream as a plain one (``ready`` an unused input), every
@@ -428,6 +348,62 @@ def plain_outputs(block):
             return m
 
     return PlainOutputs()
+
+
+def _crew_sum(o):
+    from .checks import config_from_options
+    from .crew_sum import CrewSumUnit
+    from .tile_params import CrewShape
+    from .top import ReadyPorts
+    return ReadyPorts(CrewSumUnit(o["lanes"], o["max_inputs"], config_from_options(o),
+                                  CrewShape(o["unique_max"], o["multipliers"]), o["rows"]))
+
+
+def _crew_products(o):
+    from .checks import config_from_options
+    from .crew_products import ProductStage
+    from .tile_params import CrewShape, TileParams
+    from .top import ReadyPorts
+
+    params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
+                        lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}),
+                        crew=CrewShape(o["unique_max"], o["multipliers"]))
+    return ReadyPorts(plain_outputs(ProductStage(params)))   # its always-ready output writes as a plain stream
+
+
+register("crew_sum", _crew_sum, "CREW adder lanes: L products fetched by index from per-lane product banks, summed",
+         opt("lanes", int, 8, "L, adder lanes"),
+         opt("max_inputs", int, 256, "N_max, longest neuron row (sets the accumulator width)"),
+         opt("multipliers", int, 2, "M, products written per cycle (divides L)"),
+         opt("unique_max", int, 16, "U_max, most unique weights of an input"),
+         opt("rows", int, 8, "rows of a neuron (KX + KH)"), *_FORMATS,
+         lint_configs=({"lanes": 1, "max_inputs": 1, "multipliers": 1, "unique_max": 1, "rows": 1, **_NARROW},
+                       {"lanes": 6, "max_inputs": 100, "multipliers": 3, "unique_max": 37, "rows": 17, **_WIDE}))
+register("crew_products", _crew_products,
+         "CREW product stage: each input of the step times its unique weights, M products per cycle",
+         opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
+         opt("input_size", int, 8, "I_max, largest per-step input of any slot"),
+         opt("hidden", int, 8, "H, hidden size"),
+         opt("slots", int, 1, "layer-directions whose tables the stage holds"),
+         opt("lanes", int, 4, "L, adder lanes"),
+         opt("multipliers", int, 2, "M, multipliers (divides L)"),
+         opt("unique_max", int, 16, "U_max, most unique weights of an input"),
+         *(Option(**{**o.__dict__, "name": "cell_format"}) if o.name == "cell" else o for o in _FORMATS),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, "multipliers": 1, "unique_max": 1,
+                        **{("cell_format" if k == "cell" else k): v for k, v in _NARROW.items()}},
+                       {"cell": "lstm", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 6, "multipliers": 3,
+                        "unique_max": 40, **{("cell_format" if k == "cell" else k): v for k, v in _WIDE.items()}}))
+
+
+# The delta-tile blocks (docs/delta.md, *Hardware*): change detector, correction engine, emitter. Always-ready
+# input streams are plain ones (hw.top.ReadyPorts), always-ready output streams plain ones too (ready unused).
+
+def _delta_params(o, similarity=False):
+    from .checks import config_from_options
+    from .tile_params import TileParams
+    return TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
+                      lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}), delta=True,
+                      similarity=similarity)
 
 
 def _delta_detect(o):

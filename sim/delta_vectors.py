@@ -28,7 +28,7 @@ from hw.tile_memories import MemId
 from hw.tile_params import QUANTIZER_BITS, QUANTIZER_REGISTERS, TileParams
 
 __all__ = ["EmitterHarness", "EngineHarness", "detector_phases", "detector_reference", "emitter_reference",
-           "quantizer_values", "random_accumulators", "weight_words"]
+           "quantizer_values", "quantizer_writes_of", "random_accumulators", "weight_words"]
 
 
 # ------------------------------------------------------------------------------------------- detector
@@ -41,7 +41,8 @@ def quantizer_values(lo: int, hi: int, levels: int, fmt) -> dict:
     return {"lo": lo, "m": m, "g": g, "levels": levels, "q0": q0, "e0": int(intops.linear_dequantize(q0, lo, g, fmt))}
 
 
-def _quantizer_writes(slot: int, regs: list[dict]) -> list[dict]:
+def quantizer_writes_of(slot: int, regs: list[dict]) -> list[dict]:
+    """The ``wr`` payloads of slot ``slot``'s quantizer registers ``regs`` (x part, h part)."""
     n = len(QUANTIZER_REGISTERS)
     return [{"mem": int(MemId.PREDICTOR.value), "addr": (slot * 2 + part) * n + r,
              "data": int(regs[part][name]) & ((1 << QUANTIZER_BITS) - 1)}
@@ -94,7 +95,7 @@ def detector_phases(params: TileParams, sequences: int, seed: int, max_steps: in
         if params.similarity:
             wr = [{"mem": int(MemId.WEIGHT.value), "addr": a, "data": (1 << QUANTIZER_BITS) - 1} for a in range(3)]
             for s in sorted({slot, rng.randrange(params.slots)}):
-                wr += _quantizer_writes(s, [_random_quantizer(rng, fmt) for _ in range(2)])
+                wr += quantizer_writes_of(s, [_random_quantizer(rng, fmt) for _ in range(2)])
         for t in range(steps):
             x = values(n_x, last["x"])
             h = values(H, last["h"])

@@ -29,6 +29,7 @@ from sim.delta_vectors import (
     detector_reference,
     emitter_reference,
     quantizer_values,
+    quantizer_writes_of,
     random_accumulators,
     weight_words,
 )
@@ -188,12 +189,10 @@ def test_detector_similarity_first_delta():
         ctx.set(dut.seq_start, 0)
         await ctx.tick()
         assert ctx.get(dut.h_first_delta) == 0
-        for part, r in enumerate(regs):   # slot 1, part `part`
-            for k, name in enumerate(("lo", "m", "g", "levels", "q0", "e0")):
-                word = {"mem": MemId.PREDICTOR, "addr": (1 * 2 + part) * 6 + k, "data": r[name] & 0xFFFFFFFF}
-                ctx.set(dut.wr.payload, word)
-                ctx.set(dut.wr.valid, 1)
-                await ctx.tick()
+        for word in quantizer_writes_of(1, regs):
+            ctx.set(dut.wr.payload, word)
+            ctx.set(dut.wr.valid, 1)
+            await ctx.tick()
         ctx.set(dut.wr.valid, 0)
         ctx.set(dut.slot, 1)
         ctx.set(dut.seq_start, 1)
