@@ -369,8 +369,10 @@ def test_engine_accumulators_and_slots(case, similarity_e0):
         cx = sum(e["changed"] for e in st["entries"]["x"])
         ch = (hidden if e0 != 0 else 0) if st["first_step"] else sum(e["changed"] for e in st["entries"]["h"])
         slots_per_group = max(1, cx + ch)
-        start = 3 + DeltaEngine.latency   # step_start, the lists settle, the first slot, 3 stages, the write
-        assert got["rises"] == [start + (g + 1) * slots_per_group for g in range(NG)], \
+        # as hw.tile_cycles.delta_step_cycles: slots from ChangeDetector.latency + 1 cycles after step_start,
+        # a group final DeltaEngine.latency + 1 cycles after its last slot
+        first_slot = ChangeDetector.latency + 1
+        assert got["rises"] == [first_slot + (g + 1) * slots_per_group + DeltaEngine.latency + 1 for g in range(NG)], \
             f"step {t}: groups_done rose at {got['rises']}, {slots_per_group} slots per group"
         assert got["corrections"] == NG * (cx + ch)
         assert got["first_h"] == (ch if st["first_step"] else 0)
