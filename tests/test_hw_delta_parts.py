@@ -20,6 +20,7 @@ from amaranth_streams import run
 from hw.delta_detect import ChangeDetector, change_layout
 from hw.delta_emit import DeltaEmitter
 from hw.delta_engine import DeltaEngine
+from hw.tile_issue import TAG_DEPTH
 from hw.tile_memories import MemId
 from hw.tile_params import TileParams
 from sim.delta_vectors import (
@@ -505,6 +506,40 @@ def test_emitter_full_throughput_and_latency(case):
 
     run(harness, bench)
     assert cycles == list(range(DeltaEmitter.latency, DeltaEmitter.latency + n))
+
+
+@pytest.mark.parametrize("case", EMIT_CASES[1:3], ids=[f"{c[0]}-L{c[5]}" for c in EMIT_CASES[1:3]])
+def test_emitter_tags_held(case):
+    """``tags`` not ready, ``o`` ready: at most TAG_DEPTH results leave (the tag FIFO's room); once
+    ``tags`` is ready every result and tag follows, in order."""
+    params, harness, mems = _emit_setup(case)
+    dut, n = harness, params.neurons + (params.hidden if params.cell == "gru" else 0)
+    want, want_tags = emitter_reference(params, *mems, 0)
+    res, tags = [], []
+
+    async def bench(ctx):
+        ctx.set(dut.slot, 0)
+        ctx.set(dut.seq_start, 1)
+        await ctx.tick()
+        ctx.set(dut.seq_start, 0)
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.groups_done, params.neuron_groups)
+        for _ in range(40):
+            _, _, ov, op = await ctx.tick().sample(dut.o.valid, dut.o.payload)
+            if ov:
+                res.append({"acc": int(op.acc), "preact": int(op.preact)})
+        assert len(res) == min(n, TAG_DEPTH), f"{len(res)} results with the tags held, the FIFO holds {TAG_DEPTH}"
+        ctx.set(dut.tags.ready, 1)
+        for _ in range(4 * n + 20):
+            _, _, ov, op, tv, tp = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.tags.valid, dut.tags.payload)
+            if ov:
+                res.append({"acc": int(op.acc), "preact": int(op.preact)})
+            if tv:
+                tags.append({"g": int(tp.g), "part": int(tp.part), "j": int(tp.j)})
+
+    run(harness, bench)
+    assert res == want
+    assert tags == want_tags
 
 
 # -------------------------------------------------------------------------------------------- parameters
