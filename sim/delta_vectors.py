@@ -28,7 +28,8 @@ from hw.tile_memories import MemId
 from hw.tile_params import QUANTIZER_BITS, QUANTIZER_REGISTERS, TileParams
 
 __all__ = ["EmitterHarness", "EngineHarness", "detector_phases", "detector_reference", "emitter_reference",
-           "quantizer_values", "quantizer_writes_of", "random_accumulators", "weight_words"]
+           "emitter_steps", "quantizer_values", "quantizer_writes_of", "random_accumulators", "result_groups",
+           "weight_words"]
 
 
 # ------------------------------------------------------------------------------------------- detector
@@ -280,3 +281,24 @@ def emitter_reference(params: TileParams, acc_x, acc_h, bias: list[int], bias_hn
             results.append({"acc": acc, "preact": int(intops.to_preact(acc, cfg.acc_frac, cfg.preact))})
             tags.append({"g": g, "part": part, "j": j})
     return results, tags
+
+
+def result_groups(params: TileParams) -> list[int]:
+    """The group of each result of a step, in order (the GRU candidate has two results)."""
+    out = []
+    for n in range(params.neurons):
+        out += [n // params.lanes] * (2 if params.cell == "gru" and n % params.gates == 2 else 1)
+    return out
+
+
+def emitter_steps(params: TileParams, mems: tuple, count: int, rng: random.Random) -> list[dict]:
+    """``count`` steps of an emitter test over the memories ``mems`` (:func:`random_accumulators`): each
+    ``{seq_start, slot, results, tags}`` (a new sequence, with a random slot, on step 0 and at random;
+    the expected results and tags of :func:`emitter_reference`)."""
+    steps = []
+    for k in range(count):
+        seq = k == 0 or rng.random() < 0.5
+        slot = rng.randrange(params.slots) if seq else steps[-1]["slot"]
+        results, tags = emitter_reference(params, *mems, slot)
+        steps.append({"seq_start": int(seq), "slot": slot, "results": results, "tags": tags})
+    return steps

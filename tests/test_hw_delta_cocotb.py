@@ -23,8 +23,9 @@ from sim.delta_vectors import (
     EmitterHarness,
     detector_phases,
     detector_reference,
-    emitter_reference,
+    emitter_steps,
     random_accumulators,
+    result_groups,
 )
 from sim.runner import Design, pytest_simulators, run
 from sim.unit_vectors import config_by_name
@@ -68,15 +69,7 @@ def _emitter_case(case: tuple):
                         config=config_by_name(cfg), delta=True)
     rng = random.Random(seed)
     mems = random_accumulators(params, rng)
-    steps = []
-    for k in range(4):
-        seq = k == 0 or rng.random() < 0.5
-        slot = rng.randrange(slots) if seq else steps[-1]["slot"]
-        results, tags = emitter_reference(params, *mems, slot)
-        steps.append({"seq_start": int(seq), "slot": slot, "results": results, "tags": tags})
-    groups = []
-    for n in range(params.neurons):
-        groups += [n // lanes] * (2 if cell == "gru" and n % params.gates == 2 else 1)
+    steps, groups = emitter_steps(params, mems, 4, rng), result_groups(params)
     design = Design.from_component(EmitterHarness(params, *mems), name="delta_emit", config={"case": list(case)})
     return design, params, steps, groups
 

@@ -29,9 +29,11 @@ from sim.delta_vectors import (
     detector_phases,
     detector_reference,
     emitter_reference,
+    emitter_steps,
     quantizer_values,
     quantizer_writes_of,
     random_accumulators,
+    result_groups,
     weight_words,
 )
 from sim.unit_vectors import CONFIGS
@@ -413,8 +415,7 @@ def run_emitter(harness, steps, seed, stall, group_gap):
                 await ctx.tick()
                 ctx.set(dut.seq_start, 0)
                 ctx.set(dut.slot, rng.randrange(p.slots))
-            n = st["count"]
-            groups = _result_groups(p)
+            n, groups = len(st["results"]), result_groups(p)
             res, tags, done, cycle, first_out = [], [], 0, 0, None
             while len(res) < n or len(tags) < n:
                 if done < p.neuron_groups and rng.random() >= group_gap:
@@ -449,35 +450,27 @@ def run_emitter(harness, steps, seed, stall, group_gap):
     return out
 
 
-def _result_groups(params):
-    """The group of each result of a step, in order (the GRU candidate has two)."""
-    out = []
-    for n in range(params.neurons):
-        out += [n // params.lanes] * (2 if params.cell == "gru" and n % params.gates == 2 else 1)
-    return out
-
-
-def _emit_steps(params, rng, count):
-    steps = []
-    for k in range(count):
-        seq = k == 0 or rng.random() < 0.5
-        slot = rng.randrange(params.slots) if seq else steps[-1]["slot"]
-        steps.append({"seq_start": int(seq), "slot": slot,
-                      "count": params.neurons + (params.hidden if params.cell == "gru" else 0)})
-    return steps
-
-
 @pytest.mark.parametrize("case", EMIT_CASES, ids=[f"{c[0]}-{c[1]}-I{c[2]}-H{c[3]}-slots{c[4]}-L{c[5]}"
                                                   for c in EMIT_CASES])
 def test_emitter_backpressure(case):
     params, harness, mems = _emit_setup(case)
-    steps = _emit_steps(params, random.Random(case[-1]), 4)
+    steps = emitter_steps(params, mems, 4, random.Random(case[-1]))
     got = run_emitter(harness, steps, seed=case[-1], stall=0.4, group_gap=0.7)
     for k, (st, g) in enumerate(zip(steps, got, strict=True)):
-        results, tags = emitter_reference(params, *mems, st["slot"])
-        bad = [(i, w, r) for i, (w, r) in enumerate(zip(results, g["results"], strict=True)) if w != r]
+        bad = [(i, w, r) for i, (w, r) in enumerate(zip(st["results"], g["results"], strict=True)) if w != r]
         assert not bad, f"step {k} slot {st['slot']}: {len(bad)} results differ; first (n, want, got) {bad[:4]}"
-        assert g["tags"] == tags, f"step {k}: tags differ"
+        assert g["tags"] == st["tags"], f"step {k}: tags differ"
+
+
+async def _all_done(ctx, dut, tags_ready):
+    """A sequence of slot 0 starts, every group is done, ``o`` ready (``tags`` as given)."""
+    ctx.set(dut.slot, 0)
+    ctx.set(dut.seq_start, 1)
+    await ctx.tick()
+    ctx.set(dut.seq_start, 0)
+    ctx.set(dut.o.ready, 1)
+    ctx.set(dut.tags.ready, tags_ready)
+    ctx.set(dut.groups_done, dut.params.neuron_groups)
 
 
 @pytest.mark.parametrize("case", EMIT_CASES[:3], ids=[f"{c[0]}-L{c[5]}" for c in EMIT_CASES[:3]])
@@ -489,13 +482,7 @@ def test_emitter_full_throughput_and_latency(case):
     cycles = []
 
     async def bench(ctx):
-        ctx.set(dut.slot, 0)
-        ctx.set(dut.seq_start, 1)
-        await ctx.tick()
-        ctx.set(dut.seq_start, 0)
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.tags.ready, 1)
-        ctx.set(dut.groups_done, params.neuron_groups)
+        await _all_done(ctx, dut, tags_ready=1)
         cycle = 0
         while len(cycles) < n:
             _, _, ov = await ctx.tick().sample(dut.o.valid)
@@ -518,12 +505,7 @@ def test_emitter_tags_held(case):
     res, tags = [], []
 
     async def bench(ctx):
-        ctx.set(dut.slot, 0)
-        ctx.set(dut.seq_start, 1)
-        await ctx.tick()
-        ctx.set(dut.seq_start, 0)
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.groups_done, params.neuron_groups)
+        await _all_done(ctx, dut, tags_ready=0)
         for _ in range(40):
             _, _, ov, op = await ctx.tick().sample(dut.o.valid, dut.o.payload)
             if ov:
