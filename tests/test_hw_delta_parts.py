@@ -208,6 +208,29 @@ def test_detector_similarity_first_delta():
     run(dut, bench)
 
 
+@pytest.mark.parametrize("cell,layers,levels", [("lstm", 1, 16), ("gru", 2, (5, 200))])
+def test_quantizer_writes_match_the_tile_image(cell, layers, levels):
+    """The registers these tests write (sim.delta_vectors.quantizer_writes_of) are the words
+    hw.tile_image.quantizer_writes makes from a golden SimilarityPolicy (layout and values)."""
+    from support import normal_network
+
+    from golden_model.delta import SimilarityPolicy
+    from golden_model.fixed_model import FixedPointNetwork
+    from hw.tile_image import quantizer_writes
+
+    fixed = FixedPointNetwork(normal_network(cell, 3, 4, layers=layers, seed=9))
+    params = TileParams.for_network(fixed, lanes=2, delta=True, similarity=True)
+    fmt = params.config.act
+    per_layer = list(levels) if isinstance(levels, tuple) else [levels] * layers
+    ours = []
+    for slot in range(params.slots):
+        lv = min(per_layer[slot // fixed.net.num_directions], fmt.max_int - fmt.min_int + 1)
+        ours += quantizer_writes_of(slot, [quantizer_values(fmt.min_int, fmt.max_int, lv, fmt)] * 2)
+    theirs = [dict(w, mem=int(MemId(w["mem"]).value)) for w in
+              quantizer_writes(params, fixed, SimilarityPolicy(levels=levels if layers == 1 else list(levels)))]
+    assert ours == theirs
+
+
 def test_detector_layouts():
     params = TileParams(cell="lstm", input_size=5, hidden=3, lanes=2, delta=True)
     det = ChangeDetector(params)
