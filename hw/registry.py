@@ -18,7 +18,8 @@ from typing import Any
 
 from golden_model.schemes.registry import check_names
 
-__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "tile_predictors", "tile_front_end"]
+__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "plain_outputs", "tile_predictors",
+           "tile_front_end"]
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,45 @@ register("low_rank_scorer", _low_rank_scorer,
 
 
 # The CREW blocks (docs/crew.md, *Hardware*): the adder lanes over product banks and the product stage.
-# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts; the product stage's output too).
+# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts; outputs, as the product stage's, by
+# plain_outputs).
+
+def plain_outputs(block):
+    """``block`` with each always-ready output stream as a plain one (``ready`` an unused input), every
+    other member passed through: with :class:`hw.top.ReadyPorts` around it, a Verilog top level."""
+    from amaranth.hdl import Module
+    from amaranth.lib import stream, wiring
+
+    def always_ready_out(member):
+        return (member.is_signature and member.flow == wiring.Out and isinstance(member.signature, stream.Signature)
+                and member.signature.always_ready)
+
+    class PlainOutputs(wiring.Component):
+        def __init__(self):
+            members = {}
+            for name, member in block.signature.members.items():
+                if always_ready_out(member):
+                    member = wiring.Out(stream.Signature(member.signature.members["payload"].shape))
+                members[name] = member
+            if hasattr(block, "latency"):
+                self.latency = block.latency
+            super().__init__(members)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.block = block
+            for name, member in block.signature.members.items():
+                outer, inner = getattr(self, name), getattr(block, name)
+                if always_ready_out(member):
+                    m.d.comb += [outer.valid.eq(inner.valid), outer.payload.eq(inner.payload)]
+                elif member.is_port:
+                    m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
+                else:
+                    wiring.connect(m, wiring.flipped(outer), inner)
+            return m
+
+    return PlainOutputs()
+
 
 def _crew_sum(o):
     from .checks import config_from_options
@@ -321,9 +360,6 @@ def _crew_sum(o):
 
 
 def _crew_products(o):
-    from amaranth.hdl import Module
-    from amaranth.lib import stream, wiring
-
     from .checks import config_from_options
     from .crew_products import ProductStage
     from .tile_params import CrewShape, TileParams
@@ -332,30 +368,7 @@ def _crew_products(o):
     params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
                         lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}),
                         crew=CrewShape(o["unique_max"], o["multipliers"]))
-    stage = ProductStage(params)
-
-    class PlainWrites(wiring.Component):
-        """The stage with its always-ready output ``writes`` as a plain stream (``ready`` unused)."""
-
-        def __init__(self):
-            members = dict(stage.signature.members)
-            members["writes"] = wiring.Out(stream.Signature(members["writes"].signature.members["payload"].shape))
-            super().__init__(members)
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.stage = stage
-            for name, member in stage.signature.members.items():
-                outer, inner = getattr(self, name), getattr(stage, name)
-                if name == "writes":
-                    m.d.comb += [outer.valid.eq(inner.valid), outer.payload.eq(inner.payload)]
-                elif member.is_port:
-                    m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
-                else:
-                    wiring.connect(m, wiring.flipped(outer), inner)
-            return m
-
-    return ReadyPorts(PlainWrites())
+    return ReadyPorts(plain_outputs(ProductStage(params)))   # its always-ready output writes as a plain stream
 
 
 register("crew_sum", _crew_sum, "CREW adder lanes: L products fetched by index from per-lane product banks, summed",
@@ -380,3 +393,66 @@ register("crew_products", _crew_products,
                         **{("cell_format" if k == "cell" else k): v for k, v in _NARROW.items()}},
                        {"cell": "lstm", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 6, "multipliers": 3,
                         "unique_max": 40, **{("cell_format" if k == "cell" else k): v for k, v in _WIDE.items()}}))
+
+
+# The delta-tile blocks (docs/delta.md, *Hardware*): change detector, correction engine, emitter. Always-ready
+# input streams are plain ones (hw.top.ReadyPorts), always-ready output streams plain ones too (ready unused).
+
+def _delta_params(o, similarity=False):
+    from .checks import config_from_options
+    from .tile_params import TileParams
+    return TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
+                      lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}), delta=True,
+                      similarity=similarity)
+
+
+def _delta_detect(o):
+    from .delta_detect import ChangeDetector
+    from .top import ReadyPorts
+    return ReadyPorts(plain_outputs(ChangeDetector(_delta_params(o, similarity=o["form"] == "similarity"))))
+
+
+def _delta_engine(o):
+    from .delta_engine import DeltaEngine
+    from .top import ReadyPorts
+    return ReadyPorts(DeltaEngine(_delta_params(o)))
+
+
+def _delta_emit(o):
+    from .delta_emit import DeltaEmitter
+    return DeltaEmitter(_delta_params(o))
+
+
+def _delta_options():
+    return (opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
+            opt("input_size", int, 8, "I_max, largest per-step input of any slot"),
+            opt("hidden", int, 8, "H, hidden size"),
+            opt("slots", int, 1, "layer-directions the tile holds"),
+            opt("lanes", int, 4, "L, neurons a changed input updates per cycle"),
+            *(Option(**{**o.__dict__, "name": "cell_format"}) if o.name == "cell" else o for o in _FORMATS))
+
+
+def _delta_formats(formats):
+    return {("cell_format" if k == "cell" else k): v for k, v in formats.items()}
+
+
+register("delta_detect", _delta_detect,
+         "Delta change detector: each x and h element against its reference (delta) or level (similarity)",
+         *_delta_options(),
+         opt("form", str, "delta", "delta (references, thresholds) or similarity (quantizer levels)",
+             choices=("delta", "similarity")),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
+                       {"form": "similarity", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
+                       {"form": "similarity", "cell": "gru", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 6,
+                        **_delta_formats(_WIDE)}))
+register("delta_engine", _delta_engine,
+         "Delta correction engine: per group of L neurons, the accumulators corrected by the changed inputs",
+         *_delta_options(),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
+                       {"cell": "gru", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 5, **_delta_formats(_WIDE)}))
+register("delta_emit", _delta_emit,
+         "Delta emitter: the corrected accumulators out as dot-product results and tags, in issue order",
+         *_delta_options(),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
+                       {"cell": "gru", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 5, **_delta_formats(_WIDE)},
+                       {"cell": "lstm", "input_size": 2, "hidden": 3, "slots": 2, "lanes": 7}))
