@@ -18,7 +18,7 @@ from typing import Any
 
 from golden_model.schemes.registry import check_names
 
-__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "plain_outputs", "tile_predictors",
+__all__ = ["Option", "Block", "opt", "register", "names", "get", "build", "BLOCKS", "tile_predictors",
            "tile_front_end"]
 
 
@@ -310,45 +310,7 @@ register("low_rank_scorer", _low_rank_scorer,
 
 
 # The CREW blocks (docs/crew.md, *Hardware*): the adder lanes over product banks and the product stage.
-# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts; outputs, as the product stage's, by
-# plain_outputs).
-
-def plain_outputs(block):
-    """``block`` with each always-ready output stream as a plain one (``ready`` an unused input), every
-    other member passed through: with :class:`hw.top.ReadyPorts` around it, a Verilog top level."""
-    from amaranth.hdl import Module
-    from amaranth.lib import stream, wiring
-
-    def always_ready_out(member):
-        return (member.is_signature and member.flow == wiring.Out and isinstance(member.signature, stream.Signature)
-                and member.signature.always_ready)
-
-    class PlainOutputs(wiring.Component):
-        def __init__(self):
-            members = {}
-            for name, member in block.signature.members.items():
-                if always_ready_out(member):
-                    member = wiring.Out(stream.Signature(member.signature.members["payload"].shape))
-                members[name] = member
-            if hasattr(block, "latency"):
-                self.latency = block.latency
-            super().__init__(members)
-
-        def elaborate(self, platform):
-            m = Module()
-            m.submodules.block = block
-            for name, member in block.signature.members.items():
-                outer, inner = getattr(self, name), getattr(block, name)
-                if always_ready_out(member):
-                    m.d.comb += [outer.valid.eq(inner.valid), outer.payload.eq(inner.payload)]
-                elif member.is_port:
-                    m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
-                else:
-                    wiring.connect(m, wiring.flipped(outer), inner)
-            return m
-
-    return PlainOutputs()
-
+# Always-ready streams are exposed as plain ones (hw.top.ReadyPorts, inputs and outputs).
 
 def _crew_sum(o):
     from .checks import config_from_options
@@ -368,7 +330,7 @@ def _crew_products(o):
     params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
                         lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}),
                         crew=CrewShape(o["unique_max"], o["multipliers"]))
-    return ReadyPorts(plain_outputs(ProductStage(params)))   # its always-ready output writes as a plain stream
+    return ReadyPorts(ProductStage(params))
 
 
 register("crew_sum", _crew_sum, "CREW adder lanes: L products fetched by index from per-lane product banks, summed",
@@ -409,7 +371,7 @@ def _delta_params(o, similarity=False):
 def _delta_detect(o):
     from .delta_detect import ChangeDetector
     from .top import ReadyPorts
-    return ReadyPorts(plain_outputs(ChangeDetector(_delta_params(o, similarity=o["form"] == "similarity"))))
+    return ReadyPorts(ChangeDetector(_delta_params(o, similarity=o["form"] == "similarity")))
 
 
 def _delta_engine(o):

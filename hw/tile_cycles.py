@@ -61,11 +61,12 @@ def product_phase(params: TileParams, product_slots: int) -> int:
 def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: int) -> int:
     """Cycles of one step of the delta tile (step start to the next step start) with ``changed_x`` and
     ``changed_h`` changed inputs: the detector has compared them as they arrived; the engine spends
-    max(1, changed) cycles per group of L neurons, a group final ``DeltaEngine.latency`` + 1 cycles after
-    its last slot; the emitter takes one result per cycle (two for a GRU candidate) once its group is final, through its
-    pipeline of ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate's
-    recurrent part waits for its unit's r: :func:`_r_wait`); then the drain through the gate feed,
-    activation, merge, update and the step barrier (docs/delta.md, *Cycle model*)."""
+    max(1, changed) cycles per group of L neurons, a group final (in ``groups_done``)
+    ``DeltaEngine.latency`` + 2 cycles after its last slot is issued; the emitter takes one result per
+    cycle (two for a GRU candidate) once its group is final, through its pipeline of
+    ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate's recurrent part
+    waits for its unit's r: :func:`_r_wait`); then the drain through the gate feed, activation, merge,
+    update and the step barrier (docs/delta.md, *Cycle model*)."""
     G, L, NG = params.gates, params.lanes, params.neuron_groups
     first_header = ChangeDetector.latency + 1   # the engine starts when the step's last inputs are compared
     per_group = max(1, changed_x + changed_h)

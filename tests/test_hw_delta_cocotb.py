@@ -16,7 +16,6 @@ from functools import cache
 import pytest
 
 from hw.delta_detect import ChangeDetector
-from hw.registry import plain_outputs
 from hw.tile_params import TileParams
 from hw.top import ReadyPorts
 from sim.delta_vectors import (
@@ -47,7 +46,7 @@ def _detector_case(case: tuple):
     params = TileParams(cell=cell, input_size=inputs, hidden=hidden, slots=slots, lanes=2,
                         config=config_by_name(cfg), delta=True, similarity=similarity)
     phases = detector_phases(params, sequences=8, seed=seed)
-    top = ReadyPorts(plain_outputs(ChangeDetector(params)))
+    top = ReadyPorts(ChangeDetector(params))
     return Design.from_component(top, name="delta_detect", config={"case": list(case)}), phases, \
         detector_reference(params, phases)
 

@@ -1,6 +1,6 @@
 """cocotb testbench of the delta-tile blocks (run through sim.runner; see tests/test_hw_delta_cocotb.py).
 
-On a :class:`hw.delta_detect.ChangeDetector` (top ``hw.top.ReadyPorts(hw.registry.plain_outputs(...))``,
+On a :class:`hw.delta_detect.ChangeDetector` (top ``hw.top.ReadyPorts(...)``,
 ``testcase="detector_streams"``):
 
 detector_streams  -- per phase of ``params["phases"]`` (:func:`sim.delta_vectors.detector_phases`): its
