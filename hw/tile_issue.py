@@ -35,12 +35,15 @@ def tag_fifo(m, params: TileParams, tags) -> fifo.SyncFIFO:
 
 
 class IssueStage(wiring.Component):
-    """Walks a step's neurons in issue order n = j*G + g. Stage 0 takes the next decision (every neuron
-    is computed without a front end); a hit pushes a token only (one cycle); a miss pushes a token and
-    emits ceil(n_x/L) input beats then ceil(H/L) recurrent beats, back to back, also across neurons
-    (GRU n: the input part ends its own dot product, acc_x with b_in, the recurrent part another, acc_h
-    with b_hn). Stage 1 holds the memory data of the beat (weight row, x row, h row or zero on the first
-    step, bias) and is the ``dot`` stream.
+    """Walks a step's neurons in issue order n = j*G + g. Stage 0 takes one decision per cycle (every
+    neuron is computed without a front end) and pushes its token; hits are free: a hit is taken in the
+    same cycle as a beat of an earlier miss (or in an otherwise idle cycle) and never holds the beats
+    back. A miss goes to the beat counters directly when they are free (its first beat in the cycle of
+    its take), else to a one-entry pending slot (decisions then run one miss ahead; a further miss waits
+    until the pending one starts). The beat counters emit ceil(n_x/L) input beats then ceil(H/L)
+    recurrent beats per miss, back to back, also across neurons (GRU n: the input part ends its own dot
+    product, acc_x with b_in, the recurrent part another, acc_h with b_hn). Stage 1 holds the memory
+    data of the beat (weight row, x row, h row or zero on the first step, bias) and is the ``dot`` stream.
 
     Parameters: ``params`` (:class:`~hw.tile_params.TileParams`), ``predicted`` (a front end decides:
     the ``decision`` input and ``tokens`` output exist).
