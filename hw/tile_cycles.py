@@ -101,23 +101,35 @@ def _r_wait() -> int:
 def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
     order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
-    ``lead + k*interval`` (the front end's ``decision_timing``); the issue takes it when the previous
-    neuron is done (a miss occupies it for ``beats`` cycles, a hit for one); a miss's h leaves
-    ``beats + overhead`` after its issue, a hit's ``hit_tail`` after (token FIFO, merge, update, barrier)."""
+    ``lead + k*interval`` (the front end's ``decision_timing``); the issue takes one decision per cycle
+    (a hit writes its token only, free), a miss once the previous miss has left the pending slot; the
+    beat counters start a miss when the previous one's ``beats`` are out; the merge takes the neurons
+    in order, one per cycle: a miss ``IssueStage.latency`` + dot product + gate feed + activation after
+    its last beat, a hit ``IssueStage.token_latency`` after its take; the step ends ``Merge.latency`` +
+    update + barrier after the last merge."""
     lead, interval = params.front_end.decision_timing(params, n_x)
     beats = neuron_beats(params, n_x)
-    over = step_overhead(params)
-    hit_tail = IssueStage.token_latency + Merge.latency + _update_latency(params) + StepSequencer.latency
-    free, end = 0, 0
+    to_pair = IssueStage.latency + DotProductUnit.latency    # last beat -> its accumulator at the gate feed
+    to_merge = gate_feed_class(params.cell).latency + ActivationUnit.latency
+    tail = Merge.latency + _update_latency(params) + StepSequencer.latency
+    gru = params.cell == "gru"
+    take, start, free, merges = -1, None, None, []   # previous take, previous miss start, beats free at, merges
     for k, miss in enumerate(miss_mask):
-        issue = max(lead + k * interval, free)
+        take = max(lead + k * interval, take + 1)
         if miss:
-            free = issue + beats
-            end = max(end, issue + beats + over)
+            if free is not None:
+                take = max(take, start)                     # the pending slot frees when the previous miss starts
+            start = take if free is None else max(take, free)
+            acc = start + beats - 1 + to_pair
+            # GRU n: the recurrent part waits for the merge to hold the unit's r (the beats behind it wait too)
+            wait = max(0, merges[k - 2] + 1 - acc) if gru and k % 3 == 2 else 0
+            free = start + beats + wait
+            ready = acc + wait + to_merge
         else:
-            free = issue + 1
-            end = max(end, issue + hit_tail)
-    return end
+            ready = take + IssueStage.token_latency
+        merges.append(max(ready, merges[-1] + 1) if merges else ready)
+    merge = merges[-1]
+    return merge + tail
 
 
 def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=None, memo_enable: bool = True,

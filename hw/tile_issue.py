@@ -35,12 +35,15 @@ def tag_fifo(m, params: TileParams, tags) -> fifo.SyncFIFO:
 
 
 class IssueStage(wiring.Component):
-    """Walks a step's neurons in issue order n = j*G + g. Stage 0 takes the next decision (every neuron
-    is computed without a front end); a hit pushes a token only (one cycle); a miss pushes a token and
-    emits ceil(n_x/L) input beats then ceil(H/L) recurrent beats, back to back, also across neurons
-    (GRU n: the input part ends its own dot product, acc_x with b_in, the recurrent part another, acc_h
-    with b_hn). Stage 1 holds the memory data of the beat (weight row, x row, h row or zero on the first
-    step, bias) and is the ``dot`` stream.
+    """Walks a step's neurons in issue order n = j*G + g. Stage 0 takes one decision per cycle (every
+    neuron is computed without a front end) and pushes its token; hits are free: a hit is taken in the
+    same cycle as a beat of an earlier miss (or in an otherwise idle cycle) and never holds the beats
+    back. A miss goes to the beat counters directly when they are free (its first beat in the cycle of
+    its take), else to a one-entry pending slot (decisions then run one miss ahead; a further miss waits
+    until the pending one starts). The beat counters emit ceil(n_x/L) input beats then ceil(H/L)
+    recurrent beats per miss, back to back, also across neurons (GRU n: the input part ends its own dot
+    product, acc_x with b_in, the recurrent part another, acc_h with b_hn). Stage 1 holds the memory
+    data of the beat (weight row, x row, h row or zero on the first step, bias) and is the ``dot`` stream.
 
     Parameters: ``params`` (:class:`~hw.tile_params.TileParams`), ``predicted`` (a front end decides:
     the ``decision`` input and ``tokens`` output exist).
@@ -118,30 +121,49 @@ class IssueStage(wiring.Component):
         return self.decision.valid, self.decision.payload.hit, tok.w_rdy
 
     def _stage0(self, m, adv1) -> dict:
-        """Stage 0: the neuron/beat counters; returns the current beat's attributes."""
+        """Stage 0: the decision counter (one decision per cycle; a hit writes its token only), the
+        pending miss (one computed neuron waiting for the beat counters) and the beat counters of the
+        neuron being emitted; returns the current beat's attributes."""
         p = self.params
         G, H, L, NN, KX, KH, RPN = p.gates, p.hidden, p.lanes, p.neurons, p.x_rows, p.h_rows, p.rows_per_neuron
-        i_in, i_part, i_done = Signal(), Signal(), Signal()   # inside a computed neuron; 1: recurrent part
+        i_in, i_part = Signal(), Signal()   # the beat counters emit a computed neuron; 1: recurrent part
         i_r = Signal(index_shape(max(KX, KH)))
         i_xe = Signal(count_shape(KX * L + L))
-        i_n, i_g, i_j = Signal(index_shape(NN)), Signal(index_shape(G)), Signal(index_shape(H))
-        i_wbase = Signal(count_shape(p.depths()["weight"]))
-        w_base0 = Signal.like(i_wbase)
+        wshape = count_shape(p.depths()["weight"])
+
+        def neuron(prefix):
+            return {"n": Signal(index_shape(NN), name=f"{prefix}_n"), "g": Signal(index_shape(G), name=f"{prefix}_g"),
+                    "j": Signal(index_shape(H), name=f"{prefix}_j"), "wbase": Signal(wshape, name=f"{prefix}_wbase")}
+
+        d, q, e = neuron("d"), neuron("q"), neuron("e")   # next decision, pending miss, emitted neuron
+        d_done, q_valid = Signal(), Signal()
+        w_base0 = Signal(wshape)
         with m.If(self.seq_start):
             m.d.sync += w_base0.eq(self.slot * (NN * RPN))
         w_base = Mux(self.seq_start, self.slot * (NN * RPN), w_base0)
+        take, start, bypass = Signal(), Signal(), Signal()
+        dec_ok, hit, tok_ok = self._decisions(m, take)
+        idle = self.go & ~i_in & adv1            # the beat counters can start a neuron in this cycle
+        miss_ok = ~q_valid | idle                # the pending slot is free or frees in this cycle
+        m.d.comb += [
+            take.eq(self.go & ~d_done & dec_ok & tok_ok & (hit | miss_ok)),
+            bypass.eq(take & ~hit & ~q_valid & idle),
+            start.eq(idle & (q_valid | bypass)),
+        ]
+        src = {k: Mux(q_valid, q[k], d[k]) for k in d}
+        cur = {k: Mux(i_in, e[k], src[k]) for k in d}
+        emit = Signal()
+        m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
         cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
         x_end = ~cur_part & (cur_xe >= self.n_x)
         h_end = cur_part & (cur_r == KH - 1)
-        is_n = (i_g == 2) if p.cell == "gru" else Const(0)
-        take, emit, next_neuron = Signal(), Signal(), Signal()
-        dec_ok, hit, tok_ok = self._decisions(m, take)
-        start_ok = self.go & ~i_in & ~i_done & dec_ok & tok_ok
-        m.d.comb += [
-            take.eq(start_ok & (hit | adv1)),
-            emit.eq(adv1 & ((self.go & i_in) | (take & ~hit))),
-            next_neuron.eq((emit & h_end) | (take & hit)),
-        ]
+        is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
+        with m.If(start):
+            m.d.sync += [e[k].eq(src[k]) for k in d]
+        with m.If(take & ~hit & ~bypass):
+            m.d.sync += [q_valid.eq(1)] + [q[k].eq(d[k]) for k in d]
+        with m.Elif(start):
+            m.d.sync += q_valid.eq(0)
         with m.If(emit):
             m.d.sync += i_in.eq(1)
             with m.If(h_end):
@@ -150,16 +172,17 @@ class IssueStage(wiring.Component):
                 m.d.sync += [i_part.eq(1), i_r.eq(0)]
             with m.Else():
                 m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L)]
-        with m.If(next_neuron):
-            m.d.sync += [i_n.eq(i_n + 1), i_g.eq(i_g + 1), i_wbase.eq(i_wbase + RPN)]
-            with m.If(i_g == G - 1):
-                m.d.sync += [i_g.eq(0), i_j.eq(i_j + 1)]
-            with m.If(i_n == NN - 1):
-                m.d.sync += i_done.eq(1)
+        with m.If(take):
+            m.d.sync += [d["n"].eq(d["n"] + 1), d["g"].eq(d["g"] + 1), d["wbase"].eq(d["wbase"] + RPN)]
+            with m.If(d["g"] == G - 1):
+                m.d.sync += [d["g"].eq(0), d["j"].eq(d["j"] + 1)]
+            with m.If(d["n"] == NN - 1):
+                m.d.sync += d_done.eq(1)
         with m.If(self.step_reset):
-            m.d.sync += [i_in.eq(0), i_n.eq(0), i_g.eq(0), i_j.eq(0), i_done.eq(0), i_wbase.eq(w_base)]
+            m.d.sync += [i_in.eq(0), q_valid.eq(0), d_done.eq(0), d["n"].eq(0), d["g"].eq(0), d["j"].eq(0),
+                         d["wbase"].eq(w_base)]
         return {"emit": emit, "last": h_end | (x_end & is_n), "part": cur_part, "r": cur_r, "is_n": is_n,
-                "n": i_n, "g": i_g, "j": i_j, "wbase": i_wbase}
+                "n": cur["n"], "g": cur["g"], "j": cur["j"], "wbase": cur["wbase"]}
 
     def _stage1(self, m, adv1, beat, s1):
         """Memory reads (enabled with ``adv1``) and the stage-1 register -> the ``dot`` stream."""

@@ -136,6 +136,38 @@ def test_memo_cycle_estimate():
     assert abs(res.counters[0]["cycles"] - est) <= 0.05 * est
 
 
+@pytest.mark.parametrize("cell,inputs,hidden,lanes,bnn_width,theta,seed", [
+    ("gru", 6, 4, 2, 4, 0.5, 6), ("lstm", 4, 4, 2, 8, 0.3, 3), ("gru", 2, 3, 2, 8, 0.5, 1)])
+def test_memo_cycle_model_exact_on_hit_masks(monkeypatch, cell, inputs, hidden, lanes, bnn_width, theta, seed):
+    """Free hits: with the golden model's hit mask of every step (in issue order) the cycle model equals
+    the measured cycles on mixed hit patterns (GRU n waiting for its r included)."""
+    from golden_model import memo as golden_memo
+    calls, apply = [], golden_memo.MemoTable.apply
+
+    def recording(self, cols, *args, **kwargs):
+        out, hit = apply(self, cols, *args, **kwargs)
+        calls.append((cols, hit[0].copy()))
+        return out, hit
+
+    monkeypatch.setattr(golden_memo.MemoTable, "apply", recording)
+    fixed, params, _, tile = _setup(cell, inputs=inputs, hidden=hidden, lanes=lanes, bnn_width=bnn_width, seed=seed)
+    x = random_inputs(fixed.config, 1, 8, inputs, seed=3, scale=0.3)[0]
+    res = run_sequences(tile, [TileSequence(x, memo_enable=1, theta=intops.quantize_threshold(theta, "relative"))])
+    gold = _golden(fixed, x, MemoPolicy(PREDICTED, theta))
+    _check(res, 0, gold, params, 8)
+    G, nn = params.gates, params.neurons
+    hits = np.zeros(nn, bool)
+    rows, seen = [], 0
+    for cols, hit in calls:
+        hits[cols], seen = hit, seen + hit.size
+        if seen == nn:
+            rows.append([not hits[g * hidden + j] for j in range(hidden) for g in range(G)])
+            seen = 0
+    mask = np.array(rows)
+    assert mask.shape == (8, nn) and 0 < mask[1:].sum() < 7 * nn
+    assert res.counters[0]["cycles"] == expected_cycles(params, inputs, 8, mask)
+
+
 def test_image_words_match_golden_layout():
     fixed, params, img, _ = _setup("gru", inputs=3, hidden=4, lanes=2, bnn_width=8, image=False)
     q = fixed.layers[0][0]
