@@ -76,13 +76,13 @@ def test_cli_crew_rejects_memo_options(capsys):
     assert "--multipliers is a parameter of the CREW tile" in capsys.readouterr().err
 
 
-def test_cli_run_rejects_a_scheme_without_tile(tmp_path, capsys):
-    """A similarity calibration (a scheme with no tile dataflow yet) is one clear line, exit 2, before any build."""
+def test_cli_run_rejects_another_schemes_calibration(tmp_path, capsys):
+    """--scheme memo with a delta calibration is one clear line, exit 2, before any build."""
     from golden_model.reuse_calibration import Calibration
 
-    cal = tmp_path / "similarity.json"
-    Calibration("none", (16.0,), "absolute", scheme="similarity",
-                parameters={"ranges": [[-100, 100, -100, 100]]}).save(cal)
-    assert main(["run", "--workload", "basic_motions", "--calibration", str(cal), "--limit", "1"]) == 2
+    cal = tmp_path / "delta.json"
+    Calibration("none", (8.0,), "absolute", scheme="delta", parameters={"theta_h": [8.0]}).save(cal)
+    assert main(["run", "--workload", "basic_motions", "--scheme", "memo", "--calibration", str(cal),
+                 "--limit", "1"]) == 2
     err = capsys.readouterr().err
-    assert "calibrates the similarity scheme, which has no tile dataflow yet" in err and err.count("\n") == 1
+    assert "calibrates the delta scheme: run it with --scheme delta" in err and err.count("\n") == 1

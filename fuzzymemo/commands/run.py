@@ -49,11 +49,9 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
     AUTO_BUDGET_PP (golden_model.reuse_calibration), memo off when nothing fits."""
     if args.calibration is not None:
         cal = Calibration.load(args.calibration)
-        if cal.scheme != "memo":
-            has_tile = schemes.get(cal.scheme, ("scheme",)).hardware is not None
-            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme"
-                             + (f": run it with --scheme {cal.scheme}" if has_tile else
-                                ", which has no tile dataflow yet"))
+        if cal.scheme != "memo":   # --scheme memo given with another scheme's calibration
+            raise ValueError(f"{args.calibration} calibrates the {cal.scheme} scheme: run it with --scheme "
+                             f"{cal.scheme} (or without --scheme)")
         cal.check_model(src_full.model, where=str(args.calibration))
         return cal, {"threshold_source": f"calibration file {args.calibration}"}
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
