@@ -2,6 +2,7 @@
 cases, a registered predictor appearing in a space without changes to the dse code, failed points
 recorded, and a tiny space end to end on a local Dask cluster with its resume."""
 
+import gc
 import json
 import textwrap
 
@@ -292,11 +293,13 @@ def test_progress_bar_and_lines():
 def test_a_scheduler_started_separately(tmp_path, capsys):
     """--scheduler ADDRESS: the points run on a cluster the command did not start (here a LocalCluster of
     the test's own; `dask scheduler` / `dask worker` in docs/dse.md); --workers does not go with it."""
-    from dask.distributed import LocalCluster
+    from dask.distributed import Client, LocalCluster
 
     space, out = _space(tmp_path, GOOD), tmp_path / "res.json"
     assert main(["dse", str(space), "--json", str(out), "--scheduler", "foo"]) == 2
     assert "cannot connect to the Dask scheduler at foo" in capsys.readouterr().err and not out.exists()
+    # the failed Client is gone: left to the garbage collector, its close deadlocked the next cluster's start
+    assert not [o for o in gc.get_objects() if isinstance(o, Client)]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         assert main(["dse", str(space), "--json", str(out), "--scheduler", address, "--workers", "2"]) == 2

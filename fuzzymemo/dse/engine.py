@@ -8,6 +8,7 @@ loses only the points still running. Progress goes to stderr: a bar on a termina
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -119,7 +120,12 @@ def _client(scheduler: str, workers: int | None):
     try:
         return Client(scheduler, timeout="10s"), None
     except (OSError, TimeoutError, ValueError) as e:
-        raise OSError(f"cannot connect to the Dask scheduler at {scheduler}: {e}") from None
+        reason = str(e)
+    # the half-made Client closes itself in __del__, which deadlocks if the garbage collector runs it later
+    # inside another cluster's start-up (a lock of distributed's loop runner): collect it here, once the
+    # exception (and its frames) are gone
+    gc.collect()
+    raise OSError(f"cannot connect to the Dask scheduler at {scheduler}: {reason}")
 
 
 def explore(space: Space, out: Path, scheduler: str = LOCAL, workers: int | None = None,
