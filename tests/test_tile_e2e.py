@@ -271,13 +271,14 @@ def test_cli_run(tmp_path, capsys):
 
     r = json.loads(out.read_text())
     for key in ("bit_exact", "sequences", "reuse", "accuracy_rtl", "accuracy_golden", "cycles_baseline",
-                "cycles_memo", "speedup", "expected_speedup", "mac_utilization_baseline", "sim_cycles_per_second",
+                "cycles_memo", "speedup", "expected_speedup", "ideal_speedup", "mac_utilization_baseline", "sim_cycles_per_second",
                 "sim_seconds", "sim_run_seconds",
                 "cycles_model_baseline", "cycles_model_memo"):
         assert key in r, key
     assert r["bit_exact"] and r["counters_match_golden"] and r["sequences"] == 2
     assert 0 < r["mac_utilization_memo"] <= 1 and 0 < r["mac_utilization_baseline"] <= 1
     assert r["speedup"] == pytest.approx(r["cycles_baseline"] / r["cycles_memo"])
+    assert r["speedup"] <= r["ideal_speedup"] and r["ideal_speedup"] >= 1   # reused beats are all it can save
     assert r["accuracy_rtl"] == r["accuracy_golden"]
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out
 
