@@ -271,8 +271,8 @@ def test_cli_run(tmp_path, capsys):
 
     r = json.loads(out.read_text())
     for key in ("bit_exact", "sequences", "reuse", "accuracy_rtl", "accuracy_golden", "cycles_baseline",
-                "cycles_memo", "speedup", "expected_speedup", "ideal_speedup", "mac_utilization_baseline", "sim_cycles_per_second",
-                "sim_seconds", "sim_run_seconds",
+                "cycles_memo", "speedup", "expected_speedup", "ideal_speedup", "mac_utilization_baseline",
+                "sim_cycles_per_second", "sim_seconds", "sim_run_seconds",
                 "cycles_model_baseline", "cycles_model_memo"):
         assert key in r, key
     assert r["bit_exact"] and r["counters_match_golden"] and r["sequences"] == 2
