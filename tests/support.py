@@ -105,3 +105,26 @@ def check_tile_sequences(tile, fixed, params, policy, theta, form, seed=5) -> in
     for k, x in enumerate(xs):
         check_tile_run(res, k, fixed.run(x[None], policy=policy), params, len(x))
     return sum(res.counters[k]["reuses"] for k in range(len(xs)))
+
+
+def user_files(d, sequences: int):
+    """A user's files in folder ``d``: a 2-layer GRU with a readout (``model.npz``) and a calibration and a
+    test file (``cal.npz``, ``test.npz``) of ``sequences`` smooth sequences labelled by the float model.
+    Returns (the network, the fixed-point model with formats calibrated on the calibration file)."""
+    from golden_model.calibration import calibrate_formats
+    from golden_model.fixed_model import FixedPointNetwork
+
+    net = uniform_network("gru", inputs=3, hidden=6, layers=2, seed=21)
+    rng = np.random.default_rng(3)
+    for name, seed in (("cal", 22), ("test", 23)):
+        x = smooth_inputs(sequences, 10, 3, seed=seed).astype(np.float32)
+        lengths = rng.integers(4, 11, sequences)
+        np.savez(d / f"{name}.npz", x=x, y=net.predict(x, lengths), lengths=lengths)
+    net.save(d / "model.npz")
+    return net, FixedPointNetwork(net, calibrate_formats(net, np.load(d / "cal.npz")["x"]))
+
+
+def user_data(d, name):
+    """(x, y, lengths) of the file ``name`` of :func:`user_files`."""
+    f = np.load(d / f"{name}.npz")
+    return f["x"], f["y"], f["lengths"]

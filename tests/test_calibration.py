@@ -5,10 +5,9 @@ import json
 
 import numpy as np
 import pytest
-from support import smooth_inputs, uniform_network
+from support import uniform_network, user_data, user_files
 
 from fuzzymemo.cli import main
-from golden_model.calibration import calibrate_formats
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.reuse_calibration import Calibration, calibrate, estimated_loss, evaluate, model_digest
 
@@ -17,21 +16,8 @@ from golden_model.reuse_calibration import Calibration, calibrate, estimated_los
 def user(tmp_path_factory):
     """A 2-layer GRU with a readout, a calibration file and a test file labelled by the float model."""
     d = tmp_path_factory.mktemp("cal")
-    net = uniform_network("gru", inputs=3, hidden=6, layers=2, seed=21)
-    rng = np.random.default_rng(3)
-    for name, seed in (("cal", 22), ("test", 23)):
-        x = smooth_inputs(40, 10, 3, seed=seed).astype(np.float32)
-        lengths = rng.integers(4, 11, 40)
-        np.savez(d / f"{name}.npz", x=x, y=net.predict(x, lengths), lengths=lengths)
-    x = np.load(d / "cal.npz")["x"]
-    model = FixedPointNetwork(net, calibrate_formats(net, x))
-    net.save(d / "model.npz")
+    net, model = user_files(d, 40)
     return d, net, model
-
-
-def _data(d, name):
-    f = np.load(d / f"{name}.npz")
-    return f["x"], f["y"], f["lengths"]
 
 
 def test_estimated_loss_counts_margin_drops_against_correct_margins():
@@ -45,12 +31,12 @@ def test_estimated_loss_counts_margin_drops_against_correct_margins():
 
 def test_calibrate_per_layer_within_budget_and_evaluate(user):
     d, _, model = user
-    x, y, lengths = _data(d, "cal")
+    x, y, lengths = user_data(d, "cal")
     cal = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="relative")
     assert cal.memo and len(cal.thresholds) == 2 and cal.predictor == "oracle"
     assert cal.measured["estimated_loss"] <= 1.0 and cal.measured["reuse"] > 0
     assert cal.model_digest == model_digest(model)
-    test = evaluate(model, *_data(d, "test"), cal)
+    test = evaluate(model, *user_data(d, "test"), cal)
     for key in ("reuse", "net_saving", "metric", "metric_loss", "estimated_loss"):
         assert key in test
     assert test["net_saving"] == pytest.approx(test["reuse"], abs=0.02)   # the oracle's decision is free
@@ -66,16 +52,16 @@ def test_calibrate_per_layer_within_budget_and_evaluate(user):
 
 def test_memo_off_when_nothing_fits(user):
     d, _, model = user
-    cal = calibrate(model, *_data(d, "cal"), "low-rank", budget_pp=0.0, form="relative", grid=[0.75],
+    cal = calibrate(model, *user_data(d, "cal"), "low-rank", budget_pp=0.0, form="relative", grid=[0.75],
                     parameters={"rank": 1})
     assert not cal.memo and cal.thresholds is None and cal.measured["reuse"] == 0
     assert cal.measured["smallest_threshold_loss_pp"] > 0
-    assert evaluate(model, *_data(d, "test"), cal)["reuse"] == 0
+    assert evaluate(model, *user_data(d, "test"), cal)["reuse"] == 0
 
 
 def test_calibration_file_round_trip_and_errors(user, tmp_path):
     d, net, model = user
-    cal = calibrate(model, *_data(d, "cal"), "low-rank", form="absolute", parameters={"rank": 2})
+    cal = calibrate(model, *user_data(d, "cal"), "low-rank", form="absolute", parameters={"rank": 2})
     cal.save(tmp_path / "cal.json")
     again = Calibration.load(tmp_path / "cal.json")
     assert again == cal and again.parameters == {"rank": 2, "bits": 8}
@@ -93,7 +79,7 @@ def test_calibration_file_round_trip_and_errors(user, tmp_path):
         Calibration.load(tmp_path / "junk.json")
     other = FixedPointNetwork(uniform_network("gru", inputs=3, hidden=6, layers=2, seed=99), model.config)
     with pytest.raises(ValueError, match="calibrated for another model"):
-        evaluate(other, *_data(d, "test"), cal)
+        evaluate(other, *user_data(d, "test"), cal)
 
 
 def test_cli_calibrate_evaluate_sweep(user, tmp_path, capsys):

@@ -6,13 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from support import same_outputs, smooth_inputs, smooth_model, uniform_network
+from support import same_outputs, smooth_model, user_data, user_files
 
 from fuzzymemo.cli import main
 from golden_model import intops, schemes
-from golden_model.calibration import calibrate_formats
 from golden_model.delta import DeltaPolicy, SimilarityPolicy, input_counts
-from golden_model.fixed_model import FixedPointNetwork
 from golden_model.intops import SIGMOID, TANH
 from golden_model.reuse_calibration import (
     Calibration,
@@ -188,26 +186,13 @@ def test_start_views():
 @pytest.fixture(scope="module")
 def user(tmp_path_factory):
     d = tmp_path_factory.mktemp("delta")
-    net = uniform_network("gru", inputs=3, hidden=6, layers=2, seed=21)
-    rng = np.random.default_rng(3)
-    for name, seed in (("cal", 22), ("test", 23)):
-        x = smooth_inputs(30, 10, 3, seed=seed).astype(np.float32)
-        lengths = rng.integers(4, 11, 30)
-        np.savez(d / f"{name}.npz", x=x, y=net.predict(x, lengths), lengths=lengths)
-    net.save(d / "model.npz")
-    model = FixedPointNetwork(net, calibrate_formats(net, np.load(d / "cal.npz")["x"]))
-    return d, model
-
-
-def _data(d, name):
-    f = np.load(d / f"{name}.npz")
-    return f["x"], f["y"], f["lengths"]
+    return d, user_files(d, 30)[1]
 
 
 @pytest.mark.parametrize("scheme", ["delta", "similarity"])
 def test_calibrate_within_budget_round_trip_and_evaluate(user, tmp_path, scheme):
     d, model = user
-    cal = calibrate_scheme(model, *_data(d, "cal"), scheme, budget_pp=1.0, views=2)
+    cal = calibrate_scheme(model, *user_data(d, "cal"), scheme, budget_pp=1.0, views=2)
     assert cal.scheme == scheme and cal.memo and len(cal.thresholds) == 2
     m = cal.measured
     assert m["estimated_loss"] <= 1.0 and m["metric_loss"] <= 1.0 and m["reuse"] > 0
@@ -215,16 +200,17 @@ def test_calibrate_within_budget_round_trip_and_evaluate(user, tmp_path, scheme)
     cal.save(tmp_path / "cal.json")
     again = Calibration.load(tmp_path / "cal.json")
     assert again == cal
-    test = evaluate_scheme(model, *_data(d, "test"), again)
+    test = evaluate_scheme(model, *user_data(d, "test"), again)
     assert test["sequences"] == 30 and 0 < test["reuse"] <= 1
     assert test["reuse"] == pytest.approx(test["inputs_unchanged"])
     if scheme == "delta":
         assert len(test["theta_h"]) == 2 and len(cal.parameters["theta_h"]) == 2
         assert test["reuse"] == pytest.approx(test["net_saving"])   # compares cost no multiplications
     else:   # the quantizer ranges are the calibration data's, not the test data's
-        assert test["ranges"] == cal.parameters["ranges"] == input_ranges(
-            model, model.quantize_input(_data(d, "cal")[0]), model.run(model.quantize_input(_data(d, "cal")[0]),
-                                                                         _data(d, "cal")[2]), _data(d, "cal")[2])
+        x_cal, _, lengths_cal = user_data(d, "cal")
+        x_q = model.quantize_input(x_cal)
+        assert test["ranges"] == cal.parameters["ranges"] == input_ranges(model, x_q, model.run(x_q, lengths_cal),
+                                                                          lengths_cal)
         assert test["net_saving"] < test["reuse"]
 
 
@@ -251,13 +237,13 @@ def test_calibration_reads_only_the_calibration_split(monkeypatch, tmp_path, cap
 
 def test_sweep_records(user):
     d, model = user
-    records = sweep_scheme(model, *_data(d, "test"), "delta", [0, 8, 64])
+    records = sweep_scheme(model, *user_data(d, "test"), "delta", [0, 8, 64])
     assert [r["threshold"] for r in records] == [0, 8, 64] and records[0]["metric_loss"] == 0
     assert records[0]["reuse"] < records[1]["reuse"] < records[2]["reuse"]
     assert records[1]["theta_x"] == [8, 8] and records[1]["theta_h"] == [8, 8]
-    fixed = sweep_scheme(model, *_data(d, "test"), "delta", [8], theta_h=0)
+    fixed = sweep_scheme(model, *user_data(d, "test"), "delta", [8], theta_h=0)
     assert fixed[0]["theta_h"] == [0, 0]
-    levels = sweep_scheme(model, *_data(d, "test"), "similarity", [4096, 4])
+    levels = sweep_scheme(model, *user_data(d, "test"), "similarity", [4096, 4])
     assert levels[0]["metric_loss"] == 0 and levels[1]["reuse"] > levels[0]["reuse"]
 
 
@@ -311,7 +297,7 @@ def test_bad_input_is_one_line_exit_2(capsys, argv, message):
 
 def test_bad_calibration_file(user, tmp_path):
     d, model = user
-    cal = calibrate_scheme(model, *_data(d, "cal"), "similarity", views=1, grid=[16, 8], budget_pp=100.0)
+    cal = calibrate_scheme(model, *user_data(d, "cal"), "similarity", views=1, grid=[16, 8], budget_pp=100.0)
     assert cal.memo
     cal.save(tmp_path / "cal.json")
     data = json.loads((tmp_path / "cal.json").read_text())
