@@ -30,7 +30,7 @@ import numpy as np
 
 from . import intops, schemes
 from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_levels, check_theta, input_counts
-from .files import existing_file
+from .files import existing_file, versioned_json
 from .fixed_model import FixedPointNetwork, RunStats
 from .sequences import check_batch
 from .sweep import DEFAULT_GRIDS, accuracy, check_labels
@@ -86,15 +86,8 @@ class Calibration:
     @classmethod
     def load(cls, path) -> Calibration:
         path = existing_file(path, "calibration file")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is not a calibration file (JSON): {e}") from None
-        if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
-            raise ValueError(f"{path} is not a fuzzymemo calibration file (written by 'fuzzymemo calibrate')")
-        if data.get("version") != CALIBRATION_VERSION:
-            raise ValueError(f"{path} has calibration format version {data.get('version')}, this tool reads "
-                             f"version {CALIBRATION_VERSION}")
+        data = versioned_json(path, "fuzzymemo calibration file", CALIBRATION_FORMAT, CALIBRATION_VERSION,
+                              hint="write one with 'fuzzymemo calibrate'")
         known = {f for f in cls.__dataclass_fields__}
         try:
             fields = {k: v for k, v in data.items() if k in known}

@@ -67,7 +67,7 @@ def test_calibration_file_round_trip_and_errors(user, tmp_path):
     assert again == cal and again.parameters == {"rank": 2, "bits": 8}
     data = json.loads((tmp_path / "cal.json").read_text())
     for change, message in [({"format": "x"}, "not a fuzzymemo calibration file"),
-                            ({"version": 9}, "calibration format version 9"),
+                            ({"version": 9}, "calibration file of format version 9, this tool reads version 1"),
                             ({"predictor": "crystal-ball"}, "unknown predictor or oracle 'crystal-ball'"),
                             ({"parameters": {"rank": "four"}}, "rank must be of type int"),
                             ({"thresholds": [1e9, 1e9]}, "out of range")]:
@@ -75,7 +75,7 @@ def test_calibration_file_round_trip_and_errors(user, tmp_path):
         with pytest.raises(ValueError, match=message):
             Calibration.load(tmp_path / "bad.json")
     (tmp_path / "junk.json").write_text("{")
-    with pytest.raises(ValueError, match="not a calibration file"):
+    with pytest.raises(ValueError, match="not a fuzzymemo calibration file .JSON"):
         Calibration.load(tmp_path / "junk.json")
     other = FixedPointNetwork(uniform_network("gru", inputs=3, hidden=6, layers=2, seed=99), model.config)
     with pytest.raises(ValueError, match="calibrated for another model"):

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from fuzzymemo.commands.args import write_json
+from golden_model.files import versioned_json
 
 from .pareto import pareto_entries
 from .point import run_point
@@ -35,17 +36,8 @@ def load_results(path: Path) -> dict:
     path = Path(path)
     if not path.exists():
         return {}
-    import json
-
-    try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} exists and is not a results file of fuzzymemo dse (JSON): {e}") from None
-    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
-        raise ValueError(f"{path} exists and is not a results file of fuzzymemo dse; choose another --json")
-    if data.get("version") != RESULTS_VERSION:
-        raise ValueError(f"{path} is a results file of version {data.get('version')}, this tool writes "
-                         f"{RESULTS_VERSION}; choose another --json")
+    data = versioned_json(path, "results file of fuzzymemo dse", RESULTS_FORMAT, RESULTS_VERSION,
+                          hint="choose another --json")
     return {r["id"]: r for r in data.get("records", []) + data.get("other_records", [])}
 
 
