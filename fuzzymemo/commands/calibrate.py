@@ -67,10 +67,7 @@ def run_calibrate_scheme(args) -> int:
         print(f"{src.name}: {args.scheme} {_thresholds(cal)}: MACs avoided (reuse) {m['reuse']:.1%}, inputs "
               f"unchanged {m['inputs_unchanged']:.1%}, estimated loss {m['estimated_loss']:.2f} pp (observed "
               f"{m['metric_loss']:.2f} pp, budget {args.budget} pp) on {where}")
-    if args.json:
-        write_json(args.json, cal.as_dict())
-        print(f"wrote {args.json}")
-    return 0
+    return _written(args, cal.as_dict())
 
 
 def run_calibrate(args) -> int:
@@ -93,10 +90,7 @@ def run_calibrate(args) -> int:
               f"{m['reuse']:.1%}, net saving {m['net_saving']:.1%}, estimated loss {m['estimated_loss']:.2f} pp "
               f"(observed {m['metric_loss']:.2f} pp, budget {args.budget} pp) on {m['sequences']} calibration "
               f"sequences")
-    if args.json:
-        write_json(args.json, cal.as_dict())
-        print(f"wrote {args.json}")
-    return 0
+    return _written(args, cal.as_dict())
 
 
 def run_evaluate_scheme(args, cal: Calibration, src) -> int:
@@ -106,10 +100,7 @@ def run_evaluate_scheme(args, cal: Calibration, src) -> int:
           f"{result['sequences']} {result['split']} sequences: MACs avoided (reuse) {result['reuse']:.1%}, inputs "
           f"unchanged {result['inputs_unchanged']:.1%}, accuracy {result['metric']:.4f} (loss "
           f"{result['metric_loss']:.2f} pp against the fixed-point model)")
-    if args.json:
-        write_json(args.json, result)
-        print(f"wrote {args.json}")
-    return 0
+    return _written(args, result)
 
 
 def run_evaluate(args) -> int:
@@ -124,8 +115,13 @@ def run_evaluate(args) -> int:
     print(f"{src.name}: {cal.predictor} at thresholds {_thresholds(cal)} on {result['sequences']} test sequences: "
           f"reuse {result['reuse']:.1%}, net saving {result['net_saving']:.1%}, accuracy {result['metric']:.4f} "
           f"(loss {result['metric_loss']:.2f} pp against the fixed-point model)")
+    return _written(args, result)
+
+
+def _written(args, payload: dict) -> int:
+    """Write ``payload`` to ``--json`` (if given) and say so; the command's exit status."""
     if args.json:
-        write_json(args.json, result)
+        write_json(args.json, payload)
         print(f"wrote {args.json}")
     return 0
 
