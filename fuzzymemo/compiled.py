@@ -57,7 +57,7 @@ class CompiledModel:
     def __init__(self, model: FixedPointNetwork, *, scheme: str | None = "memo", predictor: str = "bnn",
                  rule: str = "auto", predictor_params: dict | None = None, cache_update: str = "compute",
                  lanes: int | None = None, bnn_width: int | None = None, max_steps: int | None = None,
-                 multipliers: int | None = None):
+                 multipliers: int | None = None, unique_max: int | None = None):
         if not isinstance(model, FixedPointNetwork):
             raise TypeError(f"model must be a golden_model FixedPointNetwork, not {type(model).__name__}")
         self.model = model
@@ -66,8 +66,10 @@ class CompiledModel:
             built = [e.name for e in schemes.entries(("scheme",)) if e.hardware is not None]
             raise ValueError(f"the scheme {scheme!r} has no tile dataflow yet; schemes with one: {', '.join(built)}")
         if scheme == CREW:
-            self._init_crew(model, lanes, multipliers, max_steps)
+            self._init_crew(model, lanes, multipliers, max_steps, unique_max)
             return
+        if unique_max is not None:
+            raise ValueError("unique_max is a parameter of the CREW tile (--scheme crew)")
         if scheme in (DELTA, SIMILARITY):
             self._init_delta(model, lanes, max_steps, similarity=scheme == SIMILARITY)
             return
@@ -90,15 +92,20 @@ class CompiledModel:
         self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
         self._designs: dict[bool, object] = {}
 
-    def _init_crew(self, model, lanes, multipliers, max_steps) -> None:
-        """The CREW tile: U_max from the model's weights, M multipliers (default: the baseline's lanes) and
-        L adder lanes (default :func:`hw.tile_params.default_crew_lanes`); its baseline has M lanes."""
+    def _init_crew(self, model, lanes, multipliers, max_steps, unique_max) -> None:
+        """The CREW tile: U_max (default: the model's most unique weights of an input; larger, for models
+        loaded later), M multipliers (default: the baseline's lanes) and L adder lanes (default
+        :func:`hw.tile_params.default_crew_lanes`); its baseline has M lanes."""
         net = model.net
         inputs = [net.layer_input_size(li) for li in range(net.num_layers)]
         multipliers = default_lanes(inputs, net.hidden_size) if multipliers is None else multipliers
         if lanes is None:
             lanes = default_crew_lanes(inputs, net.hidden_size, multipliers)
         unique = max(crew_tables(q.w).unique_max for layer in model.layers for q in layer)
+        if unique_max is not None:
+            if unique_max < unique:
+                raise ValueError(f"unique_max {unique_max} is below the model's {unique} unique weights of an input")
+            unique = unique_max
         self.predictor, self.predictor_params, self.cache_update = None, {}, "compute"
         self._rule = self.rule = None
         self.params = TileParams.for_network(net, model.config, lanes=lanes, crew=CrewShape(unique, multipliers),
@@ -189,10 +196,11 @@ class CompiledModel:
                                         policy)
         return run.layer_outputs, run.stats
 
-    def check(self, lengths=None, policy: MemoPolicy | None = None) -> None:
+    def check(self, lengths=None, policy: MemoPolicy | None = None, model: FixedPointNetwork | None = None) -> None:
         """ValueError naming every problem when sequences of ``lengths`` under ``policy`` cannot run on
-        this tile (sizes, formats, step counter, thresholds): before anything is elaborated or simulated."""
-        problems = self._shape_problems(self.model)
+        this tile (sizes, formats, step counter, thresholds): before anything is elaborated or simulated.
+        ``model``: a network loaded onto the tile instead of its own."""
+        problems = self._shape_problems(model or self.model)
         if lengths is not None:
             lengths = np.asarray(lengths)
             if lengths.size and int(lengths.max()) > self.params.max_steps:
@@ -200,9 +208,10 @@ class CompiledModel:
                 problems.append(f"sequence {i} has {int(lengths[i])} steps, the tile's step counter holds at most "
                                 f"{self.params.max_steps} (max_steps; fuzzymemo run --max-steps)")
         if policy is not None:
-            problems += self._policy_problems(policy)
+            problems += self._policy_problems(policy, (model or self.model).net.num_layers)
         if problems:
-            raise ValueError("the model does not fit the tile: " + "; ".join(problems))
+            what = "the model" if model is None else "the loaded model"
+            raise ValueError(f"{what} does not fit the tile: " + "; ".join(problems))
 
     def _shape_problems(self, model: FixedPointNetwork) -> list[str]:
         p, net = self.params, model.net
@@ -220,13 +229,18 @@ class CompiledModel:
                             f"holds weights for {p.slots}")
         if p.config != model.config:
             problems.append(f"the tile's formats ({p.config}) differ from the model's ({model.config})")
+        if p.crew is not None:
+            unique = max(crew_tables(q.w).unique_max for layer in model.layers for q in layer)
+            if unique > p.crew.unique_max:
+                problems.append(f"an input of the model has {unique} unique weights, the tile's product banks "
+                                f"hold {p.crew.unique_max} (U_max)")
         return problems
 
-    def _policy_problems(self, policy: MemoPolicy) -> list[str]:
+    def _policy_problems(self, policy: MemoPolicy, layers: int) -> list[str]:
         if self.delta and self.params.similarity:
             return []
         if self.delta:
-            registers = delta_registers(policy, self.net.num_layers)
+            registers = delta_registers(policy, layers)
             return [] if registers is not None else [
                 f"delta thresholds theta_x {policy.theta_x}, theta_h {policy.theta_h} do not fit the tile's "
                 f"{THETA_PART_BITS}-bit threshold registers (at most {(1 << THETA_PART_BITS) - 1} LSBs)"]
@@ -237,7 +251,7 @@ class CompiledModel:
             problems.append(f"the tile's memo table updates on {self.params.cache_update!r}, the policy on "
                             f"{policy.cache_update!r}")
         try:
-            theta = policy.thresholds_q(self.net.num_layers)
+            theta = policy.thresholds_q(layers)
         except ValueError as e:
             problems.append(str(e))
         else:
@@ -291,39 +305,37 @@ class CompiledModel:
             ) -> tuple[TileJob, list[np.ndarray], RunStats]:
         """The typed job of a run of the batch ``x`` (float, or int64 already quantized) with
         ``memo_enable = enable``, the golden outputs of every layer and the golden statistics. ``load``: a
-        network of the same shape written through ``wr`` before the run (the tile runs it instead of the
-        weights it was elaborated with). Every error of fit is raised here, before anything runs."""
+        network written through ``wr`` before the run, which the tile runs instead of the one it was
+        elaborated with: any network that fits the tile (same cell, hidden size and formats, no layer wider
+        than its inputs, no more layer-directions than its slots; CREW: no input with more unique weights
+        than U_max). Every error of fit is raised here, before anything runs."""
         x_q, lengths = self._inputs(x, lengths)
         policy = self.policy(threshold, form, enable, theta_h, ranges)
-        self.check(lengths, policy)
+        model = load or self.model
+        net = model.net
+        self.check(lengths, policy, load)
         if not self.delta:
             for theta in np.atleast_1d(threshold):     # out-of-range values are errors even when unused
                 intops.quantize_threshold(theta, form)
         for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
             pause_registers(prob, mask, length)
-        words = None
-        if load is not None:
-            problems = self._shape_problems(load)
-            if load.net.num_layers != self.net.num_layers or load.net.num_directions != self.net.num_directions:
-                problems.append("the loaded model must have the shape of the model run")
-            if problems:
-                raise ValueError("the loaded model does not fit the tile: " + "; ".join(problems))
-            words = self.memory_words(load)
+        words = None if load is None else self.memory_words(load)
         expected, stats = self.golden(x_q, lengths, policy, load)
         if self.delta and self.params.similarity:   # the quantizer registers go through wr
-            theta_q = np.zeros(self.net.num_layers, dtype=np.int64)
+            theta_q = np.zeros(net.num_layers, dtype=np.int64)
             words = (words or []) + [{"mem": int(w["mem"].value), "addr": w["addr"], "data": w["data"]}
-                                     for w in quantizer_writes(self.params, load or self.model, policy)]
+                                     for w in quantizer_writes(self.params, model, policy)]
         elif self.delta:
-            theta_q = delta_registers(policy, self.net.num_layers)
+            theta_q = delta_registers(policy, net.num_layers)
         elif policy.kind != OFF:
-            theta_q = policy.thresholds_q(self.net.num_layers)
+            theta_q = policy.thresholds_q(net.num_layers)
         else:
-            theta_q = np.zeros(self.net.num_layers, dtype=np.int64)
+            theta_q = np.zeros(net.num_layers, dtype=np.int64)
         job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
                       expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
-                      expected_reuses=stats.reuses.sum(axis=(0, 3)), inputs=self.layer_inputs,
-                      directions=self.net.num_directions, hidden=self.net.hidden_size, gates=len(self.net.gates),
+                      expected_reuses=stats.reuses.sum(axis=(0, 3)),
+                      inputs=[net.layer_input_size(li) for li in range(net.num_layers)],
+                      directions=net.num_directions, hidden=net.hidden_size, gates=len(net.gates),
                       lanes=self.params.lanes, memo_enable=int(policy.kind not in (OFF, DELTA, SIMILARITY)),
                       form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
                       ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),

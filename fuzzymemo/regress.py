@@ -1,11 +1,15 @@
 """Random regression of the tile against the golden model (``fuzzymemo regress``; issue 14 deliverable 4).
 
-One tile is built per predictor with hardware (and the baseline), each for a random network shape; then,
-until the target number of outputs is checked, every run loads a fresh random network of that shape
-through ``wr`` (no rebuild) and streams random sequences of random lengths with random valid gaps and
-back-pressure, at a random threshold and form. Every h_t of every layer of every sequence is compared with
-the golden model and the tile's counters with the golden model's (``CompiledModel.run``). A failure is
-recorded with everything needed to reproduce it (the case and the run's seed) and does not stop the rest.
+One tile is built per reuse dataflow asked for (the baseline, the memoization scheme with each predictor
+with hardware, every other scheme with a tile dataflow), each with random parameters: cell, hidden size,
+most inputs, lanes, number formats and the most layers and directions it holds. Then, until the target
+number of outputs is checked, every run loads a fresh random network of a random shape that fits the
+tile (1 to its layers, 1 to its directions, 1 to its inputs) through ``wr`` (no rebuild) and streams
+random sequences of random lengths with random valid gaps and back-pressure, at random scheme controls
+(memoization: threshold, form, enable; delta: theta_x and theta_h per layer; similarity: levels per layer
+and quantizer ranges). Every h_t of every layer of every sequence is compared with the golden model and
+the tile's counters with the golden model's (``CompiledModel.run``). A failure is recorded with everything
+needed to reproduce it (the tile and the run's seed) and does not stop the rest.
 """
 
 from __future__ import annotations
@@ -17,108 +21,202 @@ from collections.abc import Callable
 
 import numpy as np
 
-from golden_model import intops
+from golden_model import intops, schemes
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.formats import FixedPointConfig
+from golden_model.formats import FixedPointConfig, QFormat
+from golden_model.memo import MemoPolicy
 from golden_model.network import Network
+from golden_model.reuse_calibration import DELTA_GRID, LEVELS_GRID, input_ranges
 from golden_model.sweep import DEFAULT_GRIDS
 
-from .compiled import CompiledModel
+from .compiled import CREW, DELTA, SIMILARITY, CompiledModel
 
-__all__ = ["RegressCase", "cases", "random_network", "regress"]
+__all__ = ["RegressTile", "FORMATS", "MEMO", "CONTROLS", "dataflows", "tiles", "random_network", "regress"]
 
 log = logging.getLogger(__name__)
 
 #: Sequences and most steps of one run (a run is one load of a network and one simulation).
 SEQUENCES, MAX_STEPS = 32, 24
+#: The most layers and directions of a tile (each tile draws its own up to these).
+MAX_LAYERS, MAX_DIRECTIONS = 3, 2
+#: The memoization scheme (its tiles differ by predictor).
+MEMO = "memo"
+#: Number formats a tile draws from: the default and a narrower and a wider datapath.
+FORMATS = (FixedPointConfig(),
+           FixedPointConfig(weight=QFormat(6, 4), act=QFormat(10, 6), cell=QFormat(12, 7), preact=QFormat(9, 5),
+                            bias_bits=20),
+           FixedPointConfig(weight=QFormat(8, 7), act=QFormat(14, 10), cell=QFormat(16, 11), preact=QFormat(11, 7),
+                            bias_bits=28))
 
 
 @dataclasses.dataclass(frozen=True)
-class RegressCase:
-    """One built tile: ``predictor`` (None: the baseline tile) on networks of one shape."""
+class RegressTile:
+    """One built tile: ``scheme`` (None: the baseline tile) with ``predictor`` (memoization only) for
+    networks of ``cell`` and ``hidden`` with up to ``inputs`` inputs, ``layers`` layers and ``directions``
+    directions; ``lanes`` and the number formats ``formats`` (an index into :data:`FORMATS`)."""
+    scheme: str | None
     predictor: str | None
     cell: str
     inputs: int
     hidden: int
     layers: int
     directions: int
+    lanes: int
+    formats: int
+    #: CREW multipliers (a divisor of the lanes; None on other tiles)
+    multipliers: int | None = None
 
     @property
-    def outputs_per_step(self) -> int:
-        """h elements checked per sequence step: every layer direction's."""
-        return self.hidden * self.layers * self.directions
+    def label(self) -> str:
+        return self.predictor if self.scheme == MEMO else (self.scheme or "baseline")
 
 
-def cases(predictors, seed: int) -> list[RegressCase]:
-    """One random shape per predictor (None: the baseline tile)."""
+def dataflows(schemes_asked=None, predictors_asked=None) -> list[tuple[str | None, str | None]]:
+    """The (scheme, predictor) pairs to regress: ``schemes_asked`` (names, "none": the baseline; "memo":
+    each predictor of ``predictors_asked``, default every one with hardware) and ``predictors_asked``
+    (memoization tiles; "none": the baseline). Neither: the baseline and every dataflow with hardware."""
+    with_hardware = [e.name for e in schemes.entries(("predictor",)) if e.hardware]
+    if not schemes_asked and not predictors_asked:
+        schemes_asked = ["none", *(e.name for e in schemes.entries(("scheme",)) if e.hardware)]
+    pairs = [(None, None) if p == "none" else (MEMO, p) for p in predictors_asked or ()]
+    for name in schemes_asked or ():
+        if name == MEMO:
+            pairs += [(MEMO, p) for p in (predictors_asked or with_hardware) if p != "none"]
+        else:
+            pairs.append((None, None) if name == "none" else (name, None))
+    return list(dict.fromkeys(pairs))
+
+
+def _size(rng: np.random.Generator, most: int) -> int:
+    """A size in 1..most, log-uniform: small and large shapes alike."""
+    return int(np.clip(np.round(np.exp(rng.uniform(0, np.log(most)))), 1, most))
+
+
+def tiles(pairs, seed: int, max_size: int = 16, per_dataflow: int = 1) -> list[RegressTile]:
+    """``per_dataflow`` tiles of random parameters per (scheme, predictor) pair, sizes 1..``max_size``."""
     rng = np.random.default_rng(seed)
-    return [RegressCase(p, str(rng.choice(["lstm", "gru"])), int(rng.integers(2, 9)), int(rng.integers(2, 9)),
-                        int(rng.integers(1, 3)), int(rng.integers(1, 3))) for p in predictors]
+    out = []
+    for scheme, predictor in [pair for _ in range(per_dataflow) for pair in pairs]:
+        inputs, hidden = _size(rng, max_size), _size(rng, max_size)
+        layers, directions = int(rng.integers(1, MAX_LAYERS + 1)), int(rng.integers(1, MAX_DIRECTIONS + 1))
+        widest = max(inputs, hidden * (directions if layers > 1 else 1))   # lanes beyond it only multiply zeros
+        lanes = int(rng.integers(1, min(8, widest) + 1))
+        multipliers = int(rng.choice([m for m in range(1, lanes + 1) if lanes % m == 0])) if scheme == CREW else None
+        out.append(RegressTile(scheme, predictor, str(rng.choice(["lstm", "gru"])), inputs, hidden, layers,
+                               directions, lanes, int(rng.integers(len(FORMATS))), multipliers))
+    return out
 
 
-def random_network(case: RegressCase, rng: np.random.Generator) -> Network:
-    """Weights normal(0, 0.5) clipped inside the default weight format, biases normal(0, 0.3)."""
-    g = 4 if case.cell == "lstm" else 3
-    h = case.hidden
+def random_network(cell: str, inputs: int, hidden: int, layers: int, directions: int, config: FixedPointConfig,
+                   rng: np.random.Generator) -> Network:
+    """Weights normal(0, 0.5) clipped inside the weight format, biases normal(0, 0.3)."""
+    g, h = (4 if cell == "lstm" else 3), hidden
+    most = 0.95 * config.weight.max_value
 
     def weights(shape):
-        return np.clip(rng.normal(0, 0.5, shape), -1.9, 1.9)
+        return np.clip(rng.normal(0, 0.5, shape), -most, most)
 
-    spec = [[{"w_ih": weights((g * h, case.inputs if li == 0 else h * case.directions)),
-              "w_hh": weights((g * h, h)), "b_ih": rng.normal(0, 0.3, g * h), "b_hh": rng.normal(0, 0.3, g * h)}
-             for _ in range(case.directions)] for li in range(case.layers)]
-    return Network.build(case.cell, spec)
+    spec = [[{"w_ih": weights((g * h, inputs if li == 0 else h * directions)), "w_hh": weights((g * h, h)),
+              "b_ih": rng.normal(0, 0.3, g * h), "b_hh": rng.normal(0, 0.3, g * h)}
+             for _ in range(directions)] for li in range(layers)]
+    return Network.build(cell, spec)
 
 
-def _one_run(compiled: CompiledModel, case: RegressCase, sim: str, run_seed: int) -> dict:
-    """Load a random network, run random sequences; the run's figures (and a failure's reason)."""
+def _build(tile: RegressTile, seed: int) -> CompiledModel:
+    """The tile, elaborated for its largest network (the runs load smaller ones)."""
+    config = FORMATS[tile.formats]
+    net = random_network(tile.cell, tile.inputs, tile.hidden, tile.layers, tile.directions, config,
+                         np.random.default_rng(seed))
+    model = FixedPointNetwork(net, config)
+    extra = {"unique_max": min(len(net.gates) * tile.hidden, 1 << config.weight.bits),
+             "multipliers": tile.multipliers} if tile.scheme == CREW else {}
+    return CompiledModel(model, scheme=tile.scheme, predictor=tile.predictor or "bnn", lanes=tile.lanes, **extra)
+
+
+def _memo_controls(rng, model, x_q, lengths) -> dict:
+    form = str(rng.choice(intops.THRESHOLD_FORMS))
+    return {"threshold": float(rng.choice(DEFAULT_GRIDS[form][:8])), "form": form, "enable": bool(rng.random() < 0.9)}
+
+
+def _delta_controls(rng, model, x_q, lengths) -> dict:
+    layers = model.net.num_layers
+    return {"threshold": tuple(int(v) for v in rng.choice(DELTA_GRID[:10], layers)),
+            "theta_h": tuple(int(v) for v in rng.choice(DELTA_GRID[:10], layers))}
+
+
+def _similarity_controls(rng, model, x_q, lengths) -> dict:
+    """Levels per layer; the quantizer ranges of the baseline's own values, sometimes narrowed (saturation)."""
+    ranges = input_ranges(model, x_q, model.run(x_q, lengths, MemoPolicy()), lengths)
+    if rng.random() < 0.3:    # half of each range: the quantizer saturates
+        ranges = [[lo // 2, max(hi // 2, lo // 2 + 1), lo_h // 2, max(hi_h // 2, lo_h // 2 + 1)]
+                  for lo, hi, lo_h, hi_h in ranges]
+    layers = model.net.num_layers
+    return {"threshold": tuple(int(v) for v in rng.choice(LEVELS_GRID[5:], layers)), "ranges": ranges}
+
+
+#: The run controls drawn per scheme; a scheme not listed runs at its defaults (None: the baseline tile).
+CONTROLS = {None: lambda *a: {"enable": False}, MEMO: _memo_controls, DELTA: _delta_controls,
+            SIMILARITY: _similarity_controls}
+
+
+def _one_run(compiled: CompiledModel, tile: RegressTile, sim: str, run_seed: int) -> dict:
+    """Load a random network that fits the tile, run random sequences; the run's figures (and a failure's
+    reason) and the configuration it ran."""
     rng = np.random.default_rng(run_seed)
-    model = FixedPointNetwork(random_network(case, rng), compiled.model.config)
+    layers, directions = int(rng.integers(1, tile.layers + 1)), int(rng.integers(1, tile.directions + 1))
+    inputs = int(rng.integers(1, tile.inputs + 1))
+    config = FORMATS[tile.formats]
+    model = FixedPointNetwork(random_network(tile.cell, inputs, tile.hidden, layers, directions, config, rng), config)
     lengths = rng.integers(1, MAX_STEPS + 1, SEQUENCES)
     steps = int(lengths.max())
     # slowly varying inputs (something to reuse), quantized; zero past each sequence's length
-    x = np.cumsum(rng.normal(0, 0.3, (SEQUENCES, steps, case.inputs)), axis=1)
-    x_q = intops.quantize(x, model.config.act) * (np.arange(steps)[None, :, None] < lengths[:, None, None])
-    form = str(rng.choice(intops.THRESHOLD_FORMS))
-    threshold = float(rng.choice(DEFAULT_GRIDS[form][:8]))
-    run = compiled.run(sim, x_q, lengths, threshold=threshold, form=form, enable=case.predictor is not None,
-                       load=model, valid_prob=float(rng.choice([1.0, 0.7, 0.4])),
-                       ready_prob=float(rng.choice([1.0, 0.7, 0.4])), seed=int(rng.integers(1 << 30)),
-                       strict=False, quiet=True, run_name=f"regress-{case.predictor or 'baseline'}")
+    x = np.cumsum(rng.normal(0, 0.3, (SEQUENCES, steps, inputs)), axis=1)
+    x_q = intops.quantize(x, config.act) * (np.arange(steps)[None, :, None] < lengths[:, None, None])
+    controls = CONTROLS.get(tile.scheme, lambda *a: {})(rng, model, x_q, lengths)
+    pauses = {"valid_prob": float(rng.choice([1.0, 0.7, 0.4])), "ready_prob": float(rng.choice([1.0, 0.7, 0.4]))}
+    run = compiled.run(sim, x_q, lengths, load=model, seed=int(rng.integers(1 << 30)), strict=False, quiet=True,
+                       run_name=f"regress-{tile.label}", **controls, **pauses)
     ok = bool(run.bit_exact and run.counters_ok)
-    return {"outputs": int(lengths.sum()) * case.outputs_per_step, "ok": ok, "sim_cycles": int(run.sim_cycles),
-            "reuses": int(run.counters.get("reuses", 0)), "threshold": threshold, "form": form,
+    config_key = repr((tile, layers, directions, inputs, sorted(controls.items()), sorted(pauses.items())))
+    return {"outputs": int(lengths.sum()) * tile.hidden * layers * directions, "ok": ok,
+            "mismatches": int(run.mismatches + run.lost + run.extra), "sim_cycles": int(run.sim_cycles),
+            "reuses": int(run.counters.get("reuses", 0)), "config": config_key,
+            "network": {"layers": layers, "directions": directions, "inputs": inputs},
+            "controls": {k: (list(v) if isinstance(v, tuple) else v) for k, v in controls.items()} | pauses,
             "reason": None if ok else (run.report or "counters differ from the golden model's")}
 
 
-def regress(target_outputs: int, sim: str, seed: int, predictors, say: Callable[[str], None] = log.info) -> dict:
-    """Run the regression until ``target_outputs`` h elements are checked; a summary dict (see docs)."""
+def _say_tile(say, index: int, tile: RegressTile) -> None:
+    say(f"tile {index}: {tile.label}, {tile.cell.upper()} I<={tile.inputs} H={tile.hidden} up to {tile.layers} "
+        f"layer(s) x {tile.directions} direction(s), L={tile.lanes}, formats {tile.formats}")
+
+
+def regress(target_outputs: int, sim: str, seed: int, pairs, max_size: int = 16, per_dataflow: int = 2,
+            say: Callable[[str], None] = log.info) -> dict:
+    """Run the regression of ``per_dataflow`` tiles of each (scheme, predictor) of ``pairs``
+    (:func:`dataflows`) until ``target_outputs`` h elements are checked; a summary dict (see
+    docs/simulation.md)."""
     start = time.perf_counter()
-    config = FixedPointConfig()
     built = []
-    for case in cases(predictors, seed):
-        rng = np.random.default_rng([seed, len(built)])
-        compiled = CompiledModel(FixedPointNetwork(random_network(case, rng), config),
-                                 scheme="memo" if case.predictor else None, predictor=case.predictor or "bnn")
-        built.append((case, compiled))
-        say(f"case {len(built)}: {case.predictor or 'baseline'} on a {case.layers}-layer "
-            f"{'bidirectional ' if case.directions == 2 else ''}{case.cell.upper()} I={case.inputs} H={case.hidden}")
-    totals = {"outputs_checked": 0, "runs": 0, "sim_cycles": 0, "reuses": 0}
-    failures = []
-    run_index = 0
+    for tile in tiles(pairs, seed, max_size, per_dataflow):
+        built.append((tile, _build(tile, seed * 7919 + len(built))))
+        _say_tile(say, len(built), tile)
+    totals = {"outputs_checked": 0, "mismatches": 0, "runs": 0, "sim_cycles": 0, "reuses": 0}
+    failures, configs = [], set()
     while totals["outputs_checked"] < target_outputs:
-        case, compiled = built[run_index % len(built)]
-        run_seed = seed * 1_000_003 + run_index
-        result = _one_run(compiled, case, sim, run_seed)
-        run_index += 1
-        for key, value in (("outputs_checked", result["outputs"]), ("runs", 1), ("sim_cycles", result["sim_cycles"]),
-                           ("reuses", result["reuses"])):
+        tile, compiled = built[totals["runs"] % len(built)]
+        run_seed = seed * 1_000_003 + totals["runs"]
+        result = _one_run(compiled, tile, sim, run_seed)
+        configs.add(result.pop("config"))
+        for key, value in (("outputs_checked", result["outputs"]), ("mismatches", result["mismatches"]),
+                           ("runs", 1), ("sim_cycles", result["sim_cycles"]), ("reuses", result["reuses"])):
             totals[key] += value
         if not result["ok"]:
-            failures.append({"case": dataclasses.asdict(case), "run_seed": run_seed, **result})
-            say(f"FAILURE: {case} run seed {run_seed}: {result['reason'][:200]}")
-        if run_index % 10 == 0:
-            say(f"{totals['outputs_checked']} of {target_outputs} outputs checked in {totals['runs']} runs, "
-                f"{len(failures)} failures")
-    return {**totals, "failures": failures, "cases": [dataclasses.asdict(c) for c, _ in built], "sim": sim,
-            "seed": seed, "seconds": time.perf_counter() - start}
+            failures.append({"tile": dataclasses.asdict(tile), "seed": seed, "run_seed": run_seed, **result})
+            say(f"FAILURE: {tile} run seed {run_seed}: {result['reason'][:200]}")
+        if totals["runs"] % 10 == 0:
+            say(f"{totals['outputs_checked']} of {target_outputs} outputs checked in {totals['runs']} runs "
+                f"({len(configs)} configurations), {len(failures)} failures")
+    return {**totals, "configs": len(configs), "failures": failures,
+            "tiles": [dataclasses.asdict(t) for t, _ in built], "sim": sim, "seed": seed, "max_size": max_size,
+            "seconds": time.perf_counter() - start}

@@ -109,7 +109,10 @@ class ChangeDetector(wiring.Component):
         p = self.params
         depth = p.input_size if name == "x" else p.hidden
         m.submodules[f"{name}_stored"] = mem = memory.Memory(shape=form.word_shape, depth=max(2, depth), init=[])
-        rd, wr = mem.read_port(), mem.write_port()
+        # transparent: with one input per part (n_x = 1) an element can follow its predecessor of the same
+        # index by one cycle, and must compare against the value that one has just stored
+        wr = mem.write_port()
+        rd = mem.read_port(transparent_for=(wr,))
         s1 = {k: Signal.like(v, name=f"{name}_s1_{k}") for k, v in
               (("valid", elements.valid), ("index", elements.payload.index), ("v", elements.payload.data),
                ("bank", bank))}

@@ -71,3 +71,17 @@ def test_similarity_tile_equals_golden(cell, lanes, levels):
             assert changed == int(counts.inputs.sum() - counts.unchanged.sum())
             if levels < 100:   # a coarse quantizer changes the outputs: the levels were used
                 assert not np.array_equal(gold.out[0], fixed.run(x[None]).out[0])
+
+
+@pytest.mark.parametrize("similarity", [False, True])
+def test_one_input_follows_its_predecessor(similarity):
+    """With one input (n_x = 1) the x element of a step arrives the cycle after the previous step's and
+    must be compared with the reference (level) that one has just stored (found by fuzzymemo regress)."""
+    fixed = FixedPointNetwork(normal_network("lstm", 1, 2, seed=4))
+    params = TileParams.for_network(fixed, lanes=1, delta=True, similarity=similarity)
+    tile = Tile(params, memory_image(params, fixed))
+    x = random_inputs(fixed.config, 1, 6, 1, seed=1)[0]
+    policy = SimilarityPolicy(24, ((-300, 400, -200, 250),)) if similarity else DeltaPolicy(0, 0)
+    res = run_sequences(tile, [TileSequence(x)], writes=quantizer_writes(params, fixed, policy) if similarity else ())
+    gold = fixed.run(x[None], policy=policy)
+    assert np.array_equal(res.h[0], gold.out[0]), f"{res.h[0]}\n!=\n{gold.out[0]}"

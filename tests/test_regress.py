@@ -7,30 +7,50 @@ import numpy as np
 import pytest
 
 from fuzzymemo.cli import main
-from fuzzymemo.regress import RegressCase, cases, random_network
+from fuzzymemo.regress import FORMATS, MEMO, RegressTile, dataflows, random_network, tiles
 
 
-def test_cases_and_networks_are_reproducible_and_fit_the_formats():
-    first, again = cases(["low-rank", None], seed=5), cases(["low-rank", None], seed=5)
-    assert first == again and [c.predictor for c in first] == ["low-rank", None]
-    case = RegressCase("top-k", "gru", 3, 4, 2, 2)
-    assert case.outputs_per_step == 4 * 2 * 2
-    a = random_network(case, np.random.default_rng(1))
-    b = random_network(case, np.random.default_rng(1))
+def test_dataflows_cover_every_registered_scheme_and_predictor():
+    from golden_model import schemes
+
+    every = dataflows()
+    assert every[0] == (None, None)
+    assert {p for s, p in every if s == MEMO} == {e.name for e in schemes.entries(("predictor",)) if e.hardware}
+    assert {s for s, _ in every} - {None, MEMO} == {e.name for e in schemes.entries(("scheme",)) if e.hardware} - {MEMO}
+    assert dataflows(["memo"], ["bnn"]) == [(MEMO, "bnn")]
+    assert dataflows(None, ["none", "low-rank"]) == [(None, None), (MEMO, "low-rank")]
+    assert dataflows(["delta", "none"]) == [("delta", None), (None, None)]
+
+
+def test_tiles_and_networks_are_reproducible_and_fit_the_formats():
+    pairs = dataflows()
+    first, again = tiles(pairs, seed=5, max_size=32, per_dataflow=3), tiles(pairs, seed=5, max_size=32, per_dataflow=3)
+    assert first == again and len(first) == 3 * len(pairs)
+    assert all(1 <= t.inputs <= 32 and 1 <= t.hidden <= 32 and 1 <= t.lanes <= 8 for t in first)
+    assert {t.cell for t in first} == {"lstm", "gru"} and {t.layers for t in first} == {1, 2, 3}
+    assert {t.directions for t in first} == {1, 2} and {t.formats for t in first} == set(range(len(FORMATS)))
+    tile = RegressTile("memo", "top-k", "gru", 3, 4, 2, 2, 2, 1)
+    assert tile.label == "top-k"
+    config = FORMATS[1]
+    a = random_network("gru", 3, 4, 2, 2, config, np.random.default_rng(1))
+    b = random_network("gru", 3, 4, 2, 2, config, np.random.default_rng(1))
     assert a.num_layers == 2 and a.num_directions == 2 and a.cell == "gru"
     assert np.array_equal(a.layers[1][1].w_ih, b.layers[1][1].w_ih)
-    assert np.abs(a.layers[0][0].w_hh).max() <= 1.9
+    assert np.abs(a.layers[0][0].w_hh).max() <= config.weight.max_value
 
 
 @pytest.mark.verilator
-def test_cli_regress_checks_every_output(tmp_path, capsys):
+def test_cli_regress_checks_every_output_of_every_scheme(tmp_path, capsys):
     out = tmp_path / "regress.json"
-    assert main(["regress", "--outputs", "1500", "--predictor", "low-rank", "--predictor", "none", "--seed", "3",
+    assert main(["regress", "--outputs", "6000", "--predictor", "low-rank", "--scheme", "none", "--scheme", "crew",
+                 "--scheme", "delta", "--scheme", "similarity", "--tiles", "1", "--max-size", "6", "--seed", "3",
                  "--quiet", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert r["outputs_checked"] >= 1500 and r["runs"] >= 2 and r["failures"] == []
-    assert [c["predictor"] for c in r["cases"]] == ["low-rank", None] and r["sim_cycles"] > 0
-    assert "0 failures" in capsys.readouterr().out
+    assert r["outputs_checked"] >= 6000 and r["mismatches"] == 0 and r["failures"] == []
+    assert r["runs"] >= 5 and r["configs"] == r["runs"] and r["sim_cycles"] > 0
+    assert [(t["scheme"], t["predictor"]) for t in r["tiles"]] == [
+        ("memo", "low-rank"), (None, None), ("crew", None), ("delta", None), ("similarity", None)]
+    assert "0 mismatches, 0 failures" in capsys.readouterr().out
 
 
 def test_cli_regress_bad_arguments(capsys):
@@ -38,3 +58,7 @@ def test_cli_regress_bad_arguments(capsys):
     assert "--outputs: must be at least 1, not 0" in capsys.readouterr().err
     assert main(["regress", "--predictor", "oracle"]) == 2
     assert "invalid choice: 'oracle'" in capsys.readouterr().err
+    assert main(["regress", "--scheme", "nonesuch"]) == 2
+    assert "invalid choice: 'nonesuch'" in capsys.readouterr().err
+    assert main(["regress", "--tiles", "0"]) == 2
+    assert "--tiles: must be at least 1, not 0" in capsys.readouterr().err
