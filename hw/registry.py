@@ -257,7 +257,9 @@ register("tile", _tile,
                        {"cell": "lstm", "predictor": "low-rank", "input_size": 4, "hidden": 3, "slots": 2,
                         "rank": 2, "factor_bits": 5},
                        {"cell": "gru", "predictor": "top-k", "input_size": 3, "hidden": 3, "k": 2, "weight_bits": 3},
-                       {"cell": "lstm", "predictor": "bnn-planes", "input_size": 3, "hidden": 2, "planes": 2}))
+                       {"cell": "lstm", "predictor": "bnn-planes", "input_size": 3, "hidden": 2, "planes": 2},
+                       # I_max = 15 fills n_x's 4 bits (a compare n_x <= 15 was constant: found by regress)
+                       {"cell": "lstm", "predictor": "low-precision", "input_size": 15, "hidden": 14, "lanes": 6}))
 
 
 # The low-rank predictor's blocks (docs/hw/low_rank.md). Always-ready input streams are exposed as plain

@@ -160,7 +160,9 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
         beats, xmask = Signal(count_shape(rows)), Signal(p.input_size)
         now_beats = Const(0, count_shape(rows))
         for b in range(rows, 0, -1):   # max(ceil(n_x / Lp), ceil(H / Lp)) without a divider
-            now_beats = Mux(self.n_x <= b * lp, b, now_beats) if b * lp >= p.hidden else now_beats
+            if b * lp >= p.hidden:     # n_x <= I_max: no compare past it (a constant one fails Verilator's lint)
+                now_beats = Const(b, count_shape(rows)) if b * lp >= p.input_size else Mux(self.n_x <= b * lp, b,
+                                                                                          now_beats)
         now_mask = Cat(*(Const(k, count_shape(p.input_size)) < self.n_x for k in range(p.input_size)))
         with m.If(self.seq_start):
             m.d.sync += [beats.eq(now_beats), xmask.eq(now_mask)]
