@@ -28,6 +28,7 @@ from golden_model.memo import MemoPolicy
 from golden_model.network import Network
 from golden_model.reuse_calibration import DELTA_GRID, LEVELS_GRID, input_ranges
 from golden_model.sweep import DEFAULT_GRIDS
+from sim.runner import SimulationError
 
 from .compiled import CREW, DELTA, SIMILARITY, CompiledModel
 
@@ -174,15 +175,18 @@ def _one_run(compiled: CompiledModel, tile: RegressTile, sim: str, run_seed: int
     x_q = intops.quantize(x, config.act) * (np.arange(steps)[None, :, None] < lengths[:, None, None])
     controls = CONTROLS.get(tile.scheme, lambda *a: {})(rng, model, x_q, lengths)
     pauses = {"valid_prob": float(rng.choice([1.0, 0.7, 0.4])), "ready_prob": float(rng.choice([1.0, 0.7, 0.4]))}
-    run = compiled.run(sim, x_q, lengths, load=model, seed=int(rng.integers(1 << 30)), strict=False, quiet=True,
-                       run_name=f"regress-{tile.label}", **controls, **pauses)
+    drawn = {"config": repr((tile, layers, directions, inputs, sorted(controls.items()), sorted(pauses.items()))),
+             "network": {"layers": layers, "directions": directions, "inputs": inputs},
+             "controls": {k: (list(v) if isinstance(v, tuple) else v) for k, v in controls.items()} | pauses}
+    try:
+        run = compiled.run(sim, x_q, lengths, load=model, seed=int(rng.integers(1 << 30)), strict=False,
+                           quiet=True, run_name=f"regress-{tile.label}", **controls, **pauses)
+    except SimulationError as e:   # the simulation did not end (a hang, a crash): nothing was checked
+        return {**drawn, "outputs": 0, "ok": False, "mismatches": 0, "sim_cycles": 0, "reuses": 0, "reason": str(e)}
     ok = bool(run.bit_exact and run.counters_ok)
-    config_key = repr((tile, layers, directions, inputs, sorted(controls.items()), sorted(pauses.items())))
-    return {"outputs": int(lengths.sum()) * tile.hidden * layers * directions, "ok": ok,
+    return {**drawn, "outputs": int(lengths.sum()) * tile.hidden * layers * directions, "ok": ok,
             "mismatches": int(run.mismatches + run.lost + run.extra), "sim_cycles": int(run.sim_cycles),
-            "reuses": int(run.counters.get("reuses", 0)), "config": config_key,
-            "network": {"layers": layers, "directions": directions, "inputs": inputs},
-            "controls": {k: (list(v) if isinstance(v, tuple) else v) for k, v in controls.items()} | pauses,
+            "reuses": int(run.counters.get("reuses", 0)),
             "reason": None if ok else (run.report or "counters differ from the golden model's")}
 
 
@@ -191,19 +195,33 @@ def _say_tile(say, index: int, tile: RegressTile) -> None:
         f"layer(s) x {tile.directions} direction(s), L={tile.lanes}, formats {tile.formats}")
 
 
-def regress(target_outputs: int, sim: str, seed: int, pairs, max_size: int = 16, per_dataflow: int = 2,
-            say: Callable[[str], None] = log.info) -> dict:
-    """Run the regression of ``per_dataflow`` tiles of each (scheme, predictor) of ``pairs``
-    (:func:`dataflows`) until ``target_outputs`` h elements are checked; a summary dict (see
-    docs/simulation.md)."""
-    start = time.perf_counter()
+def _build_all(drawn, sim: str, seed: int, say, failures: list) -> list:
+    """Build every drawn tile; one that does not build is a failure (the others still run)."""
     built = []
-    for tile in tiles(pairs, seed, max_size, per_dataflow):
-        built.append((tile, _build(tile, seed * 7919 + len(built))))
-        _say_tile(say, len(built), tile)
-    totals = {"outputs_checked": 0, "mismatches": 0, "runs": 0, "sim_cycles": 0, "reuses": 0}
+    for index, tile in enumerate(drawn):
+        _say_tile(say, index + 1, tile)
+        compiled = _build(tile, seed * 7919 + index)
+        try:
+            compiled.build(sim)
+        except SimulationError as e:
+            failures.append({"tile": dataclasses.asdict(tile), "seed": seed, "stage": "build", "reason": str(e)})
+            say(f"FAILURE: {tile} does not build: {str(e).splitlines()[0]}")
+            continue
+        built.append((tile, compiled))
+    return built
+
+
+def regress(target_outputs: int, sim: str, seed: int, pairs, max_size: int = 16, per_dataflow: int = 2,
+            max_failures: int = 20, say: Callable[[str], None] = log.info) -> dict:
+    """Run the regression of ``per_dataflow`` tiles of each (scheme, predictor) of ``pairs``
+    (:func:`dataflows`) until ``target_outputs`` h elements are checked or ``max_failures`` failures are
+    recorded; a summary dict (see docs/simulation.md)."""
+    start = time.perf_counter()
+    drawn = tiles(pairs, seed, max_size, per_dataflow)
     failures, configs = [], set()
-    while totals["outputs_checked"] < target_outputs:
+    built = _build_all(drawn, sim, seed, say, failures)
+    totals = {"outputs_checked": 0, "mismatches": 0, "runs": 0, "sim_cycles": 0, "reuses": 0}
+    while built and totals["outputs_checked"] < target_outputs and len(failures) < max_failures:
         tile, compiled = built[totals["runs"] % len(built)]
         run_seed = seed * 1_000_003 + totals["runs"]
         result = _one_run(compiled, tile, sim, run_seed)
@@ -212,11 +230,11 @@ def regress(target_outputs: int, sim: str, seed: int, pairs, max_size: int = 16,
                            ("runs", 1), ("sim_cycles", result["sim_cycles"]), ("reuses", result["reuses"])):
             totals[key] += value
         if not result["ok"]:
-            failures.append({"tile": dataclasses.asdict(tile), "seed": seed, "run_seed": run_seed, **result})
+            failures.append({"tile": dataclasses.asdict(tile), "seed": seed, "stage": "run", "run_seed": run_seed,
+                             **result})
             say(f"FAILURE: {tile} run seed {run_seed}: {result['reason'][:200]}")
         if totals["runs"] % 10 == 0:
             say(f"{totals['outputs_checked']} of {target_outputs} outputs checked in {totals['runs']} runs "
                 f"({len(configs)} configurations), {len(failures)} failures")
-    return {**totals, "configs": len(configs), "failures": failures,
-            "tiles": [dataclasses.asdict(t) for t, _ in built], "sim": sim, "seed": seed, "max_size": max_size,
-            "seconds": time.perf_counter() - start}
+    return {**totals, "configs": len(configs), "failures": failures, "tiles": [dataclasses.asdict(t) for t in drawn],
+            "sim": sim, "seed": seed, "max_size": max_size, "seconds": time.perf_counter() - start}

@@ -62,3 +62,26 @@ def test_cli_regress_bad_arguments(capsys):
     assert "invalid choice: 'nonesuch'" in capsys.readouterr().err
     assert main(["regress", "--tiles", "0"]) == 2
     assert "--tiles: must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_a_tile_that_does_not_build_or_a_run_that_hangs_is_a_failure_not_the_end(monkeypatch):
+    """Failures are recorded, the other tiles go on, and the regression stops after max_failures."""
+    from fuzzymemo import regress as module
+    from sim.runner import SimulationError
+
+    def build(self, sim, harness=True):
+        if self.scheme is None:
+            raise SimulationError("verilator build of tile_lstm_base_harness failed")
+
+    def run(self, sim, x, lengths, **options):
+        raise SimulationError("the simulation timed out")
+
+    monkeypatch.setattr(module.CompiledModel, "build", build)
+    monkeypatch.setattr(module.CompiledModel, "run", run)
+    r = module.regress(1000, "verilator", 1, [(None, None), ("delta", None)], per_dataflow=1, max_failures=3,
+                       say=lambda _: None)
+    build_failure, *run_failures = r["failures"]
+    assert build_failure["stage"] == "build" and "tile_lstm_base_harness" in build_failure["reason"]
+    assert [f["stage"] for f in run_failures] == ["run", "run"] and r["runs"] == 2 and r["outputs_checked"] == 0
+    assert all(f["tile"]["scheme"] == "delta" and "timed out" in f["reason"] for f in run_failures)
+    assert len(r["tiles"]) == 2

@@ -17,12 +17,14 @@ def run_regress(args) -> int:
     from ..regress import dataflows, regress
 
     result = regress(args.outputs, args.sim, args.seed, dataflows(args.scheme, args.predictor),
-                     max_size=args.max_size, per_dataflow=args.tiles, say=log.info)
+                     max_size=args.max_size, per_dataflow=args.tiles, max_failures=args.max_failures,
+                     say=log.info)
     print(f"{result['outputs_checked']} outputs checked in {result['runs']} runs of {result['configs']} "
           f"configurations on {len(result['tiles'])} tiles on {args.sim} ({result['sim_cycles']} simulated "
           f"cycles, {result['seconds']:.0f} s): {result['mismatches']} mismatches, {len(result['failures'])} failures")
     for f in result["failures"]:
-        print(f"  FAILURE {f['case']} run seed {f['run_seed']}: {f['reason'].splitlines()[0]}")
+        where = "does not build" if f["stage"] == "build" else f"run seed {f['run_seed']}"
+        print(f"  FAILURE {f['tile']} {where}: {f['reason'].splitlines()[0]}")
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")
@@ -45,6 +47,8 @@ def register(sub) -> None:
                         "its predictors)")
     p.add_argument("--tiles", type=at_least(1), default=2,
                    help="tiles of random parameters built per dataflow (default 2)")
+    p.add_argument("--max-failures", type=at_least(1), default=20,
+                   help="stop after this many failures (default 20)")
     p.add_argument("--max-size", type=at_least(1), default=16,
                    help="largest input and hidden size a tile draws (sizes are log-uniform in 1..N; default 16)")
     p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the summary and every failure")
