@@ -36,7 +36,7 @@ __all__ = ["RegressTile", "FORMATS", "MEMO", "CONTROLS", "dataflows", "tiles", "
 
 log = logging.getLogger(__name__)
 
-#: Sequences and most steps of one run (a run is one load of a network and one simulation).
+#: Most sequences and most steps of one run (a run is one load of a network and one simulation).
 SEQUENCES, MAX_STEPS = 32, 24
 #: The most layers and directions of a tile (each tile draws its own up to these).
 MAX_LAYERS, MAX_DIRECTIONS = 3, 2
@@ -168,10 +168,10 @@ def _one_run(compiled: CompiledModel, tile: RegressTile, sim: str, run_seed: int
     inputs = int(rng.integers(1, tile.inputs + 1))
     config = FORMATS[tile.formats]
     model = FixedPointNetwork(random_network(tile.cell, inputs, tile.hidden, layers, directions, config, rng), config)
-    lengths = rng.integers(1, MAX_STEPS + 1, SEQUENCES)
+    lengths = rng.integers(1, MAX_STEPS + 1, int(rng.integers(SEQUENCES // 4, SEQUENCES + 1)))
     steps = int(lengths.max())
     # slowly varying inputs (something to reuse), quantized; zero past each sequence's length
-    x = np.cumsum(rng.normal(0, 0.3, (SEQUENCES, steps, inputs)), axis=1)
+    x = np.cumsum(rng.normal(0, 0.3, (len(lengths), steps, inputs)), axis=1)
     x_q = intops.quantize(x, config.act) * (np.arange(steps)[None, :, None] < lengths[:, None, None])
     controls = CONTROLS.get(tile.scheme, lambda *a: {})(rng, model, x_q, lengths)
     pauses = {"valid_prob": float(rng.choice([1.0, 0.7, 0.4])), "ready_prob": float(rng.choice([1.0, 0.7, 0.4]))}
