@@ -494,3 +494,23 @@ def test_full_crew_compare_ecp5(tmp_path, workload):
     rows = {r["module"]: r for r in result["modules"]["base-lanes"]}
     assert rows["dot"]["bram"]["variant"] >= 16 and rows["dot"]["bram"]["base"] == 0   # one EBR per product bank
     assert rows["product_stage"]["dsp"]["variant"] >= 4                                 # the M product multipliers
+
+
+def test_paper_preset_is_a_layer_of_the_papers_shape_that_fits_the_ecp5_block_ram(capsys):
+    """--preset paper: LSTM H = I = 192 on the LFE5U-85F (its 8-bit weights and the BNN's sign copy within
+    the 3.7 Mbit of EBR), H = I = 256 on the generic flow; none for the iCE40UP5K."""
+    from fuzzymemo.cli import main
+    from hw.tile_params import TileParams
+    from synth import configs
+
+    ecp5 = configs.preset("tile", "ecp5", "paper")
+    assert (ecp5["input_size"], ecp5["hidden"], ecp5["cell"]) == (192, 192, "lstm")
+    assert configs.preset("tile", "generic", "paper")["hidden"] == 256
+    params = TileParams(cell="lstm", input_size=192, hidden=192, slots=1, lanes=ecp5["lanes"],
+                        bnn_width=ecp5["bnn_width"])
+    weight_bits = params.neurons * params.n_max * params.config.weight.bits
+    assert 2.3e6 < weight_bits and weight_bits * (1 + 1 / params.config.weight.bits) < 208 * 18432
+    with pytest.raises(ValueError, match="no paper preset for target 'ice40'"):
+        configs.preset("tile", "ice40", "paper")
+    assert main(["synth", "--top", "tile", "--target", "ice40", "--preset", "paper"]) == 2
+    assert "no paper preset for target 'ice40' (the paper presets: ecp5, generic)" in capsys.readouterr().err

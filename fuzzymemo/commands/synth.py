@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from synth import configs
+
 from .args import at_least, finite_at_least, output_file, write_json
 from .block_options import add_block_options, block_options
 
@@ -43,7 +45,6 @@ def _targets(text: str) -> list[str]:
 
 
 def run(args) -> int:
-    from synth import configs
     from synth.blocks import all_blocks, get_block
     from synth.compare import compare
     from synth.flow import synthesize
@@ -201,9 +202,10 @@ def register(subparsers) -> None:
                      help=f"crew: the bundled workload whose network the tile holds (default {DEFAULT_WORKLOAD})")
     src.add_argument("--model", metavar="MODEL", help="crew: a model file written by 'fuzzymemo import-torch'")
     p.add_argument("--data", metavar="DATA.npz", help="crew: data for --model (calibrates its formats)")
-    p.add_argument("--preset", choices=("target", "none"), default="target",
-                   help="start from the target's default configuration of the tile (default) or from the "
-                        "block's own defaults")
+    p.add_argument("--preset", choices=configs.PRESET_MODES, default="target",
+                   help="start from the target's default configuration of the tile (default), from a tile of "
+                        "the papers' shape (paper: ecp5 LSTM H = I = 192, generic H = I = 256; "
+                        "docs/synthesis.md) or from the block's own defaults")
     p.add_argument("--no-fit-check", action="store_true", help="skip the resource estimate before place and route")
     p.add_argument("--list-targets", action="store_true", help="list the targets")
     add_block_options(p, all_blocks(), "block options (as for fuzzymemo generate)")
