@@ -13,7 +13,7 @@ from support import normal_network, random_inputs
 from fuzzymemo.compiled import CompiledModel
 from golden_model.fixed_model import FixedPointNetwork
 from hw.tile import Tile
-from sim.tile_amaranth import TileSequence, run_sequences
+from sim.tile_amaranth import TileSequence, run_reset_mid_sequence, run_sequences
 
 #: The length of the starvation and of the back-pressure (cycles).
 LONG = 100_000
@@ -56,3 +56,23 @@ def test_writes_during_a_run_wait_for_it_to_end():
     res = run_sequences(tile, [first, second], writes_during=writes)
     assert np.array_equal(res.h[0], fixed.run(x[None]).out[0])      # the run in progress: old weights
     assert np.array_equal(res.h[1], other.run(x[None]).out[0])      # after it: every write landed
+
+
+def test_reset_in_the_middle_of_a_sequence():
+    """A reset while a sequence runs ends it (nothing more comes out, the tile is idle) and keeps the
+    memories: the weights loaded through wr before it survive, and the next sequence, memoizing, is
+    bit-exact with clean state (h, c and the memo table start over with its `first`)."""
+    fixed, compiled, _ = _tile(cell="gru", seed=4)
+    tile = Tile(compiled.params)                     # empty memories: the weights come through wr
+    xs = random_inputs(fixed.config, 2, 6, 3, seed=6, scale=0.3)
+    theta = int(compiled.policy(0.3).thresholds_q(1)[0])
+    res = run_reset_mid_sequence(tile, TileSequence(xs[0], memo_enable=1, theta=theta), 2,
+                                 TileSequence(xs[1], memo_enable=1, theta=theta),
+                                 writes=compiled.memory_words())
+    assert np.array_equal(res["cut_h"], fixed.run(xs[:1], policy=compiled.policy(0.3)).out[0][:2])
+    assert not res["busy_after_reset"]
+    gold = fixed.run(xs[1:], policy=compiled.policy(0.3))
+    run = res["then"]
+    assert np.array_equal(run.h[0], gold.out[0])
+    assert run.lasts == [[6 * compiled.params.hidden - 1]]
+    assert run.counters[0]["reuses"] == int(gold.stats.reuses.sum()) > 0
