@@ -30,6 +30,12 @@ class TileSequence:
     memo_enable: int = 0
     theta: int = 0
     form: int = 0
+    end: bool = True               # False: the final x element goes without `last` (a fault test)
+
+    def beats(self) -> list[dict]:
+        beats = sequence_beats(self.x)
+        beats[-1]["last"] = int(self.end)
+        return beats
 
     def controls(self) -> dict:
         return controls(slot=self.slot, n_x=self.x.shape[1], memo_enable=self.memo_enable, theta=self.theta,
@@ -85,7 +91,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             for name, value in seq.controls().items():
                 ctx.set(getattr(tile, name), value)
             res.h.append(None)
-            for beat in sequence_beats(seq.x):
+            for beat in seq.beats():
                 while valid_pause is not None and next(valid_pause):
                     ctx.set(tile.x.valid, 0)
                     await ctx.tick()
@@ -99,7 +105,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     async def reader(ctx):
         cycles = 0
-        for seq in sequences:
+        for k, seq in enumerate(sequences):
             steps = seq.x.shape[0]
             items, lasts = [], []
             while len(items) < steps * H:
@@ -108,12 +114,17 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
                 _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
                 cycles += 1
                 if cycles > timeout:
-                    raise TimeoutError(f"{len(items)} of {steps * H} outputs after {cycles} cycles")
+                    raise TimeoutError(f"h of sequence {k} (of {len(sequences)}): {len(items)} of {steps * H} "
+                                       f"outputs after {cycles} cycles (the tile waits for x: input cut short?)")
                 if ready and valid:
                     if payload.last:
                         lasts.append(len(items))
                     items.append(int(payload.data))
             ctx.set(tile.h.ready, 0)
+            if lasts != [steps * H - 1]:   # the tile waits for more x: busy, it takes no new sequence or wr
+                raise RuntimeError(f"h of sequence {k} (of {len(sequences)}): `last` on outputs {lasts}, not on "
+                                   f"the final one ({steps * H - 1}): the x stream did not end the sequence; "
+                                   f"the tile stays busy until a reset")
             res.h[done["n"]] = np.array(items, dtype=np.int64).reshape(steps, H)
             res.lasts.append(lasts)
             done["n"] += 1
@@ -164,7 +175,7 @@ def run_reset_mid_sequence(tile, cut: TileSequence, after_steps: int, then: Tile
     async def send(ctx, seq: TileSequence):
         for name, value in seq.controls().items():
             ctx.set(getattr(tile, name), value)
-        for beat in sequence_beats(seq.x):
+        for beat in seq.beats():
             ctx.set(tile.x.payload, beat)
             ctx.set(tile.x.valid, 1)
             while not (await ctx.tick().sample(tile.x.ready))[2]:

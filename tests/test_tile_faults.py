@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from support import normal_network, random_inputs
 
 from fuzzymemo.compiled import CompiledModel
@@ -76,3 +77,27 @@ def test_reset_in_the_middle_of_a_sequence():
     assert np.array_equal(run.h[0], gold.out[0])
     assert run.lasts == [[6 * compiled.params.hidden - 1]]
     assert run.counters[0]["reuses"] == int(gold.stats.reuses.sum()) > 0
+
+
+def test_a_sequence_without_last_is_reported_and_a_reset_recovers():
+    """The contract: a sequence whose final x element has no `last` is not ended -- the tile computes every
+    step it gets, then waits for more x (busy; it takes no new `first` and no wr) until a reset. The host
+    reports it (the final h has no `last`), and after a reset the next sequence is bit-exact."""
+    fixed, compiled, tile = _tile(seed=5)
+    xs = random_inputs(fixed.config, 2, 3, 3, seed=8, scale=0.3)
+    with pytest.raises(RuntimeError, match=r"h of sequence 0 \(of 2\): `last` on outputs \[\], not on the final"
+                                           r" one \(5\): the x stream did not end the sequence"):
+        run_sequences(tile, [TileSequence(xs[0], end=False), TileSequence(xs[1])])
+    res = run_reset_mid_sequence(tile, TileSequence(xs[0], end=False), 3, TileSequence(xs[1]))
+    assert np.array_equal(res["cut_h"], fixed.run(xs[:1]).out[0])     # every step it got was computed
+    assert np.array_equal(res["then"].h[0], fixed.run(xs[1:]).out[0])
+
+
+def test_truncated_input_times_out_naming_the_stream_and_sequence():
+    """x stops for good in the middle of a sequence (the host's input ends early): the host times out
+    with the stream, the sequence and how far it got, instead of waiting forever."""
+    fixed, _, tile = _tile()
+    x = random_inputs(fixed.config, 1, 4, 3, seed=2, scale=0.3)[0]
+    with pytest.raises(TimeoutError, match=r"h of sequence 0 \(of 1\): 4 of 8 outputs after 3001 cycles "
+                                           r"\(the tile waits for x"):
+        run_sequences(tile, [TileSequence(x)], x_pauses=_stall_after(7, 10**9), timeout=3000)
