@@ -9,8 +9,8 @@ word of ``w`` bits takes ceil(w/8) bytes, its bit 0 first.
 host -> board:
 
 * ``0x00 + k`` followed by the payload bytes of input stream ``k`` (declaration order): one beat, held
-  valid until the block takes it (later bytes wait in the UART's line, so the host should not run ahead
-  of a stalled stream by more than one beat);
+  valid until the block takes it (bytes arriving meanwhile are dropped and counted, ``link_dropped``, so
+  the host should not run ahead of a stalled stream);
 * ``0x40`` followed by the control word: sets every control input (a pulse input such as the tile's
   ``clear_counters`` is set and then cleared by a second ``0x40``);
 * ``0x41``: status request;

@@ -337,7 +337,12 @@ class TileLink:
         1/"absolute". Counters are cleared first (``clear``) and read once every h has come back.
 
         x is sent at most two steps ahead of the h received (step t's x once all h of step t-2 are in): the
-        tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits."""
+        tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits.
+
+        Faults: ``RuntimeError`` when the tile is busy before the sequence (an earlier one did not end);
+        :class:`LinkError` when the board counted link faults before or during it, or an h read timed out
+        after such faults; ``TimeoutError`` (naming the h stream and the sequence) when h stops without
+        them. :meth:`reset` recovers from each."""
         beats = sequence_beats(x)
         steps, n_x = np.asarray(x).shape
         H = self.hidden

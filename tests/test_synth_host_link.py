@@ -156,7 +156,12 @@ def test_tile_layouts_and_description_roundtrip():
     assert link.receive("h") == {"data": 5, "last": 0}
     link.transport.incoming += bytes([RSP_STATUS]) + (7 << 1).to_bytes(desc["status"]["bytes"], "little")
     assert link.status("cycles") == 7
-    TileLink(link, hidden=4)
+    # h stops without link faults (the input cut short): a timeout naming the stream and the sequence
+    idle = bytes([RSP_STATUS]) + bytes(desc["status"]["bytes"])
+    link.transport.incoming += idle + idle                 # the status before the run, then after the timeout
+    with pytest.raises(TimeoutError, match=r"h of the sequence of 1 steps on slot 0: 0 of 4 outputs before the "
+                                           r"read timed out: the tile waits for x"):
+        TileLink(link, hidden=4).run_sequence(np.zeros((1, 3), dtype=int), clear=False)
 
 
 def test_errors():
