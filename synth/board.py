@@ -193,7 +193,11 @@ class UartBridge(Elaboratable):
                 with m.If(rx.error):                 # a break gives up a beat the block does not take
                     m.next = "CMD"
 
-        # ---- board -> host
+        self._transmit(m, tx, status_req, counters)
+        return m
+
+    def _transmit(self, m: Module, tx: UartTx, status_req: Signal, counters: list) -> None:
+        """Board -> host: output stream beats as they come, the status word when ``status_req``."""
         out_bytes = [_nbytes(len(Value.cast(s.payload))) for _, s in self.outs]
         status_word = Cat(*(v for _, v in self.status), *counters)
         sbits = len(status_word)
@@ -222,7 +226,6 @@ class UartBridge(Elaboratable):
                     m.d.sync += [txbuf.eq(txbuf >> 8), left.eq(left - 1)]
                     with m.If(left == 1):
                         m.next = "IDLE"
-        return m
 
 
 class BoardTop(Elaboratable):
