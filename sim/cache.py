@@ -9,6 +9,7 @@ build in use holds its directory's lock (:func:`sim.runner.build`), and trimming
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CacheEntry", "entries", "parse_size", "sim_build_root", "trim", "user_cache"]
+__all__ = ["CacheEntry", "entries", "locked", "parse_size", "sim_build_root", "trim", "user_cache"]
 
 
 def user_cache() -> Path:
@@ -30,6 +31,20 @@ def user_cache() -> Path:
 def sim_build_root() -> Path:
     """Where simulation builds go."""
     return Path(os.environ.get("FUZZYMEMO_SIM_BUILD") or user_cache() / "sim_build")
+
+
+@contextlib.contextmanager
+def locked(directory: Path):
+    """Hold ``directory``'s lock (``<directory>/.lock``, created with the directory): serializes the
+    processes that build in one directory (simulation builds and runs, syntheses), whichever checkout or
+    test run they come from; :func:`trim` skips a directory whose lock is held."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,6 @@ directory; Verilator then builds a separate traced model in ``<sim>-waves``). Se
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -40,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .cache import sim_build_root
+from .cache import locked, sim_build_root
 from .waivers import verilator_waiver_args
 
 log = logging.getLogger(__name__)
@@ -262,18 +260,6 @@ def optimized_verilog(component, *, name: str) -> str:
         return out.read_text()
 
 
-@contextlib.contextmanager
-def _locked(directory: Path):
-    """Serialize builds and runs of one build directory across processes (other engineers' test runs)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @dataclass
 class SimBuild:
     """A built design: where it is and how it was built."""
@@ -425,7 +411,7 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
     result = SimBuild(design, sim, waves, directory, source)
     if _BUILT.get(directory) == stamp:
         return result
-    with _locked(directory):
+    with locked(directory):
         stamp_file = directory / "build.stamp"
         product = directory / ("sim.vvp" if sim == "icarus" else design.toplevel)
         if not (stamp_file.exists() and stamp_file.read_text() == stamp and product.exists()):

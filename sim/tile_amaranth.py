@@ -12,13 +12,14 @@ import random
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Elaboratable, Module, ResetInserter, Signal
 
 from hw.tile_counters import counter_names
 
 from .harness import pauses
 from .tile_protocol import controls, sequence_beats
 
-__all__ = ["SequenceRun", "TileSequence", "run_sequences"]
+__all__ = ["SequenceRun", "TileSequence", "run_reset_mid_sequence", "run_sequences"]
 
 
 @dataclass
@@ -29,6 +30,12 @@ class TileSequence:
     memo_enable: int = 0
     theta: int = 0
     form: int = 0
+    end: bool = True               # False: the final x element goes without `last` (a fault test)
+
+    def beats(self) -> list[dict]:
+        beats = sequence_beats(self.x)
+        beats[-1]["last"] = int(self.end)
+        return beats
 
     def controls(self) -> dict:
         return controls(slot=self.slot, n_x=self.x.shape[1], memo_enable=self.memo_enable, theta=self.theta,
@@ -40,6 +47,15 @@ class SequenceRun:
     h: list = field(default_factory=list)          # per sequence: (steps, H) int array
     counters: list = field(default_factory=list)   # per sequence: every counter of the tile
     lasts: list = field(default_factory=list)      # per sequence: indices of outputs with `last`
+
+
+async def _write(ctx, tile, words) -> None:
+    """Write ``words`` (wr payload dicts) through the tile's ``wr``, each held until taken."""
+    for w in words:
+        ctx.set(tile.wr.payload, w)
+        ctx.set(tile.wr.valid, 1)
+        await ctx.tick().until(tile.wr.ready)
+    ctx.set(tile.wr.valid, 0)
 
 
 def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
@@ -65,11 +81,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
     done = {"n": 0, "writes": not writes_during}
 
     async def writer(ctx):
-        for w in writes:
-            ctx.set(tile.wr.payload, w)
-            ctx.set(tile.wr.valid, 1)
-            await ctx.tick().until(tile.wr.ready)
-        ctx.set(tile.wr.valid, 0)
+        await _write(ctx, tile, writes)
         for k, seq in enumerate(sequences):
             while ctx.get(tile.busy) or done["n"] < len(res.h) or (k and not done["writes"]):
                 await ctx.tick()                                    # idle, then clear and set the controls
@@ -79,7 +91,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             for name, value in seq.controls().items():
                 ctx.set(getattr(tile, name), value)
             res.h.append(None)
-            for beat in sequence_beats(seq.x):
+            for beat in seq.beats():
                 while valid_pause is not None and next(valid_pause):
                     ctx.set(tile.x.valid, 0)
                     await ctx.tick()
@@ -93,7 +105,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     async def reader(ctx):
         cycles = 0
-        for seq in sequences:
+        for k, seq in enumerate(sequences):
             steps = seq.x.shape[0]
             items, lasts = [], []
             while len(items) < steps * H:
@@ -102,12 +114,17 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
                 _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
                 cycles += 1
                 if cycles > timeout:
-                    raise TimeoutError(f"{len(items)} of {steps * H} outputs after {cycles} cycles")
+                    raise TimeoutError(f"h of sequence {k} (of {len(sequences)}): {len(items)} of {steps * H} "
+                                       f"outputs after {cycles} cycles (the tile waits for x: input cut short?)")
                 if ready and valid:
                     if payload.last:
                         lasts.append(len(items))
                     items.append(int(payload.data))
             ctx.set(tile.h.ready, 0)
+            if lasts != [steps * H - 1]:   # the tile waits for more x: busy, it takes no new sequence or wr
+                raise RuntimeError(f"h of sequence {k} (of {len(sequences)}): `last` on outputs {lasts}, not on "
+                                   f"the final one ({steps * H - 1}): the x stream did not end the sequence; "
+                                   f"the tile stays busy until a reset")
             res.h[done["n"]] = np.array(items, dtype=np.int64).reshape(steps, H)
             res.lasts.append(lasts)
             done["n"] += 1
@@ -118,11 +135,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     async def mid_run_writer(ctx):
         await ctx.tick().until(tile.busy)                           # a sequence runs
-        for w in writes_during:
-            ctx.set(tile.wr.payload, w)
-            ctx.set(tile.wr.valid, 1)
-            await ctx.tick().until(tile.wr.ready)
-        ctx.set(tile.wr.valid, 0)
+        await _write(ctx, tile, writes_during)
         done["writes"] = True
 
     sim = Simulator(tile if module is None else module)
@@ -132,3 +145,92 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
     with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
         sim.run()
     return res
+
+
+class _WithReset(Elaboratable):
+    """``tile`` with a synchronous reset input ``rst`` (as the board's reset command drives it)."""
+
+    def __init__(self, tile):
+        self.tile, self.rst = tile, Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tile = ResetInserter(self.rst)(self.tile)
+        return m
+
+
+def run_reset_mid_sequence(tile, cut: TileSequence, after_steps: int, then: TileSequence, *, writes=(),
+                           timeout: int = 200_000) -> dict:
+    """Load ``writes``, start ``cut`` and reset the tile once ``after_steps`` of its steps' h are out (its
+    later x beats are not sent), then run ``then``, in one simulation. Returns ``cut_h`` (the h out before
+    the reset, (after_steps, H)), ``busy_after_reset`` (any cycle of the 20 after it), ``then`` (a
+    :class:`SequenceRun` of one sequence)."""
+    from amaranth.sim import Simulator
+
+    H = tile.params.hidden
+    top = _WithReset(tile)
+    out = {"cut_h": [], "busy_after_reset": False, "then": SequenceRun()}
+    state = {"reset": False}
+
+    async def send(ctx, seq: TileSequence):
+        for name, value in seq.controls().items():
+            ctx.set(getattr(tile, name), value)
+        for beat in seq.beats():
+            ctx.set(tile.x.payload, beat)
+            ctx.set(tile.x.valid, 1)
+            while not (await ctx.tick().sample(tile.x.ready))[2]:
+                if state["reset"]:                   # the host abandons the sequence
+                    ctx.set(tile.x.valid, 0)
+                    return
+        ctx.set(tile.x.valid, 0)
+
+    async def receive(ctx, n: int) -> tuple[list, list]:
+        items, lasts = [], []
+        ctx.set(tile.h.ready, 1)
+        for _ in range(timeout):
+            if len(items) == n:
+                return items, lasts
+            _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
+            if valid:
+                lasts += [len(items)] if payload.last else []
+                items.append(int(payload.data))
+        raise TimeoutError(f"h: {len(items)} of {n} outputs after {timeout} cycles")
+
+    async def host(ctx):
+        await _write(ctx, tile, writes)
+        state["loaded"] = True
+        cut_h, _ = await receive(ctx, after_steps * H)
+        ctx.set(top.rst, 1)
+        state["reset"] = True
+        await ctx.tick()
+        ctx.set(top.rst, 0)
+        for _ in range(20):
+            _, _, busy, valid = await ctx.tick().sample(tile.busy, tile.h.valid)
+            out["busy_after_reset"] |= bool(busy or valid)
+        out["cut_h"] = np.array(cut_h, dtype=np.int64).reshape(after_steps, H)
+        state["reset"] = False
+        ctx.set(tile.clear_counters, 1)
+        await ctx.tick()
+        ctx.set(tile.clear_counters, 0)
+        run = out["then"]
+        run.h.append(None)
+        state["then"] = True
+        items, lasts = await receive(ctx, then.x.shape[0] * H)
+        run.h[0] = np.array(items, dtype=np.int64).reshape(-1, H)
+        run.lasts.append(lasts)
+        run.counters.append({n: ctx.get(getattr(tile, n)) for n in counter_names(tile.params)})
+
+    async def sender(ctx):
+        while not state.get("loaded"):               # a sequence started now would hold wr off
+            await ctx.tick()
+        await send(ctx, cut)
+        while not state.get("then"):
+            await ctx.tick()
+        await send(ctx, then)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(host)
+    sim.add_testbench(sender, background=True)
+    sim.run()
+    return out

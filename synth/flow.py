@@ -252,11 +252,24 @@ def synthesize_design(build, top: str, design: str, options: dict, target: str =
                       breakdown: bool = False, wrapper: str = "scan", baud: int = 115200) -> dict:
     """:func:`synthesize` of any component: ``build()`` gives a fresh one (module name ``top``), ``design``
     names the record (and the default build directory), ``options`` are what the record reports of it
-    (JSON-able values; e.g. the tile parameters of a tile built outside the registry)."""
+    (JSON-able values; e.g. the tile parameters of a tile built outside the registry).
+
+    Concurrent syntheses into one build directory (the default one of a design is shared by every run in
+    a checkout) take turns: the directory's lock (:func:`sim.cache.locked`) is held from the first file
+    written to ``record.json``, so each run reads only its own tools' output."""
+    from sim.cache import locked
+
     tgt = get_target(target)
-    name = top
     build_dir = Path(build_dir) if build_dir is not None else Path("build") / "synth" / target / design
     build_dir = build_dir.resolve()
+    with locked(build_dir):
+        return _synthesize_in(build, top, design, options, tgt, build_dir, seed, constraint_mhz, check_fit,
+                              breakdown, wrapper, baud)
+
+
+def _synthesize_in(build, top, design, options, tgt, build_dir: Path, seed, constraint_mhz, check_fit, breakdown,
+                   wrapper, baud) -> dict:
+    name = top
     record = _base_record(top, design, options, tgt, build_dir, seed)
     started = time.monotonic()
     if tgt.name == "generic":

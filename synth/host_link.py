@@ -31,7 +31,16 @@ import numpy as np
 from sim.codec import PayloadCodec
 from sim.tile_protocol import COUNTERS, NetworkPlan, controls, sequence_beats
 
-__all__ = ["HostLink", "TileLink", "SequenceResult", "stream_layouts", "describe_link"]
+__all__ = ["HostLink", "LinkError", "TileLink", "SequenceResult", "stream_layouts", "describe_link"]
+
+#: The board's link counters (:data:`synth.board.LINK_COUNTERS`) and what each means, for the messages.
+LINK_FAULTS = {"link_framing_errors": "framing error(s) (bytes with a low stop bit: baud rate, noise, a break)",
+               "link_dropped": "byte(s) dropped (sent while a beat waited for the block)",
+               "link_bad_commands": "byte(s) that were no command (a garbled header or the host out of step)"}
+
+
+class LinkError(RuntimeError):
+    """The board saw faults on the serial line: what it received may be incomplete or misread."""
 
 
 def stream_layouts(component) -> dict:
@@ -193,6 +202,44 @@ class HostLink:
         self.controls.update(values)
         self.transport.write(frame)
 
+    def link_errors(self) -> dict:
+        """The board's link counters (``{name: count}``, saturating at 255), cleared by :meth:`reset`."""
+        return self.status(*LINK_FAULTS)
+
+    def link_faults(self, fields: dict | None = None) -> str:
+        """The link counters that are not 0, for people ("" when none): ``fields`` a status read that
+        holds them, else they are read now."""
+        fields = fields if fields is not None else self.link_errors()
+        return "; ".join(f"{fields[k]}{'+' if fields[k] == 255 else ''} {text}"
+                         for k, text in LINK_FAULTS.items() if fields.get(k))
+
+    def check_link(self, what: str, fields: dict | None = None) -> None:
+        """Raise :class:`LinkError` naming ``what`` (e.g. the sequence) when a link counter is not 0."""
+        faults = self.link_faults(fields)
+        if faults:
+            raise LinkError(f"serial link faults during {what}: {faults}; what the board received may be wrong: "
+                            f"reset it (HostLink.reset) and load the model again")
+
+    def resync(self) -> dict:
+        """A break (when the transport can send one, e.g. pyserial's ``send_break``): the board ends any
+        frame it is receiving or beat it holds, and answers commands again; returns a status read (the
+        link counters tell what went wrong; a break adds one framing error)."""
+        if hasattr(self.transport, "send_break"):
+            self.transport.send_break()
+        return self.status()
+
+    def reset(self) -> dict:
+        """Bring the board back to a known state: :meth:`resync`, then the reset command resets the block's
+        registers (not its memories) and the link counters. Every frame sent before the reset (read or not,
+        up to the status the board sends after it) is discarded; returns that status."""
+        self.resync()
+        self.transport.write(bytes([self.map["reset"]["command"]]))
+        self._pending = {name: [] for name in self.out_streams}
+        self._pending_status = []
+        fields = self.status()
+        self._pending = {name: [] for name in self.out_streams}
+        return fields
+
     def pulse(self, name: str) -> None:
         """Set control ``name`` to 1, then back to 0 (e.g. the tile's ``clear_counters``)."""
         self.set_controls(**{name: 1})
@@ -275,6 +322,11 @@ class TileLink:
     def counters(self) -> dict:
         return self.link.status(*self.COUNTERS)
 
+    def reset(self) -> None:
+        """Reset the tile (:meth:`HostLink.reset`): ends a sequence that never got its ``last``, keeps the
+        weights; the recovery after :class:`LinkError` or a timeout (then load the model again)."""
+        self.link.reset()
+
     def clear_counters(self) -> None:
         self.link.pulse("clear_counters")
 
@@ -285,10 +337,21 @@ class TileLink:
         1/"absolute". Counters are cleared first (``clear``) and read once every h has come back.
 
         x is sent at most two steps ahead of the h received (step t's x once all h of step t-2 are in): the
-        tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits."""
+        tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits.
+
+        Faults: ``RuntimeError`` when the tile is busy before the sequence (an earlier one did not end);
+        :class:`LinkError` when the board counted link faults before or during it, or an h read timed out
+        after such faults; ``TimeoutError`` (naming the h stream and the sequence) when h stops without
+        them. :meth:`reset` recovers from each."""
         beats = sequence_beats(x)
         steps, n_x = np.asarray(x).shape
         H = self.hidden
+        what = f"the sequence of {steps} steps on slot {slot}"
+        before = self.link.status()
+        self.link.check_link(f"the run before {what}", before)
+        if before["busy"]:
+            raise RuntimeError(f"the tile is busy before {what}: an earlier sequence did not end (sent without "
+                               f"`last`, or cut short); TileLink.reset() ends it")
         self.link.set_controls(**controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form))
         if clear:
             self.clear_counters()
@@ -297,7 +360,10 @@ class TileLink:
 
         def collect_step():
             for _ in range(H):
-                beat = self.link.receive("h")
+                try:
+                    beat = self.link.receive("h")
+                except TimeoutError:
+                    self._timed_out(what, len(h), steps * H)
                 if beat["last"]:
                     lasts.append(len(h))
                 h.append(beat["data"])
@@ -308,8 +374,22 @@ class TileLink:
             self.link.send_many("x", beats[t * n_x:(t + 1) * n_x])
         while len(h) < steps * H:
             collect_step()
-        counters = self.counters()
+        after = self.link.status()
+        self.link.check_link(what, after)
+        counters = {k: after[k] for k in self.COUNTERS}
         return SequenceResult(np.array(h, dtype=np.int64).reshape(steps, H), counters, lasts)
+
+    def _timed_out(self, what: str, got: int, expected: int):
+        """Raise the error of an h read that timed out: a :class:`LinkError` when the board, resynchronised
+        (:meth:`HostLink.resync`), counts link faults besides the break, else a TimeoutError."""
+        where = f"h of {what}: {got} of {expected} outputs before the read timed out"
+        fields = dict(self.link.resync())
+        fields["link_framing_errors"] -= int(hasattr(self.link.transport, "send_break"))   # not the break
+        faults = self.link.link_faults(fields)
+        if faults:
+            raise LinkError(f"{where}; serial link faults: {faults}: reset the board (TileLink.reset) and load "
+                            f"the model again") from None
+        raise TimeoutError(f"{where}: the tile waits for x (the input cut short?)") from None
 
     def run_network(self, x, lengths, *, inputs: list[int], directions: int = 1, memo_enable: int = 0,
                     theta=0, form=0) -> tuple[list[np.ndarray], list[dict]]:

@@ -11,14 +11,17 @@ __all__ = ["UartRx", "UartTx"]
 
 
 class UartRx(wiring.Component):
-    """``rx`` line in; ``data`` with a one-cycle ``valid`` pulse per received byte (a byte with a bad stop
-    bit is dropped). The line goes through a two-flip-flop synchroniser; bits are sampled mid-bit."""
+    """``rx`` line in; ``data`` with a one-cycle ``valid`` pulse per received byte. A frame whose stop bit
+    is low (a framing error: a wrong baud rate, noise, a break) gives a one-cycle ``error`` pulse instead
+    of ``valid``; after a break (all bits low) the receiver waits for the line to go high before the next
+    start bit, so a break (the line held low) is one error, not a stream of zero bytes. The line goes
+    through a two-flip-flop synchroniser; bits are sampled mid-bit."""
 
     def __init__(self, divisor: int):
         if divisor < 4:
             raise ValueError(f"UART divisor must be at least 4 clock cycles per bit, not {divisor}")
         self.divisor = divisor
-        super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1)})
+        super().__init__({"rx": In(1, init=1), "data": Out(8), "valid": Out(1), "error": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -28,7 +31,7 @@ class UartRx(wiring.Component):
         timer = Signal(range(d))
         bits = Signal(range(8))
         shreg = Signal(8)
-        m.d.sync += self.valid.eq(0)
+        m.d.sync += [self.valid.eq(0), self.error.eq(0)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~line):
@@ -52,9 +55,16 @@ class UartRx(wiring.Component):
             with m.State("STOP"):
                 with m.If(timer != 0):
                     m.d.sync += timer.eq(timer - 1)
+                with m.Elif(line):
+                    m.d.sync += [self.data.eq(shreg), self.valid.eq(1)]
+                    m.next = "IDLE"
                 with m.Else():
-                    with m.If(line):
-                        m.d.sync += [self.data.eq(shreg), self.valid.eq(1)]
+                    m.d.sync += self.error.eq(1)
+                    m.next = "IDLE"
+                    with m.If(shreg == 0):           # a break: one error for the whole low stretch
+                        m.next = "BREAK"
+            with m.State("BREAK"):
+                with m.If(line):
                     m.next = "IDLE"
         return m
 

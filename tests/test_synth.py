@@ -247,6 +247,44 @@ def test_cli_errors(tmp_path, capsys):
     assert "ecp5" in capsys.readouterr().out
 
 
+def _same_result(record: dict) -> dict:
+    """A record without what differs between two equal runs (time, host)."""
+    return {k: v for k, v in record.items() if k not in ("seconds", "host")}
+
+
+def test_concurrent_syntheses_of_one_design(tmp_path):
+    """Two ``fuzzymemo synth`` of one design at once in one checkout share the default build directory:
+    both complete with the same record as a run alone; a run waits while another holds the directory."""
+    import subprocess
+    import sys
+    import threading
+
+    from sim.cache import locked
+
+    argv = [sys.executable, "-m", "fuzzymemo.cli", "synth", "--top", "dot_product", "--lanes", "2",
+            "--target", "generic"]
+    runs = [subprocess.Popen([*argv, "--json", f"r{k}.json"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for k in range(2)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()
+    first, second = (json.loads((tmp_path / f"r{k}.json").read_text())[0] for k in range(2))
+    assert first["build_dir"] == second["build_dir"] and first["lut"] is None
+    assert _same_result(first) == _same_result(second)
+    assert first["cmos_transistors"] > 0 and first["modules"]
+
+    build_dir = Path(first["build_dir"])
+    shutil.rmtree(build_dir)
+    result = {}
+    with locked(build_dir):
+        thread = threading.Thread(target=lambda: result.update(
+            synthesize("dot_product", "generic", {"lanes": 2}, build_dir)))
+        thread.start()
+        thread.join(timeout=3)
+        assert thread.is_alive() and [p.name for p in build_dir.iterdir()] == [".lock"]
+    thread.join(timeout=300)
+    assert _same_result(result) == _same_result(first)
+
+
 # ------------------------------------------------------------------------------------ full tile builds
 
 def test_tile_compare_small(tmp_path):

@@ -11,17 +11,36 @@ from amaranth.hdl import Module
 from amaranth.sim import Simulator
 from support import AddUnit
 
-from synth.board import CMD_CONTROL, CMD_STATUS, RSP_STATUS, RSP_STREAM, UartBridge, bridge_map
+from synth.board import (
+    CMD_CONTROL,
+    CMD_RESET,
+    CMD_STATUS,
+    LINK_COUNTERS,
+    RSP_STATUS,
+    RSP_STREAM,
+    UartBridge,
+    bridge_map,
+)
 from synth.uart import UartRx, UartTx
 
 D = 4  # clock cycles per bit
 
 
-async def _send(ctx, line, data):
+async def _send(ctx, line, data, stop=1):
+    """8N1 frames of ``data`` on ``line``; ``stop=0``: a framing error (the stop bit low)."""
     for byte in data:
-        for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
+        for bit in [0, *((byte >> i) & 1 for i in range(8)), stop]:
             ctx.set(line, bit)
             await ctx.tick().repeat(D)
+    ctx.set(line, 1)
+
+
+async def _break(ctx, line, bits=30):
+    """A break: the line held low for ``bits`` bit times."""
+    ctx.set(line, 0)
+    await ctx.tick().repeat(bits * D)
+    ctx.set(line, 1)
+    await ctx.tick().repeat(2 * D)
 
 
 async def _receive(ctx, line, n):
@@ -68,6 +87,55 @@ def test_uart_loopback():
     assert got == [0x55, 0x00, 0xFF, 0xA3]
 
 
+def test_uart_reports_framing_errors_and_breaks():
+    """A bad stop bit is an ``error`` pulse, not a byte (before: the byte silently vanished); a break is one
+    error, not a run of zero bytes; the next good byte is received."""
+    rx = UartRx(D)
+    got, errors = [], []
+    sim = Simulator(rx)
+    sim.add_clock(1e-6)
+
+    async def line(ctx):
+        ctx.set(rx.rx, 1)
+        await ctx.tick().repeat(5)
+        await _send(ctx, rx.rx, [0x5A], stop=0)
+        await ctx.tick().repeat(2 * D)
+        await _send(ctx, rx.rx, [0x3C])
+        await _break(ctx, rx.rx)
+        await _send(ctx, rx.rx, [0xA5])
+        await ctx.tick().repeat(2 * D)
+
+    async def sink(ctx):
+        while True:
+            await ctx.tick()
+            if ctx.get(rx.valid):
+                got.append(ctx.get(rx.data))
+            if ctx.get(rx.error):
+                errors.append(len(got))
+
+    sim.add_testbench(line)
+    sim.add_testbench(sink, background=True)
+    sim.run()
+    assert got == [0x3C, 0xA5] and errors == [0, 1]
+
+
+def test_bridge_reports_link_faults_and_resets_the_block():
+    """The bridge's link counters in the status word: a framing error in the middle of a frame (the frame is
+    discarded), a garbled header byte (no command) and the reset command, which clears them and the block."""
+    async def host(ctx, line):
+        await _send(ctx, line, [0x00, 0x34, 0x02])                 # i = 0x234: count = 1
+        await ctx.tick().repeat(40 * D)
+        await _send(ctx, line, [0x00])
+        await _send(ctx, line, [0x34], stop=0)                     # framing error: the beat is not sent
+        await ctx.tick().repeat(D)
+        await _send(ctx, line, [0x55, CMD_STATUS])                 # 0x55 is no command
+        await ctx.tick().repeat(80 * D)
+        await _send(ctx, line, [CMD_RESET, CMD_STATUS])
+
+    received = _bridge_exchange(host, 3 + 6 + 6)
+    assert received == [RSP_STREAM, 0x34, 0x02, RSP_STATUS, 1, 0, 1, 0, 1, RSP_STATUS, 0, 0, 0, 0, 0]
+
+
 def test_uart_divisor_checked():
     with pytest.raises(ValueError, match="divisor"):
         UartRx(2)
@@ -78,31 +146,41 @@ def test_bridge_map():
     assert bmap["in_streams"] == [{"name": "i", "command": 0, "payload_bits": 12, "bytes": 2}]
     assert bmap["out_streams"] == [{"name": "o", "tag": RSP_STREAM, "payload_bits": 12, "bytes": 2}]
     assert bmap["control"]["fields"] == {"offset": {"offset": 0, "width": 4}}
-    assert bmap["status"]["bytes"] == 2
+    assert bmap["status"]["bytes"] == 5                             # count, then the link counters
+    assert list(bmap["status"]["fields"]) == ["count", *LINK_COUNTERS]
 
 
-def test_bridge_streams_control_and_status():
+def _bridge_exchange(host, n: int) -> list[int]:
+    """The first ``n`` bytes an AddUnit behind a UartBridge sends while ``host(ctx, line)`` drives its rx."""
     bridge = UartBridge(AddUnit(), D)
     sim = Simulator(bridge)
     sim.add_clock(1e-6)
     received = []
 
-    async def host(ctx):
+    async def drive(ctx):
         ctx.set(bridge.rx, 1)
         await ctx.tick().repeat(5)
-        await _send(ctx, bridge.rx, [CMD_CONTROL, 3])              # offset = 3
-        await _send(ctx, bridge.rx, [0x00, 0x34, 0x02])            # i = 0x234
-        await _send(ctx, bridge.rx, [0x00, 0xFF, 0x0F])            # i = 0xFFF -> wraps
-        await ctx.tick().repeat(40 * D)
-        await _send(ctx, bridge.rx, [CMD_STATUS])
+        await host(ctx, bridge.rx)
 
     async def listen(ctx):
-        received.extend(await _receive(ctx, bridge.tx, 3 + 3 + 3))
+        received.extend(await _receive(ctx, bridge.tx, n))
 
-    sim.add_testbench(host)
+    sim.add_testbench(drive)
     sim.add_testbench(listen)
-    sim.run_until(1e-6 * 2000 * D)
-    assert received == [RSP_STREAM, 0x37, 0x02, RSP_STREAM, 0x02, 0x00, RSP_STATUS, 2, 0]
+    sim.run_until(1e-6 * 3000 * D)
+    return received
+
+
+def test_bridge_streams_control_and_status():
+    async def host(ctx, line):
+        await _send(ctx, line, [CMD_CONTROL, 3])                   # offset = 3
+        await _send(ctx, line, [0x00, 0x34, 0x02])                 # i = 0x234
+        await _send(ctx, line, [0x00, 0xFF, 0x0F])                 # i = 0xFFF -> wraps
+        await ctx.tick().repeat(40 * D)
+        await _send(ctx, line, [CMD_STATUS])
+
+    received = _bridge_exchange(host, 3 + 3 + 6)
+    assert received == [RSP_STREAM, 0x37, 0x02, RSP_STREAM, 0x02, 0x00, RSP_STATUS, 2, 0, 0, 0, 0]
 
 
 @pytest.mark.skipif(os.environ.get("FUZZYMEMO_SYNTH_FULL") != "1", reason="set FUZZYMEMO_SYNTH_FULL=1")

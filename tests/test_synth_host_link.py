@@ -18,8 +18,9 @@ from support import AddUnit, normal_network, random_inputs
 from golden_model import intops
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.memo import PREDICTED, MemoPolicy
+from synth import board
 from synth.board import CMD_CONTROL, CMD_STATUS, RSP_STATUS, RSP_STREAM, UartBridge, bridge_map
-from synth.host_link import HostLink, TileLink, describe_link, stream_layouts
+from synth.host_link import HostLink, LinkError, TileLink, describe_link, stream_layouts
 
 D = 4  # clock cycles per bit
 
@@ -48,6 +49,8 @@ class SimSerial:
 
     def __init__(self, bridge, timeout_cycles=200_000):
         self.out, self.got = deque(), deque()
+        self.bad_stop = set()       # indices (in write order) of bytes sent with a low stop bit
+        self.sent = 0
         self.timeout_cycles = timeout_cycles
         self.cycles = 0
         self.sim = sim = Simulator(bridge)
@@ -58,8 +61,19 @@ class SimSerial:
             while True:
                 if self.out:
                     byte = self.out.popleft()
-                    for bit in [0, *((byte >> i) & 1 for i in range(8)), 1]:
+                    if byte is None:                      # a break: the line low for 3 frames
+                        ctx.set(bridge.rx, 0)
+                        await ctx.tick().repeat(30 * D)
+                        ctx.set(bridge.rx, 1)
+                        await ctx.tick().repeat(D)
+                        continue
+                    stop = int(self.sent not in self.bad_stop)
+                    self.sent += 1
+                    for bit in [0, *((byte >> i) & 1 for i in range(8)), stop]:
                         ctx.set(bridge.rx, bit)
+                        await ctx.tick().repeat(D)
+                    ctx.set(bridge.rx, 1)
+                    if not stop:                          # the line idles after a damaged frame
                         await ctx.tick().repeat(D)
                 else:
                     await ctx.tick()
@@ -88,6 +102,9 @@ class SimSerial:
     def write(self, data):
         self.out.extend(data)
 
+    def send_break(self):
+        self.out.append(None)
+
     def read(self, n):
         start = self.cycles
         while len(self.got) < n and self.cycles - start < self.timeout_cycles:
@@ -109,8 +126,8 @@ def test_encode_control_beat_status():
     assert link.controls == {"offset": 3}
     assert link.encode_control({}) == bytes([CMD_CONTROL, 3])         # held word
 
-    link = _add_link(bytes([RSP_STREAM, 0x37, 0x02, RSP_STATUS, 2, 0]))
-    assert link.status() == {"count": 2}                               # the beat before it is queued
+    link = _add_link(bytes([RSP_STREAM, 0x37, 0x02, RSP_STATUS, 2, 0, 0, 0, 0]))
+    assert link.status() == {"count": 2, **dict.fromkeys(board.LINK_COUNTERS, 0)}   # the beat before it is queued
     assert bytes(link.transport.written) == bytes([CMD_STATUS])
     assert link.receive("o") == 0x237
 
@@ -139,7 +156,12 @@ def test_tile_layouts_and_description_roundtrip():
     assert link.receive("h") == {"data": 5, "last": 0}
     link.transport.incoming += bytes([RSP_STATUS]) + (7 << 1).to_bytes(desc["status"]["bytes"], "little")
     assert link.status("cycles") == 7
-    TileLink(link, hidden=4)
+    # h stops without link faults (the input cut short): a timeout naming the stream and the sequence
+    idle = bytes([RSP_STATUS]) + bytes(desc["status"]["bytes"])
+    link.transport.incoming += idle + idle                 # the status before the run, then after the timeout
+    with pytest.raises(TimeoutError, match=r"h of the sequence of 1 steps on slot 0: 0 of 4 outputs before the "
+                                           r"read timed out: the tile waits for x"):
+        TileLink(link, hidden=4).run_sequence(np.zeros((1, 3), dtype=int), clear=False)
 
 
 def test_errors():
@@ -221,3 +243,58 @@ def test_tile_end_to_end_over_uart(cell):
     assert passes[0]["counters"]["evaluations"] == int(gold.stats.evaluations.sum())
     assert tile.link.status("busy") == 0
     print(f"e2e: {serial.cycles} clock cycles simulated in {time.perf_counter() - start:.1f} s")
+
+
+def test_link_faults_are_reported_and_reset():
+    link = _add_link(bytes([RSP_STATUS, 0, 0, 2, 0, 1]))
+    with pytest.raises(LinkError, match=r"serial link faults during sequence 3: 2 framing error\(s\) \(bytes with a "
+                                        r"low stop bit.*; 1 byte\(s\) that were no command.*reset it"):
+        link.check_link("sequence 3")
+    link.transport.incoming += bytes([RSP_STREAM, 1, 0, RSP_STATUS, 0, 0, 2, 0, 1, RSP_STATUS, 0, 0, 0, 0, 0])
+    assert link.reset() == {"count": 0, **dict.fromkeys(board.LINK_COUNTERS, 0)}
+    assert link.transport.written.endswith(bytes([CMD_STATUS, board.CMD_RESET, CMD_STATUS]))
+    with pytest.raises(TimeoutError):
+        link.receive("o")                                  # the beat sent before the reset is discarded
+
+
+def test_tile_faults_over_uart():
+    """Over the UART: a sequence sent without `last` leaves the tile busy, and the next run says so; a
+    framing error on an x byte is counted by the board and the host reports it (the h read times out,
+    then the link counters); each time TileLink.reset() (a break and the reset command) and loading the
+    model again recover, and the next sequence is bit-exact."""
+    from fuzzymemo.compiled import CompiledModel
+    from hw.tile import Tile
+    from sim.tile_protocol import controls, sequence_beats
+
+    fixed = FixedPointNetwork(normal_network("lstm", 3, 4, seed=3))
+    compiled = CompiledModel(fixed, lanes=2, bnn_width=8)
+    bridge = UartBridge(Tile(compiled.params), D)
+    serial = SimSerial(bridge, timeout_cycles=20_000)
+    link = HostLink.from_description(describe_link(bridge), serial)
+    tile = TileLink(link, hidden=4)
+    tile.load_model(compiled)
+    xs = random_inputs(fixed.config, 2, 3, 3, seed=5, scale=0.3)
+    gold = fixed.run(xs[1:], policy=MemoPolicy("off")).out[0]
+
+    beats = sequence_beats(xs[0])
+    beats[-1]["last"] = 0                                  # a host that never ends the sequence
+    link.set_controls(**controls(slot=0, n_x=3))
+    link.send_many("x", beats[:6])
+    for _ in range(4):
+        link.receive("h")                                  # step 0 done: the tile takes the rest
+    link.send_many("x", beats[6:])
+    with pytest.raises(RuntimeError, match="the tile is busy before the sequence of 3 steps on slot 0: an "
+                                           "earlier sequence did not end"):
+        tile.run_sequence(xs[1])
+    tile.reset()
+    assert np.array_equal(tile.run_sequence(xs[1]).h, gold)
+
+    # the first x payload byte: after the status request (1 byte), the controls (1 + word) and the x header
+    serial.bad_stop = {serial.sent + 3 + link.map["control"]["bytes"]}
+    with pytest.raises(LinkError, match=r"h of the sequence of 3 steps on slot 0: 0 of 12 outputs before the read "
+                                        r"timed out; serial link faults: 1 framing error"):
+        tile.run_sequence(xs[1], clear=False)
+    tile.reset()
+    assert link.link_errors() == dict.fromkeys(board.LINK_COUNTERS, 0)
+    tile.load_model(compiled)
+    assert np.array_equal(tile.run_sequence(xs[1]).h, gold)

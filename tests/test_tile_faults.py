@@ -8,12 +8,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from support import normal_network, random_inputs
 
 from fuzzymemo.compiled import CompiledModel
 from golden_model.fixed_model import FixedPointNetwork
 from hw.tile import Tile
-from sim.tile_amaranth import TileSequence, run_sequences
+from sim.tile_amaranth import TileSequence, run_reset_mid_sequence, run_sequences
 
 #: The length of the starvation and of the back-pressure (cycles).
 LONG = 100_000
@@ -56,3 +57,47 @@ def test_writes_during_a_run_wait_for_it_to_end():
     res = run_sequences(tile, [first, second], writes_during=writes)
     assert np.array_equal(res.h[0], fixed.run(x[None]).out[0])      # the run in progress: old weights
     assert np.array_equal(res.h[1], other.run(x[None]).out[0])      # after it: every write landed
+
+
+def test_reset_in_the_middle_of_a_sequence():
+    """A reset while a sequence runs ends it (nothing more comes out, the tile is idle) and keeps the
+    memories: the weights loaded through wr before it survive, and the next sequence, memoizing, is
+    bit-exact with clean state (h, c and the memo table start over with its `first`)."""
+    fixed, compiled, _ = _tile(cell="gru", seed=4)
+    tile = Tile(compiled.params)                     # empty memories: the weights come through wr
+    xs = random_inputs(fixed.config, 2, 6, 3, seed=6, scale=0.3)
+    theta = int(compiled.policy(0.3).thresholds_q(1)[0])
+    res = run_reset_mid_sequence(tile, TileSequence(xs[0], memo_enable=1, theta=theta), 2,
+                                 TileSequence(xs[1], memo_enable=1, theta=theta),
+                                 writes=compiled.memory_words())
+    assert np.array_equal(res["cut_h"], fixed.run(xs[:1], policy=compiled.policy(0.3)).out[0][:2])
+    assert not res["busy_after_reset"]
+    gold = fixed.run(xs[1:], policy=compiled.policy(0.3))
+    run = res["then"]
+    assert np.array_equal(run.h[0], gold.out[0])
+    assert run.lasts == [[6 * compiled.params.hidden - 1]]
+    assert run.counters[0]["reuses"] == int(gold.stats.reuses.sum()) > 0
+
+
+def test_a_sequence_without_last_is_reported_and_a_reset_recovers():
+    """The contract: a sequence whose final x element has no `last` is not ended -- the tile computes every
+    step it gets, then waits for more x (busy; it takes no new `first` and no wr) until a reset. The host
+    reports it (the final h has no `last`), and after a reset the next sequence is bit-exact."""
+    fixed, compiled, tile = _tile(seed=5)
+    xs = random_inputs(fixed.config, 2, 3, 3, seed=8, scale=0.3)
+    with pytest.raises(RuntimeError, match=r"h of sequence 0 \(of 2\): `last` on outputs \[\], not on the final"
+                                           r" one \(5\): the x stream did not end the sequence"):
+        run_sequences(tile, [TileSequence(xs[0], end=False), TileSequence(xs[1])])
+    res = run_reset_mid_sequence(tile, TileSequence(xs[0], end=False), 3, TileSequence(xs[1]))
+    assert np.array_equal(res["cut_h"], fixed.run(xs[:1]).out[0])     # every step it got was computed
+    assert np.array_equal(res["then"].h[0], fixed.run(xs[1:]).out[0])
+
+
+def test_truncated_input_times_out_naming_the_stream_and_sequence():
+    """x stops for good in the middle of a sequence (the host's input ends early): the host times out
+    with the stream, the sequence and how far it got, instead of waiting forever."""
+    fixed, _, tile = _tile()
+    x = random_inputs(fixed.config, 1, 4, 3, seed=2, scale=0.3)[0]
+    with pytest.raises(TimeoutError, match=r"h of sequence 0 \(of 1\): 4 of 8 outputs after 3001 cycles "
+                                           r"\(the tile waits for x"):
+        run_sequences(tile, [TileSequence(x)], x_pauses=_stall_after(7, 10**9), timeout=3000)
