@@ -18,6 +18,7 @@ from golden_model.predictors import LowPrecision
 from .low_precision import NarrowBanks, NarrowDot, narrow_score_bits
 from .output_rule import SHIFT_BITS, OutputRuleTable
 from .shapes import count_shape
+from .tile_front_end import beat_timing
 from .tile_params import TileParams, ceil_div
 from .tile_scored import NeuronFeeder, ScoredFrontEnd, rule_latency
 
@@ -106,8 +107,7 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
 
     @classmethod
     def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
-        b = cls.beats(params, n_x)
-        return cls.latency + b, b
+        return beat_timing(cls.latency, cls.beats(params, n_x))
 
     @classmethod
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
