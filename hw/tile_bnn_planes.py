@@ -1,7 +1,7 @@
 """The bit-plane BNN predictor front end of the tile (``bnn-planes``: golden_model.predictors.BitPlaneBnn with
 the output rule; docs/hw/front_end.md): residual sign planes of [x ; h] (:class:`hw.tile_bnn.SignBits`),
 the shared sign-weight rows and feeder (:class:`hw.tile_bnn.BnnFeeder`), :class:`hw.bnn_planes.BitPlaneUnit`
-(one BNN unit per plane on the same weight beats), the gain stage, :class:`hw.output_rule.OutputRuleTable`
+(one BNN unit per plane on the same weight beats), the prefetched gain rows, :class:`hw.output_rule.OutputRuleTable`
 and the decision FIFO, behind the predictor interface of :mod:`hw.tile_front_end`.
 
 The number of planes is a class attribute: :meth:`BitPlaneFrontEnd.configure` gives the class of one
@@ -20,17 +20,13 @@ from golden_model.predictors import BitPlaneBnn
 
 from .bnn_planes import BitPlaneUnit, plane_score_shape
 from .output_rule import SHIFT_BITS, OutputRuleTable
-from .pipeline import StreamPipeline
 from .shapes import index_shape
 from .tile_bnn import BnnFeeder, SignFeed, sign_words
 from .tile_front_end import DECISION_FIFO_LATENCY
 from .tile_output_rule import OutputRuleFrontEnd
 from .tile_params import TileParams
 
-__all__ = ["BitPlaneFrontEnd", "GAIN_STAGE_LATENCY"]
-
-#: Cycles of the gain stage between the unit and the table (the gain row's read, the score registered).
-GAIN_STAGE_LATENCY = 1
+__all__ = ["BitPlaneFrontEnd"]
 
 
 class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
@@ -46,9 +42,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
     """
 
     planes = 3
-    #: Fixed decision lead: feeder, unit, gain stage, output-rule table, decision FIFO.
-    latency = (BnnFeeder.latency + BitPlaneUnit.latency + GAIN_STAGE_LATENCY + OutputRuleTable.latency
-               + DECISION_FIFO_LATENCY)
+    #: Fixed decision lead: feeder, unit, output-rule table, decision FIFO (the gain rows are read ahead).
+    latency = BnnFeeder.latency + BitPlaneUnit.latency + OutputRuleTable.latency + DECISION_FIFO_LATENCY
 
     @classmethod
     @functools.cache
@@ -108,27 +103,32 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         memo_on = self._sample_controls(m, table)
         feeder = self._feed_signs(m, mem.read_port(), memo_on)
         wiring.connect(m, feeder.o, unit.i)
-        self._gain_stage(m, unit, table, mem.read_port())
+        self._lookup(m, unit, table, mem.read_port())
         self._decisions(m, table, memo_on)
         return m
 
-    def _gain_stage(self, m, unit, table, gain_port):
-        """unit.o (score s of neuron n, in issue order) -> one register stage -> table.lookup with the
-        neuron's gain and shift (gain row read in the same stage) and the gate's activation."""
+    def _lookup(self, m, unit, table, gain_port):
+        """unit.o (score s of neuron n, in issue order) -> table.lookup with the neuron's gain and shift and
+        the gate's activation. The gain row is read ahead: the port's address is the neuron the next
+        cycle's score belongs to (``n``, or n + 1 after a transfer, 0 after ``step_reset``), so its data
+        is always the current neuron's row and the score goes to the table without a stage of its own."""
         p = self.params
         gain_bits = p.config.weight.bits
         n, g = Signal(index_shape(p.neurons)), Signal(index_shape(p.gates))
         slot_base = Signal(index_shape(p.slots * p.neurons + 1))
         with m.If(self.seq_start):
             m.d.sync += slot_base.eq(self.slot * p.neurons)
-        pipe = StreamPipeline(m, unit.o, table.lookup, GAIN_STAGE_LATENCY, name="gain")
+        take = Signal()
         look = table.lookup.payload
-        m.d.comb += [gain_port.addr.eq(self._sign_depth(p) + slot_base + n), gain_port.en.eq(pipe.advance),
+        nxt = Mux(self.step_reset, 0, Mux(take, n + 1, n))
+        base = Mux(self.seq_start, self.slot * p.neurons, slot_base)
+        m.d.comb += [take.eq(unit.o.valid & table.lookup.ready),
+                     table.lookup.valid.eq(unit.o.valid), unit.o.ready.eq(table.lookup.ready),
+                     gain_port.addr.eq(self._sign_depth(p) + base + nxt), gain_port.en.eq(1),
                      look.gain.eq(gain_port.data[:gain_bits]),
-                     look.shift.eq(gain_port.data[gain_bits:gain_bits + SHIFT_BITS])]
-        with m.If(pipe.advance):
-            m.d.sync += [look.s.eq(unit.o.payload), look.index.eq(n), look.func.eq(self.gate_func(g))]
-        with m.If(pipe.take):
+                     look.shift.eq(gain_port.data[gain_bits:gain_bits + SHIFT_BITS]),
+                     look.s.eq(unit.o.payload), look.index.eq(n), look.func.eq(self.gate_func(g))]
+        with m.If(take):
             m.d.sync += [n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]
         with m.If(self.step_reset):
             m.d.sync += [n.eq(0), g.eq(0)]
