@@ -158,11 +158,13 @@ class FrontEnd(wiring.Component):
     def _sample_controls(self, m, table):
         """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
         memo table's ``clear`` (= ``seq_start``), ``enable``, ``theta`` and ``form``; returns the sampled
-        enable (memoization on for the running sequence)."""
+        enable (memoization on for the running sequence). The table sees the new theta in the clear
+        cycle itself (:class:`hw.memo_table.MemoTable`: theta changes only with a clear)."""
         memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
         with m.If(self.seq_start):
             m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
-        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on), table.theta.eq(theta),
+        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on),
+                     table.theta.eq(Mux(self.seq_start, self.theta, theta)),
                      table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
         return memo_on
 
