@@ -32,13 +32,14 @@ __all__ = ["BitPlaneFrontEnd"]
 class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
     """Bit-plane-BNN-predicted memoization under the output rule as a tile front end.
 
-    Memory ``predictor`` (run-time loadable, max(B, weight.bits + SHIFT_BITS) bits wide): rows
+    Memory ``predictor`` (run-time loadable, max(B, weight.bits) bits wide): rows
     ``0..slots*G*H*KB-1`` are the sign-weight rows of :class:`hw.tile_bnn.BnnFrontEnd` (B bits each,
     :func:`hw.tile_bnn.sign_words`); row ``slots*G*H*KB + s*G*H + n`` is the gain row of neuron n (issue
-    order) of slot s: the gain round(mean |w|) in the low ``weight.bits`` bits, the slot's output-rule
-    shift in the ``SHIFT_BITS`` above it. A decision's ``context`` is the score s, cached with the neuron's
-    y and p by the update. Decision k of a step is ready ``latency + kb + k*kb`` cycles after it starts,
-    kb = ceil((n_x + H) / B), as the BNN front end (the planes are evaluated in parallel).
+    order) of slot s: the gain round(mean |w|) in ``weight.bits`` bits. The output-rule shift depends on
+    the formats and P only (:meth:`rule_shift`), a constant of the table: no barrel shifter after its
+    multiplier. A decision's ``context`` is the score s, cached with the neuron's y and p by the update.
+    Decision k of a step is ready ``latency + (k + 1)*kb - 1`` cycles after it starts, kb = ceil((n_x + H)
+    / B), as the BNN front end (the planes are evaluated in parallel).
     """
 
     planes = 3
@@ -64,7 +65,7 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         self._sign_parts(p)
         self.unit = BitPlaneUnit(p.bnn_width, p.n_max, self.planes)
         self.table = OutputRuleTable(p.neurons, p.config, self.context_shape(p).width,
-                                     gain_bits=p.config.weight.bits)
+                                     gain_bits=p.config.weight.bits, shift=self.rule_shift(p))
 
     # ------------------------------------------------------------------ the front-end class methods
     @classmethod
@@ -72,9 +73,19 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         return params.slots * params.neurons * params.sign_rows
 
     @classmethod
+    def rule_shift(cls, params) -> int:
+        """The output rule's shift, P + weight.frac - preact.frac (the golden ``prepare``'s, which depends on
+        no weight); a ValueError when it is outside 0..63 (the table's range)."""
+        shift = BitPlaneBnn(cls.planes).prepare(np.zeros((1, 1), dtype=np.int64), params.config).shift
+        if not 0 <= shift < 1 << SHIFT_BITS:
+            raise ValueError(f"the bnn-planes output-rule shift {shift} is outside 0..{(1 << SHIFT_BITS) - 1} "
+                             "(planes + weight.frac - preact.frac)")
+        return shift
+
+    @classmethod
     def memories(cls, params) -> dict[str, tuple[int, int]]:
         depth = cls._sign_depth(params) + params.slots * params.neurons
-        return {"predictor": (depth, max(params.bnn_width, params.config.weight.bits + SHIFT_BITS))}
+        return {"predictor": (depth, max(params.bnn_width, params.config.weight.bits))}
 
     @classmethod
     def context_shape(cls, params):
@@ -84,15 +95,13 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
         weights = np.asarray(weights)
         prepared = BitPlaneBnn(cls.planes).prepare(weights, params.config)
-        if not 0 <= prepared.shift < 1 << SHIFT_BITS:
-            raise ValueError(f"slot {slot}: the bnn-planes output-rule shift {prepared.shift} is outside "
-                             f"0..{(1 << SHIFT_BITS) - 1} (planes + weight.frac - preact.frac)")
+        if prepared.shift != cls.rule_shift(params):   # the table's constant
+            raise ValueError(f"slot {slot}: the bnn-planes output-rule shift {prepared.shift} depends on the weights")
         gain_bits, G, H = params.config.weight.bits, params.gates, params.hidden
         if not np.all((prepared.gain >= 0) & (prepared.gain < 1 << gain_bits)):   # round(mean |w|) <= 2**(wb-1)
             raise ValueError(f"slot {slot}: a bnn-planes gain does not fit {gain_bits} unsigned bits")
         base = cls._sign_depth(params) + slot * params.neurons
-        gains = [(base + n, int(prepared.gain[(n % G) * H + n // G]) | (prepared.shift << gain_bits))
-                 for n in range(params.neurons)]
+        gains = [(base + n, int(prepared.gain[(n % G) * H + n // G])) for n in range(params.neurons)]
         return {"predictor": sign_words(params, slot, weights) + gains}
 
     # ------------------------------------------------------------------ hardware
@@ -108,8 +117,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         return m
 
     def _lookup(self, m, unit, table, gain_port):
-        """unit.o (score s of neuron n, in issue order) -> table.lookup with the neuron's gain and shift and
-        the gate's activation. The gain row is read ahead: the port's address is the neuron the next
+        """unit.o (score s of neuron n, in issue order) -> table.lookup with the neuron's gain and the gate's
+        activation. The gain row is read ahead: the port's address is the neuron the next
         cycle's score belongs to (``n``, or n + 1 after a transfer, 0 after ``step_reset``), so its data
         is always the current neuron's row and the score goes to the table without a stage of its own."""
         p = self.params
@@ -126,7 +135,6 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
                      table.lookup.valid.eq(unit.o.valid), unit.o.ready.eq(table.lookup.ready),
                      gain_port.addr.eq(self._sign_depth(p) + base + nxt), gain_port.en.eq(1),
                      look.gain.eq(gain_port.data[:gain_bits]),
-                     look.shift.eq(gain_port.data[gain_bits:gain_bits + SHIFT_BITS]),
                      look.s.eq(unit.o.payload), look.index.eq(n), look.func.eq(self.gate_func(g))]
         with m.If(take):
             m.d.sync += [n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]

@@ -54,13 +54,13 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
     def __init__(self, params: TileParams, image: dict | None = None):
         super().__init__(params, image)
         p = params
-        lp, v_drop, _ = self.predictor_lanes(p), *self._narrowing(p)
+        lp, v_drop, shift = self.predictor_lanes(p), *self._narrowing(p)
         act = p.config.act.bits
         self.x_banks = NarrowBanks(p.input_size, act, self.input_bits, v_drop, first_bank=0)
         self.h_banks = NarrowBanks(p.hidden, act, self.input_bits, v_drop, first_bank=1)
         self.feeder = NeuronFeeder(p.neurons, p.gates, self._rows(p))
         self.dot = NarrowDot(p.neurons, 2 * lp, self.weight_bits, self.input_bits, p.n_max, self.depth(p))
-        self.table = OutputRuleTable(p.neurons, p.config, self.score_width(p))
+        self.table = OutputRuleTable(p.neurons, p.config, self.score_width(p), shift=max(0, shift))
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -147,8 +147,7 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
         m.d.comb += [table.lookup.valid.eq(dot.o.valid), dot.o.ready.eq(table.lookup.ready),
                      table.lookup.payload.index.eq(dot.o.payload.index),
                      table.lookup.payload.func.eq(dot.o.payload.func),
-                     table.lookup.payload.s.eq(dot.o.payload.s << max(0, -shift)),
-                     table.lookup.payload.shift.eq(max(0, shift))]
+                     table.lookup.payload.s.eq(dot.o.payload.s << max(0, -shift))]
         self._decisions(m, table, memo_on)
         return m
 
