@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from golden_model.predictors import BitPlaneBnn
@@ -36,8 +36,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
     ``0..slots*G*H*KB-1`` are the sign-weight rows of :class:`hw.tile_bnn.BnnFrontEnd` (B bits each,
     :func:`hw.tile_bnn.sign_words`); row ``slots*G*H*KB + s*G*H + n`` is the gain row of neuron n (issue
     order) of slot s: the gain round(mean |w|) in ``weight.bits`` bits. The output-rule shift depends on
-    the formats and P only (:meth:`rule_shift`), a constant of the table: no barrel shifter after its
-    multiplier. A decision's ``context`` is the score s, cached with the neuron's y and p by the update.
+    the formats and P only (:meth:`rule_shift`), a constant of the table. A decision's ``context`` is the
+    scaled score gain * s (the table's gain is 1), cached with the neuron's y and p by the update.
     Decision k of a step is ready ``latency + (k + 1)*kb - 1`` cycles after it starts, kb = ceil((n_x + H)
     / B), as the BNN front end (the planes are evaluated in parallel).
     """
@@ -64,8 +64,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
                              f"must be 'compute', not {p.cache_update!r}")
         self._sign_parts(p)
         self.unit = BitPlaneUnit(p.bnn_width, p.n_max, self.planes)
-        self.table = OutputRuleTable(p.neurons, p.config, self.context_shape(p).width,
-                                     gain_bits=p.config.weight.bits, shift=self.rule_shift(p))
+        # gain 1 in the table: the lookup's score is already gain * s (see _lookup)
+        self.table = OutputRuleTable(p.neurons, p.config, self.context_shape(p).width, shift=self.rule_shift(p))
 
     # ------------------------------------------------------------------ the front-end class methods
     @classmethod
@@ -89,7 +89,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
 
     @classmethod
     def context_shape(cls, params):
-        return plane_score_shape(params.n_max, cls.planes)
+        """The scaled score gain * s (the gain is unsigned, at most 2**(weight.bits - 1))."""
+        return signed(plane_score_shape(params.n_max, cls.planes).width + params.config.weight.bits)
 
     @classmethod
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
@@ -117,10 +118,13 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         return m
 
     def _lookup(self, m, unit, table, gain_port):
-        """unit.o (score s of neuron n, in issue order) -> table.lookup with the neuron's gain and the gate's
-        activation. The gain row is read ahead: the port's address is the neuron the next
-        cycle's score belongs to (``n``, or n + 1 after a transfer, 0 after ``step_reset``), so its data
-        is always the current neuron's row and the score goes to the table without a stage of its own."""
+        """unit.o (score s of neuron n, in issue order) -> table.lookup with the scaled score gain * s and the
+        gate's activation. The table caches gain * s_m and predicts from gain*s - gain*s_m = gain*(s - s_m)
+        (exact: the same neuron's gain, which changes only with the slot, at a clear), so its
+        prediction stage has no multiplier after its memory read. The gain row is read ahead: the port's
+        address is the neuron the next cycle's score belongs to (``n``, or n + 1 after a transfer, 0 after
+        ``step_reset``), so its data is always the current neuron's row and the product goes to the
+        table's lookup register without a stage of its own."""
         p = self.params
         gain_bits = p.config.weight.bits
         n, g = Signal(index_shape(p.neurons)), Signal(index_shape(p.gates))
@@ -134,8 +138,8 @@ class BitPlaneFrontEnd(SignFeed, OutputRuleFrontEnd):
         m.d.comb += [take.eq(unit.o.valid & table.lookup.ready),
                      table.lookup.valid.eq(unit.o.valid), unit.o.ready.eq(table.lookup.ready),
                      gain_port.addr.eq(self._sign_depth(p) + base + nxt), gain_port.en.eq(1),
-                     look.gain.eq(gain_port.data[:gain_bits]),
-                     look.s.eq(unit.o.payload), look.index.eq(n), look.func.eq(self.gate_func(g))]
+                     look.s.eq(gain_port.data[:gain_bits] * unit.o.payload), look.index.eq(n),
+                     look.func.eq(self.gate_func(g))]
         with m.If(take):
             m.d.sync += [n.eq(n + 1), g.eq(Mux(g == p.gates - 1, 0, g + 1))]
         with m.If(self.step_reset):
