@@ -7,7 +7,7 @@ unit outputs ``b = 2 * popcount(XNOR(input bits, weight bits)) - N``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -104,9 +104,16 @@ class BnnUnit(wiring.Component):
         width, n_max = self.width, self.max_inputs
         acc_shape = unsigned(n_max.bit_length())
 
-        # Stage 0 -> 1: masked XNOR popcount of the accepted beat.
+        # Stage 0 -> 1: masked XNOR popcount of the accepted beat. The mask (bits k < count) is decoded
+        # from count by a case (LUTs), not by width compares (a carry chain before the popcount tree).
         beat = self.i.payload
-        mask = Cat(*(Const(k, width.bit_length()) < beat.count for k in range(width)))
+        mask = Signal(width)
+        with m.Switch(beat.count):
+            for c in range(width):
+                with m.Case(c):
+                    m.d.comb += mask.eq((1 << c) - 1)
+            with m.Default():   # count = width (a larger count is outside the contract)
+                m.d.comb += mask.eq((1 << width) - 1)
         score = popcount(~(beat.x ^ beat.w) & mask)
 
         s1_valid = Signal()

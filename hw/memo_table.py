@@ -16,8 +16,10 @@ from golden_model.formats import THETA_BITS, THETA_FRAC
 from golden_model.memo import CACHE_UPDATES
 
 from .checks import check_int
+from .pipeline import StreamPipeline
 
-__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts", "threshold_hit", "valid_flags"]
+__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts", "scaled_threshold", "threshold_hit",
+           "valid_flags"]
 
 # Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
 # is computed (update port); "always" -- every lookup writes b_m := b_t.
@@ -46,12 +48,19 @@ def valid_flags(m, entries: int, clear, fire, index):
     return seen
 
 
-def threshold_hit(new, cached, theta, form):
+def threshold_hit(new, cached, theta, form, scaled=None):
     """:func:`golden_model.intops.within_threshold` in exact integer widths: relative
-    ``|new - cached| << THETA_FRAC <= theta * |cached|``, absolute ``|new - cached| <= theta``."""
-    diff = abs(new - cached)
-    relative_ok = (diff << THETA_FRAC) <= theta * abs(cached)
+    ``|new - cached| << THETA_FRAC <= theta * |cached|``, absolute ``|new - cached| <= theta``.
+    ``scaled``: theta * |cached| computed ahead (:func:`scaled_threshold`), else here. |new - cached| takes
+    both differences at once and selects one (one carry chain before the compare, not two)."""
+    diff = Mux(new < cached, cached - new, new - cached).as_unsigned()
+    relative_ok = (diff << THETA_FRAC) <= (theta * abs(cached) if scaled is None else scaled)
     return Mux(form == ThresholdForm.ABSOLUTE, diff <= theta, relative_ok)
+
+
+def scaled_threshold(theta, cached):
+    """theta * |cached|, the right side of the relative compare, in its exact unsigned width."""
+    return theta * abs(cached)
 
 
 def memo_layouts(entries: int, y_bits: int, b_bits: int) -> dict[str, data.StructLayout]:
@@ -94,13 +103,22 @@ class MemoTable(wiring.Component):
 
     Ordering within one cycle: ``clear``, then the update, then the lookup. A lookup transferred in cycle
     ``t`` sees every clear and update of cycles ``<= t`` (and, with "always", the b_m written by earlier
-    lookups) and none later; ``enable``, ``theta`` and ``form`` are sampled in that cycle too. Its
-    response is offered from cycle ``t + LATENCY``. ``lookup.ready`` depends combinationally on
-    ``response.ready``; with ``response.ready`` high a lookup is accepted every cycle.
+    lookups) and none later; ``enable`` and ``form`` are sampled in that cycle too. Its response is
+    offered from cycle ``t + LATENCY``. ``lookup.ready`` depends combinationally on ``response.ready``;
+    with ``response.ready`` high a lookup is accepted every cycle.
+
+    ``theta`` may change only in a cycle with ``clear`` high ("compute": theta * |b_m| is computed when
+    b_m is written and stored beside it, so every valid entry holds the product with the theta of its
+    lookups; the tile samples theta at a sequence start, which is the clear). With "always" the product is
+    formed at the compare from registers and theta is sampled with the lookup.
+
+    Stages (fmax: no memory output, multiplier or compare shares a stage with another): 1, the lookup
+    registered while the memories read its entry; 2, the memory outputs registered; 3, |b_t - b_m| and
+    the compare into the response register.
     """
 
     #: Cycles from a lookup's transfer to ``response.valid`` for it (without back-pressure).
-    LATENCY = 2
+    LATENCY = 3
 
     def __init__(self, entries: int, y_bits: int, b_bits: int, cache_update: str = "compute"):
         self.entries = check_int("MemoTable entries", entries, 2, MAX_ENTRIES)
@@ -130,83 +148,54 @@ class MemoTable(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.entries
-        always = self.cache_update == "always"
-
-        m.submodules.y_mem = y_mem = memory.Memory(shape=signed(self.y_bits), depth=n, init=[])
-        m.submodules.b_mem = b_mem = memory.Memory(shape=signed(self.b_bits), depth=n, init=[])
-
         look, upd, resp = self.lookup.payload, self.update.payload, self.response.payload
-
-        # --- update port: always ready; y (and b with "compute") to memory, valid bit set.
+        pipe = StreamPipeline(m, self.lookup, self.response, self.LATENCY, name="memo")
         upd_fire = Signal()
         upd_in_range = upd.index < n if (1 << len(upd.index)) > n else Const(1)
-        m.d.comb += [
-            self.update.ready.eq(1),
-            upd_fire.eq(self.update.valid & upd_in_range),
-        ]
-        y_wp = y_mem.write_port()
-        m.d.comb += [y_wp.addr.eq(upd.index), y_wp.data.eq(upd.y), y_wp.en.eq(upd_fire)]
-
-        # --- stage s1 (lookup accepted) and the response register.
-        s1_valid = Signal()
-        s1_index = Signal.like(look.index)
-        s1_b = Signal.like(look.b)
-        s1_vbit = Signal()          # valid bit as of the lookup's cycle (after clear and update)
-        s1_enable = Signal()
-        s1_theta = Signal(THETA_BITS)
-        s1_form = Signal(ThresholdForm)
-
-        s1_fire = Signal()
-        look_fire = Signal()
-        m.d.comb += [
-            s1_fire.eq(s1_valid & (~self.response.valid | self.response.ready)),
-            self.lookup.ready.eq(~s1_valid | s1_fire),
-            look_fire.eq(self.lookup.valid & self.lookup.ready),
-        ]
-
-        # Reads happen in the lookup's cycle and are held (en low) while s1 waits: a snapshot.
-        y_rp = y_mem.read_port(transparent_for=(y_wp,))
-        m.d.comb += [y_rp.addr.eq(look.index), y_rp.en.eq(self.lookup.ready)]
-
-        look_in_range = look.index < n if (1 << len(look.index)) > n else Const(1)
-        b_wp = b_mem.write_port()
-        if always:
-            # Every lookup writes b_m := b_t; its own read returns the old b_m (not transparent).
-            m.d.comb += [b_wp.addr.eq(look.index), b_wp.data.eq(look.b), b_wp.en.eq(look_fire & look_in_range)]
-            b_rp = b_mem.read_port(transparent_for=())
-        else:
-            m.d.comb += [b_wp.addr.eq(upd.index), b_wp.data.eq(upd.b), b_wp.en.eq(upd_fire)]
-            b_rp = b_mem.read_port(transparent_for=(b_wp,))
-        m.d.comb += [b_rp.addr.eq(look.index), b_rp.en.eq(self.lookup.ready)]
-
+        m.d.comb += [self.update.ready.eq(1), upd_fire.eq(self.update.valid & upd_in_range)]
+        cached = self._entries(m, pipe, upd_fire)
         valid_seen = valid_flags(m, n, self.clear, upd_fire, upd.index)
-
-        with m.If(look_fire):
-            m.d.sync += [
-                s1_valid.eq(1),
-                s1_index.eq(look.index),
-                s1_b.eq(look.b),
-                s1_vbit.eq(look_in_range & valid_seen(look.index)),
-                s1_enable.eq(self.enable),
-                s1_theta.eq(self.theta),
-                s1_form.eq(self.form),
-            ]
-        with m.Elif(s1_fire):
-            m.d.sync += s1_valid.eq(0)
-
-        # --- decision: intops.within_threshold, exact integer widths.
-        hit = Signal()
-        m.d.comb += hit.eq(s1_enable & s1_vbit & threshold_hit(s1_b, b_rp.data, s1_theta, s1_form))
-
-        with m.If(s1_fire):
-            m.d.sync += [
-                self.response.valid.eq(1),
-                resp.hit.eq(hit),
-                resp.y.eq(Mux(hit, y_rp.data, 0)),
-                resp.index.eq(s1_index),
-                resp.b.eq(s1_b),
-            ]
-        with m.Elif(self.response.ready):
-            m.d.sync += self.response.valid.eq(0)
-
+        look_in_range = look.index < n if (1 << len(look.index)) > n else Const(1)
+        s1 = {"index": look.index, "b": look.b, "vbit": look_in_range & valid_seen(look.index),
+              "enable": self.enable, "theta": self.theta, "form": self.form}
+        s1 = _stage(m, pipe, s1, 1)
+        s2 = _stage(m, pipe, {**s1, **cached}, 2)    # the memory outputs registered
+        scaled = s2["scaled"] if "scaled" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
+        hit = s2["enable"] & s2["vbit"] & threshold_hit(s2["b"], s2["b_m"], s2["theta"], s2["form"], scaled)
+        with m.If(pipe.advance):
+            m.d.sync += [resp.hit.eq(hit), resp.y.eq(Mux(hit, s2["y_m"], 0)), resp.index.eq(s2["index"]),
+                         resp.b.eq(s2["b"])]
         return m
+
+    def _entries(self, m, pipe, upd_fire) -> dict:
+        """The y_m, b_m (and with "compute" theta * |b_m|) memories: written by the update (b_m by every
+        lookup with "always"), read in the lookup's cycle and held while the pipeline stalls (a snapshot);
+        returns their read data (stage 1)."""
+        look, upd = self.lookup.payload, self.update.payload
+        always = self.cache_update == "always"
+        fields = {"y_m": (signed(self.y_bits), upd.y), "b_m": (signed(self.b_bits), upd.b)}
+        if not always:
+            fields["scaled"] = (unsigned(THETA_BITS + self.b_bits), scaled_threshold(self.theta, upd.b))
+        look_in_range = look.index < self.entries if (1 << len(look.index)) > self.entries else Const(1)
+        out = {}
+        for name, (shape, value) in fields.items():
+            m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=shape, depth=self.entries, init=[])
+            wp = mem.write_port()
+            if always and name == "b_m":
+                # every lookup writes b_m := b_t; its own read returns the old b_m (not transparent)
+                m.d.comb += [wp.addr.eq(look.index), wp.data.eq(look.b), wp.en.eq(pipe.take & look_in_range)]
+                rp = mem.read_port(transparent_for=())
+            else:
+                m.d.comb += [wp.addr.eq(upd.index), wp.data.eq(value), wp.en.eq(upd_fire)]
+                rp = mem.read_port(transparent_for=(wp,))
+            m.d.comb += [rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+            out[name] = rp.data
+        return out
+
+
+def _stage(m, pipe, values: dict, k: int) -> dict:
+    """Registers ``values`` into pipeline stage ``k`` (loaded with ``pipe.advance``)."""
+    regs = {name: Signal.like(value, name=f"s{k}_{name}") for name, value in values.items()}
+    with m.If(pipe.advance):
+        m.d.sync += [regs[name].eq(value) for name, value in values.items()]
+    return regs

@@ -33,10 +33,14 @@ __all__ = ["OutputRuleTable", "SHIFT_BITS", "output_rule_layouts"]
 SHIFT_BITS = 6
 
 
-def output_rule_layouts(entries: int, config: FixedPointConfig, s_bits: int, gain_bits: int):
-    """Payload layouts of the ``lookup``, ``response`` and ``update`` streams."""
+def output_rule_layouts(entries: int, config: FixedPointConfig, s_bits: int, gain_bits: int,
+                        shift: int | None = None):
+    """Payload layouts of the ``lookup``, ``response`` and ``update`` streams (a lookup carries its
+    ``shift`` unless the table's is a constant)."""
     index = unsigned(max(1, (entries - 1).bit_length()))
-    lookup = {"index": index, "s": signed(s_bits), "shift": unsigned(SHIFT_BITS), "func": Activation}
+    lookup = {"index": index, "s": signed(s_bits), "func": Activation}
+    if shift is None:
+        lookup["shift"] = unsigned(SHIFT_BITS)
     if gain_bits:
         lookup["gain"] = unsigned(gain_bits)
     return {
@@ -51,7 +55,9 @@ class OutputRuleTable(wiring.Component):
     """The output rule's memo table, one lookup per cycle, :attr:`latency` cycles to the response.
 
     Parameters: ``entries`` (neurons, 2..65536), ``config`` (number formats), ``s_bits`` (width of a score,
-    2..64), ``gain_bits`` (0: gain 1, no multiplier; else the width of the unsigned per-lookup gain).
+    2..64), ``gain_bits`` (0: gain 1, no multiplier; else the width of the unsigned per-lookup gain),
+    ``shift`` (None: each lookup carries its shift; an int in 0..63: the constant shift of every lookup,
+    wired, so no barrel shifter follows the multiplier).
 
     Ports: ``lookup`` In(stream), ``response`` Out(stream) (``hit``, ``y`` = y_m on a hit else 0, ``index``,
     ``s`` echoed), ``update`` In(stream, always ready), ``clear``, ``enable``, ``theta``, ``form`` as in
@@ -61,16 +67,18 @@ class OutputRuleTable(wiring.Component):
 
     latency = 1 + 1 + TableActivation.latency + 1
 
-    def __init__(self, entries: int, config: FixedPointConfig, s_bits: int, gain_bits: int = 0):
+    def __init__(self, entries: int, config: FixedPointConfig, s_bits: int, gain_bits: int = 0,
+                 shift: int | None = None):
         try:
             self.entries = check_int("OutputRuleTable entries", entries, 2, MAX_ENTRIES)
             self.config = check_config(config)
             self.s_bits = check_int("OutputRuleTable s_bits", s_bits, 2, 64)
             self.gain_bits = check_int("OutputRuleTable gain_bits", gain_bits, 0, 32)
+            self.shift = None if shift is None else check_int("OutputRuleTable shift", shift, 0, (1 << SHIFT_BITS) - 1)
         except (TypeError, ValueError):
             silence_unused(self)
             raise
-        layouts = output_rule_layouts(entries, config, s_bits, gain_bits)
+        layouts = output_rule_layouts(entries, config, s_bits, gain_bits, self.shift)
         super().__init__({
             "lookup": In(stream.Signature(layouts["lookup"])),
             "response": Out(stream.Signature(layouts["response"])),
@@ -110,11 +118,13 @@ class OutputRuleTable(wiring.Component):
     def _carry(self, m, pipe, look, valid_seen, y_m) -> list[dict]:
         """The lookup's fields and the controls of its cycle, registered stage by stage (stages 1 to
         latency - 1); the cached y_m joins at stage 2 (the read data is stage 1)."""
-        prev = {"index": look.index, "s": look.s, "shift": look.shift, "func": look.func,
+        prev = {"index": look.index, "s": look.s, "func": look.func,
                 "vbit": valid_seen(look.index) & (look.index < self.entries), "enable": self.enable,
                 "theta": self.theta, "form": self.form}
         if self.gain_bits:
             prev["gain"] = look.gain
+        if self.shift is None:
+            prev["shift"] = look.shift
         stages = []
         for k in range(1, self.latency):
             if k == 2:
@@ -133,7 +143,8 @@ class OutputRuleTable(wiring.Component):
         if self.gain_bits:
             change = s1["gain"] * change
         # round_shift(d, k) = floor((2d + 2**k) / 2**(k+1)): one expression for every k >= 0
-        rounded = ((change << 1) + (Const(1, 1) << s1["shift"])) >> (s1["shift"] + 1)
+        k = s1["shift"] if self.shift is None else self.shift
+        rounded = ((change << 1) + (Const(1, 1) << k)) >> (k + 1)
         total = cached["p"] + rounded
         p_hat = Signal(signed(self.config.preact.bits), name="p_hat")
         with m.If(pipe.advance):

@@ -34,6 +34,7 @@ from .delta_engine import DeltaEngine
 from .dot_product import DotProductUnit
 from .shapes import count_shape, index_shape, memory_depth
 from .tile_counters import COUNTER_BITS, COUNTERS, PerfCounters, counter_names
+from .tile_cycles import token_depth
 from .tile_gates import gate_feed_class
 from .tile_issue import IssueStage
 from .tile_memories import wr_layout, write_from
@@ -103,7 +104,7 @@ class Tile(wiring.Component):
         # the delta dataflow replaces the neuron-major issue stage and dot product (hw/delta_*.py)
         self.detector, self.engine, self.emitter = ((ChangeDetector(p), DeltaEngine(p), DeltaEmitter(p)) if p.delta
                                                     else (None, None, None))
-        self.issue = None if p.delta else IssueStage(p, predicted)
+        self.issue = None if p.delta else IssueStage(p, predicted, token_depth(p))
         self.dot = (None if p.delta else
                     CrewSumUnit(p.lanes, p.n_max, p.config, p.crew, p.rows_per_neuron) if crew
                     else DotProductUnit(p.lanes, p.n_max, p.config))

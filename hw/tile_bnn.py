@@ -16,7 +16,7 @@ from .bnn_planes import MAX_PLANES, plane_bits, plane_bits_of
 from .checks import check_int, silence_unused
 from .memo_table import MemoTable, memo_layouts
 from .shapes import count_shape, index_shape, read_port
-from .tile_front_end import DECISION_DEPTH, DECISION_FIFO_LATENCY, FrontEnd
+from .tile_front_end import DECISION_DEPTH, DECISION_FIFO_LATENCY, FrontEnd, beat_timing
 from .tile_params import TileParams, ceil_div, check_part_params
 from .tile_rows import element_layout
 
@@ -180,9 +180,8 @@ class SignFeed:
 
     @classmethod
     def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
-        """Decision k at ``latency + kb + k*kb``: kb = ceil((n_x + H) / B) feeder beats per neuron."""
-        kb = bnn_beats(params, n_x)
-        return cls.latency + kb, kb
+        """Decision k at ``latency + (k + 1)*kb - 1``: kb = ceil((n_x + H) / B) feeder beats per neuron."""
+        return beat_timing(cls.latency, bnn_beats(params, n_x))
 
     def _sign_parts(self, p: TileParams):
         frac = p.config.act.frac if self.planes > 1 else None
@@ -232,8 +231,8 @@ class BnnFrontEnd(SignFeed, FrontEnd):
     ``theta``, ``form`` (the memo table's threshold), and the x mask of n_x; ``seq_start`` also clears
     every valid bit.
 
-    Decision timing: decision k of a step is ready ``latency + kb + k*kb`` cycles after the step starts,
-    kb = ceil((n_x + H) / B), :attr:`latency` = feeder + BnnUnit + MemoTable + decision FIFO latencies.
+    Decision timing: decision k of a step is ready ``latency + (k + 1)*kb - 1`` cycles after the step
+    starts, kb = ceil((n_x + H) / B), :attr:`latency` = feeder + BnnUnit + MemoTable + decision FIFO latencies.
     """
 
     #: Fixed part of the decision lead: feeder stage 1, BnnUnit, MemoTable, decision FIFO.

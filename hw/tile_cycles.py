@@ -15,13 +15,13 @@ from .dot_product import DotProductUnit
 from .gru import GruCandidateUnit, GruStateUnit
 from .lstm_cell import LstmCellUnit
 from .tile_gates import gate_feed_class
-from .tile_issue import IssueStage
+from .tile_issue import TOKEN_DEPTH, IssueStage
 from .tile_merge import Merge
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
 __all__ = ["delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency", "product_phase",
-           "step_overhead", "x_beats"]
+           "step_overhead", "token_depth", "x_beats"]
 
 
 def x_beats(params: TileParams, n_x: int) -> int:
@@ -96,6 +96,19 @@ def _r_wait() -> int:
     """GRU: cycles from a unit's r entering the candidate unit to the merge holding it for the candidate's
     recurrent part (the candidate unit, the activation, the merge)."""
     return GruCandidateUnit.latency + ActivationUnit.latency + Merge.latency
+
+
+def token_depth(params: TileParams) -> int:
+    """Depth of the issue stage's token FIFO such that it never fills while the h stream is ready, so hits
+    stay free and :func:`_step_cycles` exact: a token stays from its take to its merge at most as long as
+    a miss, S = 2*beats - 1 (the previous miss's beats, then its own) + the way to the merge (+ a GRU n's
+    wait for its r), a hit behind a miss no longer (it merges one cycle after the token ahead of it); one
+    token is taken per cycle, so S + 2 entries (the FIFO's own read cycle) hold every token in flight.
+    The largest n_x has the most beats. The next power of two, at least ``TOKEN_DEPTH``."""
+    beats = neuron_beats(params, params.input_size)
+    span = (2 * beats - 1 + IssueStage.latency + DotProductUnit.latency + gate_feed_class(params.cell).latency
+            + ActivationUnit.latency + (_r_wait() if params.cell == "gru" else 0))
+    return max(TOKEN_DEPTH, 1 << (span + 1).bit_length())
 
 
 def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:

@@ -43,12 +43,21 @@ from .tile_params import FRONT_END_METHODS, check_part_params
 from .tile_rows import element_layout
 
 __all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout", "FRONT_END_METHODS",
-           "DECISION_DEPTH", "DECISION_FIFO_LATENCY"]
+           "DECISION_DEPTH", "DECISION_FIFO_LATENCY", "beat_timing"]
 
 #: Depth of a front end's decision FIFO (decisions queued ahead of the dot-product unit).
 DECISION_DEPTH = 16
-#: Cycles the decision FIFO (SyncFIFOBuffered) adds to the decision lead.
-DECISION_FIFO_LATENCY = 1
+#: Cycles the decision FIFO adds to the decision lead: none, an empty FIFO passes the memo table's
+#: response register straight to ``decision`` (the lead is paid once per step, after the barrier).
+DECISION_FIFO_LATENCY = 0
+
+
+def beat_timing(latency: int, beats: int) -> tuple[int, int]:
+    """``decision_timing`` of a front end whose feeder issues ``beats`` beats per neuron back to back and
+    whose decision follows a neuron's last beat by a fixed pipeline: decision k is ready
+    ``latency + (k + 1)*beats - 1`` cycles after the step starts (``latency`` counts the feeder's output
+    register, so the first beat is on the feeder's output 1 cycle after the start)."""
+    return latency + beats - 1, beats
 
 
 def decision_layout(params, context_shape) -> data.StructLayout:
@@ -122,16 +131,26 @@ class FrontEnd(wiring.Component):
     def _queue_decisions(self, m, table, layout, memo_on, context: str, update_fields: dict):
         """A memo table's responses (``layout``: ``hit``, ``y``, ``context``) through the decision FIFO
         (:data:`DECISION_DEPTH`) to ``decision``: every neuron a miss while memoization is off; each
-        ``update`` to the table's while it is on (``update_fields``: table field -> update field)."""
-        m.submodules.decisions = dec = fifo.SyncFIFOBuffered(width=layout.size, depth=DECISION_DEPTH)
-        wiring.connect(m, table.response, dec.w_stream)
-        view, upd = layout(dec.r_data), self.update.payload
+        ``update`` to the table's while it is on (``update_fields``: table field -> update field).
+
+        The FIFO falls through: while it is empty ``decision`` shows the table's response register itself
+        and a response taken there is not written (:data:`DECISION_FIFO_LATENCY` = 0). ``response.ready``
+        is the FIFO's room only, so no ready path runs from the issue stage into the table."""
+        m.submodules.decisions = dec = fifo.SyncFIFO(width=layout.size, depth=DECISION_DEPTH)
+        resp = table.response
+        direct = Signal()           # the FIFO is empty and the issue stage takes the response itself
+        head = Mux(dec.r_rdy, dec.r_data, resp.payload.as_value())
+        view, upd = layout(head), self.update.payload
         m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy),
+            self.decision.valid.eq(~memo_on | dec.r_rdy | resp.valid),
             self.decision.payload.hit.eq(memo_on & view.hit),
             self.decision.payload.y.eq(view.y),
             self.decision.payload.context.eq(view[context]),
             dec.r_en.eq(self.decision.ready & memo_on),
+            direct.eq(~dec.r_rdy & self.decision.ready & memo_on),
+            dec.w_data.eq(resp.payload),
+            dec.w_en.eq(resp.valid & ~direct),
+            resp.ready.eq(dec.w_rdy),
             table.update.valid.eq(self.update.valid & memo_on),
         ]
         m.d.comb += [table.update.payload[name].eq(upd[field]) for name, field in update_fields.items()]
@@ -139,11 +158,13 @@ class FrontEnd(wiring.Component):
     def _sample_controls(self, m, table):
         """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
         memo table's ``clear`` (= ``seq_start``), ``enable``, ``theta`` and ``form``; returns the sampled
-        enable (memoization on for the running sequence)."""
+        enable (memoization on for the running sequence). The table sees the new theta in the clear
+        cycle itself (:class:`hw.memo_table.MemoTable`: theta changes only with a clear)."""
         memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
         with m.If(self.seq_start):
             m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
-        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on), table.theta.eq(theta),
+        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on),
+                     table.theta.eq(Mux(self.seq_start, self.theta, theta)),
                      table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
         return memo_on
 

@@ -18,7 +18,8 @@ __all__ = ["IssueStage", "tag_fifo", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
 
 #: Depth of the tag FIFO (kind of every dot product in flight).
 TAG_DEPTH = 8
-#: Depth of the token FIFO (hit/miss of every issued neuron, in order, to the merge stage).
+#: Default depth of the token FIFO (hit/miss of every issued neuron, in order, to the merge stage); the
+#: tile sizes it with :func:`hw.tile_cycles.token_depth` so that it never holds the hits back.
 TOKEN_DEPTH = 16
 
 
@@ -46,7 +47,7 @@ class IssueStage(wiring.Component):
     data of the beat (weight row, x row, h row or zero on the first step, bias) and is the ``dot`` stream.
 
     Parameters: ``params`` (:class:`~hw.tile_params.TileParams`), ``predicted`` (a front end decides:
-    the ``decision`` input and ``tokens`` output exist).
+    the ``decision`` input and ``tokens`` output exist), ``token_depth`` (of the token FIFO).
 
     Ports
     -----
@@ -56,7 +57,7 @@ class IssueStage(wiring.Component):
     weight, xbuf, hbuf, bias, bias_hn (GRU) : read ports of those memories
     dot : Out(stream)       DotProductUnit input beats
     tags : Out(stream)      one :func:`tag_layout` per dot product, in order (from a TAG_DEPTH FIFO)
-    tokens : Out(stream)    (predicted) the decision of every issued neuron, in order (TOKEN_DEPTH FIFO)
+    tokens : Out(stream)    (predicted) the decision of every issued neuron, in order (``token_depth`` FIFO)
 
     :attr:`latency` = 1 cycle from a beat's issue (stage 0) to its ``dot`` transfer (no back-pressure);
     :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``.
@@ -65,9 +66,10 @@ class IssueStage(wiring.Component):
     latency = 1
     token_latency = 2
 
-    def __init__(self, params: TileParams, predicted: bool):
+    def __init__(self, params: TileParams, predicted: bool, token_depth: int = TOKEN_DEPTH):
         self.params = p = check_part_params(self, params, predicted=predicted)
         self.predicted = predicted
+        self.token_depth = token_depth
         depths, widths = p.depths(), p.widths()
         row_bits = p.lanes * p.config.act.bits
         members = {
@@ -115,7 +117,7 @@ class IssueStage(wiring.Component):
         if not self.predicted:
             return Const(1), Const(0), Const(1)
         m.submodules.tokens = tok = fifo.SyncFIFOBuffered(width=self.tokens.payload.shape().size,
-                                                          depth=TOKEN_DEPTH)
+                                                          depth=self.token_depth)
         wiring.connect(m, wiring.flipped(self.tokens), tok.r_stream)
         m.d.comb += [self.decision.ready.eq(take), tok.w_en.eq(take), tok.w_data.eq(self.decision.payload)]
         return self.decision.valid, self.decision.payload.hit, tok.w_rdy

@@ -18,6 +18,7 @@ from golden_model.predictors import LowPrecision
 from .low_precision import NarrowBanks, NarrowDot, narrow_score_bits
 from .output_rule import SHIFT_BITS, OutputRuleTable
 from .shapes import count_shape
+from .tile_front_end import beat_timing
 from .tile_params import TileParams, ceil_div
 from .tile_scored import NeuronFeeder, ScoredFrontEnd, rule_latency
 
@@ -53,13 +54,13 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
     def __init__(self, params: TileParams, image: dict | None = None):
         super().__init__(params, image)
         p = params
-        lp, v_drop, _ = self.predictor_lanes(p), *self._narrowing(p)
+        lp, v_drop, shift = self.predictor_lanes(p), *self._narrowing(p)
         act = p.config.act.bits
         self.x_banks = NarrowBanks(p.input_size, act, self.input_bits, v_drop, first_bank=0)
         self.h_banks = NarrowBanks(p.hidden, act, self.input_bits, v_drop, first_bank=1)
         self.feeder = NeuronFeeder(p.neurons, p.gates, self._rows(p))
         self.dot = NarrowDot(p.neurons, 2 * lp, self.weight_bits, self.input_bits, p.n_max, self.depth(p))
-        self.table = OutputRuleTable(p.neurons, p.config, self.score_width(p))
+        self.table = OutputRuleTable(p.neurons, p.config, self.score_width(p), shift=max(0, shift))
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -106,8 +107,7 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
 
     @classmethod
     def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
-        b = cls.beats(params, n_x)
-        return cls.latency + b, b
+        return beat_timing(cls.latency, cls.beats(params, n_x))
 
     @classmethod
     def image_words(cls, params, slot: int, weights) -> dict[str, list[tuple[int, int]]]:
@@ -147,8 +147,7 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
         m.d.comb += [table.lookup.valid.eq(dot.o.valid), dot.o.ready.eq(table.lookup.ready),
                      table.lookup.payload.index.eq(dot.o.payload.index),
                      table.lookup.payload.func.eq(dot.o.payload.func),
-                     table.lookup.payload.s.eq(dot.o.payload.s << max(0, -shift)),
-                     table.lookup.payload.shift.eq(max(0, shift))]
+                     table.lookup.payload.s.eq(dot.o.payload.s << max(0, -shift))]
         self._decisions(m, table, memo_on)
         return m
 

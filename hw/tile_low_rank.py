@@ -31,7 +31,7 @@ class LowRankFrontEnd(ScoredFrontEnd):
     ``s * (G*H + I_max + H)``: rows ``n`` = A row of neuron n (issue order; the slot's shift above the
     factors), rows ``G*H + i`` = B row of input element i (zero past the slot's input size), rows
     ``G*H + I_max + j`` = B row of h element j. A decision's ``context`` is the score s, cached with the
-    neuron's y and p by the update. Decision k of a step is ready ``latency + 1 + k`` cycles after it starts.
+    neuron's y and p by the update. Decision k of a step is ready ``latency + k`` cycles after it starts.
     """
 
     rank = 4

@@ -28,7 +28,7 @@ QUANTIZER_REGISTERS = ("lo", "m", "g", "levels", "q0", "e0")
 QUANTIZER_BITS = 32
 
 __all__ = ["FRONT_END_METHODS", "CrewShape", "TileParams", "ceil_div", "check_front_end", "check_part_params",
-           "default_bnn_width", "default_crew_lanes", "default_lanes"]
+           "default_bnn_width", "default_crew_lanes", "default_lanes", "REUSE_BOUND"]
 
 #: The class methods a front end defines (docs/hw/front_end.md), computable from the parameters alone.
 FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words", "counters")
@@ -326,15 +326,21 @@ def default_lanes(inputs: list[int], hidden: int, cap: int = 8) -> int:
     return lanes
 
 
+#: The reuse the default BNN width is sized for: up to this fraction of neurons reused, the BNN's
+#: decisions (ceil(N/B) cycles each) keep ahead of the misses' dot products (docs/hw/front_end.md, *Sizing B*).
+REUSE_BOUND = 0.9
+
+
 def default_bnn_width(inputs: list[int], hidden: int, lanes: int, floor: int = 8) -> int:
     """The default BNN width B: the smallest power of two >= ``floor`` whose BNN pass over a neuron
-    (ceil(N/B) cycles, N = n_x + H) costs at most a quarter of its dot product (ceil(n_x/L) + ceil(H/L)
-    beats), or one cycle when the dot product is shorter than four beats: the BNN, running ahead, then
-    limits the speedup to >= 4x."""
+    (kb = ceil(N/B) cycles, N = n_x + H) fits the dot-product time a neuron is left at
+    :data:`REUSE_BOUND` reuse, kb <= max(1, floor((1 - r) * beats)), beats = ceil(n_x/L) + ceil(H/L):
+    about B >= L / (1 - r). Hits are free only while the decisions come at least as fast as the misses'
+    beats leave room for them, so a smaller B paces the misses (a run of hits costs kb cycles each)."""
     width = floor
     for n_x in inputs:
         beats = ceil_div(n_x, lanes) + ceil_div(hidden, lanes)
-        budget = max(1, beats // 4)
+        budget = max(1, int((1 - REUSE_BOUND) * beats + 1e-9))
         while ceil_div(n_x + hidden, width) > budget:
             width *= 2
     return width

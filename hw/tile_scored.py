@@ -21,7 +21,7 @@ from .activation import Activation
 from .checks import check_int, silence_unused
 from .output_rule import SHIFT_BITS, OutputRuleTable
 from .shapes import count_shape, index_shape
-from .tile_front_end import DECISION_FIFO_LATENCY
+from .tile_front_end import DECISION_FIFO_LATENCY, beat_timing
 from .tile_output_rule import OutputRuleFrontEnd
 
 __all__ = ["ScoredFrontEnd", "FEEDER_LATENCY", "NeuronFeeder", "check_shift", "feeder_layout", "raw_field",
@@ -106,8 +106,8 @@ def rule_latency(scorer_latency: int) -> int:
 
 class ScoredFrontEnd(OutputRuleFrontEnd):
     """Base of the front ends deciding by the output rule from a per-neuron score (see the module
-    docstring). Decision k of a step is ready ``latency + 1 + k`` cycles after it starts (+ 1: the
-    feeder's one beat of a neuron, as a BNN neuron's kb beats in hw.tile_bnn)."""
+    docstring). Decision k of a step is ready ``latency + k`` cycles after it starts (the feeder's one beat
+    per neuron: :func:`hw.tile_front_end.beat_timing`, as a BNN neuron's kb beats in hw.tile_bnn)."""
 
     latency = rule_latency(0)
     #: The golden predictor class (golden_model.predictors) and its parameters, class attributes of a
@@ -141,7 +141,7 @@ class ScoredFrontEnd(OutputRuleFrontEnd):
 
     @classmethod
     def decision_timing(cls, params, n_x: int) -> tuple[int, int]:
-        return cls.latency + 1, 1
+        return beat_timing(cls.latency, 1)
 
     def predictor_memory(self, m):
         """The run-time-loadable ``predictor`` memory (image words as its init, written through ``wr``)."""

@@ -31,7 +31,7 @@ class TopKFrontEnd(ScoredFrontEnd):
     s at base ``s * G*H``: row n = the narrow weights w' of neuron n (issue order n = j*G + g): field i (bits
     i*weight_bits..) for x element i (zero past the slot's input size), field I_max + j for h element j, the
     slot's output-rule shift above them. A decision's ``context`` is the running score s, cached with the
-    neuron's y and p by the update. Decision k of a step is ready ``latency + 1 + k`` cycles after it starts:
+    neuron's y and p by the update. Decision k of a step is ready ``latency + k`` cycles after it starts:
     the selection is done as the elements arrive, so it adds nothing to the lead.
     """
 

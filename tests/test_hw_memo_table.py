@@ -49,7 +49,10 @@ def amaranth_random_traffic(entries, y_bits, b_bits, cache_update, *, cycles, se
             if rng.random() < 0.1:
                 ctl["enable"] = int(rng.random() < 0.85)
                 ctl["form"] = rng.randint(0, 1)
-                ctl["theta"] = rng.choice([0, 1, 2, 64, 256, THETA_MAX])
+                theta = rng.choice([0, 1, 2, 64, 256, THETA_MAX])
+                # "compute" stores theta * |b_m|: theta changes only with a clear (the table's contract)
+                clear |= cache_update == "compute" and theta != ctl["theta"]
+                ctl["theta"] = theta
             ready = int(rng.random() > stall)
             ctx.set(dut.lookup.valid, look is not None)
             if look is not None:
@@ -95,7 +98,7 @@ def test_amaranth_random_traffic(entries, y_bits, b_bits, cache_update):
 
 
 def test_latency_property():
-    assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 2
+    assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 3
 
 
 #: (entries, y_bits, b_bits, cache_update): tiny widths (saturated b range), the tile-like default, a deep table.

@@ -43,18 +43,19 @@ def test_mixed_hits_cycle_estimate():
 
 
 def test_image_words_layout_and_checks():
-    """Gain rows after every slot's sign rows: round(mean |w|) of the neuron (issue order), shift above;
-    too many planes for the activation format is a ValueError."""
+    """Gain rows after every slot's sign rows: round(mean |w|) of the neuron (issue order); the shift is
+    the table's constant (P + weight.frac - preact.frac); too many planes for the activation format, or a
+    shift outside the table's range, is a ValueError."""
     fixed = FixedPointNetwork(normal_network("gru", 3, 4, seed=3))
     params = TileParams.for_network(fixed, lanes=2, front_end=BitPlaneFrontEnd.configure(2))
     words = memory_image(params, fixed)["predictor"]
     w = fixed.layers[0][0].w
     G, H, gb = params.gates, params.hidden, params.config.weight.bits
     base = params.slots * params.neurons * params.sign_rows
-    shift = 2 + params.config.weight.frac - params.config.preact.frac
+    assert BitPlaneFrontEnd.configure(2).rule_shift(params) == 2 + params.config.weight.frac - params.config.preact.frac
     for n in range(params.neurons):
         gain = int(np.floor(np.abs(w[(n % G) * H + n // G]).mean() + 0.5))
-        assert words[base + n] == gain | (shift << gb)
+        assert words[base + n] == gain < 1 << gb
     for config, match in ((replace(params.config, act=QFormat(12, 1)), "activation fraction bits"),
                           (replace(params.config, preact=QFormat(16, 12)), "shift -4 is outside")):
         small = replace(params, config=config)

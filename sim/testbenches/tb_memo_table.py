@@ -25,6 +25,13 @@ from sim.testbenches.memo_ref import FORMS, MemoTableRef
 from sim.testbenches.memo_steps import MemoSteps, theta_choices
 
 
+def _idle_inputs(dut) -> None:
+    """Every input driven (idle) from time 0: the pipeline advances on ``response.ready`` combinationally,
+    so an undriven (Z) ready or valid before the stream drivers start would reach its registers."""
+    for name in ("clear", "enable", "theta", "form", "lookup__valid", "update__valid", "response__ready"):
+        getattr(dut, name).value = 0
+
+
 @cocotb.test()
 async def golden_steps(dut):
     p, design = load_params(), load_design()
@@ -33,7 +40,7 @@ async def golden_steps(dut):
     rng = random.Random(p.get("seed", 1))
     y_lo, y_hi = -(1 << (y_bits - 1)), (1 << (y_bits - 1)) - 1
     b_lo, b_hi = -(1 << (b_bits - 1)), (1 << (b_bits - 1)) - 1
-    dut.clear.value = dut.enable.value = dut.theta.value = dut.form.value = 0
+    _idle_inputs(dut)
     await start_clock_and_reset(dut)
     bench = MemoSteps(dut, design, rng, f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response",
                       p.get("phases", [[1.0, 1.0]]))
@@ -86,7 +93,7 @@ async def random_traffic(dut):
             return min(b_hi, max(b_lo, rng.randint(-3, 3)))
         return rng.choice([0, b_lo, b_hi, rng.randint(b_lo, b_hi)])
 
-    dut.clear.value = 0
+    _idle_inputs(dut)
     await start_clock_and_reset(dut)
     counter = CycleCounter(dut.clk)
     lookups, updates, controls, received = [], [], {}, []
@@ -109,7 +116,11 @@ async def random_traffic(dut):
                 state["enable"] = int(crng.random() < 0.85)
             if crng.random() < 0.05:
                 state["form"] = crng.randint(0, 1)
-                state["theta"] = crng.choice(theta_choices(FORMS[state["form"]]))
+                theta = crng.choice(theta_choices(FORMS[state["form"]]))
+                # "compute" stores theta * |b_m|: theta changes only with a clear (the table's contract)
+                if cache_update == "compute" and theta != state["theta"]:
+                    state["clear"] = 1
+                state["theta"] = theta
             for k, v in state.items():
                 getattr(dut, k).value = v
             await read_only
@@ -168,6 +179,7 @@ async def random_traffic(dut):
 async def throughput(dut):
     """Back to back lookups, ready high: one decision per cycle, response LATENCY cycles after the lookup."""
     p, design = load_params(), load_design()
+    _idle_inputs(dut)
     await start_clock_and_reset(dut)
     entries = design["config"]["entries"]
     await back_to_back(dut, design, "lookup", "response", [{"index": k % entries, "b": 0} for k in range(200)],
