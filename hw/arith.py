@@ -8,7 +8,7 @@ The saturating helpers guarantee that fit themselves.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux, Value, signed
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 from golden_model import intops
 from golden_model.formats import QFormat
@@ -41,14 +41,28 @@ def _clamp(x: Value, lo: int, hi: int, bits: int) -> Value:
 
 def saturate(x: Value, bits: int) -> Value:
     """:func:`intops.saturate`: clamp to the two's-complement range of ``bits`` bits; the result is
-    ``signed(bits)``."""
-    return _clamp(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1, bits)
+    ``signed(bits)``. ``x`` fits when its bits from ``bits - 1`` up are all equal, a test without a carry
+    chain (two magnitude compares would put two more after the adder that usually produces ``x``)."""
+    x = Value.cast(x)
+    if not x.shape().signed:
+        x = Cat(x, Const(0, 1)).as_signed()
+    if len(x) <= bits:
+        return Cat(x, x[-1].replicate(bits - len(x))).as_signed()
+    top = x[bits - 1:]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    hi, lo = Const((1 << (bits - 1)) - 1, signed(bits)), Const(-(1 << (bits - 1)), signed(bits))
+    return Mux(fits, x[:bits].as_signed(), Mux(x[-1], lo, hi))
 
 
 def clip_symmetric(x: Value, limit: int, bits: int) -> Value:
-    """Clamp to ``-limit .. limit``; the result is ``signed(bits)`` (``limit < 2**(bits-1)``)."""
+    """Clamp to ``-limit .. limit``; the result is ``signed(bits)`` (``limit < 2**(bits-1)``). At the
+    largest limit, 2**(bits-1) - 1 (:func:`intops.preact_limit`), this is :func:`saturate` with
+    -2**(bits-1) mapped to -limit (an equality, again no carry chain)."""
     assert 0 <= limit < (1 << (bits - 1))
-    return _clamp(x, -limit, limit, bits)
+    if limit != (1 << (bits - 1)) - 1:
+        return _clamp(x, -limit, limit, bits)
+    sat = saturate(x, bits)
+    return Mux(sat == -(1 << (bits - 1)), Const(-limit, signed(bits)), sat)
 
 
 def to_preact(x: Value, from_frac: int, preact: QFormat) -> Value:
