@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import FixedPointConfig
 
-from .arith import balanced_sum, to_preact
+from .arith import balanced_sum, rounding_offset, to_preact_offset
 from .checks import check_config, check_int, silence_unused
 from .pipeline import StreamPipeline, delayed
 
@@ -127,6 +127,11 @@ class DotProductUnit(wiring.Component):
         en = Signal()
         # the beat's bias, first and last travel beside its products and its sum
         bias = delayed(m, i.payload.bias, P + 1, en, name="bias")
+        # a second accumulator starts at bias + the requantizer's rounding offset, so the output stage
+        # is a shift and a saturation without an adder
+        offset = rounding_offset(cfg.acc_frac - cfg.preact.frac)
+        bias_r = delayed(m, bias[0] + offset, P, en, name="bias_r")
+        acc_r = Signal(signed(self.acc_bits + 1))
         start = delayed(m, first, P + 1, en, name="first")
         last = delayed(m, i.payload.last, P + 1, en, name="last")
 
@@ -142,7 +147,8 @@ class DotProductUnit(wiring.Component):
             m.d.sync += beat_sum.eq(balanced_sum(prod))
             with m.If(pipe.valid[P]):
                 # the bias initialises the accumulator on a neuron's first beat
-                m.d.sync += acc.eq(Mux(start[P], bias[P], acc) + beat_sum)
+                m.d.sync += [acc.eq(Mux(start[P], bias[P], acc) + beat_sum),
+                             acc_r.eq(Mux(start[P], bias_r[P - 1], acc_r) + beat_sum)]
             m.d.sync += [o.payload.acc.eq(acc),
-                         o.payload.preact.eq(to_preact(acc, cfg.acc_frac, cfg.preact))]
+                         o.payload.preact.eq(to_preact_offset(acc_r, cfg.acc_frac, cfg.preact))]
         return m

@@ -20,7 +20,10 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SkidBuffer", "StreamPipeline", "delayed"]
+__all__ = ["SKID_DEPTH", "SkidBuffer", "StreamPipeline", "delayed"]
+
+#: Default depth of a :class:`SkidBuffer`.
+SKID_DEPTH = 2
 
 
 class StreamPipeline:
@@ -77,7 +80,7 @@ class SkidBuffer(wiring.Component):
 
     latency = 0
 
-    def __init__(self, layout, depth: int = 2):
+    def __init__(self, layout, depth: int = SKID_DEPTH):
         self.depth = depth
         super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
 

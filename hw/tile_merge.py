@@ -16,10 +16,7 @@ from .shapes import index_shape, memory_depth, read_port
 from .tile_front_end import decision_layout, update_layout
 from .tile_params import TileParams, check_part_params
 
-__all__ = ["ACT_SKID_DEPTH", "Merge", "update_unit_class"]
-
-#: Activation results the merge holds while it takes hits (:class:`~hw.pipeline.SkidBuffer` depth).
-ACT_SKID_DEPTH = 2
+__all__ = ["Merge", "update_unit_class"]
 
 
 def update_unit_class(cell: str) -> type:
@@ -82,7 +79,7 @@ class Merge(wiring.Component):
         # the activation results wait here while the merge takes hits, so a hit never holds the activation
         # unit, the dot product and the beats back (the cycle model has no such stall), and the ready
         # chain from the state update stops here
-        m.submodules.skid = skid = SkidBuffer(activation_layouts(p.config)[1], depth=ACT_SKID_DEPTH)
+        m.submodules.skid = skid = SkidBuffer(activation_layouts(p.config)[1])
         wiring.connect(m, wiring.flipped(self.act), skid.i)
         results = skid.o
         act = signed(p.config.act.bits)

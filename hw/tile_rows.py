@@ -74,12 +74,14 @@ class RowWriter(wiring.Component):
         m = Module()
         L = self.lanes
         k = Signal(index_shape(self.elements))
+        # k + 1, held beside k: the step's end is an equality with ``count`` (no subtraction before it)
+        k1 = Signal(count_shape(self.elements), init=1)
         lane = Signal(index_shape(L))
         row = Signal(index_shape(self.rows))
         reg = Signal(self.row_layout)
         value = self.i.payload.data
         fire = self.i.valid
-        step_end = k == self.count - 1
+        step_end = k1 == self.count
         row_end = (lane == L - 1) | step_end
         m.d.comb += [
             self.write.addr.eq(Mux(self.bank, self.rows, 0) + row),
@@ -99,7 +101,7 @@ class RowWriter(wiring.Component):
                     with m.If(lane == n):
                         m.d.sync += reg[n].eq(value)
             with m.If(step_end):
-                m.d.sync += [k.eq(0), row.eq(0), self.bank.eq(~self.bank)]
+                m.d.sync += [k.eq(0), k1.eq(1), row.eq(0), self.bank.eq(~self.bank)]
             with m.Else():
-                m.d.sync += k.eq(k + 1)
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
         return m
