@@ -162,7 +162,12 @@ class IssueStage(wiring.Component):
         emit = Signal()
         m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
         cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
-        x_end = ~cur_part & (cur_xe >= self.n_x)
+        # n_x held from the sequence start (no beat is emitted in that cycle), so the end-of-x compare
+        # does not wait on the x stream's admission
+        n_x = Signal.like(self.n_x)
+        with m.If(self.seq_start):
+            m.d.sync += n_x.eq(self.n_x)
+        x_end = ~cur_part & (cur_xe >= n_x)
         h_end = cur_part & (cur_r == KH - 1)
         is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
         with m.If(start):
