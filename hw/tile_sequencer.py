@@ -88,12 +88,12 @@ class StepSequencer(wiring.Component):
         full = Signal(2)            # x bank loaded
         lastflag = Signal(2)        # x bank holds the sequence's last step
         idle = ~self.active
-        bank_full = Mux(self.x_bank, full[1], full[0])
+        bank_full = Signal()        # the x bank being written is loaded (registered like may_start)
         x_fire = Signal()
         x_step_end = self.x_step_end
         # may_start: a sequence is active and the x bank the next step reads is loaded, registered from
         # the next state of those flags, so ``go`` (which every part's counters wait on) is one gate
-        # from flip-flops
+        # from flip-flops, and ``seq_start`` (which resets them) one gate from the x stream
         full_n, read_bank_n, active_n, may_start = Signal(2), Signal(), Signal(), Signal()
         m.d.comb += [full_n.eq(full), read_bank_n.eq(self.read_bank ^ self.step_end), active_n.eq(self.active)]
         with m.If(x_step_end):
@@ -105,11 +105,12 @@ class StepSequencer(wiring.Component):
         with m.If(self.seq_start):
             m.d.comb += active_n.eq(1)
         m.d.sync += [full.eq(full_n), self.read_bank.eq(read_bank_n), self.active.eq(active_n),
-                     may_start.eq(active_n & full_n.bit_select(read_bank_n, 1))]
+                     may_start.eq(active_n & full_n.bit_select(read_bank_n, 1)),
+                     bank_full.eq(full_n.bit_select(self.x_bank ^ x_step_end, 1))]   # the writer's next bank
         m.d.comb += [
             x.ready.eq(Mux(idle, x.payload.first, ~got_last & ~x.payload.first & ~bank_full)),
             x_fire.eq(x.valid & x.ready),
-            self.seq_start.eq(x_fire & idle),
+            self.seq_start.eq(x.valid & idle & x.payload.first),   # = x_fire & idle, in one gate
             self.elements.valid.eq(x_fire),
             self.elements.payload.data.eq(x.payload.data),
             self.count.eq(Mux(idle, self.n_x_in, nx_r)),
