@@ -88,19 +88,21 @@ def _mem(width, depth, init=()):
 
 # ------------------------------------------------------------------------------------------ RowWriter
 
-@pytest.mark.parametrize("lanes,first_bank", [(3, 1), (1, 0), (4, 0)])
-def test_row_writer_packs_steps_into_alternating_banks(lanes, first_bank):
+@pytest.mark.parametrize("lanes,first_bank,fixed", [(3, 1, False), (1, 0, False), (4, 0, False), (3, 1, True),
+                                                    (1, 0, True)])
+def test_row_writer_packs_steps_into_alternating_banks(lanes, first_bank, fixed):
     elements, bits = 7, 8
     rows = -(-elements // lanes)
-    dut = RowWriter(lanes, elements, rows, bits, first_bank=first_bank)
+    dut = RowWriter(lanes, elements, rows, bits, first_bank=first_bank, fixed_count=fixed)
     mem = _mem(lanes * bits, 2 * rows)
     rng = random.Random(lanes)
-    steps = [[rng.randint(-128, 127) for _ in range(n)] for n in (5, 2, 7, 1)]
+    steps = [[rng.randint(-128, 127) for _ in range(n)] for n in ((7, 7, 7) if fixed else (5, 2, 7, 1))]
     seen, contents = [], []
 
     async def bench(ctx):
         for step in steps:
-            ctx.set(dut.count, len(step))
+            if not fixed:
+                ctx.set(dut.count, len(step))
             bank = ctx.get(dut.bank)
             for v in step:
                 ctx.set(dut.i.valid, 1)
