@@ -104,9 +104,12 @@ class StepSequencer(wiring.Component):
                 m.d.comb += active_n.eq(0)
         with m.If(self.seq_start):
             m.d.comb += active_n.eq(1)
-        m.d.sync += [full.eq(full_n), self.read_bank.eq(read_bank_n), self.active.eq(active_n),
-                     may_start.eq(active_n & full_n.bit_select(read_bank_n, 1)),
-                     bank_full.eq(full_n.bit_select(self.x_bank ^ x_step_end, 1))]   # the writer's next bank
+        # loaded only on an event (nothing else changes them), so an x stream left undriven before the
+        # first sequence cannot make them unknown in a 4-state simulator
+        with m.If(x_step_end | self.step_end | self.seq_start):
+            m.d.sync += [full.eq(full_n), self.read_bank.eq(read_bank_n), self.active.eq(active_n),
+                         may_start.eq(active_n & full_n.bit_select(read_bank_n, 1)),
+                         bank_full.eq(full_n.bit_select(self.x_bank ^ x_step_end, 1))]   # the writer's next bank
         m.d.comb += [
             x.ready.eq(Mux(idle, x.payload.first, ~got_last & ~x.payload.first & ~bank_full)),
             x_fire.eq(x.valid & x.ready),
