@@ -16,7 +16,7 @@ from golden_model import intops
 from golden_model.formats import FixedPointConfig
 
 from .checks import check_config, silence_unused
-from .pipeline import StreamPipeline
+from .pipeline import StreamPipeline, delayed
 
 __all__ = ["Activation", "ActivationUnit", "TableActivation", "activation_layouts", "activation_rom_init"]
 
@@ -44,9 +44,11 @@ def activation_rom_init(config: FixedPointConfig, kinds) -> tuple[list[int], int
 
 
 class TableActivation(wiring.Component):
-    """Pipelined half-table lookup ``y = intops.activate(kind, p, table, config.act)``, 2 enabled cycles
-    of latency, no flow control of its own: every register (the ROM read port included) loads when
-    ``en`` is high, so ``y`` is the result for the ``p``/``kind`` presented two enabled cycles earlier.
+    """Pipelined half-table lookup ``y = intops.activate(kind, p, table, config.act)``, :attr:`latency`
+    enabled cycles, no flow control of its own: every register (the ROM read port included) loads when
+    ``en`` is high, so ``y`` is the result for the ``p``/``kind`` presented ``latency`` enabled cycles
+    earlier. Stages (each ends in a register, so no stage holds more than one adder or compare after a
+    register or the ROM): table index |p| clamped; ROM read; ROM data; sign fold.
 
     ``kinds`` lists the functions it holds tables for (one ROM, tables concatenated); with more than
     one there is a ``kind`` input port (an :class:`Activation`), otherwise the function is fixed.
@@ -54,7 +56,7 @@ class TableActivation(wiring.Component):
     produces) is treated as ``-(2**(preact.bits-1) - 1)``.
     """
 
-    latency = 2
+    latency = 4
 
     def __init__(self, config: FixedPointConfig, kinds=(Activation.SIGMOID, Activation.TANH)):
         try:
@@ -85,36 +87,33 @@ class TableActivation(wiring.Component):
         rd = rom.read_port(domain="sync")
 
         p = self.p
-        magnitude = Mux(p < 0, -p, p)
+        # |p| <= limit = 2**(bits-1) - 1 except for p = -2**(bits-1): that one case is found by an equality
+        # (no carry chain after the negation's)
+        magnitude = Mux(p == -(1 << index_bits), limit, Mux(p < 0, -p, p)[:index_bits])
         index = Signal(index_bits)
-        m.d.comb += index.eq(Mux(magnitude > limit, limit, magnitude))
+        with m.If(self.en):
+            m.d.sync += index.eq(magnitude)
+        # the sign and the table (kind) travel beside the index, ROM read and ROM data stages
+        neg = delayed(m, p < 0, 3, self.en, name="neg")
+        addr = index
         if len(self.kinds) > 1:
             sel = Signal(range(len(self.kinds)))
             with m.Switch(self.kind):
                 for n, k in enumerate(self.kinds):
                     with m.Case(k):
                         m.d.comb += sel.eq(n)
-            m.d.comb += rd.addr.eq((sel << index_bits) | index)
-            kind1 = Signal(Activation)
-        else:
-            m.d.comb += rd.addr.eq(index)
-            kind1 = None
-        m.d.comb += rd.en.eq(self.en)
-
-        neg1 = Signal()
+            kind = delayed(m, sel, 3, self.en, name="sel")
+            addr = (kind[0] << index_bits) | index
+        m.d.comb += [rd.addr.eq(addr), rd.en.eq(self.en)]
+        t = Signal.like(rd.data)   # the ROM's output register: nothing follows the read in its cycle
         with m.If(self.en):
-            m.d.sync += neg1.eq(p < 0)
-            if kind1 is not None:
-                m.d.sync += kind1.eq(self.kind)
+            m.d.sync += t.eq(rd.data)
 
-        t = rd.data
         one = 1 << cfg.act.frac
-        sigmoid = Mux(neg1, one - t, t)
-        tanh = Mux(neg1, -t, t)
-        if kind1 is not None:
-            y = Mux(kind1 == Activation.TANH, tanh, sigmoid)
-        else:
-            y = tanh if self.kinds[0] is Activation.TANH else sigmoid
+        folded = {Activation.SIGMOID: Mux(neg[2], one - t, t), Activation.TANH: Mux(neg[2], -t, t)}
+        y = folded[self.kinds[0]]
+        for n, k in enumerate(self.kinds[1:], 1):
+            y = Mux(kind[2] == n, folded[k], y)
         with m.If(self.en):
             m.d.sync += self.y.eq(y)
         return m
@@ -134,7 +133,8 @@ class ActivationUnit(wiring.Component):
     ``intops.activate(func.kind, preact, intops.activation_table(func.kind, ...), config.act)`` and the
     ``preact`` it came from (a predictor's output rule caches it, docs/hw/front_end.md).
 
-    Latency 2 cycles (ROM read, sign fold), one element per cycle, back-pressure holds the pipeline.
+    Latency :attr:`TableActivation.latency` cycles (index, ROM read, ROM data, sign fold), one element per
+    cycle, back-pressure holds the pipeline.
     """
 
     latency = TableActivation.latency
@@ -161,11 +161,7 @@ class ActivationUnit(wiring.Component):
             lookup.kind.eq(self.i.payload.func),
             self.o.payload.value.eq(lookup.y),
         ]
-        preact = self.i.payload.preact
-        for stage in range(lookup.latency):   # the preactivation travels beside the lookup
-            held = Signal.like(preact, name=f"preact{stage + 1}")
-            with m.If(pipe.advance):
-                m.d.sync += held.eq(preact)
-            preact = held
+        # the preactivation travels beside the lookup
+        preact = delayed(m, self.i.payload.preact, lookup.latency, pipe.advance, name="preact")[-1]
         m.d.comb += self.o.payload.preact.eq(preact)
         return m

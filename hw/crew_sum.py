@@ -19,6 +19,7 @@ from amaranth.lib.wiring import In
 
 from .checks import check_int, silence_unused
 from .dot_product import DotProductUnit, dot_layouts
+from .pipeline import delayed
 from .shapes import index_shape
 
 __all__ = ["CrewSumUnit", "crew_beat_layout", "product_write_layout"]
@@ -58,7 +59,7 @@ class CrewSumUnit(DotProductUnit):
 
     Ports: ``i`` In(stream :func:`crew_beat_layout`), ``o`` Out(stream, ``acc`` and ``preact`` as the
     dot-product unit's), ``writes`` In(stream :func:`product_write_layout`, always ready): product writes,
-    each stored in the cycle it is valid. :attr:`latency` = 4, as :class:`DotProductUnit`.
+    each stored in the cycle it is valid. :attr:`latency` as :class:`DotProductUnit`'s.
     """
 
     def __init__(self, lanes: int, max_inputs: int, config, crew, rows: int):
@@ -83,7 +84,8 @@ class CrewSumUnit(DotProductUnit):
         return {"writes": In(stream.Signature(layout, always_ready=True))}
 
     def products(self, m, pipe) -> list:
-        """Stage 1 is the banks' read register: bank k read at ``row * S + indices[k]`` on ``advance``."""
+        """Stage 1 is the banks' read register: bank k read at ``row * S + indices[k]`` on ``advance``;
+        stage 2 registers the read data (nothing follows a block RAM read in its cycle)."""
         depth, mult = self.rows * self.crew.stride, self.crew.multipliers
         beat, wr = self.i.payload, self.writes
         out = []
@@ -94,5 +96,5 @@ class CrewSumUnit(DotProductUnit):
             m.d.comb += [wp.addr.eq(wr.payload.addr), wp.data.eq(wr.payload.products[k % mult]),
                          wp.en.eq(wr.valid & (wr.payload.group == k // mult)),
                          rp.addr.eq(Cat(beat.indices[k], beat.row)), rp.en.eq(pipe.advance)]
-            out.append(rp.data)
+            out.append(delayed(m, rp.data, 1, pipe.advance, name=f"product{k}_")[0])
         return out

@@ -13,9 +13,9 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import FixedPointConfig
 
-from .arith import balanced_sum, to_preact
+from .arith import balanced_sum, rounding_offset, to_preact_offset
 from .checks import check_config, check_int, silence_unused
-from .pipeline import StreamPipeline
+from .pipeline import StreamPipeline, delayed
 
 __all__ = ["MAX_LANES", "DotProductUnit", "dot_layouts"]
 
@@ -62,12 +62,16 @@ class DotProductUnit(wiring.Component):
         One item per neuron: ``acc`` = bias + sum of products, exact (``config.acc_bits(max_inputs)``
         bits, fraction ``config.acc_frac``), and ``preact`` = ``intops.neuron_preact`` of it.
 
-    Timing: :attr:`latency` = 4 cycles from the cycle the last beat transfers to the cycle the result is
-    valid (multiply, adder tree, accumulate, requantize); one beat per cycle, back to back across
-    neurons; the whole pipeline holds while ``o.valid & ~o.ready``.
+    Timing: :attr:`latency` = 5 cycles from the cycle the last beat transfers to the cycle the result is
+    valid (operands, multiply, adder tree, accumulate, requantize: the beat's operands come straight from
+    block RAM, so they are registered before the multipliers, whose products are registered before the
+    adders); one beat per cycle, back to back across neurons; the whole pipeline holds while
+    ``o.valid & ~o.ready``.
     """
 
-    latency = 4
+    latency = 5
+    #: Stages up to the registered products (:meth:`products`); the adder tree is the next one.
+    product_stages = 2
 
     def __init__(self, lanes: int, max_inputs: int, config: FixedPointConfig):
         try:
@@ -95,11 +99,14 @@ class DotProductUnit(wiring.Component):
         return {}
 
     def products(self, m, pipe) -> list:
-        """Stage 1: the L products of the beat on ``i``, registered when ``pipe.advance`` is high."""
-        cfg = self.config
+        """Stages 1-2: the beat's operands on ``i`` registered, then their L products, each register
+        loaded when ``pipe.advance`` is high."""
+        cfg, beat = self.config, self.i.payload
+        wts = delayed(m, beat.weights, 1, pipe.advance, name="weights")[0]
+        acts = delayed(m, beat.acts, 1, pipe.advance, name="acts")[0]
         prod = [Signal(signed(cfg.weight.bits + cfg.act.bits), name=f"prod{k}") for k in range(self.lanes)]
         with m.If(pipe.advance):
-            m.d.sync += [prod[k].eq(self.i.payload.weights[k] * self.i.payload.acts[k]) for k in range(self.lanes)]
+            m.d.sync += [prod[k].eq(wts[k] * acts[k]) for k in range(self.lanes)]
         return prod
 
     def beats(self, n_inputs: int) -> int:
@@ -111,27 +118,37 @@ class DotProductUnit(wiring.Component):
         cfg, L = self.config, self.lanes
         i, o = self.i, self.o
 
-        # Stage 1: L products.  Stage 2: adder tree.  Stage 3: accumulate.  Stage 4: requantize (o).
+        # Stages 1-2: L products (:meth:`products`).  Stage 3: adder tree.  Stage 4: accumulate.
+        # Stage 5: requantize (o).
+        P = self.product_stages
         first = Signal(init=1)  # the next beat to transfer starts a neuron
-        bias1, first1, last1 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
         beat_sum = Signal(signed(cfg.weight.bits + cfg.act.bits + (L - 1).bit_length()))
-        bias2, first2, last2 = Signal(signed(cfg.bias_bits)), Signal(), Signal()
         acc = Signal(signed(self.acc_bits))
+        en = Signal()
+        # the beat's bias, first and last travel beside its products and its sum
+        bias = delayed(m, i.payload.bias, P + 1, en, name="bias")
+        # a second accumulator starts at bias + the requantizer's rounding offset, so the output stage
+        # is a shift and a saturation without an adder
+        offset = rounding_offset(cfg.acc_frac - cfg.preact.frac)
+        bias_r = delayed(m, bias[0] + offset, P, en, name="bias_r")
+        acc_r = Signal(signed(self.acc_bits + 1))
+        start = delayed(m, first, P + 1, en, name="first")
+        last = delayed(m, i.payload.last, P + 1, en, name="last")
 
-        # stage 3 (index 2) forwards an item only on a neuron's last beat
-        pipe = StreamPipeline(m, i, o, 4, name="dot", gates={2: last2})
+        # the accumulate stage (index P + 1) forwards an item only on a neuron's last beat
+        pipe = StreamPipeline(m, i, o, self.latency, name="dot", gates={P + 1: last[P]})
+        m.d.comb += en.eq(pipe.advance)
 
         with m.If(pipe.take):
             m.d.sync += first.eq(i.payload.last)
 
         prod = self.products(m, pipe)
         with m.If(pipe.advance):
-            m.d.sync += [bias1.eq(i.payload.bias), first1.eq(first), last1.eq(i.payload.last)]
-            m.d.sync += [beat_sum.eq(balanced_sum(prod)), bias2.eq(bias1), first2.eq(first1),
-                         last2.eq(last1)]
-            with m.If(pipe.valid[1]):
+            m.d.sync += beat_sum.eq(balanced_sum(prod))
+            with m.If(pipe.valid[P]):
                 # the bias initialises the accumulator on a neuron's first beat
-                m.d.sync += acc.eq(Mux(first2, bias2, acc) + beat_sum)
+                m.d.sync += [acc.eq(Mux(start[P], bias[P], acc) + beat_sum),
+                             acc_r.eq(Mux(start[P], bias_r[P - 1], acc_r) + beat_sum)]
             m.d.sync += [o.payload.acc.eq(acc),
-                         o.payload.preact.eq(to_preact(acc, cfg.acc_frac, cfg.preact))]
+                         o.payload.preact.eq(to_preact_offset(acc_r, cfg.acc_frac, cfg.preact))]
         return m

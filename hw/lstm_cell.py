@@ -14,7 +14,7 @@ from golden_model.formats import FixedPointConfig
 from .activation import Activation, TableActivation
 from .arith import rescale, saturate, to_preact
 from .checks import check_config, silence_unused
-from .pipeline import StreamPipeline
+from .pipeline import StreamPipeline, delayed
 
 __all__ = ["LstmCellUnit"]
 
@@ -29,11 +29,14 @@ class LstmCellUnit(wiring.Component):
     with the tanh from the same half-table machinery as :class:`hw.activation.ActivationUnit`
     (its own ROM holding the tanh half table only).
 
-    Latency 5 cycles (products; c'; tanh ROM read; tanh sign; o*tanh and saturate), one element per
-    cycle, back-pressure holds the pipeline.
+    Latency :attr:`latency` cycles, one element per cycle, back-pressure holds the pipeline. Stages: the
+    products f*c and i*g; their rescales; c' (sum, saturate); the tanh argument to_preact(c'); the
+    tanh lookup (:attr:`TableActivation.latency <hw.activation.TableActivation.latency>`); o*tanh;
+    h' (rescale, saturate). No stage holds a multiply together with a rescale or saturate, or more than
+    two carry chains, so every stage fits one cycle at the clock of docs/synthesis.md.
     """
 
-    latency = 5
+    latency = 4 + TableActivation.latency + 2
 
     @staticmethod
     def layouts(config: FixedPointConfig):
@@ -64,18 +67,21 @@ class LstmCellUnit(wiring.Component):
 
         prod_bits = cfg.act.bits + max(cfg.act.bits, cfg.cell.bits)
         fc1, ig1 = Signal(signed(prod_bits)), Signal(signed(prod_bits))
-        o1, o2, o3, o4 = (Signal(signed(cfg.act.bits), name=f"o{k}") for k in range(1, 5))
-        c2, c3, c4 = (Signal(signed(cfg.cell.bits), name=f"c{k}") for k in range(2, 5))
-        with m.If(pipe.advance):
-            # stage 1: products
-            m.d.sync += [fc1.eq(x.f * x.c), ig1.eq(x.i * x.g), o1.eq(x.o)]
-            # stage 2: new cell state
-            m.d.sync += [c2.eq(saturate(rescale(fc1, a + cf, cf) + rescale(ig1, 2 * a, cf), cfg.cell.bits)),
-                         o2.eq(o1)]
-            # stages 3-4: tanh(c') in the lookup pipeline
-            m.d.sync += [c3.eq(c2), o3.eq(o2), c4.eq(c3), o4.eq(o3)]
-            # stage 5: h'
-            m.d.sync += [self.o.payload.h.eq(saturate(rescale(o4 * tanh.y, 2 * a, a), cfg.act.bits)),
-                         self.o.payload.c.eq(c4)]
-        m.d.comb += [tanh.en.eq(pipe.advance), tanh.p.eq(to_preact(c2, cf, cfg.preact))]
+        fc_r, ig_r = rescale(fc1, a + cf, cf), rescale(ig1, 2 * a, cf)
+        fc2, ig2 = Signal(fc_r.shape()), Signal(ig_r.shape())
+        c3, p4 = Signal(signed(cfg.cell.bits)), Signal(signed(cfg.preact.bits))
+        prod = Signal(signed(2 * cfg.act.bits))
+        en = pipe.advance
+        # o waits for tanh(c'); c' travels to the output beside the lookup
+        o = delayed(m, x.o, self.latency - 2, en, name="o")[-1]
+        c = delayed(m, c3, self.latency - 4, en, name="c")[-1]
+        with m.If(en):
+            m.d.sync += [fc1.eq(x.f * x.c), ig1.eq(x.i * x.g),
+                         fc2.eq(fc_r), ig2.eq(ig_r),
+                         c3.eq(saturate(fc2 + ig2, cfg.cell.bits)),
+                         p4.eq(to_preact(c3, cf, cfg.preact)),
+                         prod.eq(o * tanh.y),
+                         self.o.payload.h.eq(saturate(rescale(prod, 2 * a, a), cfg.act.bits)),
+                         self.o.payload.c.eq(c)]
+        m.d.comb += [tanh.en.eq(en), tanh.p.eq(p4)]
         return m

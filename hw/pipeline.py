@@ -16,9 +16,14 @@ Each stage register loads only when ``advance`` is high, and a valid bit travels
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["StreamPipeline"]
+__all__ = ["SKID_DEPTH", "SkidBuffer", "StreamPipeline", "delayed"]
+
+#: Default depth of a :class:`SkidBuffer`.
+SKID_DEPTH = 2
 
 
 class StreamPipeline:
@@ -47,3 +52,48 @@ class StreamPipeline:
             for k, v in enumerate(self.valid):
                 m.d.sync += v.eq(prev & gates[k] if k in gates else prev)
                 prev = v
+
+
+def delayed(m: Module, value, stages: int, en, *, name: str) -> list:
+    """Registers ``name1 .. name<stages>`` carrying ``value`` beside a pipeline: register ``k`` holds the
+    value presented ``k`` enabled cycles earlier (each loads when ``en`` is high)."""
+    regs, prev = [], value
+    for k in range(1, stages + 1):
+        reg = Signal.like(prev, name=f"{name}{k}")
+        with m.If(en):
+            m.d.sync += reg.eq(prev)
+        regs.append(reg)
+        prev = reg
+    return regs
+
+
+class SkidBuffer(wiring.Component):
+    """A stream slice that breaks the combinational ready chain: ``i.ready`` is the registered "not full"
+    of a ``depth``-entry FIFO, never a function of ``o.ready``. An item passes straight through (same
+    cycle, :attr:`latency` = 0) while the FIFO is empty and ``o.ready`` is high, so a pipeline that never
+    stalls runs exactly as without it; otherwise it waits in the FIFO, in order, and the producer keeps
+    running until ``depth`` items wait (the consumer may be busy for that many cycles without holding the
+    producer back).
+
+    Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
+    """
+
+    latency = 0
+
+    def __init__(self, layout, depth: int = SKID_DEPTH):
+        self.depth = depth
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.queue = queue = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth)
+        bypass = ~queue.r_rdy & self.o.ready     # nothing waits and the consumer takes the item now
+        m.d.comb += [
+            self.i.ready.eq(queue.w_rdy),
+            queue.w_en.eq(self.i.valid & ~bypass),
+            queue.w_data.eq(self.i.payload),
+            self.o.valid.eq(queue.r_rdy | self.i.valid),
+            self.o.payload.eq(Mux(queue.r_rdy, queue.r_data, self.i.payload)),
+            queue.r_en.eq(self.o.ready),
+        ]
+        return m

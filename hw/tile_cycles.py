@@ -20,8 +20,8 @@ from .tile_merge import Merge
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
-__all__ = ["delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency", "product_phase",
-           "step_overhead", "token_depth", "x_beats"]
+__all__ = ["baseline_step_cycles", "delta_step_cycles", "expected_cycles", "neuron_beats", "pipeline_latency",
+           "product_phase", "step_overhead", "token_depth", "x_beats"]
 
 
 def x_beats(params: TileParams, n_x: int) -> int:
@@ -50,6 +50,17 @@ def step_overhead(params: TileParams) -> int:
     h written (:func:`pipeline_latency`), plus the step barrier (``StepSequencer.latency``), less the last
     beat's own cycle (counted in the beats); see docs/tile.md."""
     return pipeline_latency(params) + StepSequencer.latency - 1
+
+
+def baseline_step_cycles(params: TileParams, n_x: int) -> int:
+    """Cycles of one step with every neuron computed: G*H*beats + :func:`step_overhead` for an LSTM; a
+    GRU candidate's recurrent part may reach the pairing before the merge holds its unit's r (when
+    2*beats is shorter than the r's way, :func:`_r_wait`), so a GRU step is the recurrence of
+    :func:`_step_cycles` with every decision a miss, all available at once (equal to the LSTM's form
+    when nothing waits)."""
+    if params.cell == "gru":
+        return _step_cycles(params, n_x, [True] * params.neurons, timing=(0, 1))
+    return params.neurons * neuron_beats(params, n_x) + step_overhead(params)
 
 
 def product_phase(params: TileParams, product_slots: int) -> int:
@@ -111,7 +122,7 @@ def token_depth(params: TileParams) -> int:
     return max(TOKEN_DEPTH, 1 << (span + 1).bit_length())
 
 
-def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
+def _step_cycles(params: TileParams, n_x: int, miss_mask, timing=None) -> int:
     """Cycles of one memoizing step (step start to the next step start) for a hit/miss pattern in issue
     order (True = miss), by the recurrence of docs/tile.md: decision k reaches the issue stage at
     ``lead + k*interval`` (the front end's ``decision_timing``); the issue takes one decision per cycle
@@ -119,8 +130,9 @@ def _step_cycles(params: TileParams, n_x: int, miss_mask) -> int:
     beat counters start a miss when the previous one's ``beats`` are out; the merge takes the neurons
     in order, one per cycle: a miss ``IssueStage.latency`` + dot product + gate feed + activation after
     its last beat, a hit ``IssueStage.token_latency`` after its take; the step ends ``Merge.latency`` +
-    update + barrier after the last merge."""
-    lead, interval = params.front_end.decision_timing(params, n_x)
+    update + barrier after the last merge. ``timing`` is the (lead, interval) of the decisions (default
+    the front end's; the baseline's issue stage has every decision at once: (0, 1))."""
+    lead, interval = timing or params.front_end.decision_timing(params, n_x)
     beats = neuron_beats(params, n_x)
     to_pair = IssueStage.latency + DotProductUnit.latency    # last beat -> its accumulator at the gate feed
     to_merge = gate_feed_class(params.cell).latency + ActivationUnit.latency
@@ -162,7 +174,6 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     ``changed_per_step`` (the golden model's ``input_counts``)."""
     check_int("steps", steps, 1)
     params.check_run(0, n_x)
-    beats = neuron_beats(params, n_x)
     nn = params.neurons
     if params.delta:
         if changed_per_step is None or len(changed_per_step) != steps:
@@ -171,9 +182,9 @@ def expected_cycles(params: TileParams, n_x: int, steps: int, misses_per_step=No
     if params.crew is not None:
         if product_slots is None:
             raise ValueError("the CREW cycle model needs the step's product_slots (hw.tile_image.product_slots)")
-        return n_x - 1 + steps * (nn * beats + step_overhead(params) + product_phase(params, product_slots))
+        return n_x - 1 + steps * (baseline_step_cycles(params, n_x) + product_phase(params, product_slots))
     if misses_per_step is None or params.front_end is None or not memo_enable:
-        return n_x - 1 + steps * (nn * beats + step_overhead(params))
+        return n_x - 1 + steps * baseline_step_cycles(params, n_x)
     arr = np.asarray(misses_per_step)
     if arr.ndim == 0:
         arr = np.full(steps, int(arr))

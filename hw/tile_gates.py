@@ -12,6 +12,7 @@ from .activation import Activation, activation_layouts
 from .checks import silence_unused
 from .dot_product import dot_layouts
 from .gru import GruCandidateUnit
+from .pipeline import SkidBuffer
 from .shapes import index_shape
 from .tile_issue import tag_layout
 from .tile_params import TileParams, check_part_params
@@ -40,7 +41,8 @@ class LstmGateFeed(wiring.Component):
 
     Ports: ``dot`` In(stream) DotProductUnit output; ``tags`` In(stream) :func:`hw.tile_issue.tag_layout`,
     one per dot product (taken with it; always there when ``dot`` is); ``act`` Out(stream)
-    ActivationUnit input. :attr:`latency` = 0 (combinational).
+    ActivationUnit input. :attr:`latency` = 0 (combinational; the dot results pass a
+    :class:`~hw.pipeline.SkidBuffer`, latency 0, that breaks the ready chain).
     """
 
     latency = 0
@@ -52,13 +54,18 @@ class LstmGateFeed(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        tag = self.tags.payload
+        p = self.params
+        # the dot-product results pass a skid buffer: the dot-product unit (and so the issue stage's beat
+        # enable) never waits combinationally on the activation unit's ready
+        m.submodules.dot_skid = skid = SkidBuffer(dot_layouts(p.lanes, p.n_max, p.config)[1])
+        wiring.connect(m, wiring.flipped(self.dot), skid.i)
+        tag, dot = self.tags.payload, skid.o
         m.d.comb += [
-            self.act.valid.eq(self.dot.valid),
-            self.act.payload.preact.eq(self.dot.payload.preact),
+            self.act.valid.eq(dot.valid),
+            self.act.payload.preact.eq(dot.payload.preact),
             self.act.payload.func.eq(Mux(tag.g == 2, Activation.TANH, Activation.SIGMOID)),
-            self.dot.ready.eq(self.act.ready),
-            self.tags.ready.eq(self.dot.valid & self.dot.ready),
+            dot.ready.eq(self.act.ready),
+            self.tags.ready.eq(dot.valid & dot.ready),
         ]
         return m
 
@@ -87,6 +94,8 @@ class GruPairing(wiring.Component):
         m = Module()
         m.submodules.cand = cand = self.candidate
         m.submodules.funcs = funcs = fifo.SyncFIFO(width=1, depth=4)
+        # no skid buffer here: a recurrent part waiting for its r must hold the beats behind it at once,
+        # as the cycle model has it (a skid would let them run ahead by its depth)
         dot, tag = self.dot, self.tags.payload
         px = Signal(signed(self.params.acc_bits))
         kind_nx = (tag.g == 2) & ~tag.part

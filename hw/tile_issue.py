@@ -9,15 +9,18 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .crew_sum import crew_beat_layout
-from .dot_product import dot_layouts
+from .dot_product import DotProductUnit, dot_layouts
+from .pipeline import SKID_DEPTH
 from .shapes import count_shape, index_shape, read_port
 from .tile_front_end import decision_layout
 from .tile_params import TileParams, check_part_params
 
 __all__ = ["IssueStage", "tag_fifo", "tag_layout", "TAG_DEPTH", "TOKEN_DEPTH"]
 
-#: Depth of the tag FIFO (kind of every dot product in flight).
-TAG_DEPTH = 8
+#: Depth of the tag FIFO (kind of every dot product in flight): at most DotProductUnit.latency results in
+#: the dot-product unit and SKID_DEPTH in the gate feed's skid buffer wait for the activation unit, plus
+#: one entry because the issue stage sees the FIFO's room a cycle late; so the FIFO never holds a beat.
+TAG_DEPTH = DotProductUnit.latency + SKID_DEPTH + 2
 #: Default depth of the token FIFO (hit/miss of every issued neuron, in order, to the merge stage); the
 #: tile sizes it with :func:`hw.tile_cycles.token_depth` so that it never holds the hits back.
 TOKEN_DEPTH = 16
@@ -101,8 +104,12 @@ class IssueStage(wiring.Component):
         s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
         dot_in_fire = Signal()
         adv1 = Signal()
+        # room for a tag, registered (the FIFO's level a cycle ago below TAG_DEPTH - 1: at most one tag is
+        # written per cycle), so the beat enable does not wait on the FIFO's level compare
+        tag_room = Signal()
+        m.d.sync += tag_room.eq(tags.level < TAG_DEPTH - 1)
         m.d.comb += [
-            self.dot.valid.eq(s1["valid"] & (~s1["last"] | tags.w_rdy)),
+            self.dot.valid.eq(s1["valid"] & (~s1["last"] | tag_room)),
             dot_in_fire.eq(self.dot.valid & self.dot.ready),
             tags.w_en.eq(dot_in_fire & s1["last"]),
             tags.w_data.eq(Cat(s1["g"], s1["part"], s1["j"])),
@@ -157,7 +164,12 @@ class IssueStage(wiring.Component):
         emit = Signal()
         m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
         cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
-        x_end = ~cur_part & (cur_xe >= self.n_x)
+        # n_x held from the sequence start (no beat is emitted in that cycle), so the end-of-x compare
+        # does not wait on the x stream's admission
+        n_x = Signal.like(self.n_x)
+        with m.If(self.seq_start):
+            m.d.sync += n_x.eq(self.n_x)
+        x_end = ~cur_part & (cur_xe >= n_x)
         h_end = cur_part & (cur_r == KH - 1)
         is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
         with m.If(start):
@@ -166,8 +178,12 @@ class IssueStage(wiring.Component):
             m.d.sync += [q_valid.eq(1)] + [q[k].eq(d[k]) for k in d]
         with m.Elif(start):
             m.d.sync += q_valid.eq(0)
+        # the beat's weight row: a new neuron's base, or the row e_row computed when the previous beat was
+        # emitted (no adder between the registers and the weight memory's address)
+        e_row = Signal(wshape)
+        w_row = Mux(i_in, e_row, src["wbase"])
         with m.If(emit):
-            m.d.sync += i_in.eq(1)
+            m.d.sync += [i_in.eq(1), e_row.eq(Mux(x_end, cur["wbase"] + KX, w_row + 1))]
             with m.If(h_end):
                 m.d.sync += i_in.eq(0)
             with m.Elif(x_end):
@@ -184,7 +200,7 @@ class IssueStage(wiring.Component):
             m.d.sync += [i_in.eq(0), q_valid.eq(0), d_done.eq(0), d["n"].eq(0), d["g"].eq(0), d["j"].eq(0),
                          d["wbase"].eq(w_base)]
         return {"emit": emit, "last": h_end | (x_end & is_n), "part": cur_part, "r": cur_r, "is_n": is_n,
-                "n": cur["n"], "g": cur["g"], "j": cur["j"], "wbase": cur["wbase"]}
+                "n": cur["n"], "g": cur["g"], "j": cur["j"], "w_row": w_row}
 
     def _stage1(self, m, adv1, beat, s1):
         """Memory reads (enabled with ``adv1``) and the stage-1 register -> the ``dot`` stream."""
@@ -196,7 +212,7 @@ class IssueStage(wiring.Component):
             m.d.sync += [b_base0.eq(self.slot * p.neurons), hn_base0.eq(self.slot * p.hidden)]
         part, r = beat["part"], beat["r"]
         m.d.comb += [
-            self.weight.addr.eq(beat["wbase"] + Mux(part, KX + r, r)), self.weight.en.eq(adv1),
+            self.weight.addr.eq(beat["w_row"]), self.weight.en.eq(adv1),
             self.xbuf.addr.eq(Mux(self.read_bank, KX, 0) + r), self.xbuf.en.eq(adv1),
             self.hbuf.addr.eq(Mux(self.h_bank, KH, 0) + r), self.hbuf.en.eq(adv1),
             self.bias.addr.eq(b_base0 + beat["n"]), self.bias.en.eq(adv1),

@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .activation import activation_layouts
 from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
+from .pipeline import SkidBuffer
 from .shapes import index_shape, memory_depth, read_port
 from .tile_front_end import decision_layout, update_layout
 from .tile_params import TileParams, check_part_params
@@ -75,6 +76,12 @@ class Merge(wiring.Component):
         m = Module()
         p = self.params
         G, H, L = p.gates, p.hidden, p.lanes
+        # the activation results wait here while the merge takes hits, so a hit never holds the activation
+        # unit, the dot product and the beats back (the cycle model has no such stall), and the ready
+        # chain from the state update stops here
+        m.submodules.skid = skid = SkidBuffer(activation_layouts(p.config)[1])
+        wiring.connect(m, wiring.flipped(self.act), skid.i)
+        results = skid.o
         act = signed(p.config.act.bits)
         m_g, m_j, m_n = Signal(index_shape(G)), Signal(index_shape(H)), Signal(index_shape(p.neurons))
         m_lane, m_row = Signal(index_shape(L)), Signal(index_shape(p.h_rows))
@@ -88,9 +95,9 @@ class Merge(wiring.Component):
         fire = Signal()
         y = Signal(act)
         m.d.comb += [
-            fire.eq(tok_avail & (t_hit | self.act.valid) & sink_ok),
-            y.eq(Mux(t_hit, t_y, self.act.payload.value)),
-            self.act.ready.eq(tok_avail & ~t_hit & sink_ok),
+            fire.eq(tok_avail & (t_hit | results.valid) & sink_ok),
+            y.eq(Mux(t_hit, t_y, results.payload.value)),
+            results.ready.eq(tok_avail & ~t_hit & sink_ok),
             self.evaluated.eq(fire),
             self.reused.eq(fire & t_hit),
         ]
@@ -100,7 +107,7 @@ class Merge(wiring.Component):
                 self.update.valid.eq(fire & ~t_hit),
                 self.update.payload.index.eq(m_n),
                 self.update.payload.y.eq(y),
-                self.update.payload.p.eq(self.act.payload.preact),
+                self.update.payload.p.eq(results.payload.preact),
                 self.update.payload.context.eq(self.tokens.payload.context),
             ]
         if p.cell == "gru":

@@ -35,11 +35,14 @@ class RowWriter(wiring.Component):
     rows : int           rows of one bank, at least ceil(elements / lanes)
     bits : int           element width (signed elements, two's complement in the row)
     first_bank : int     bank written by the first step after reset (0 or 1)
+    fixed_count : bool   every step has ``elements`` elements (no ``count`` port; the step's end is then
+                         known a cycle ahead and registered)
 
     Ports
     -----
     i : In(stream, always ready)   payload ``data``: one element per transfer
-    count : In                     elements per step (1..elements); sampled at every element
+    count : In                     (without fixed_count) elements per step (1..elements); sampled at
+                                   every element
     write : In(memory.WritePort.Signature)  the row memory's write port (one write per completed row)
     seen : Out(stream, always ready)  every taken element with its ``index`` and ``last`` (step end),
                                       in the cycle it is taken (observers: sign bits, step control)
@@ -51,7 +54,8 @@ class RowWriter(wiring.Component):
 
     latency = 0
 
-    def __init__(self, lanes: int, elements: int, rows: int, bits: int, first_bank: int = 0):
+    def __init__(self, lanes: int, elements: int, rows: int, bits: int, first_bank: int = 0,
+                 fixed_count: bool = False):
         try:
             self.lanes = check_int("RowWriter lanes", lanes, 1, 1024)
             self.elements = check_int("RowWriter elements", elements, 1, 1 << 20)
@@ -61,10 +65,11 @@ class RowWriter(wiring.Component):
         except (TypeError, ValueError):
             silence_unused(self)
             raise
+        self.fixed_count = bool(fixed_count)
         self.row_layout = data.ArrayLayout(signed(bits), lanes)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"data": signed(bits)}), always_ready=True)),
-            "count": In(count_shape(elements)),
+            **({} if fixed_count else {"count": In(count_shape(elements))}),
             "write": write_port(2 * rows, lanes * bits),
             "seen": Out(stream.Signature(element_layout(elements, signed(bits)), always_ready=True)),
             "bank": Out(1, init=first_bank),
@@ -74,12 +79,21 @@ class RowWriter(wiring.Component):
         m = Module()
         L = self.lanes
         k = Signal(index_shape(self.elements))
+        # k + 1, held beside k: the step's end is an equality with ``count`` (no subtraction before it)
+        k1 = Signal(count_shape(self.elements), init=1)
         lane = Signal(index_shape(L))
         row = Signal(index_shape(self.rows))
         reg = Signal(self.row_layout)
         value = self.i.payload.data
         fire = self.i.valid
-        step_end = k == self.count - 1
+        if self.fixed_count:
+            # the next element ends the step: registered (from k1's next value), one gate less before
+            # step_end, which resets the tile's counters
+            step_end = Signal(init=self.elements == 1)
+            with m.If(fire):
+                m.d.sync += step_end.eq(Mux(step_end, self.elements == 1, k1 + 1 == self.elements))
+        else:
+            step_end = k1 == self.count
         row_end = (lane == L - 1) | step_end
         m.d.comb += [
             self.write.addr.eq(Mux(self.bank, self.rows, 0) + row),
@@ -99,7 +113,7 @@ class RowWriter(wiring.Component):
                     with m.If(lane == n):
                         m.d.sync += reg[n].eq(value)
             with m.If(step_end):
-                m.d.sync += [k.eq(0), row.eq(0), self.bank.eq(~self.bank)]
+                m.d.sync += [k.eq(0), k1.eq(1), row.eq(0), self.bank.eq(~self.bank)]
             with m.Else():
-                m.d.sync += k.eq(k + 1)
+                m.d.sync += [k.eq(k1), k1.eq(k1 + 1)]
         return m

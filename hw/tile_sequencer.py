@@ -88,43 +88,55 @@ class StepSequencer(wiring.Component):
         full = Signal(2)            # x bank loaded
         lastflag = Signal(2)        # x bank holds the sequence's last step
         idle = ~self.active
-        bank_full = Mux(self.x_bank, full[1], full[0])
-        loaded = Mux(self.read_bank, full[1], full[0])
+        bank_full = Signal()        # the x bank being written is loaded (registered like may_start)
         x_fire = Signal()
         x_step_end = self.x_step_end
+        # may_start: a sequence is active and the x bank the next step reads is loaded, registered from
+        # the next state of those flags, so ``go`` (which every part's counters wait on) is one gate
+        # from flip-flops, and ``seq_start`` (which resets them) one gate from the x stream
+        full_n, read_bank_n, active_n, may_start = Signal(2), Signal(), Signal(), Signal()
+        m.d.comb += [full_n.eq(full), read_bank_n.eq(self.read_bank ^ self.step_end), active_n.eq(self.active)]
+        with m.If(x_step_end):
+            m.d.comb += full_n.bit_select(self.x_bank, 1).eq(1)
+        with m.If(self.step_end):
+            m.d.comb += full_n.bit_select(self.read_bank, 1).eq(0)
+            with m.If(self.last_step):
+                m.d.comb += active_n.eq(0)
+        with m.If(self.seq_start):
+            m.d.comb += active_n.eq(1)
+        # loaded only on an event (nothing else changes them), so an x stream left undriven before the
+        # first sequence cannot make them unknown in a 4-state simulator
+        with m.If(x_step_end | self.step_end | self.seq_start):
+            m.d.sync += [full.eq(full_n), self.read_bank.eq(read_bank_n), self.active.eq(active_n),
+                         may_start.eq(active_n & full_n.bit_select(read_bank_n, 1)),
+                         bank_full.eq(full_n.bit_select(self.x_bank ^ x_step_end, 1))]   # the writer's next bank
         m.d.comb += [
             x.ready.eq(Mux(idle, x.payload.first, ~got_last & ~x.payload.first & ~bank_full)),
             x_fire.eq(x.valid & x.ready),
-            self.seq_start.eq(x_fire & idle),
+            self.seq_start.eq(x.valid & idle & x.payload.first),   # = x_fire & idle, in one gate
             self.elements.valid.eq(x_fire),
             self.elements.payload.data.eq(x.payload.data),
             self.count.eq(Mux(idle, self.n_x_in, nx_r)),
             self.n_x.eq(Mux(self.seq_start, self.n_x_in, nx_r)),
             self.slot.eq(Mux(self.seq_start, self.slot_in, slot_r)),
-            self.step_start.eq(self.active & ~step_run & loaded),
+            self.step_start.eq(~step_run & may_start),
             self.step_reset.eq(self.step_end | self.seq_start),
-            self.go.eq(step_run | self.step_start),
-            self.x_wait.eq(self.active & ~step_run & ~loaded & ~x.valid),
+            self.go.eq(step_run | may_start),
+            self.x_wait.eq(self.active & ~step_run & ~may_start & ~x.valid),
         ]
         with m.If(x_step_end):
             for b in range(2):
                 with m.If(self.x_bank == b):
-                    m.d.sync += [full[b].eq(1), lastflag[b].eq(x.payload.last)]
+                    m.d.sync += lastflag[b].eq(x.payload.last)
             with m.If(x.payload.last):
                 m.d.sync += got_last.eq(1)
         with m.If(self.seq_start):
-            m.d.sync += [self.active.eq(1), self.first_step.eq(1), self.step.eq(0),
-                         nx_r.eq(self.n_x_in), slot_r.eq(self.slot_in)]
+            m.d.sync += [self.first_step.eq(1), self.step.eq(0), nx_r.eq(self.n_x_in), slot_r.eq(self.slot_in)]
             with m.If(~(x_step_end & x.payload.last)):
                 m.d.sync += got_last.eq(0)
         with m.If(self.step_start):
             m.d.sync += [step_run.eq(1), self.last_step.eq(Mux(self.read_bank, lastflag[1], lastflag[0]))]
         with m.If(self.step_end):
-            m.d.sync += [step_run.eq(0), self.read_bank.eq(~self.read_bank), self.h_bank.eq(~self.h_bank),
-                         self.first_step.eq(0), self.step.eq(self.step + 1)]
-            for b in range(2):
-                with m.If(self.read_bank == b):
-                    m.d.sync += full[b].eq(0)
-            with m.If(self.last_step):
-                m.d.sync += self.active.eq(0)
+            m.d.sync += [step_run.eq(0), self.h_bank.eq(~self.h_bank), self.first_step.eq(0),
+                         self.step.eq(self.step + 1)]
         return m

@@ -4,11 +4,11 @@ output FIFO. See ``docs/hw/tile_parts.md``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, signed
+from amaranth.hdl import Cat, Module, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .shapes import count_shape, memory_depth, write_port
+from .shapes import memory_depth, write_port
 from .tile_merge import update_unit_class
 from .tile_params import TileParams, check_part_params
 from .tile_rows import RowWriter, element_layout
@@ -62,7 +62,7 @@ class StateUpdate(wiring.Component):
             members["cmem"] = write_port(memory_depth(p.hidden), p.config.cell.bits)
         super().__init__(members)
         self.unit = cls(p.config)
-        self.h_writer = RowWriter(p.lanes, p.hidden, p.h_rows, act_bits, first_bank=1)
+        self.h_writer = RowWriter(p.lanes, p.hidden, p.h_rows, act_bits, first_bank=1, fixed_count=True)
 
     @property
     def latency(self) -> int:
@@ -83,7 +83,6 @@ class StateUpdate(wiring.Component):
         m.d.comb += [
             hw.i.valid.eq(fire),
             hw.i.payload.data.eq(h_new),
-            hw.count.eq(Const(p.hidden, count_shape(p.hidden))),
             unit.o.ready.eq(out.w_rdy),
             out.w_en.eq(fire),
             out.w_data.eq(Cat(h_new, self.last_step & step_last)),

@@ -39,9 +39,11 @@ def pipeline_occupancy(name: str, depth: int):
 
 
 def _dot_occupancy(inner):
-    # stages 1 and 2 hold beats, one item per beat with ``last``; stage 3 keeps only the last beats
-    return ((inner["dot_valid1"] & inner["last1"]) + (inner["dot_valid2"] & inner["last2"])
-            + inner["dot_valid3"] + inner["o__valid"])
+    # stages 1 .. product_stages + 1 hold beats, one item per beat with ``last``; the accumulate stage and
+    # the output keep only the last beats
+    beats = DotProductUnit.product_stages + 1
+    return (sum(inner[f"dot_valid{k}"] & inner[f"last{k}"] for k in range(1, beats + 1))
+            + sum(inner[f"dot_valid{k}"] for k in range(beats + 1, DotProductUnit.latency)) + inner["o__valid"])
 
 
 def _bnn_occupancy(inner):
@@ -193,17 +195,21 @@ def tile_counters_harness(cell: str = "gru") -> Harness:
 PROOFS = [
     *_stream_proofs("DotProductUnit", lambda: DotProductUnit(2, 4, CONFIG), item=lambda p: p.last,
                     occupancy=_dot_occupancy),
-    *_stream_proofs("ActivationUnit", lambda: ActivationUnit(CONFIG), occupancy=pipeline_occupancy("act", 2)),
-    *_stream_proofs("LstmCellUnit", lambda: LstmCellUnit(CONFIG), occupancy=pipeline_occupancy("lstm", 5)),
+    *_stream_proofs("ActivationUnit", lambda: ActivationUnit(CONFIG),
+                    occupancy=pipeline_occupancy("act", ActivationUnit.latency)),
+    *_stream_proofs("LstmCellUnit", lambda: LstmCellUnit(CONFIG),
+                    occupancy=pipeline_occupancy("lstm", LstmCellUnit.latency),
+                    prove_depth=LstmCellUnit.latency + 2),   # induction needs a trace as long as the pipeline
     *_stream_proofs("GruCandidateUnit", lambda: GruCandidateUnit(CONFIG, 2),
-                    occupancy=pipeline_occupancy("grucand", 3)),
-    *_stream_proofs("GruStateUnit", lambda: GruStateUnit(CONFIG), occupancy=pipeline_occupancy("grustate", 2)),
+                    occupancy=pipeline_occupancy("grucand", GruCandidateUnit.latency)),
+    *_stream_proofs("GruStateUnit", lambda: GruStateUnit(CONFIG),
+                    occupancy=pipeline_occupancy("grustate", GruStateUnit.latency)),
     *_stream_proofs("BnnUnit", lambda: BnnUnit(3, 6), item=lambda p: p.last, occupancy=_bnn_occupancy),
     Proof("MemoTable streams and transfers", lambda: memo_harness(decisions=False), 20, ("bmc", "prove"), 8,
           "stream rules on response (lookup, update assumed); transfer counting lookup -> response"),
     Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),
     Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10, claim=HITS),
-    Proof("Tile counters (GRU)", tile_counters_harness, 16, ("bmc", "cover"), claim=COUNTERS),
+    Proof("Tile counters (GRU)", tile_counters_harness, 20, ("bmc", "cover"), claim=COUNTERS),
 ]
 
 

@@ -19,6 +19,7 @@ from golden_model.crew import crew_tables
 from golden_model.fixed_model import FixedPointNetwork
 from hw.crew_products import ProductStage
 from hw.crew_sum import CrewSumUnit
+from hw.dot_product import DotProductUnit
 from hw.tile_image import memory_image, product_slots
 from hw.tile_memories import MemId
 from hw.tile_params import CrewShape, TileParams
@@ -115,7 +116,7 @@ def test_crew_sum_full_throughput_and_latency(case):
     assert ins == list(range(len(beats))), "a bubble between beats"
     last = [k for k, b in enumerate(beats) if b["last"]]
     assert [o - ins[k] for o, k in zip(outs, last, strict=True)] == [dut.latency] * len(expected)
-    assert dut.latency == 4
+    assert dut.latency == DotProductUnit.latency
     assert items == expected
 
 
