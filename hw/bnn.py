@@ -83,8 +83,9 @@ class BnnUnit(wiring.Component):
     ``o`` from cycle ``t + LATENCY``. ``i.ready`` depends combinationally on ``o.ready``.
     """
 
-    #: Cycles from the transfer of a neuron's last input beat to ``o.valid`` for its result.
-    LATENCY = 2
+    #: Cycles from the transfer of a neuron's last input beat to ``o.valid`` for its result: the input
+    #: register (the sign weights come straight from a block RAM read), the popcount, the accumulator.
+    LATENCY = 3
 
     def __init__(self, width: int, max_inputs: int):
         self.width = check_int("BnnUnit width", width, 1, MAX_WIDTH)
@@ -104,9 +105,12 @@ class BnnUnit(wiring.Component):
         width, n_max = self.width, self.max_inputs
         acc_shape = unsigned(n_max.bit_length())
 
-        # Stage 0 -> 1: masked XNOR popcount of the accepted beat. The mask (bits k < count) is decoded
+        # Stage 0: the accepted beat is registered first, so that the block RAM read of the sign weights
+        # that feeds it is not in the same cycle as the popcount tree (the memoizing tile's critical path).
+        beat = Signal(bnn_input_layout(width), name="s0_beat")
+        s0_valid, s0_advance = Signal(name="s0_valid"), Signal(name="s0_advance")
+        # Stage 0 -> 1: masked XNOR popcount of the registered beat. The mask (bits k < count) is decoded
         # from count by a case (LUTs), not by width compares (a carry chain before the popcount tree).
-        beat = self.i.payload
         mask = Signal(width)
         with m.Switch(beat.count):
             for c in range(width):
@@ -137,10 +141,16 @@ class BnnUnit(wiring.Component):
             out_free.eq(~self.o.valid | self.o.ready),
             # A non-last beat never needs the output register.
             s1_advance.eq(s1_valid & (~s1_last | out_free)),
-            self.i.ready.eq(~s1_valid | s1_advance),
+            s0_advance.eq(s0_valid & (~s1_valid | s1_advance)),
+            self.i.ready.eq(~s0_valid | s0_advance),
         ]
 
         with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [s0_valid.eq(1), beat.eq(self.i.payload)]
+        with m.Elif(s0_advance):
+            m.d.sync += s0_valid.eq(0)
+
+        with m.If(s0_advance):
             m.d.sync += [
                 s1_valid.eq(1),
                 s1_pop.eq(score),

@@ -14,7 +14,7 @@ from amaranth.lib import data
 
 from golden_model.formats import THETA_FRAC, FixedPointConfig, QFormat
 from hw.activation import ActivationUnit
-from hw.bnn import BnnUnit
+from hw.bnn import BnnUnit, bnn_input_layout
 from hw.dot_product import DotProductUnit
 from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
@@ -46,8 +46,13 @@ def _dot_occupancy(inner):
             + sum(inner[f"dot_valid{k}"] for k in range(beats + 1, DotProductUnit.latency)) + inner["o__valid"])
 
 
+#: B of the BnnUnit checked
+_BNN_WIDTH = 3
+
+
 def _bnn_occupancy(inner):
-    return (inner["s1_valid"] & inner["s1_last"]) + inner["o__valid"]
+    s0_last = inner["s0_beat"][bnn_input_layout(_BNN_WIDTH)["last"].offset]
+    return (inner["s0_valid"] & s0_last) + (inner["s1_valid"] & inner["s1_last"]) + inner["o__valid"]
 
 
 RULES = "stream rules on o (i assumed to obey them)"
@@ -204,7 +209,7 @@ PROOFS = [
                     occupancy=pipeline_occupancy("grucand", GruCandidateUnit.latency)),
     *_stream_proofs("GruStateUnit", lambda: GruStateUnit(CONFIG),
                     occupancy=pipeline_occupancy("grustate", GruStateUnit.latency)),
-    *_stream_proofs("BnnUnit", lambda: BnnUnit(3, 6), item=lambda p: p.last, occupancy=_bnn_occupancy),
+    *_stream_proofs("BnnUnit", lambda: BnnUnit(_BNN_WIDTH, 6), item=lambda p: p.last, occupancy=_bnn_occupancy),
     Proof("MemoTable streams and transfers", lambda: memo_harness(decisions=False), 20, ("bmc", "prove"), 8,
           "stream rules on response (lookup, update assumed); transfer counting lookup -> response"),
     Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),

@@ -77,7 +77,7 @@ def test_amaranth_throughput_and_latency(width, max_inputs):
     assert in_cycles[-1][0] - in_cycles[0][0] + 1 == len(in_cycles), "not one beat per cycle"
     last = [c for c, is_last in in_cycles if is_last]
     assert {o - i for o, i in zip(out_cycles, last, strict=True)} == {BnnUnit.LATENCY}
-    assert BnnUnit(width, max_inputs).latency == BnnUnit.LATENCY == 2
+    assert BnnUnit(width, max_inputs).latency == BnnUnit.LATENCY == 3
 
 
 def test_amaranth_backpressure_holds_output():
