@@ -150,11 +150,6 @@ class CompiledModel:
             return self.scheme.name
         return f"{self.scheme.name}-{self.predictor.name}" if self.reuse else "baseline"
 
-    @property
-    def layer_inputs(self) -> list[int]:
-        """Each layer's input size per step (the ``n_x`` of its passes)."""
-        return [self.net.layer_input_size(li) for li in range(self.net.num_layers)]
-
     def baseline(self) -> CompiledModel:
         """The same network on the baseline tile of the same lanes (no reuse hardware)."""
         return CompiledModel(self.model, scheme=None, **self._choices)
