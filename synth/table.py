@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["format_table", "record_table", "compare_table", "crew_table"]
+__all__ = ["cell_text", "format_table", "record_table", "compare_table", "crew_table"]
 
 
-def _fmt(v) -> str:
+def cell_text(v, float_format: str = ".1f") -> str:
+    """A table cell: ``-`` for None, yes/no for a bool, a float in ``float_format``, else ``str``."""
     if v is None:
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.1f}"
+        return format(v, float_format)
     return str(v)
 
 
 def format_table(header: list[str], rows: list[list]) -> str:
-    cells = [[str(h) for h in header]] + [[_fmt(c) for c in r] for r in rows]
+    cells = [[str(h) for h in header]] + [[cell_text(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for n, r in enumerate(cells):
@@ -39,9 +40,10 @@ def record_table(records: list[dict]) -> str:
                          f"transistors/bit in the transistor count ({r.get('cmos_logic_transistors')} in logic)")
         else:
             w = r.get("wrapper") or {}
-            notes.append(f"{r['design']} ({r['target']}, {r['device']}, seed {r['seed']}): fmax {_fmt(r['fmax_mhz'])}"
-                         f" MHz at a {_fmt(r.get('clock_constraint_mhz'))} MHz constraint (board clock "
-                         f"{_fmt(r.get('board_clock_mhz'))} MHz: {'met' if r.get('meets_board_clock') else 'NOT met'});"
+            met = "met" if r.get("meets_board_clock") else "NOT met"
+            notes.append(f"{r['design']} ({r['target']}, {r['device']}, seed {r['seed']}): fmax "
+                         f"{cell_text(r['fmax_mhz'])} MHz at a {cell_text(r.get('clock_constraint_mhz'))} MHz "
+                         f"constraint (board clock {cell_text(r.get('board_clock_mhz'))} MHz: {met});"
                          + (f" UART board top ({w.get('baud')} baud, protocol {w.get('protocol')});"
                             if w.get("kind") == "uart" else f" scan wrapper {w.get('ff')} FF included;")
                          + f" bitstream {r['build_dir']}/"

@@ -7,6 +7,8 @@ import itertools
 import math
 from pathlib import Path
 
+from synth.table import cell_text
+
 from .space import Objective, point_label
 
 __all__ = ["dominates", "front", "markdown_table", "pareto_entries", "plot_front"]
@@ -45,16 +47,6 @@ def pareto_entries(records: list[dict], objectives: list[Objective]) -> list[dic
              **{o.metric: r["metrics"][o.metric] for o in objectives}} for r in front(records, objectives)]
 
 
-def _cell(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def markdown_table(records: list[dict], objectives: list[Objective], only_front: bool = False,
                    extra: tuple[str, ...] = ()) -> str:
     """One row per record (or per front point): label, objectives, ``extra`` metrics, status, on the front."""
@@ -65,7 +57,7 @@ def markdown_table(records: list[dict], objectives: list[Objective], only_front:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         status = r["status"] if r["status"] == "ok" else f"failed ({(r.get('error') or {}).get('stage')})"
-        cells = [point_label(r["inputs"]), *[_cell(r.get("metrics", {}).get(k)) for k in keys], status,
+        cells = [point_label(r["inputs"]), *[cell_text(r.get("metrics", {}).get(k), ".4g") for k in keys], status,
                  "*" if r["id"] in on_front else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
