@@ -28,7 +28,7 @@ QUANTIZER_REGISTERS = ("lo", "m", "g", "levels", "q0", "e0")
 QUANTIZER_BITS = 32
 
 __all__ = ["FRONT_END_METHODS", "CrewShape", "TileParams", "ceil_div", "check_front_end", "check_part_params",
-           "default_bnn_width", "default_crew_lanes", "default_lanes", "REUSE_BOUND"]
+           "default_bnn_width", "default_crew_lanes", "default_lanes", "MIN_BEATS", "REUSE_BOUND"]
 
 #: The class methods a front end defines (docs/hw/front_end.md), computable from the parameters alone.
 FRONT_END_METHODS = ("memories", "context_shape", "decision_timing", "image_words", "counters")
@@ -315,20 +315,27 @@ def check_part_params(component, params, predicted=_UNSET):
     return params
 
 
-def default_lanes(inputs: list[int], hidden: int, cap: int = 8) -> int:
-    """The default lane count L for layers of ``inputs`` inputs per step and ``hidden`` units: the largest
-    power of two <= ``cap`` dividing every layer's input size and the hidden size (so no dot-product beat
-    is partly empty)."""
-    sizes = [*inputs, hidden]
-    lanes = 1
-    while lanes * 2 <= cap and all(s % (lanes * 2) == 0 for s in sizes):
-        lanes *= 2
-    return lanes
-
-
 #: The reuse the default BNN width is sized for: up to this fraction of neurons reused, the BNN's
 #: decisions (ceil(N/B) cycles each) keep ahead of the misses' dot products (docs/hw/front_end.md, *Sizing B*).
 REUSE_BOUND = 0.9
+
+#: The fewest dot-product beats per neuron at which one decision per cycle keeps ahead of the misses up
+#: to :data:`REUSE_BOUND` reuse, 1 / (1 - r): the bound :func:`default_lanes` keeps.
+MIN_BEATS = round(1 / (1 - REUSE_BOUND))
+
+
+def default_lanes(inputs: list[int], hidden: int, cap: int = 8) -> int:
+    """The default lane count L for layers of ``inputs`` inputs per step and ``hidden`` units: the largest
+    power of two <= ``cap`` (the resource target: ``cap`` multipliers, the iCE40UP5K's 8 DSPs) for which
+    every layer's neuron still takes at least :data:`MIN_BEATS` dot-product beats, ceil(n_x/L) + ceil(H/L).
+    Rows are zero-padded, so L need not divide the sizes; beyond that bound more lanes only make the
+    predictor's one decision per cycle the bottleneck at high reuse (docs/hw/front_end.md, *Sizing B*),
+    and a network too small for it gets L = 1."""
+    lanes = 1
+    while lanes * 2 <= cap and all(ceil_div(n_x, lanes * 2) + ceil_div(hidden, lanes * 2) >= MIN_BEATS
+                                   for n_x in inputs):
+        lanes *= 2
+    return lanes
 
 
 def default_bnn_width(inputs: list[int], hidden: int, lanes: int, floor: int = 8) -> int:

@@ -10,13 +10,13 @@ from golden_model.fixed_model import FixedPointNetwork
 from golden_model.memo import OFF, PREDICTED, MemoPolicy
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_memories import MEM_NAMES, MemId
-from hw.tile_params import TileParams, default_bnn_width, default_lanes
+from hw.tile_params import MIN_BEATS, TileParams, default_bnn_width, default_lanes
 
 
 def test_defaults_are_derived_in_one_place(workload):
     lanes = {name: CompiledModel(workload(name)[0]).params.lanes
              for name in ("japanese_vowels", "basic_motions", "digits")}
-    assert lanes == {"japanese_vowels": 4, "basic_motions": 2, "digits": 8}
+    assert lanes == {"japanese_vowels": 4, "basic_motions": 2, "digits": 2}
     for name in lanes:
         model = workload(name)[0]
         p = CompiledModel(model).params
@@ -24,7 +24,22 @@ def test_defaults_are_derived_in_one_place(workload):
         assert p == TileParams.for_network(model.net, model.config, front_end=BnnFrontEnd)
         assert p.bnn_width == default_bnn_width(inputs, model.net.hidden_size, p.lanes)
         assert p.bnn_width >= 8 and p.bnn_width & (p.bnn_width - 1) == 0
-    assert default_lanes([12], 32) == 4 and default_lanes([1], 96) == 1 and default_lanes([64], 64, cap=16) == 16
+
+
+def test_default_lanes_follow_the_sizes_not_their_divisors():
+    """Defect 20: a one-feature model used to get L = 1 (no larger power of two divides 1), though rows
+    are zero-padded; now L is the largest power of two <= the cap that leaves every neuron MIN_BEATS
+    beats, whatever divides the sizes."""
+    assert MIN_BEATS == 10
+    assert default_lanes([1], 96) == 8 and default_lanes([1, 192], 96) == 8      # 1 + 12 beats at L = 8
+    assert default_lanes([12], 32) == 4                 # 2 + 4 beats at L = 8 would starve the predictor
+    assert default_lanes([46], 256) == 8 and default_lanes([256], 256, cap=16) == 16
+    assert default_lanes([3], 5) == 1                   # fewer than MIN_BEATS inputs and units: one lane
+    for inputs, hidden in (([1], 96), ([12], 32), ([6], 16), ([8, 16], 16), ([46], 256), ([2], 7)):
+        lanes = default_lanes(inputs, hidden)
+        beats = [-(-n_x // lanes) - (-hidden // lanes) for n_x in inputs]
+        assert lanes == 1 or min(beats) >= MIN_BEATS
+        assert lanes == 8 or any(-(-n_x // (2 * lanes)) - (-hidden // (2 * lanes)) < MIN_BEATS for n_x in inputs)
 
 
 def test_baseline_keeps_the_tile_choices(workload):

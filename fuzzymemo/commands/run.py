@@ -243,8 +243,8 @@ def register(sub) -> None:
     p.add_argument("--calibrate-data", metavar="CAL.npz", help="held-out labelled data for --threshold auto")
     add_policy_arguments(p, thresholds=False, auto_form=True)
     p.add_argument("--lanes", type=at_least(1), metavar="L",
-                   help="multiply-accumulates per cycle (default: the largest power of two <= 8 dividing the "
-                        "input and hidden sizes)")
+                   help="multiply-accumulates per cycle (default: the largest power of two <= 8 that leaves every "
+                        "neuron at least 10 dot-product beats, ceil(n_x/L) + ceil(H/L); docs/user_guide.md)")
     p.add_argument("--theta-h", type=float, metavar="T",
                    help="delta: the recurrent-part threshold in activation LSBs (default: --threshold's)")
     p.add_argument("--multipliers", type=at_least(1), metavar="M",
