@@ -362,12 +362,19 @@ register("crew_products", _crew_products,
 # The delta-tile blocks (docs/delta.md, *Hardware*): change detector, correction engine, emitter. Always-ready
 # input streams are plain ones (hw.top.ReadyPorts), always-ready output streams plain ones too (ready unused).
 
-def _delta_params(o, similarity=False):
+def _dataflow_params(o, **dataflow):
+    """TileParams of a shape option set (:func:`_delta_options`, ``max_steps`` where the block has it) and
+    a dataflow (``crew=``, ``delta=``, ``similarity=``)."""
     from .checks import config_from_options
     from .tile_params import TileParams
+    steps = {"max_steps": o["max_steps"]} if "max_steps" in o else {}
     return TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
-                      lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}), delta=True,
-                      similarity=similarity)
+                      lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}), **steps,
+                      **dataflow)
+
+
+def _delta_params(o, similarity=False):
+    return _dataflow_params(o, delta=True, similarity=similarity)
 
 
 def _delta_detect(o):
@@ -420,3 +427,37 @@ register("delta_emit", _delta_emit,
          lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
                        {"cell": "gru", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 5, **_delta_formats(_WIDE)},
                        {"cell": "lstm", "input_size": 2, "hidden": 3, "slots": 2, "lanes": 7}))
+
+
+# The whole tile of the other dataflows (docs/crew.md and docs/delta.md, *Hardware*): what ``fuzzymemo run
+# --scheme crew|delta|similarity`` simulates, memories zero (loaded through ``wr``), for generate and synth.
+
+def _crew_tile(o):
+    from .tile import Tile
+    from .tile_params import CrewShape
+    return Tile(_dataflow_params(o, crew=CrewShape(o["unique_max"], o["multipliers"])))
+
+
+def _delta_tile(o):
+    from .tile import Tile
+    return Tile(_delta_params(o, similarity=o["form"] == "similarity"))
+
+
+_STEPS = opt("max_steps", int, 4096, "longest sequence the step counter holds")
+register("crew_tile", _crew_tile,
+         "CREW tile: the tile with an index memory, a product stage of M multipliers and L adder lanes",
+         *_delta_options(), _STEPS,
+         opt("multipliers", int, 2, "M, multipliers of the product stage (divides L)"),
+         opt("unique_max", int, 16, "U_max, most unique weights of an input"),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, "multipliers": 1, "unique_max": 1,
+                        **_delta_formats(_NARROW)},
+                       {"input_size": 13, "hidden": 7, "slots": 3, "lanes": 6, "multipliers": 3, "unique_max": 40,
+                        **_delta_formats(_WIDE)}))
+register("delta_tile", _delta_tile,
+         "Delta tile: change detector over [x ; h], accumulators corrected by the changed inputs",
+         *_delta_options(), _STEPS,
+         opt("form", str, "delta", "delta (references, thresholds) or similarity (quantizer levels)",
+             choices=("delta", "similarity")),
+         lint_configs=({"cell": "gru", "input_size": 1, "hidden": 1, "lanes": 1, **_delta_formats(_NARROW)},
+                       {"form": "similarity", "input_size": 13, "hidden": 7, "slots": 3, "lanes": 5,
+                        **_delta_formats(_WIDE)}))

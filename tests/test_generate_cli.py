@@ -8,9 +8,12 @@ import gc
 import json
 
 import pytest
+from amaranth.hdl import Fragment
 
 from fuzzymemo.commands import generate as gen
+from golden_model.formats import FixedPointConfig, QFormat
 from hw import registry
+from hw.tile_params import CrewShape, TileParams
 
 
 def _parse(argv):
@@ -37,6 +40,9 @@ def test_registry_has_blocks():
     (["--top", "memo_table", "-p", "entries=64", "-p", "cache_update=always"], "memo_table",
      {"entries": 64, "cache_update": "always"}),
     (["--top", "bnn", "--name", "my_bnn"], "my_bnn", {"width": 32}),
+    (["--top", "crew_tile", "--lanes", "4", "--multipliers", "2", "--unique_max", "20"], "crew_tile",
+     {"lanes": 4, "multipliers": 2, "unique_max": 20}),
+    (["--top", "delta_tile", "--form", "similarity", "--hidden", "5"], "delta_tile", {"form": "similarity", "hidden": 5}),
 ])
 def test_generate_writes_verilog(tmp_path, argv, module, params):
     args = _parse([*argv, "--out", str(tmp_path)])
@@ -58,6 +64,8 @@ def test_generate_writes_verilog(tmp_path, argv, module, params):
     (["--top", "memo_table", "--cache_update", "sometimes"], "must be one of"),
     (["--top", "bnn", "-p", "width"], "NAME=VALUE"),
     (["--top", "bnn", "--name", "9x"], "not a Verilog identifier"),
+    (["--top", "crew_tile", "--lanes", "4", "--multipliers", "3"], "3 CREW multipliers do not divide the 4 lanes"),
+    (["--top", "delta_tile", "--form", "sparse"], "must be one of"),
     ([], "--top NAME is required"),
 ])
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -77,3 +85,18 @@ def test_missing_out():
 def test_register_twice_is_an_error():
     with pytest.raises(ValueError, match="registered twice"):
         registry.register("bnn", lambda o: None, "again")
+
+
+@pytest.mark.parametrize("block,options,dataflow", [
+    ("crew_tile", {"multipliers": 2, "unique_max": 9}, {"crew": CrewShape(9, 2)}),
+    ("delta_tile", {}, {"delta": True}),
+    ("delta_tile", {"form": "similarity"}, {"delta": True, "similarity": True}),
+])
+def test_dataflow_tiles_are_the_tiles_run_simulates(block, options, dataflow):
+    """The registry's CREW and delta tiles are the Tile of the TileParams that ``fuzzymemo run --scheme``
+    builds (CompiledModel), shape and formats from the options, memories zero."""
+    shape = {"cell": "gru", "input_size": 6, "hidden": 5, "slots": 2, "lanes": 4, "max_steps": 100}
+    tile = registry.build(block, {**shape, **options, "weight": "Q6.4"})
+    config = FixedPointConfig(weight=QFormat(6, 4))
+    assert tile.params == TileParams(**shape, config=config, **dataflow)
+    Fragment.get(tile, None)   # and it elaborates
