@@ -31,9 +31,11 @@ RECORD_KEYS = ("design", "block", "options", "target", "device", "lut", "ff", "b
 
 def design_name(top: str, options: dict) -> str:
     """Short name of a configuration, used for the build directory: ``tile-base`` (predictor none),
-    ``tile-bnn``, ``tile-low-rank``..."""
+    ``tile-bnn``, ``tile-low-rank``..., ``delta_tile-similarity`` (the delta blocks' form)."""
     if "predictor" in options:
         return f"{top}-{'base' if options['predictor'] == 'none' else options['predictor']}"
+    if "form" in options:
+        return f"{top}-{options['form']}"
     return top
 
 

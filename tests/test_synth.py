@@ -17,7 +17,7 @@ from synth import reports
 from synth.blocks import all_blocks, get_block
 from synth.compare import compare, module_breakdown, overhead
 from synth.fit import FitError
-from synth.flow import RECORD_KEYS, synthesize
+from synth.flow import RECORD_KEYS, design_name, synthesize
 from synth.table import compare_table, record_table
 from synth.targets import get_target
 from synth.tools import ToolError, log_reason, run_tool, tool_path
@@ -234,6 +234,22 @@ def test_cli_generic_json(tmp_path, capsys):
     records = json.loads(out.read_text())
     assert records[0]["design"] == "bnn" and records[0]["options"] == {"width": 4, "max_inputs": 16}
     assert "transistors" in capsys.readouterr().out
+
+
+def test_cli_generic_delta_tile(tmp_path):
+    """The tiles of the other dataflows go through the flows like any block; the delta forms are designs
+    (and default build directories) of their own."""
+    from fuzzymemo.cli import main
+
+    out = tmp_path / "r.json"
+    for form in ("delta", "similarity"):
+        assert main(["synth", "--top", "delta_tile", "--form", form, "--input_size", "3", "--hidden", "2",
+                     "--lanes", "2", "--target", "generic", "--build-dir", str(tmp_path / "b"),
+                     "--json", str(out)]) == 0
+        record = json.loads(out.read_text())[0]
+        assert record["design"] == f"delta_tile-{form}" and record["ff"] > 0 and record["bram"] > 0
+    assert design_name("delta_tile", {"form": "similarity"}) == "delta_tile-similarity"   # the default build dir
+    assert design_name("tile", {"predictor": "none"}) == "tile-base" and design_name("bnn", {"width": 4}) == "bnn"
 
 
 def test_cli_errors(tmp_path, capsys):
