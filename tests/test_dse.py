@@ -261,6 +261,21 @@ def test_rtl_and_synth_command_lines_of_a_point(tmp_path):
     assert skipped == []
 
 
+@pytest.mark.parametrize("scheme", ["delta", "similarity"])
+def test_synth_command_line_of_a_delta_point(tmp_path, scheme):
+    """A delta or similarity point synthesises the delta tile of the workload's network, its form the scheme."""
+    from fuzzymemo.dse.point import synth_argv
+
+    text = (f'[source]\nworkload = "japanese_vowels"\n[[sweep]]\nscheme = "{scheme}"\nthreshold = [16]\n'
+            'stages = ["golden", "synth"]\n')
+    point = load_space(_space(tmp_path, text)).points[0]
+    synth, skipped = synth_argv(point, tmp_path / "b", tmp_path / "s.json")
+    for flag, value in (("--top", "delta_tile"), ("--form", scheme), ("--hidden", "32"), ("--input_size", "12"),
+                        ("--lanes", "4"), ("--weight", "Q8.7"), ("--target", "generic")):
+        assert synth[synth.index(flag) + 1] == value
+    assert skipped == [] and "--predictor" not in synth
+
+
 def test_progress_bar_and_lines():
     import io
     import logging

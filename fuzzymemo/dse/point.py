@@ -295,6 +295,23 @@ SYNTH_METRICS = ("lut", "ff", "bram", "dsp", "fmax_mhz", "cmos_transistors", "ga
 SYNTH_OPTION_NAMES = {"low-rank": {"bits": "factor_bits"}}
 
 
+def _shape_options(p, c) -> dict:
+    """The tile blocks' shape and format options of TileParams ``p`` and FixedPointConfig ``c``."""
+    return {"cell": p.cell, "input_size": p.input_size, "hidden": p.hidden, "slots": p.slots, "lanes": p.lanes,
+            "weight": str(c.weight), "act": str(c.act), "cell_format": str(c.cell), "preact": str(c.preact),
+            "bias_bits": c.bias.bits}
+
+
+def _delta_tile_options(point: dict) -> dict:
+    """The ``fuzzymemo synth --top delta_tile`` options of a delta or similarity point: the tile ``fuzzymemo
+    run --scheme`` builds for the workload's network, and the form."""
+    from fuzzymemo.compiled import CompiledModel
+
+    src = _source(point.get("workload"), point.get("model"), point.get("data"), None)
+    p = CompiledModel(src.model, scheme=point["scheme"], lanes=point.get("lanes")).params
+    return {**_shape_options(p, src.model.config), "form": point["scheme"]}
+
+
 def _memo_tile_options(point: dict) -> tuple[dict, list[str]]:
     """The ``fuzzymemo synth --top tile`` block options of the point's memoizing tile: the shape and formats
     of the workload's network on the tile ``fuzzymemo run`` builds (CompiledModel's parameters), and the
@@ -305,10 +322,7 @@ def _memo_tile_options(point: dict) -> tuple[dict, list[str]]:
     src = _source(point.get("workload"), point.get("model"), point.get("data"), None)
     p = CompiledModel(src.model, predictor=point["predictor"], predictor_params=point.get("params"),
                       lanes=point.get("lanes"), bnn_width=point.get("bnn_width")).params
-    c = src.model.config
-    options = {"cell": p.cell, "input_size": p.input_size, "hidden": p.hidden, "slots": p.slots, "lanes": p.lanes,
-               "bnn_width": p.bnn_width, "weight": str(c.weight), "act": str(c.act), "cell_format": str(c.cell),
-               "preact": str(c.preact), "bias_bits": c.bias.bits}
+    options = {**_shape_options(p, src.model.config), "bnn_width": p.bnn_width}
     known = {o.name for o in get_block("tile").options}
     rename = SYNTH_OPTION_NAMES.get(point["predictor"], {})
     skipped = []
@@ -324,10 +338,13 @@ def _memo_tile_options(point: dict) -> tuple[dict, list[str]]:
 def synth_argv(point: dict, build_dir: Path, json_file: Path) -> tuple[list[str], list[str]]:
     """The ``fuzzymemo synth`` command line of the point and the parameters it cannot pass."""
     synth = point.get("synth", {})
-    argv = ["synth", "--top", "tile", "--target", synth.get("target", "generic"), "--build-dir", str(build_dir),
-            "--json", str(json_file)]
+    delta = point["scheme"] in (DELTA, SIMILARITY)
+    argv = ["synth", "--top", "delta_tile" if delta else "tile", "--target", synth.get("target", "generic"),
+            "--build-dir", str(build_dir), "--json", str(json_file)]
     skipped = []
-    if point["scheme"] == CREW:
+    if delta:
+        argv += [a for k, v in _delta_tile_options(point).items() for a in (f"--{k}", str(v))]
+    elif point["scheme"] == CREW:
         argv += ["--scheme", "crew", "--workload", point["workload"]]
         argv += [a for k in ("lanes", "multipliers") if k in point for a in (f"--{k}", str(point[k]))]
     else:

@@ -40,7 +40,7 @@ CREW = "crew"
 #: Schemes with a calibration search (golden_model.reuse_calibration); other schemes take given thresholds.
 CALIBRATABLE = (MEMO, DELTA, SIMILARITY)
 #: The schemes ``fuzzymemo synth`` builds a tile of.
-SYNTH_SCHEMES = (MEMO, CREW)
+SYNTH_SCHEMES = (MEMO, CREW, DELTA, SIMILARITY)
 
 TOP_KEYS = ("name", "description", "stages", "source", "rtl", "synth", "pareto", "sweep")
 SOURCE_KEYS = ("workload", "workloads", "model", "data", "calibrate_data", "limit", "calibration_limit",
@@ -239,7 +239,7 @@ def _check_point(where: str, p: dict) -> None:
             _fail(where, f"stage rtl/synth: the {schemes.get(p['predictor']).kind} {p['predictor']!r} has no hardware "
                          f"(predictors with hardware: {', '.join(built)})")
     if "synth" in p["stages"] and scheme not in SYNTH_SCHEMES:
-        _fail(where, f"stage synth: fuzzymemo synth builds the {' and '.join(SYNTH_SCHEMES)} tiles, not {scheme}")
+        _fail(where, f"stage synth: fuzzymemo synth builds the {', '.join(SYNTH_SCHEMES)} tiles, not {scheme}")
     if "synth" in p["stages"] and "model" in p:
         _fail(where, "stage synth takes a bundled workload (fuzzymemo synth --workload)")
 
