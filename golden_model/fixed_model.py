@@ -27,10 +27,6 @@ from .memo import MemoPolicy
 from .network import LSTM, Network
 from .sequences import check_batch, last_valid, run_layers
 
-#: float64 holds integers below 2**53 exactly, so integer matrix products that stay below it run on BLAS.
-_FLOAT_EXACT_BITS = 53
-
-
 def _strict_quantize(values, fmt: QFormat, what: str) -> np.ndarray:
     """Quantize weights; a value the format cannot hold is an error, never a silent saturation."""
     limit = fmt.max_int / fmt.scale
@@ -86,8 +82,8 @@ class FixedPointNetwork:
                     weights, _strict_quantize(bias_x, config.bias, f"{where} bias (b_ih + b_hh)"),
                     _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
             self.layers.append(tuple(dirs))
-        self._matmul_exact_in_float = all(
-            config.acc_bits(net.layer_input_size(li) + hs) <= _FLOAT_EXACT_BITS for li in range(net.num_layers))
+        # every partial sum of a neuron's products (and the bias) fits its exact accumulator
+        self._dot_bits = max(config.acc_bits(net.layer_input_size(li) + hs) for li in range(net.num_layers))
 
     def quantize_input(self, x) -> np.ndarray:
         """Inputs to the activation format (round half up, saturating)."""
@@ -104,10 +100,9 @@ class FixedPointNetwork:
         return int(clipped.sum()), int(values.size)
 
     def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Exact integer product v_q @ w.T (float BLAS when every sum provably stays below 2**53)."""
-        if self._matmul_exact_in_float:
-            return (v_q.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
-        return v_q @ w.T
+        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`: float BLAS while the accumulator
+        width allows)."""
+        return intops.exact_matmul(v_q, w.T, self._dot_bits)
 
     def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
             correlation: bool = False) -> FixedRun:

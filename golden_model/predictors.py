@@ -136,8 +136,9 @@ class LowPrecision(Stateless):
                         np.ones(w.shape[0], dtype=np.int64), acc_to_preact_shift(cfg) - w_drop - v_drop)
 
     def score(self, prepared: Prepared, state, v_q, active):
-        v = narrow(v_q, self.input_bits, prepared.factors["v_drop"])
-        return v @ prepared.factors["w"].T
+        v, w = narrow(v_q, self.input_bits, prepared.factors["v_drop"]), prepared.factors["w"]
+        # |products| < 2**(weight_bits + input_bits - 2), at most N of them
+        return intops.exact_matmul(v, w.T, self.weight_bits + self.input_bits + w.shape[1].bit_length())
 
 
 @dataclass

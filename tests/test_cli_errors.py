@@ -19,6 +19,7 @@ def files(tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["bench", "--repeat", "0"], "--repeat: must be at least 1, not 0"),
+    (["bench", "--paper-scale", "--workload", "digits"], "--paper-scale is its own network and data"),
     (["run", "--workload", "digits", "--lanes", "0"], "--lanes: must be at least 1, not 0"),
     (["run", "--workload", "digits", "--valid-prob", "0"], "--valid-prob: must be a finite number > 0"),
     (["run", "--workload", "digits", "--ready-prob", "1.5"], "--ready-prob: must be in (0, 1], not 1.5"),

@@ -73,6 +73,34 @@ def test_bnn_output_equals_packed_xnor_popcount(input_bits, data, width):
     assert b == intops.popcount_xnor_words(intops.pack_bits(a, width), intops.pack_bits(w, width), width, n)
 
 
+@pytest.mark.parametrize("bits", [8, 23, 24, 25, 52, 53, 54, 62])
+def test_exact_matmul_is_exact_at_the_float_limits(bits):
+    """Operands whose partial sums reach just below 2**bits (the worst case for the float path: the largest
+    magnitudes, one sign) give the int64 product exactly, on each path (float32, float64, int64)."""
+    rng = np.random.default_rng(bits)
+    n = 8
+    each = (1 << bits) // n - 1                     # n products of this size stay below 2**bits
+    a_max = 1 << ((each.bit_length() + 1) // 2)
+    b_max = each // a_max
+    a = rng.integers(a_max - 3, a_max + 1, (5, n), dtype=np.int64) * rng.choice([-1, 1], (5, 1))
+    b = rng.integers(b_max - 3, b_max + 1, (n, 7), dtype=np.int64) * rng.choice([-1, 1], (1, 7))
+    b[:, 0] = b_max                                 # one column of a single sign: the sums' bound is reached
+    a[0] = a_max
+    expected = a @ b
+    assert np.abs(expected).max() < 1 << bits and np.abs(expected).max() > 1 << (bits - 2)
+    got = intops.exact_matmul(a, b, bits)
+    assert got.dtype == np.int64 and np.array_equal(got, expected)
+
+
+def test_exact_matmul_float32_path_would_round_past_its_bound():
+    """The bound matters: one bit past float32's 24 the float32 product is not exact, so exact_matmul takes
+    float64 there (the test above at 25)."""
+    a = np.array([[1 << 24, 1]], dtype=np.int64)
+    b = np.array([[1], [1]], dtype=np.int64)
+    assert int((a.astype(np.float32) @ b.astype(np.float32))[0, 0]) != (1 << 24) + 1
+    assert intops.exact_matmul(a, b, 26)[0, 0] == (1 << 24) + 1
+
+
 def test_pack_bits_is_exact_at_64_bits_and_wider():
     # bit 63 set: a 64-bit word must stay positive (it went negative in int64); bits >= 64 must not be lost
     bits = np.zeros(200, dtype=np.int8)

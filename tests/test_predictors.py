@@ -112,3 +112,33 @@ def test_top_k_accumulates_the_largest_changes_ties_to_the_lower_index():
 def test_bad_parameters_are_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sweeps_on_float_blas_equal_plain_int64_arithmetic(cell, monkeypatch):
+    """The golden model's integer products run on float BLAS (intops.exact_matmul). At the format limits
+    (weights at the weight format's extremes, inputs saturating the activation format) every sweep record
+    of every predictor equals the one computed with plain int64 matmuls."""
+    from golden_model.sweep import sweep
+
+    net = uniform_network(cell, inputs=9, hidden=12, layers=2, dirs=2, seed=3, scale=1.98)
+    model = FixedPointNetwork(net, FixedPointConfig())
+    x = smooth_inputs(6, 7, 9, seed=2) * 60
+    assert np.abs(x).max() > FixedPointConfig().act.max_value
+    y = np.random.default_rng(4).integers(0, 3, 6)
+    policies = ("oracle", "bnn", "bnn-planes", "low-precision", "low-rank", "top-k")
+    fast = sweep(model, x, y, None, policies, (0.0, 0.2, 0.5))
+    monkeypatch.setattr(intops, "exact_matmul",
+                        lambda a, b, bits: np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64))
+    assert sweep(model, x, y, None, policies, (0.0, 0.2, 0.5)) == fast
+    assert any(r["reuse"] > 0 for r in fast)
+
+
+def test_paper_scale_bench_case_has_the_issue_shape():
+    """``fuzzymemo bench --paper-scale``: a 2-layer bidirectional LSTM, input 40, hidden 256, 150 steps."""
+    from fuzzymemo.commands.bench import paper_scale_source
+
+    src = paper_scale_source(limit=2)
+    net = src.model.net
+    assert (net.cell, net.num_layers, net.num_directions, net.input_size, net.hidden_size) == ("lstm", 2, 2, 40, 256)
+    assert src.x.shape == (2, 150, 40) and list(src.lengths) == [150, 150] and src.y.shape == (2,)
