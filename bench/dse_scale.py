@@ -4,7 +4,9 @@ cluster of 1 worker and of 2 (or ``--workers``), wall time of each and the speed
     .venv/bin/python bench/dse_scale.py [examples/dse_scale.toml] [--workers 1 2]
 
 Each run writes a fresh results file in a temporary folder (nothing is skipped) and is timed from the
-command's start to its end (cluster start-up included)."""
+command's start to its end (cluster start-up included). Each run also gets an empty build cache of its
+own (``FUZZYMEMO_CACHE``), so that with RTL points both runs build their tiles (an RTL space such as
+examples/dse_rtl_scale.toml)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def main() -> int:
             out = Path(tmp) / f"w{n}.json"
             start = time.perf_counter()
             done = subprocess.run([str(exe), "dse", args.space, "--json", str(out), "--workers", str(n), "--quiet"],
-                                  capture_output=True, text=True, env={**os.environ}, check=False)
+                                  capture_output=True, text=True, check=False,
+                                  env={**os.environ, "FUZZYMEMO_CACHE": str(Path(tmp) / f"cache{n}")})
             times[n] = time.perf_counter() - start
             if not out.exists():
                 print(f"{n} workers: failed: {done.stderr.strip()[-500:]}")

@@ -322,3 +322,14 @@ def test_a_scheduler_started_separately(tmp_path, capsys):
         assert main(["dse", str(space), "--json", str(out), "--scheduler", address]) == 0
         assert f"on 1 Dask worker ({address})" in capsys.readouterr().err
     assert json.loads(out.read_text())["counts"]["done"] == 2
+
+
+@pytest.mark.parametrize("name,points", [("dse_small", 8), ("dse_scale", 64), ("dse_rtl_scale", 16), ("dse_docs", None)])
+def test_example_spaces_parse(name, points):
+    """The shipped spaces stay valid as the registries change (points listed, none run)."""
+    from pathlib import Path
+
+    space = load_space(Path(__file__).resolve().parents[1] / "examples" / f"{name}.toml")
+    assert space.points and (points is None or len(space.points) == points)
+    if name == "dse_rtl_scale":
+        assert all("rtl" in p["stages"] for p in space.points)
