@@ -20,7 +20,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SKID_DEPTH", "SkidBuffer", "StreamPipeline", "delayed"]
+__all__ = ["SKID_DEPTH", "HeadRegisterFIFO", "SkidBuffer", "StreamPipeline", "delayed"]
 
 #: Default depth of a :class:`SkidBuffer`.
 SKID_DEPTH = 2
@@ -96,4 +96,45 @@ class SkidBuffer(wiring.Component):
             self.o.payload.eq(Mux(queue.r_rdy, queue.r_data, self.i.payload)),
             queue.r_en.eq(self.o.ready),
         ]
+        return m
+
+
+class HeadRegisterFIFO(wiring.Component):
+    """A ``depth``-entry FIFO whose output is a register: ``o.valid`` and ``o.payload`` come from
+    flip-flops, so no memory read (on the iCE40 a fall-through :class:`~amaranth.lib.fifo.SyncFIFO`'s
+    storage is flip-flops behind a multiplexer) lies on a path through the consumer's ``ready``. It behaves
+    exactly as ``SyncFIFO(depth)``: an item written in cycle t is on ``o`` from cycle t + 1
+    (:attr:`latency` = 1), one item leaves per cycle, and ``i.ready`` is "fewer than ``depth`` held" (a
+    registered level compare, never a function of ``o.ready``).
+
+    The head register holds the oldest item; the others wait in a ``depth - 1`` SyncFIFO (the tail),
+    which is never non-empty while the head is empty. The head loads when it is empty or taken: from the
+    tail if it holds an item, else from ``i``.
+
+    Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
+    """
+
+    latency = 1
+
+    def __init__(self, layout, depth: int):
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"HeadRegisterFIFO depth must be an int >= 2, not {depth!r}")
+        self.depth = depth
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tail = tail = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth - 1)
+        o = self.o
+        load = ~o.valid | o.ready                  # the head is empty or leaves in this cycle
+        to_head = load & ~tail.r_rdy               # nothing waits: an incoming item goes to the head
+        m.d.comb += [
+            self.i.ready.eq(tail.w_rdy),           # head + tail full <=> tail full (tail items imply a head)
+            tail.w_data.eq(self.i.payload),
+            tail.w_en.eq(self.i.valid & ~to_head),
+            tail.r_en.eq(load),
+        ]
+        with m.If(load):
+            m.d.sync += [o.valid.eq(tail.r_rdy | self.i.valid),
+                         o.payload.eq(Mux(tail.r_rdy, tail.r_data, self.i.payload.as_value()))]
         return m
