@@ -168,32 +168,53 @@ class MemoTable(wiring.Component):
         return m
 
     def _entries(self, m, pipe, upd_fire) -> dict:
-        """The y_m, b_m (and with "compute" theta * |b_m|) memories: written by the update (b_m by every
-        lookup with "always"), read in the lookup's cycle and held while the pipeline stalls (a snapshot);
-        returns their read data (stage 1)."""
+        """The y_m, b_m (and with "compute" theta * |b_m|) memories, read in the lookup's cycle and held
+        while the pipeline stalls (a snapshot); returns their data as stage 1 holds it.
+
+        An update is written one cycle late, from registers, so that no path runs from the update port
+        (the merge's hit/miss decision and the token FIFO's read data) through the product into the
+        memories' write ports; a lookup in the next cycle reads it through the transparent read port,
+        and a lookup of the same entry in the update's own cycle takes the update's values from
+        registers beside stage 1 (the bypass). With "always" b_m is written by every lookup (b_t), at
+        once, and read without bypass (a lookup reads the b_m before its own write)."""
         look, upd = self.lookup.payload, self.update.payload
         always = self.cache_update == "always"
-        fields = {"y_m": (signed(self.y_bits), upd.y), "b_m": (signed(self.b_bits), upd.b)}
-        if not always:
-            fields["scaled"] = (unsigned(THETA_BITS + self.b_bits), scaled_threshold(self.theta, upd.b))
-        look_in_range = look.index < self.entries if (1 << len(look.index)) > self.entries else Const(1)
+        # |b| registered with the update, so the product's operands are flip-flops (no carry chain before it)
+        src = {"fire": upd_fire, "index": upd.index, "y": upd.y, "b": upd.b, "abs_b": abs(upd.b)}
+        late = {name: Signal.like(value, name=f"u_{name}") for name, value in src.items()}
+        m.d.sync += [late[name].eq(value) for name, value in src.items()]
+        fwd = _stage(m, pipe, {"hit": upd_fire & (upd.index == look.index), "y": upd.y, "b": upd.b,
+                               "abs_b": src["abs_b"], "theta": self.theta}, "1f")
+        fields = {"y_m": (signed(self.y_bits), late["y"], fwd["y"])}
+        if not always:   # the stored product: theta * |b| (scaled_threshold) from the registered |b|
+            fields["b_m"] = (signed(self.b_bits), late["b"], fwd["b"])
+            fields["scaled"] = (unsigned(THETA_BITS + self.b_bits), self.theta * late["abs_b"],
+                                fwd["theta"] * fwd["abs_b"])
         out = {}
-        for name, (shape, value) in fields.items():
+        for name, (shape, value, bypass) in fields.items():
             m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=shape, depth=self.entries, init=[])
             wp = mem.write_port()
-            if always and name == "b_m":
-                # every lookup writes b_m := b_t; its own read returns the old b_m (not transparent)
-                m.d.comb += [wp.addr.eq(look.index), wp.data.eq(look.b), wp.en.eq(pipe.take & look_in_range)]
-                rp = mem.read_port(transparent_for=())
-            else:
-                m.d.comb += [wp.addr.eq(upd.index), wp.data.eq(value), wp.en.eq(upd_fire)]
-                rp = mem.read_port(transparent_for=(wp,))
-            m.d.comb += [rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
-            out[name] = rp.data
+            rp = mem.read_port(transparent_for=(wp,))
+            m.d.comb += [wp.addr.eq(late["index"]), wp.data.eq(value), wp.en.eq(late["fire"]),
+                         rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+            out[name] = Mux(fwd["hit"], bypass, rp.data)
+        if always:
+            out["b_m"] = self._lookup_written_b(m, pipe)
         return out
 
+    def _lookup_written_b(self, m, pipe):
+        """"always": the b_m memory, written by every lookup (b_m := b_t) and read by it before the write
+        (not transparent); returns its read data (stage 1)."""
+        look = self.lookup.payload
+        look_in_range = look.index < self.entries if (1 << len(look.index)) > self.entries else Const(1)
+        m.submodules.b_m_mem = mem = memory.Memory(shape=signed(self.b_bits), depth=self.entries, init=[])
+        wp, rp = mem.write_port(), mem.read_port(transparent_for=())
+        m.d.comb += [wp.addr.eq(look.index), wp.data.eq(look.b), wp.en.eq(pipe.take & look_in_range),
+                     rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+        return rp.data
 
-def _stage(m, pipe, values: dict, k: int) -> dict:
+
+def _stage(m, pipe, values: dict, k) -> dict:
     """Registers ``values`` into pipeline stage ``k`` (loaded with ``pipe.advance``)."""
     regs = {name: Signal.like(value, name=f"s{k}_{name}") for name, value in values.items()}
     with m.If(pipe.advance):
