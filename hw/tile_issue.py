@@ -63,11 +63,14 @@ class IssueStage(wiring.Component):
     tokens : Out(stream)    (predicted) the decision of every issued neuron, in order (``token_depth`` FIFO)
 
     :attr:`latency` = 1 cycle from a beat's issue (stage 0) to its ``dot`` transfer (no back-pressure);
-    :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``.
+    :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``;
+    :attr:`pending_latency` = 1 cycle from a pending miss's start to the take of the next miss.
     """
 
     latency = 1
     token_latency = 2
+    #: Cycles from a pending miss's start to the first cycle the pending slot takes the next miss.
+    pending_latency = 1
 
     def __init__(self, params: TileParams, predicted: bool, token_depth: int = TOKEN_DEPTH):
         self.params = p = check_part_params(self, params, predicted=predicted)
@@ -153,9 +156,11 @@ class IssueStage(wiring.Component):
         take, start, bypass = Signal(), Signal(), Signal()
         dec_ok, hit, tok_ok = self._decisions(m, take)
         idle = self.go & ~i_in & adv1            # the beat counters can start a neuron in this cycle
-        miss_ok = ~q_valid | idle                # the pending slot is free or frees in this cycle
+        # a miss is taken while the pending slot is empty (not in the cycle it frees: pending_latency), so
+        # the take (which drives the decision and token FIFOs and the decision counter) is a few gates
+        # from flip-flops and does not wait on the beat enable (the dot product's ready)
         m.d.comb += [
-            take.eq(self.go & ~d_done & dec_ok & tok_ok & (hit | miss_ok)),
+            take.eq(self.go & ~d_done & dec_ok & tok_ok & (hit | ~q_valid)),
             bypass.eq(take & ~hit & ~q_valid & idle),
             start.eq(idle & (q_valid | bypass)),
         ]
