@@ -18,7 +18,7 @@ from golden_model.memo import CACHE_UPDATES
 from .checks import check_int
 from .pipeline import StreamPipeline
 
-__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts", "scaled_threshold", "threshold_hit",
+__all__ = ["CACHE_UPDATES", "MemoTable", "abs_difference", "ThresholdForm", "memo_layouts", "scaled_threshold", "threshold_hit",
            "valid_flags"]
 
 # Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
@@ -48,12 +48,17 @@ def valid_flags(m, entries: int, clear, fire, index):
     return seen
 
 
-def threshold_hit(new, cached, theta, form, scaled=None):
+def abs_difference(new, cached):
+    """|new - cached|, unsigned: both differences at once and one selected (one carry chain, not two)."""
+    return Mux(new < cached, cached - new, new - cached).as_unsigned()
+
+
+def threshold_hit(new, cached, theta, form, scaled=None, diff=None):
     """:func:`golden_model.intops.within_threshold` in exact integer widths: relative
     ``|new - cached| << THETA_FRAC <= theta * |cached|``, absolute ``|new - cached| <= theta``.
-    ``scaled``: theta * |cached| computed ahead (:func:`scaled_threshold`), else here. |new - cached| takes
-    both differences at once and selects one (one carry chain before the compare, not two)."""
-    diff = Mux(new < cached, cached - new, new - cached).as_unsigned()
+    ``scaled``: theta * |cached| computed ahead (:func:`scaled_threshold`), else here; ``diff``:
+    |new - cached| computed ahead (:func:`abs_difference`), else here."""
+    diff = abs_difference(new, cached) if diff is None else diff
     relative_ok = (diff << THETA_FRAC) <= (theta * abs(cached) if scaled is None else scaled)
     return Mux(form == ThresholdForm.ABSOLUTE, diff <= theta, relative_ok)
 
@@ -112,13 +117,13 @@ class MemoTable(wiring.Component):
     lookups; the tile samples theta at a sequence start, which is the clear). With "always" the product is
     formed at the compare from registers and theta is sampled with the lookup.
 
-    Stages (fmax: no memory output, multiplier or compare shares a stage with another): 1, the lookup
-    registered while the memories read its entry; 2, the memory outputs registered; 3, |b_t - b_m| and
-    the compare into the response register.
+    Stages (fmax: no memory output, multiplier or compare shares a stage with another, and no two carry
+    chains are in series): 1, the lookup registered while the memories read its entry; 2, the memory
+    outputs registered; 3, |b_t - b_m| registered; 4, the compare into the response register.
     """
 
     #: Cycles from a lookup's transfer to ``response.valid`` for it (without back-pressure).
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, entries: int, y_bits: int, b_bits: int, cache_update: str = "compute"):
         self.entries = check_int("MemoTable entries", entries, 2, MAX_ENTRIES)
@@ -160,11 +165,14 @@ class MemoTable(wiring.Component):
               "enable": self.enable, "theta": self.theta, "form": self.form}
         s1 = _stage(m, pipe, s1, 1)
         s2 = _stage(m, pipe, {**s1, **cached}, 2)    # the memory outputs registered
-        scaled = s2["scaled"] if "scaled" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
-        hit = s2["enable"] & s2["vbit"] & threshold_hit(s2["b"], s2["b_m"], s2["theta"], s2["form"], scaled)
+        scaled = s2.pop("scaled") if "scaled" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
+        # stage 3: |b_t - b_m| and theta * |b_m| registered; stage 4: the compares (one carry chain each)
+        s3 = _stage(m, pipe, {**s2, "diff": abs_difference(s2["b"], s2["b_m"]), "scaled": scaled}, 3)
+        hit = s3["enable"] & s3["vbit"] & threshold_hit(s3["b"], s3["b_m"], s3["theta"], s3["form"], s3["scaled"],
+                                                        s3["diff"])
         with m.If(pipe.advance):
-            m.d.sync += [resp.hit.eq(hit), resp.y.eq(Mux(hit, s2["y_m"], 0)), resp.index.eq(s2["index"]),
-                         resp.b.eq(s2["b"])]
+            m.d.sync += [resp.hit.eq(hit), resp.y.eq(Mux(hit, s3["y_m"], 0)), resp.index.eq(s3["index"]),
+                         resp.b.eq(s3["b"])]
         return m
 
     def _entries(self, m, pipe, upd_fire) -> dict:
