@@ -102,19 +102,17 @@ class SkidBuffer(wiring.Component):
 class HeadRegisterFIFO(wiring.Component):
     """A ``depth``-entry FIFO whose output is a register: ``o.valid`` and ``o.payload`` come from
     flip-flops, so no memory read (on the iCE40 a fall-through :class:`~amaranth.lib.fifo.SyncFIFO`'s
-    storage is flip-flops behind a multiplexer) lies on a path through the consumer's ``ready``. It behaves
-    exactly as ``SyncFIFO(depth)``: an item written in cycle t is on ``o`` from cycle t + 1
-    (:attr:`latency` = 1), one item leaves per cycle, and ``i.ready`` is "fewer than ``depth`` held" (a
-    registered level compare, never a function of ``o.ready``).
-
-    The head register holds the oldest item; the others wait in a ``depth - 1`` SyncFIFO (the tail),
-    which is never non-empty while the head is empty. The head loads when it is empty or taken: from the
-    tail if it holds an item, else from ``i``.
+    storage is flip-flops behind a multiplexer) lies on a path through the consumer's ``ready``, and
+    the write side does not depend on ``o.ready`` either (no path from the consumer's ``ready`` into the
+    storage's write enables). Every item passes through a ``depth - 1`` SyncFIFO (the tail) into the head
+    register: an item written in cycle t is on ``o`` from cycle t + 2 (:attr:`latency`), or the cycle
+    after the item ahead of it leaves, whichever is later; one item leaves per cycle; ``i.ready`` is the
+    tail's room (a registered level compare).
 
     Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
     """
 
-    latency = 1
+    latency = 2
 
     def __init__(self, layout, depth: int):
         if not isinstance(depth, int) or depth < 2:
@@ -127,14 +125,12 @@ class HeadRegisterFIFO(wiring.Component):
         m.submodules.tail = tail = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth - 1)
         o = self.o
         load = ~o.valid | o.ready                  # the head is empty or leaves in this cycle
-        to_head = load & ~tail.r_rdy               # nothing waits: an incoming item goes to the head
         m.d.comb += [
-            self.i.ready.eq(tail.w_rdy),           # head + tail full <=> tail full (tail items imply a head)
+            self.i.ready.eq(tail.w_rdy),
             tail.w_data.eq(self.i.payload),
-            tail.w_en.eq(self.i.valid & ~to_head),
+            tail.w_en.eq(self.i.valid),
             tail.r_en.eq(load),
         ]
         with m.If(load):
-            m.d.sync += [o.valid.eq(tail.r_rdy | self.i.valid),
-                         o.payload.eq(Mux(tail.r_rdy, tail.r_data, self.i.payload.as_value()))]
+            m.d.sync += [o.valid.eq(tail.r_rdy), o.payload.eq(tail.r_data)]
         return m

@@ -48,9 +48,10 @@ __all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout"
 
 #: Depth of a front end's decision FIFO (decisions queued ahead of the dot-product unit).
 DECISION_DEPTH = 16
-#: Cycles the decision FIFO adds to the decision lead: none, an empty FIFO passes the memo table's
-#: response register straight to ``decision`` (the lead is paid once per step, after the barrier).
-DECISION_FIFO_LATENCY = 0
+#: Cycles the decision FIFO adds to the decision lead: every response passes through it into a head
+#: register (:class:`hw.pipeline.HeadRegisterFIFO`), so ``decision`` comes from flip-flops and neither
+#: the FIFO's write nor its storage waits on the issue stage's take (the lead is paid once per step).
+DECISION_FIFO_LATENCY = HeadRegisterFIFO.latency
 
 
 def beat_timing(latency: int, beats: int) -> tuple[int, int]:
@@ -134,25 +135,21 @@ class FrontEnd(wiring.Component):
         (:data:`DECISION_DEPTH`) to ``decision``: every neuron a miss while memoization is off; each
         ``update`` to the table's while it is on (``update_fields``: table field -> update field).
 
-        The FIFO falls through: while it is empty ``decision`` shows the table's response register itself
-        and a response taken there is not written (:data:`DECISION_FIFO_LATENCY` = 0). Its head is a
-        register (:class:`hw.pipeline.HeadRegisterFIFO`, which otherwise behaves as a ``SyncFIFO``), so
-        ``decision`` is one multiplexer from flip-flops, not the FIFO's storage read. ``response.ready``
-        is the FIFO's room only, so no ready path runs from the issue stage into the table."""
+        Every response passes through the FIFO into its head register (:data:`DECISION_FIFO_LATENCY`
+        = 2), so ``decision`` is flip-flops and the FIFO's write does not depend on the issue stage's
+        take; ``response.ready`` is the FIFO's room only, so no ready path runs from the issue stage into
+        the table."""
         m.submodules.decisions = dec = HeadRegisterFIFO(layout, DECISION_DEPTH)
-        resp = table.response
-        direct = Signal()           # the FIFO is empty and the issue stage takes the response itself
-        head = Mux(dec.o.valid, dec.o.payload.as_value(), resp.payload.as_value())
-        view, upd = layout(head), self.update.payload
+        resp, head = table.response, dec.o
+        view, upd = layout(head.payload.as_value()), self.update.payload
         m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.o.valid | resp.valid),
+            self.decision.valid.eq(~memo_on | head.valid),
             self.decision.payload.hit.eq(memo_on & view.hit),
             self.decision.payload.y.eq(view.y),
             self.decision.payload.context.eq(view[context]),
-            dec.o.ready.eq(self.decision.ready & memo_on),
-            direct.eq(~dec.o.valid & self.decision.ready & memo_on),
+            head.ready.eq(self.decision.ready & memo_on),
             dec.i.payload.eq(resp.payload),
-            dec.i.valid.eq(resp.valid & ~direct),
+            dec.i.valid.eq(resp.valid),
             resp.ready.eq(dec.i.ready),
             table.update.valid.eq(self.update.valid & memo_on),
         ]
