@@ -100,14 +100,16 @@ class SkidBuffer(wiring.Component):
 
 
 class HeadRegisterFIFO(wiring.Component):
-    """A ``depth``-entry FIFO whose output is a register: ``o.valid`` and ``o.payload`` come from
+    """A FIFO (up to ``depth`` + 1 items) whose output is a register: ``o.valid`` and ``o.payload`` come from
     flip-flops, so no memory read (on the iCE40 a fall-through :class:`~amaranth.lib.fifo.SyncFIFO`'s
     storage is flip-flops behind a multiplexer) lies on a path through the consumer's ``ready``, and
     the write side does not depend on ``o.ready`` either (no path from the consumer's ``ready`` into the
-    storage's write enables). Every item passes through a ``depth - 1`` SyncFIFO (the tail) into the head
-    register: an item written in cycle t is on ``o`` from cycle t + 2 (:attr:`latency`), or the cycle
-    after the item ahead of it leaves, whichever is later; one item leaves per cycle; ``i.ready`` is the
-    tail's room (a registered level compare).
+    storage's write enables). Every item passes through a ``depth``-entry SyncFIFO (the tail) into the
+    head register: an item written in cycle t is on ``o`` from cycle t + 2 (:attr:`latency`), or the cycle
+    after the item ahead of it leaves, whichever is later; one item leaves per cycle. ``i.ready`` is a
+    flip-flop too: the tail held fewer than ``depth - 1`` items in the previous cycle (at most one item
+    is written per cycle, so the tail never overflows), so no ready path runs from ``o`` or from the
+    tail's level compare into the producer.
 
     Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
     """
@@ -122,13 +124,13 @@ class HeadRegisterFIFO(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.tail = tail = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth - 1)
+        m.submodules.tail = tail = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth)
         o = self.o
         load = ~o.valid | o.ready                  # the head is empty or leaves in this cycle
+        m.d.sync += self.i.ready.eq(tail.level < self.depth - 1)
         m.d.comb += [
-            self.i.ready.eq(tail.w_rdy),
             tail.w_data.eq(self.i.payload),
-            tail.w_en.eq(self.i.valid),
+            tail.w_en.eq(self.i.valid & self.i.ready),
             tail.r_en.eq(load),
         ]
         with m.If(load):
