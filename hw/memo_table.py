@@ -18,8 +18,8 @@ from golden_model.memo import CACHE_UPDATES
 from .checks import check_int
 from .pipeline import StreamPipeline
 
-__all__ = ["CACHE_UPDATES", "MemoTable", "abs_difference", "ThresholdForm", "memo_layouts", "scaled_threshold", "threshold_hit",
-           "valid_flags"]
+__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "abs_difference", "memo_layouts", "scaled_threshold",
+           "threshold_hit", "valid_flags"]
 
 # Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
 # is computed (update port); "always" -- every lookup writes b_m := b_t.

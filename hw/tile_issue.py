@@ -137,10 +137,8 @@ class IssueStage(wiring.Component):
         pending miss (one computed neuron waiting for the beat counters) and the beat counters of the
         neuron being emitted; returns the current beat's attributes."""
         p = self.params
-        G, H, L, NN, KX, KH, RPN = p.gates, p.hidden, p.lanes, p.neurons, p.x_rows, p.h_rows, p.rows_per_neuron
-        i_in, i_part = Signal(), Signal()   # the beat counters emit a computed neuron; 1: recurrent part
-        i_r = Signal(index_shape(max(KX, KH)))
-        i_xe = Signal(count_shape(KX * L + L))
+        G, H, NN, RPN = p.gates, p.hidden, p.neurons, p.rows_per_neuron
+        i_in = Signal()                     # the beat counters emit a computed neuron
         wshape = count_shape(p.depths()["weight"])
 
         def neuron(prefix):
@@ -168,14 +166,7 @@ class IssueStage(wiring.Component):
         cur = {k: Mux(i_in, e[k], src[k]) for k in d}
         emit = Signal()
         m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
-        cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
-        # n_x held from the sequence start (no beat is emitted in that cycle), so the end-of-x compare
-        # does not wait on the x stream's admission
-        n_x = Signal.like(self.n_x)
-        with m.If(self.seq_start):
-            m.d.sync += n_x.eq(self.n_x)
-        x_end = ~cur_part & (cur_xe >= n_x)
-        h_end = cur_part & (cur_r == KH - 1)
+        x_end, h_end, cur_part, cur_r, w_row = self._beat_counters(m, emit, i_in, cur["wbase"], src["wbase"])
         is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
         with m.If(start):
             m.d.sync += [e[k].eq(src[k]) for k in d]
@@ -183,18 +174,8 @@ class IssueStage(wiring.Component):
             m.d.sync += [q_valid.eq(1)] + [q[k].eq(d[k]) for k in d]
         with m.Elif(start):
             m.d.sync += q_valid.eq(0)
-        # the beat's weight row: a new neuron's base, or the row e_row computed when the previous beat was
-        # emitted (no adder between the registers and the weight memory's address)
-        e_row = Signal(wshape)
-        w_row = Mux(i_in, e_row, src["wbase"])
         with m.If(emit):
-            m.d.sync += [i_in.eq(1), e_row.eq(Mux(x_end, cur["wbase"] + KX, w_row + 1))]
-            with m.If(h_end):
-                m.d.sync += i_in.eq(0)
-            with m.Elif(x_end):
-                m.d.sync += [i_part.eq(1), i_r.eq(0)]
-            with m.Else():
-                m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L)]
+            m.d.sync += i_in.eq(~h_end)
         with m.If(take):
             m.d.sync += [d["n"].eq(d["n"] + 1), d["g"].eq(d["g"] + 1), d["wbase"].eq(d["wbase"] + RPN)]
             with m.If(d["g"] == G - 1):
@@ -206,6 +187,34 @@ class IssueStage(wiring.Component):
                          d["wbase"].eq(w_base)]
         return {"emit": emit, "last": h_end | (x_end & is_n), "part": cur_part, "r": cur_r, "is_n": is_n,
                 "n": cur["n"], "g": cur["g"], "j": cur["j"], "w_row": w_row}
+
+    def _beat_counters(self, m, emit, i_in, wbase, new_wbase):
+        """The beat counters of the neuron being emitted (``i_in``; else a new one starts, at ``new_wbase``):
+        part (0 input, 1 recurrent), row r, the x elements covered and the weight row. Whether a beat ends
+        its part is held in registers set when the previous beat was emitted (``x_last``, ``h_last``; for a
+        new neuron from n_x, sampled at the sequence start), and so is the next weight row (``e_row``), so
+        the counters' enables and the weight memory's address wait on no compare or adder. Returns the
+        beat's (x_end, h_end, part, r, weight row)."""
+        p = self.params
+        L, KX, KH = p.lanes, p.x_rows, p.h_rows
+        i_part, i_r, i_xe = Signal(), Signal(index_shape(max(KX, KH))), Signal(count_shape(KX * L + L))
+        x_last, h_last, x_last0 = Signal(), Signal(), Signal()
+        n_x = Signal.like(self.n_x)         # held from the sequence start (no beat is emitted in that cycle)
+        with m.If(self.seq_start):
+            m.d.sync += [n_x.eq(self.n_x), x_last0.eq(self.n_x <= L)]
+        cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
+        x_end = ~cur_part & Mux(i_in, x_last, x_last0)
+        h_end = i_in & i_part & h_last
+        e_row = Signal(count_shape(p.depths()["weight"]))
+        w_row = Mux(i_in, e_row, new_wbase)
+        with m.If(emit):
+            m.d.sync += e_row.eq(Mux(x_end, wbase + KX, w_row + 1))
+            with m.If(x_end):
+                m.d.sync += [i_part.eq(1), i_r.eq(0), h_last.eq(int(KH == 1))]
+            with m.Elif(~h_end):
+                m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L),
+                             x_last.eq(cur_xe + L >= n_x), h_last.eq(cur_r + 1 == KH - 1)]
+        return x_end, h_end, cur_part, cur_r, w_row
 
     def _stage1(self, m, adv1, beat, s1):
         """Memory reads (enabled with ``adv1``) and the stage-1 register -> the ``dot`` stream."""

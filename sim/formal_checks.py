@@ -166,8 +166,8 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
             prev, started = Signal.like(dut.theta), Signal()
             m.d.sync += [prev.eq(dut.theta), started.eq(1)]
             m.d.comb += Assume(~started | dut.clear | (dut.theta == prev))
-        transfer_checker(m, dut.lookup, dut.response, dut.latency, "memo",
-                         occupancy=sum(inner[f"memo_valid{k}"] for k in range(1, dut.latency)) + inner["response__valid"])
+        stages = sum(inner[f"memo_valid{k}"] for k in range(1, dut.latency))
+        transfer_checker(m, dut.lookup, dut.response, dut.latency, "memo", occupancy=stages + inner["response__valid"])
         if decisions:
             _memo_decisions(m, dut, _memo_reference(m, dut))
 
