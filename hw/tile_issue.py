@@ -126,11 +126,16 @@ class IssueStage(wiring.Component):
         """(decision available, hit, token space) for stage 0; tokens pushed on ``take``."""
         if not self.predicted:
             return Const(1), Const(0), Const(1)
+        # room for a token, registered (fewer than token_depth a cycle ago: at most one is written per
+        # cycle, and two spare entries so that it never overflows), so the take does not wait on the
+        # FIFO's level compare; it refuses only when token_depth tokens are in flight, which never happens
         m.submodules.tokens = tok = fifo.SyncFIFOBuffered(width=self.tokens.payload.shape().size,
-                                                          depth=self.token_depth)
+                                                          depth=self.token_depth + 2)
         wiring.connect(m, wiring.flipped(self.tokens), tok.r_stream)
+        room = Signal()
+        m.d.sync += room.eq(tok.level < self.token_depth)
         m.d.comb += [self.decision.ready.eq(take), tok.w_en.eq(take), tok.w_data.eq(self.decision.payload)]
-        return self.decision.valid, self.decision.payload.hit, tok.w_rdy
+        return self.decision.valid, self.decision.payload.hit, room
 
     def _stage0(self, m, adv1) -> dict:
         """Stage 0: the decision counter (one decision per cycle; a hit writes its token only), the
