@@ -127,10 +127,11 @@ class IssueStage(wiring.Component):
         if not self.predicted:
             return Const(1), Const(0), Const(1)
         # room for a token, registered (fewer than token_depth a cycle ago: at most one is written per
-        # cycle, and two spare entries so that it never overflows), so the take does not wait on the
-        # FIFO's level compare; it refuses only when token_depth tokens are in flight, which never happens
+        # cycle, and one spare entry so that it never overflows: the buffered FIFO's inner memory holds
+        # token_depth, a power of two, which keeps it in LUT RAM on the ECP5), so the take does not wait on
+        # the FIFO's level compare; it refuses only with token_depth tokens in flight, which never happens
         m.submodules.tokens = tok = fifo.SyncFIFOBuffered(width=self.tokens.payload.shape().size,
-                                                          depth=self.token_depth + 2)
+                                                          depth=self.token_depth + 1)
         wiring.connect(m, wiring.flipped(self.tokens), tok.r_stream)
         room = Signal()
         m.d.sync += room.eq(tok.level < self.token_depth)
