@@ -221,11 +221,14 @@ class SignFeed:
         p = self.params
         nx, width = p.input_size, p.input_size + p.hidden
         xmask, hmask = Signal(nx), Signal(width)
+        top = (1 << len(self.n_x)) - 1      # k >= top is >= every n_x (no constant compare for Verilator)
+
+        def h_bit(k):
+            above = Const(1) if k >= top else Const(k, count_shape(width)) >= self.n_x
+            return above & (Const(k, count_shape(width)) < self.n_x + p.hidden)
         with m.If(self.seq_start):
             m.d.sync += [xmask.eq(Cat(*(Const(k, count_shape(nx)) < self.n_x for k in range(nx)))),
-                         hmask.eq(Cat(*((Const(k, count_shape(width)) >= self.n_x)
-                                        & (Const(k, count_shape(width)) < self.n_x + p.hidden)
-                                        for k in range(width))))]
+                         hmask.eq(Cat(*(h_bit(k) for k in range(width))))]
         return xmask, hmask
 
     def _place_h(self, m, port):
