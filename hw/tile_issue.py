@@ -163,15 +163,19 @@ class IssueStage(wiring.Component):
         # a miss is taken while the pending slot is empty (not in the cycle it frees: pending_latency), so
         # the take (which drives the decision and token FIFOs and the decision counter) is a few gates
         # from flip-flops and does not wait on the beat enable (the dot product's ready)
+        # written out flat (a miss that could be taken, then take / start / emit from it), so that the beat
+        # enable is the beat-stage ready and a few gates from flip-flops, not a chain through the take
+        offered, miss_ready, emit = Signal(), Signal(), Signal()
         m.d.comb += [
-            take.eq(self.go & ~d_done & dec_ok & tok_ok & (hit | ~q_valid)),
-            bypass.eq(take & ~hit & ~q_valid & idle),
-            start.eq(idle & (q_valid | bypass)),
+            offered.eq(self.go & ~d_done & dec_ok & tok_ok),
+            miss_ready.eq(offered & ~hit),
+            take.eq(offered & (hit | ~q_valid)),
+            bypass.eq(miss_ready & ~q_valid & idle),
+            start.eq(idle & (q_valid | miss_ready)),
+            emit.eq(adv1 & self.go & (i_in | q_valid | miss_ready)),   # = adv1 & ((go & i_in) | start)
         ]
         src = {k: Mux(q_valid, q[k], d[k]) for k in d}
         cur = {k: Mux(i_in, e[k], src[k]) for k in d}
-        emit = Signal()
-        m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
         x_end, h_end, cur_part, cur_r, w_row = self._beat_counters(m, emit, i_in, cur["wbase"], src["wbase"])
         is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
         with m.If(start):
