@@ -217,18 +217,19 @@ class SignFeed:
         return feeder
 
     def _sign_masks(self, m):
-        """The sequence's masks of v, sampled at ``seq_start``: x bits k < n_x, h bits n_x <= k < n_x + H."""
+        """The sequence's masks of v, sampled at ``seq_start``: x bits k < n_x, h bits n_x <= k < n_x + H.
+        Both come from one thermometer code t_k = (k < n_x) (h bit k = ~t_k & t_{k-H}), compares with
+        constants only: ``seq_start`` is a gate from the x stream, so no adder or carry chain is on the way
+        into the mask registers."""
         p = self.params
-        nx, width = p.input_size, p.input_size + p.hidden
+        nx, width, top = p.input_size, p.input_size + p.hidden, (1 << len(self.n_x)) - 1
+        # k >= top is >= every n_x: a constant, not a compare (Verilator flags constant compares)
+        below = [Const(0) if k >= top else Const(k, count_shape(width)) < self.n_x for k in range(width)]
         xmask, hmask = Signal(nx), Signal(width)
-        top = (1 << len(self.n_x)) - 1      # k >= top is >= every n_x (no constant compare for Verilator)
-
-        def h_bit(k):
-            above = Const(1) if k >= top else Const(k, count_shape(width)) >= self.n_x
-            return above & (Const(k, count_shape(width)) < self.n_x + p.hidden)
         with m.If(self.seq_start):
-            m.d.sync += [xmask.eq(Cat(*(Const(k, count_shape(nx)) < self.n_x for k in range(nx)))),
-                         hmask.eq(Cat(*(h_bit(k) for k in range(width))))]
+            m.d.sync += [xmask.eq(Cat(*below[:nx])),
+                         hmask.eq(Cat(*(~below[k] & (below[k - p.hidden] if k >= p.hidden else 1)
+                                        for k in range(width))))]
         return xmask, hmask
 
     def _place_h(self, m, port):
