@@ -106,7 +106,7 @@ class IssueStage(wiring.Component):
         s1 = {name: Signal(name=f"s1_{name}") for name in ("valid", "last", "part", "zero", "hn")}
         s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
         dot_in_fire = Signal()
-        adv1 = Signal()
+        adv1 = Signal(attrs={"keep": 1})   # kept, as the beat enable below
         # room for a tag, registered (the FIFO's level a cycle ago below TAG_DEPTH - 1: at most one tag is
         # written per cycle), so the beat enable does not wait on the FIFO's level compare
         tag_room = Signal()
@@ -165,7 +165,9 @@ class IssueStage(wiring.Component):
         # from flip-flops and does not wait on the beat enable (the dot product's ready)
         # written out flat (a miss that could be taken, then take / start / emit from it), so that the beat
         # enable is the beat-stage ready and a few gates from flip-flops, not a chain through the take
-        offered, miss_ready, emit = Signal(), Signal(), Signal()
+        # kept wires: the beat enable's cone is mapped on its own (on the iCE40 ABC otherwise folds it into
+        # the take's and the counters' logic, two LUT levels deeper)
+        offered, miss_ready, emit = (Signal(attrs={"keep": 1}, name=n) for n in ("offered", "miss_ready", "emit"))
         m.d.comb += [
             offered.eq(self.go & ~d_done & dec_ok & tok_ok),
             miss_ready.eq(offered & ~hit),
