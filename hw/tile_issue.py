@@ -159,22 +159,22 @@ class IssueStage(wiring.Component):
         w_base = Mux(self.seq_start, self.slot * (NN * RPN), w_base0)
         take, start, bypass = Signal(), Signal(), Signal()
         dec_ok, hit, tok_ok = self._decisions(m, take)
-        idle = self.go & ~i_in & adv1            # the beat counters can start a neuron in this cycle
         # a miss is taken while the pending slot is empty (not in the cycle it frees: pending_latency), so
         # the take (which drives the decision and token FIFOs and the decision counter) is a few gates
-        # from flip-flops and does not wait on the beat enable (the dot product's ready)
-        # written out flat (a miss that could be taken, then take / start / emit from it), so that the beat
-        # enable is the beat-stage ready and a few gates from flip-flops, not a chain through the take
-        # kept wires: the beat enable's cone is mapped on its own (on the iCE40 ABC otherwise folds it into
-        # the take's and the counters' logic, two LUT levels deeper)
-        offered, miss_ready, emit = (Signal(attrs={"keep": 1}, name=n) for n in ("offered", "miss_ready", "emit"))
+        # from flip-flops and does not wait on the beat enable (the dot product's ready). Written out flat
+        # from "a miss could be taken" (miss_ready); a neuron in progress or pending implies go (both are
+        # cleared with step_reset), so the beat enable needs go only through miss_ready. The beat enable
+        # is a kept wire: its cone is mapped on its own (on the iCE40 ABC otherwise folds it into the
+        # take's and the counters' logic, two LUT levels deeper).
+        offered, miss_ready, emit = Signal(), Signal(), Signal(attrs={"keep": 1}, name="emit")
+        idle = ~i_in & adv1                      # the beat counters can start a neuron in this cycle
         m.d.comb += [
             offered.eq(self.go & ~d_done & dec_ok & tok_ok),
             miss_ready.eq(offered & ~hit),
             take.eq(offered & (hit | ~q_valid)),
             bypass.eq(miss_ready & ~q_valid & idle),
             start.eq(idle & (q_valid | miss_ready)),
-            emit.eq(adv1 & self.go & (i_in | q_valid | miss_ready)),   # = adv1 & ((go & i_in) | start)
+            emit.eq(adv1 & (i_in | q_valid | miss_ready)),   # = adv1 & ((go & i_in) | start)
         ]
         src = {k: Mux(q_valid, q[k], d[k]) for k in d}
         cur = {k: Mux(i_in, e[k], src[k]) for k in d}
@@ -219,13 +219,12 @@ class IssueStage(wiring.Component):
         h_end = i_in & i_part & h_last
         e_row = Signal(count_shape(p.depths()["weight"]))
         w_row = Mux(i_in, e_row, new_wbase)
+        # every counter loads on each emitted beat (its enable is the beat enable itself, no gate after
+        # it); after a neuron's last beat their values are unused (a new neuron starts from x_last0, L, 0)
         with m.If(emit):
-            m.d.sync += e_row.eq(Mux(x_end, wbase + KX, w_row + 1))
-            with m.If(x_end):
-                m.d.sync += [i_part.eq(1), i_r.eq(0), h_last.eq(int(KH == 1))]
-            with m.Elif(~h_end):
-                m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L),
-                             x_last.eq(cur_xe + L >= n_x), h_last.eq(cur_r + 1 == KH - 1)]
+            m.d.sync += [e_row.eq(Mux(x_end, wbase + KX, w_row + 1)), i_part.eq(cur_part | x_end),
+                         i_r.eq(Mux(x_end, 0, cur_r + 1)), i_xe.eq(cur_xe + L), x_last.eq(cur_xe + L >= n_x),
+                         h_last.eq(Mux(x_end, int(KH == 1), cur_r + 1 == KH - 1))]
         return x_end, h_end, cur_part, cur_r, w_row
 
     def _stage1(self, m, adv1, beat, s1):
