@@ -112,14 +112,13 @@ class MemoTable(wiring.Component):
     offered from cycle ``t + LATENCY``. ``lookup.ready`` depends combinationally on ``response.ready``;
     with ``response.ready`` high a lookup is accepted every cycle.
 
-    ``theta`` may change only in a cycle with ``clear`` high ("compute": theta * |b_m| is computed when
-    b_m is written and stored beside it, so every valid entry holds the product with the theta of its
-    lookups; the tile samples theta at a sequence start, which is the clear). With "always" the product is
-    formed at the compare from registers and theta is sampled with the lookup.
+    ``theta`` is sampled with the lookup; theta * |b_m| is formed in stage 3 from registers ("compute":
+    |b_m| is stored beside b_m, so no carry chain precedes the multiplier; "always": from b_m).
 
     Stages (fmax: no memory output, multiplier or compare shares a stage with another, and no two carry
     chains are in series): 1, the lookup registered while the memories read its entry; 2, the memory
-    outputs registered; 3, |b_t - b_m| registered; 4, the compare into the response register.
+    outputs registered; 3, |b_t - b_m| and theta * |b_m| registered; 4, the compare into the response
+    register.
     """
 
     #: Cycles from a lookup's transfer to ``response.valid`` for it (without back-pressure).
@@ -165,7 +164,8 @@ class MemoTable(wiring.Component):
               "enable": self.enable, "theta": self.theta, "form": self.form}
         s1 = _stage(m, pipe, s1, 1)
         s2 = _stage(m, pipe, {**s1, **cached}, 2)    # the memory outputs registered
-        scaled = s2.pop("scaled") if "scaled" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
+        # theta * |b_m| from registers ("compute": |b_m| is stored, so the multiplier's operands are flip-flops)
+        scaled = s2["theta"] * s2.pop("abs_b") if "abs_b" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
         # stage 3: |b_t - b_m| and theta * |b_m| registered; stage 4: the compares (one carry chain each)
         s3 = _stage(m, pipe, {**s2, "diff": abs_difference(s2["b"], s2["b_m"]), "scaled": scaled}, 3)
         hit = s3["enable"] & s3["vbit"] & threshold_hit(s3["b"], s3["b_m"], s3["theta"], s3["form"], s3["scaled"],
@@ -176,28 +176,27 @@ class MemoTable(wiring.Component):
         return m
 
     def _entries(self, m, pipe, upd_fire) -> dict:
-        """The y_m, b_m (and with "compute" theta * |b_m|) memories, read in the lookup's cycle and held
-        while the pipeline stalls (a snapshot); returns their data as stage 1 holds it.
+        """The y_m, b_m (and with "compute" |b_m|) memories, read in the lookup's cycle and held while the
+        pipeline stalls (a snapshot); returns their data as stage 1 holds it.
 
         An update is written one cycle late, from registers, so that no path runs from the update port
-        (the merge's hit/miss decision and the token FIFO's read data) through the product into the
-        memories' write ports; a lookup in the next cycle reads it through the transparent read port,
-        and a lookup of the same entry in the update's own cycle takes the update's values from
-        registers beside stage 1 (the bypass). With "always" b_m is written by every lookup (b_t), at
+        (the merge's hit/miss decision and the token FIFO's read data) into the memories' write ports; a
+        lookup in the next cycle reads it through the transparent read port, and a lookup of the same
+        entry in the update's own cycle takes the update's values from registers beside stage 1 (the
+        bypass). With "always" b_m is written by every lookup (b_t), at
         once, and read without bypass (a lookup reads the b_m before its own write)."""
         look, upd = self.lookup.payload, self.update.payload
         always = self.cache_update == "always"
-        # |b| registered with the update, so the product's operands are flip-flops (no carry chain before it)
+        # |b| stored beside b ("compute"), so the threshold's product at the lookup has no carry chain before it
         src = {"fire": upd_fire, "index": upd.index, "y": upd.y, "b": upd.b, "abs_b": abs(upd.b)}
         late = {name: Signal.like(value, name=f"u_{name}") for name, value in src.items()}
         m.d.sync += [late[name].eq(value) for name, value in src.items()]
         fwd = _stage(m, pipe, {"hit": upd_fire & (upd.index == look.index), "y": upd.y, "b": upd.b,
-                               "abs_b": src["abs_b"], "theta": self.theta}, "1f")
+                               "abs_b": src["abs_b"]}, "1f")
         fields = {"y_m": (signed(self.y_bits), late["y"], fwd["y"])}
-        if not always:   # the stored product: theta * |b| (scaled_threshold) from the registered |b|
+        if not always:
             fields["b_m"] = (signed(self.b_bits), late["b"], fwd["b"])
-            fields["scaled"] = (unsigned(THETA_BITS + self.b_bits), self.theta * late["abs_b"],
-                                fwd["theta"] * fwd["abs_b"])
+            fields["abs_b"] = (unsigned(self.b_bits), late["abs_b"], fwd["abs_b"])
         out = {}
         for name, (shape, value, bypass) in fields.items():
             m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=shape, depth=self.entries, init=[])
