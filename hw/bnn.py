@@ -110,15 +110,16 @@ class BnnUnit(wiring.Component):
         beat = Signal(bnn_input_layout(width), name="s0_beat")
         s0_valid, s0_advance = Signal(name="s0_valid"), Signal(name="s0_advance")
         # Stage 0 -> 1: masked XNOR popcount of the registered beat. The mask (bits k < count) is decoded
-        # from count by a case (LUTs), not by width compares (a carry chain before the popcount tree).
-        mask = Signal(width)
-        with m.Switch(beat.count):
+        # from the incoming count by a case (LUTs, not width compares) and registered with the beat, so
+        # the popcount tree starts at flip-flops.
+        mask, s0_mask = Signal(width), Signal(width, name="s0_mask")
+        with m.Switch(self.i.payload.count):
             for c in range(width):
                 with m.Case(c):
                     m.d.comb += mask.eq((1 << c) - 1)
             with m.Default():   # count = width (a larger count is outside the contract)
                 m.d.comb += mask.eq((1 << width) - 1)
-        score = popcount(~(beat.x ^ beat.w) & mask)
+        score = popcount(~(beat.x ^ beat.w) & s0_mask)
 
         s1_valid = Signal()
         s1_pop = Signal(unsigned(width.bit_length()))
@@ -146,7 +147,7 @@ class BnnUnit(wiring.Component):
         ]
 
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [s0_valid.eq(1), beat.eq(self.i.payload)]
+            m.d.sync += [s0_valid.eq(1), beat.eq(self.i.payload), s0_mask.eq(mask)]
         with m.Elif(s0_advance):
             m.d.sync += s0_valid.eq(0)
 

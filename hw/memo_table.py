@@ -18,8 +18,8 @@ from golden_model.memo import CACHE_UPDATES
 from .checks import check_int
 from .pipeline import StreamPipeline
 
-__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "memo_layouts", "scaled_threshold", "threshold_hit",
-           "valid_flags"]
+__all__ = ["CACHE_UPDATES", "MemoTable", "ThresholdForm", "abs_difference", "memo_layouts", "scaled_threshold",
+           "threshold_hit", "valid_flags"]
 
 # Cache-update policies (golden_model.memo.CACHE_UPDATES): "compute" -- b_m changes only when the neuron
 # is computed (update port); "always" -- every lookup writes b_m := b_t.
@@ -48,12 +48,17 @@ def valid_flags(m, entries: int, clear, fire, index):
     return seen
 
 
-def threshold_hit(new, cached, theta, form, scaled=None):
+def abs_difference(new, cached):
+    """|new - cached|, unsigned: both differences at once and one selected (one carry chain, not two)."""
+    return Mux(new < cached, cached - new, new - cached).as_unsigned()
+
+
+def threshold_hit(new, cached, theta, form, scaled=None, diff=None):
     """:func:`golden_model.intops.within_threshold` in exact integer widths: relative
     ``|new - cached| << THETA_FRAC <= theta * |cached|``, absolute ``|new - cached| <= theta``.
-    ``scaled``: theta * |cached| computed ahead (:func:`scaled_threshold`), else here. |new - cached| takes
-    both differences at once and selects one (one carry chain before the compare, not two)."""
-    diff = Mux(new < cached, cached - new, new - cached).as_unsigned()
+    ``scaled``: theta * |cached| computed ahead (:func:`scaled_threshold`), else here; ``diff``:
+    |new - cached| computed ahead (:func:`abs_difference`), else here."""
+    diff = abs_difference(new, cached) if diff is None else diff
     relative_ok = (diff << THETA_FRAC) <= (theta * abs(cached) if scaled is None else scaled)
     return Mux(form == ThresholdForm.ABSOLUTE, diff <= theta, relative_ok)
 
@@ -107,18 +112,17 @@ class MemoTable(wiring.Component):
     offered from cycle ``t + LATENCY``. ``lookup.ready`` depends combinationally on ``response.ready``;
     with ``response.ready`` high a lookup is accepted every cycle.
 
-    ``theta`` may change only in a cycle with ``clear`` high ("compute": theta * |b_m| is computed when
-    b_m is written and stored beside it, so every valid entry holds the product with the theta of its
-    lookups; the tile samples theta at a sequence start, which is the clear). With "always" the product is
-    formed at the compare from registers and theta is sampled with the lookup.
+    ``theta`` is sampled with the lookup; theta * |b_m| is formed in stage 3 from registers ("compute":
+    |b_m| is stored beside b_m, so no carry chain precedes the multiplier; "always": from b_m).
 
-    Stages (fmax: no memory output, multiplier or compare shares a stage with another): 1, the lookup
-    registered while the memories read its entry; 2, the memory outputs registered; 3, |b_t - b_m| and
-    the compare into the response register.
+    Stages (fmax: no memory output, multiplier or compare shares a stage with another, and no two carry
+    chains are in series): 1, the lookup registered while the memories read its entry; 2, the memory
+    outputs registered; 3, |b_t - b_m| and theta * |b_m| registered; 4, the compare into the response
+    register.
     """
 
     #: Cycles from a lookup's transfer to ``response.valid`` for it (without back-pressure).
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, entries: int, y_bits: int, b_bits: int, cache_update: str = "compute"):
         self.entries = check_int("MemoTable entries", entries, 2, MAX_ENTRIES)
@@ -160,40 +164,64 @@ class MemoTable(wiring.Component):
               "enable": self.enable, "theta": self.theta, "form": self.form}
         s1 = _stage(m, pipe, s1, 1)
         s2 = _stage(m, pipe, {**s1, **cached}, 2)    # the memory outputs registered
-        scaled = s2["scaled"] if "scaled" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
-        hit = s2["enable"] & s2["vbit"] & threshold_hit(s2["b"], s2["b_m"], s2["theta"], s2["form"], scaled)
+        # theta * |b_m| from registers ("compute": |b_m| is stored, so the multiplier's operands are flip-flops)
+        scaled = s2["theta"] * s2.pop("abs_b") if "abs_b" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
+        # stage 3: |b_t - b_m| and theta * |b_m| registered; stage 4: the compares (one carry chain each)
+        s3 = _stage(m, pipe, {**s2, "diff": abs_difference(s2["b"], s2["b_m"]), "scaled": scaled}, 3)
+        hit = s3["enable"] & s3["vbit"] & threshold_hit(s3["b"], s3["b_m"], s3["theta"], s3["form"], s3["scaled"],
+                                                        s3["diff"])
         with m.If(pipe.advance):
-            m.d.sync += [resp.hit.eq(hit), resp.y.eq(Mux(hit, s2["y_m"], 0)), resp.index.eq(s2["index"]),
-                         resp.b.eq(s2["b"])]
+            m.d.sync += [resp.hit.eq(hit), resp.y.eq(Mux(hit, s3["y_m"], 0)), resp.index.eq(s3["index"]),
+                         resp.b.eq(s3["b"])]
         return m
 
     def _entries(self, m, pipe, upd_fire) -> dict:
-        """The y_m, b_m (and with "compute" theta * |b_m|) memories: written by the update (b_m by every
-        lookup with "always"), read in the lookup's cycle and held while the pipeline stalls (a snapshot);
-        returns their read data (stage 1)."""
+        """The y_m, b_m (and with "compute" |b_m|) memories, read in the lookup's cycle and held while the
+        pipeline stalls (a snapshot); returns their data as stage 1 holds it.
+
+        An update is written one cycle late, from registers, so that no path runs from the update port
+        (the merge's hit/miss decision and the token FIFO's read data) into the memories' write ports; a
+        lookup in the next cycle reads it through the transparent read port, and a lookup of the same
+        entry in the update's own cycle takes the update's values from registers beside stage 1 (the
+        bypass). With "always" b_m is written by every lookup (b_t), at
+        once, and read without bypass (a lookup reads the b_m before its own write)."""
         look, upd = self.lookup.payload, self.update.payload
         always = self.cache_update == "always"
-        fields = {"y_m": (signed(self.y_bits), upd.y), "b_m": (signed(self.b_bits), upd.b)}
+        # |b| stored beside b ("compute"), so the threshold's product at the lookup has no carry chain before it
+        src = {"fire": upd_fire, "index": upd.index, "y": upd.y, "b": upd.b, "abs_b": abs(upd.b)}
+        late = {name: Signal.like(value, name=f"u_{name}") for name, value in src.items()}
+        m.d.sync += [late[name].eq(value) for name, value in src.items()]
+        fwd = _stage(m, pipe, {"hit": upd_fire & (upd.index == look.index), "y": upd.y, "b": upd.b,
+                               "abs_b": src["abs_b"]}, "1f")
+        fields = {"y_m": (signed(self.y_bits), late["y"], fwd["y"])}
         if not always:
-            fields["scaled"] = (unsigned(THETA_BITS + self.b_bits), scaled_threshold(self.theta, upd.b))
-        look_in_range = look.index < self.entries if (1 << len(look.index)) > self.entries else Const(1)
+            fields["b_m"] = (signed(self.b_bits), late["b"], fwd["b"])
+            fields["abs_b"] = (unsigned(self.b_bits), late["abs_b"], fwd["abs_b"])
         out = {}
-        for name, (shape, value) in fields.items():
+        for name, (shape, value, bypass) in fields.items():
             m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=shape, depth=self.entries, init=[])
             wp = mem.write_port()
-            if always and name == "b_m":
-                # every lookup writes b_m := b_t; its own read returns the old b_m (not transparent)
-                m.d.comb += [wp.addr.eq(look.index), wp.data.eq(look.b), wp.en.eq(pipe.take & look_in_range)]
-                rp = mem.read_port(transparent_for=())
-            else:
-                m.d.comb += [wp.addr.eq(upd.index), wp.data.eq(value), wp.en.eq(upd_fire)]
-                rp = mem.read_port(transparent_for=(wp,))
-            m.d.comb += [rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
-            out[name] = rp.data
+            rp = mem.read_port(transparent_for=(wp,))
+            m.d.comb += [wp.addr.eq(late["index"]), wp.data.eq(value), wp.en.eq(late["fire"]),
+                         rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+            out[name] = Mux(fwd["hit"], bypass, rp.data)
+        if always:
+            out["b_m"] = self._lookup_written_b(m, pipe)
         return out
 
+    def _lookup_written_b(self, m, pipe):
+        """"always": the b_m memory, written by every lookup (b_m := b_t) and read by it before the write
+        (not transparent); returns its read data (stage 1)."""
+        look = self.lookup.payload
+        look_in_range = look.index < self.entries if (1 << len(look.index)) > self.entries else Const(1)
+        m.submodules.b_m_mem = mem = memory.Memory(shape=signed(self.b_bits), depth=self.entries, init=[])
+        wp, rp = mem.write_port(), mem.read_port(transparent_for=())
+        m.d.comb += [wp.addr.eq(look.index), wp.data.eq(look.b), wp.en.eq(pipe.take & look_in_range),
+                     rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+        return rp.data
 
-def _stage(m, pipe, values: dict, k: int) -> dict:
+
+def _stage(m, pipe, values: dict, k) -> dict:
     """Registers ``values`` into pipeline stage ``k`` (loaded with ``pipe.advance``)."""
     regs = {name: Signal.like(value, name=f"s{k}_{name}") for name, value in values.items()}
     with m.If(pipe.advance):

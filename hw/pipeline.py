@@ -20,7 +20,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SKID_DEPTH", "SkidBuffer", "StreamPipeline", "delayed"]
+__all__ = ["SKID_DEPTH", "HeadRegisterFIFO", "SkidBuffer", "StreamPipeline", "delayed"]
 
 #: Default depth of a :class:`SkidBuffer`.
 SKID_DEPTH = 2
@@ -96,4 +96,43 @@ class SkidBuffer(wiring.Component):
             self.o.payload.eq(Mux(queue.r_rdy, queue.r_data, self.i.payload)),
             queue.r_en.eq(self.o.ready),
         ]
+        return m
+
+
+class HeadRegisterFIFO(wiring.Component):
+    """A FIFO (up to ``depth`` + 1 items) whose output is a register: ``o.valid`` and ``o.payload`` come from
+    flip-flops, so no memory read (on the iCE40 a fall-through :class:`~amaranth.lib.fifo.SyncFIFO`'s
+    storage is flip-flops behind a multiplexer) lies on a path through the consumer's ``ready``, and
+    the write side does not depend on ``o.ready`` either (no path from the consumer's ``ready`` into the
+    storage's write enables). Every item passes through a ``depth``-entry SyncFIFO (the tail) into the
+    head register: an item written in cycle t is on ``o`` from cycle t + 2 (:attr:`latency`), or the cycle
+    after the item ahead of it leaves, whichever is later; one item leaves per cycle. ``i.ready`` is a
+    flip-flop too: the tail held fewer than ``depth - 1`` items in the previous cycle (at most one item
+    is written per cycle, so the tail never overflows), so no ready path runs from ``o`` or from the
+    tail's level compare into the producer.
+
+    Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
+    """
+
+    latency = 2
+
+    def __init__(self, layout, depth: int):
+        if not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"HeadRegisterFIFO depth must be an int >= 2, not {depth!r}")
+        self.depth = depth
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.tail = tail = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth)
+        o = self.o
+        load = ~o.valid | o.ready                  # the head is empty or leaves in this cycle
+        m.d.sync += self.i.ready.eq(tail.level < self.depth - 1)
+        m.d.comb += [
+            tail.w_data.eq(self.i.payload),
+            tail.w_en.eq(self.i.valid & self.i.ready),
+            tail.r_en.eq(load),
+        ]
+        with m.If(load):
+            m.d.sync += [o.valid.eq(tail.r_rdy), o.payload.eq(tail.r_data)]
         return m

@@ -186,34 +186,64 @@ class SignFeed:
     def _sign_parts(self, p: TileParams):
         frac = p.config.act.frac if self.planes > 1 else None
         self.x_signs = SignBits(p.input_size, p.config.act.bits, 0, self.planes, frac)
-        self.h_signs = SignBits(p.hidden, p.config.act.bits, 1, self.planes, frac)
+        # h element j is kept at bit n_x + j (its place in v), so v needs no shift by n_x
+        self.h_signs = SignBits(p.input_size + p.hidden, p.config.act.bits, 1, self.planes, frac)
         self.feeder = BnnFeeder(p, self.planes)
 
     def _feed_signs(self, m, sign_port, memo_on):
         """x, h -> SignBits -> v = [x & mask(n_x) ; h_{t-1}] per plane -> the feeder, whose sign rows come
-        from ``sign_port`` (a read port of the predictor memory, the low B bits of its rows)."""
+        from ``sign_port`` (a read port of the predictor memory, the low B bits of its rows). The h bits
+        are written at their place in v (bit n_x + j), so v is masks and a multiplexer from flip-flops
+        (no barrel shift by n_x between the sign banks and the feeder's output register)."""
         p = self.params
-        H, KB, B, nx = p.hidden, p.sign_rows, p.bnn_width, p.input_size
+        KB, B, nx = p.sign_rows, p.bnn_width, p.input_size
         m.submodules.x_signs, m.submodules.h_signs, m.submodules.feeder = xs, hs, feeder = \
             self.x_signs, self.h_signs, self.feeder
-        xmask = Signal(nx)
-        with m.If(self.seq_start):
-            m.d.sync += xmask.eq(Cat(*(Const(k, count_shape(nx)) < self.n_x for k in range(nx))))
+        xmask, hmask = self._sign_masks(m)
         wiring.connect(m, wiring.flipped(self.x), xs.i)
-        wiring.connect(m, wiring.flipped(self.h), hs.i)
+        self._place_h(m, hs.i)
         m.d.comb += [xs.swap.eq(self.step_end), hs.swap.eq(self.step_end)]
         vwidth, words = KB * B, []
         zero = plane_bits_of(0, self.planes, p.config.act.frac)   # h_{t-1} = 0 on the first step
         for level in range(self.planes):
-            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, H)
-            h_cur = Mux(self.first_step, Const((1 << H) - 1 if zero[level] else 0, H), h_bits)
-            words.append((Cat(x_bits & xmask, Const(0, vwidth)) | (Cat(h_cur, Const(0, vwidth)) << self.n_x))[:vwidth])
+            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, len(hmask))
+            h_cur = Mux(self.first_step, hmask if zero[level] else 0, h_bits & hmask)
+            words.append((Cat(x_bits & xmask, Const(0, vwidth)) | Cat(h_cur, Const(0, vwidth)))[:vwidth])
         m.d.comb += [feeder.v.eq(Cat(*words)),
                      feeder.run.eq(self.go & memo_on), feeder.n_x.eq(self.n_x), feeder.slot.eq(self.slot),
                      feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset),
                      sign_port.addr.eq(feeder.sign.addr), sign_port.en.eq(feeder.sign.en),
                      feeder.sign.data.eq(sign_port.data[:B])]
         return feeder
+
+    def _sign_masks(self, m):
+        """The sequence's masks of v, sampled at ``seq_start``: x bits k < n_x, h bits n_x <= k < n_x + H.
+        Both come from one thermometer code t_k = (k < n_x) (h bit k = ~t_k & t_{k-H}), compares with
+        constants only: ``seq_start`` is a gate from the x stream, so no adder or carry chain is on the way
+        into the mask registers."""
+        p = self.params
+        nx, width, top = p.input_size, p.input_size + p.hidden, (1 << len(self.n_x)) - 1
+        # k >= top is >= every n_x: a constant, not a compare (Verilator flags constant compares)
+        below = [Const(0) if k >= top else Const(k, count_shape(width)) < self.n_x for k in range(width)]
+        xmask, hmask = Signal(nx), Signal(width)
+        with m.If(self.seq_start):
+            m.d.sync += [xmask.eq(Cat(*below[:nx])),
+                         hmask.eq(Cat(*(~below[k] & (below[k - p.hidden] if k >= p.hidden else 1)
+                                        for k in range(width))))]
+        return xmask, hmask
+
+    def _place_h(self, m, port):
+        """The h elements into ``port`` (the h SignBits) at bit n_x + j: a position counter from n_x, one up
+        per element (the state update writes h_0 .. h_{H-1} in order each step), so no adder is on the
+        write."""
+        h = self.h.payload
+        pos, n_x = Signal.like(port.payload.index), Signal.like(self.n_x)
+        with m.If(self.h.valid):
+            m.d.sync += pos.eq(Mux(h.last, n_x, pos + 1))
+        with m.If(self.seq_start):
+            m.d.sync += [pos.eq(self.n_x), n_x.eq(self.n_x)]
+        m.d.comb += [port.valid.eq(self.h.valid), port.payload.data.eq(h.data), port.payload.last.eq(h.last),
+                     port.payload.index.eq(pos)]
 
 
 class BnnFrontEnd(SignFeed, FrontEnd):

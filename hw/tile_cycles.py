@@ -143,7 +143,8 @@ def _step_cycles(params: TileParams, n_x: int, miss_mask, timing=None) -> int:
         take = max(lead + k * interval, take + 1)
         if miss:
             if free is not None:
-                take = max(take, start)                     # the pending slot frees when the previous miss starts
+                # the pending slot takes the next miss once the previous miss has started
+                take = max(take, start + IssueStage.pending_latency)
             start = take if free is None else max(take, free)
             acc = start + beats - 1 + to_pair
             # GRU n: the recurrent part waits for the merge to hold the unit's r (the beats behind it wait too)

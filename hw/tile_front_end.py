@@ -31,12 +31,13 @@ elaboration-time ``init`` of its memories).
 from __future__ import annotations
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
 
 from .memo_table import ThresholdForm
+from .pipeline import HeadRegisterFIFO
 from .shapes import count_shape, index_shape
 from .tile_memories import wr_layout, write_from
 from .tile_params import FRONT_END_METHODS, check_part_params
@@ -47,9 +48,10 @@ __all__ = ["FrontEnd", "front_end_signature", "decision_layout", "update_layout"
 
 #: Depth of a front end's decision FIFO (decisions queued ahead of the dot-product unit).
 DECISION_DEPTH = 16
-#: Cycles the decision FIFO adds to the decision lead: none, an empty FIFO passes the memo table's
-#: response register straight to ``decision`` (the lead is paid once per step, after the barrier).
-DECISION_FIFO_LATENCY = 0
+#: Cycles the decision FIFO adds to the decision lead: every response passes through it into a head
+#: register (:class:`hw.pipeline.HeadRegisterFIFO`), so ``decision`` comes from flip-flops and neither
+#: the FIFO's write nor its storage waits on the issue stage's take (the lead is paid once per step).
+DECISION_FIFO_LATENCY = HeadRegisterFIFO.latency
 
 
 def beat_timing(latency: int, beats: int) -> tuple[int, int]:
@@ -133,38 +135,39 @@ class FrontEnd(wiring.Component):
         (:data:`DECISION_DEPTH`) to ``decision``: every neuron a miss while memoization is off; each
         ``update`` to the table's while it is on (``update_fields``: table field -> update field).
 
-        The FIFO falls through: while it is empty ``decision`` shows the table's response register itself
-        and a response taken there is not written (:data:`DECISION_FIFO_LATENCY` = 0). ``response.ready``
-        is the FIFO's room only, so no ready path runs from the issue stage into the table."""
-        m.submodules.decisions = dec = fifo.SyncFIFO(width=layout.size, depth=DECISION_DEPTH)
-        resp = table.response
-        direct = Signal()           # the FIFO is empty and the issue stage takes the response itself
-        head = Mux(dec.r_rdy, dec.r_data, resp.payload.as_value())
-        view, upd = layout(head), self.update.payload
+        Every response passes through the FIFO into its head register (:data:`DECISION_FIFO_LATENCY`
+        = 2), so ``decision`` is flip-flops and the FIFO's write does not depend on the issue stage's
+        take; ``response.ready`` is the FIFO's room only, so no ready path runs from the issue stage into
+        the table."""
+        m.submodules.decisions = dec = HeadRegisterFIFO(layout, DECISION_DEPTH)
+        resp, head = table.response, dec.o
+        view, upd = layout(head.payload.as_value()), self.update.payload
         m.d.comb += [
-            self.decision.valid.eq(~memo_on | dec.r_rdy | resp.valid),
+            self.decision.valid.eq(~memo_on | head.valid),
             self.decision.payload.hit.eq(memo_on & view.hit),
             self.decision.payload.y.eq(view.y),
             self.decision.payload.context.eq(view[context]),
-            dec.r_en.eq(self.decision.ready & memo_on),
-            direct.eq(~dec.r_rdy & self.decision.ready & memo_on),
-            dec.w_data.eq(resp.payload),
-            dec.w_en.eq(resp.valid & ~direct),
-            resp.ready.eq(dec.w_rdy),
+            head.ready.eq(self.decision.ready & memo_on),
+            dec.i.payload.eq(resp.payload),
+            dec.i.valid.eq(resp.valid),
+            resp.ready.eq(dec.i.ready),
             table.update.valid.eq(self.update.valid & memo_on),
         ]
         m.d.comb += [table.update.payload[name].eq(upd[field]) for name, field in update_fields.items()]
 
     def _sample_controls(self, m, table):
         """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
-        memo table's ``clear`` (= ``seq_start``), ``enable``, ``theta`` and ``form``; returns the sampled
-        enable (memoization on for the running sequence). The table sees the new theta in the clear
-        cycle itself (:class:`hw.memo_table.MemoTable`: theta changes only with a clear)."""
-        memo_on, theta, form = Signal(), Signal.like(self.theta), Signal()
+        memo table's ``clear``, ``enable``, ``theta`` and ``form``; returns the sampled
+        enable (memoization on for the running sequence). The table's clear is ``seq_start`` registered,
+        and it sees the sampled theta in that cycle (:class:`hw.memo_table.MemoTable`: theta changes only
+        with a clear): so no path runs from the x stream (``seq_start``) into the table's theta * |b|
+        product or its valid bits. The cycle after ``seq_start`` has no lookup or update yet (the first
+        step starts at the earliest then, and its first lookup comes a feeder and a BNN latency later)."""
+        memo_on, theta, form, clear = Signal(), Signal.like(self.theta), Signal(), Signal()
         with m.If(self.seq_start):
             m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
-        m.d.comb += [table.clear.eq(self.seq_start), table.enable.eq(memo_on),
-                     table.theta.eq(Mux(self.seq_start, self.theta, theta)),
+        m.d.sync += clear.eq(self.seq_start)
+        m.d.comb += [table.clear.eq(clear), table.enable.eq(memo_on), table.theta.eq(theta),
                      table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
         return memo_on
 

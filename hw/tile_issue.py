@@ -63,11 +63,14 @@ class IssueStage(wiring.Component):
     tokens : Out(stream)    (predicted) the decision of every issued neuron, in order (``token_depth`` FIFO)
 
     :attr:`latency` = 1 cycle from a beat's issue (stage 0) to its ``dot`` transfer (no back-pressure);
-    :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``.
+    :attr:`token_latency` = 2 cycles from a decision's take to its token on ``tokens``;
+    :attr:`pending_latency` = 1 cycle from a pending miss's start to the take of the next miss.
     """
 
     latency = 1
     token_latency = 2
+    #: Cycles from a pending miss's start to the first cycle the pending slot takes the next miss.
+    pending_latency = 1
 
     def __init__(self, params: TileParams, predicted: bool, token_depth: int = TOKEN_DEPTH):
         self.params = p = check_part_params(self, params, predicted=predicted)
@@ -103,7 +106,7 @@ class IssueStage(wiring.Component):
         s1 = {name: Signal(name=f"s1_{name}") for name in ("valid", "last", "part", "zero", "hn")}
         s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
         dot_in_fire = Signal()
-        adv1 = Signal()
+        adv1 = Signal(attrs={"keep": 1})   # kept, as the beat enable below
         # room for a tag, registered (the FIFO's level a cycle ago below TAG_DEPTH - 1: at most one tag is
         # written per cycle), so the beat enable does not wait on the FIFO's level compare
         tag_room = Signal()
@@ -123,21 +126,25 @@ class IssueStage(wiring.Component):
         """(decision available, hit, token space) for stage 0; tokens pushed on ``take``."""
         if not self.predicted:
             return Const(1), Const(0), Const(1)
+        # room for a token, registered (fewer than token_depth a cycle ago: at most one is written per
+        # cycle, and one spare entry so that it never overflows: the buffered FIFO's inner memory holds
+        # token_depth, a power of two, which keeps it in LUT RAM on the ECP5), so the take does not wait on
+        # the FIFO's level compare; it refuses only with token_depth tokens in flight, which never happens
         m.submodules.tokens = tok = fifo.SyncFIFOBuffered(width=self.tokens.payload.shape().size,
-                                                          depth=self.token_depth)
+                                                          depth=self.token_depth + 1)
         wiring.connect(m, wiring.flipped(self.tokens), tok.r_stream)
+        room = Signal()
+        m.d.sync += room.eq(tok.level < self.token_depth)
         m.d.comb += [self.decision.ready.eq(take), tok.w_en.eq(take), tok.w_data.eq(self.decision.payload)]
-        return self.decision.valid, self.decision.payload.hit, tok.w_rdy
+        return self.decision.valid, self.decision.payload.hit, room
 
     def _stage0(self, m, adv1) -> dict:
         """Stage 0: the decision counter (one decision per cycle; a hit writes its token only), the
         pending miss (one computed neuron waiting for the beat counters) and the beat counters of the
         neuron being emitted; returns the current beat's attributes."""
         p = self.params
-        G, H, L, NN, KX, KH, RPN = p.gates, p.hidden, p.lanes, p.neurons, p.x_rows, p.h_rows, p.rows_per_neuron
-        i_in, i_part = Signal(), Signal()   # the beat counters emit a computed neuron; 1: recurrent part
-        i_r = Signal(index_shape(max(KX, KH)))
-        i_xe = Signal(count_shape(KX * L + L))
+        G, H, NN, RPN = p.gates, p.hidden, p.neurons, p.rows_per_neuron
+        i_in = Signal()                     # the beat counters emit a computed neuron
         wshape = count_shape(p.depths()["weight"])
 
         def neuron(prefix):
@@ -152,25 +159,26 @@ class IssueStage(wiring.Component):
         w_base = Mux(self.seq_start, self.slot * (NN * RPN), w_base0)
         take, start, bypass = Signal(), Signal(), Signal()
         dec_ok, hit, tok_ok = self._decisions(m, take)
-        idle = self.go & ~i_in & adv1            # the beat counters can start a neuron in this cycle
-        miss_ok = ~q_valid | idle                # the pending slot is free or frees in this cycle
+        # a miss is taken while the pending slot is empty (not in the cycle it frees: pending_latency), so
+        # the take (which drives the decision and token FIFOs and the decision counter) is a few gates
+        # from flip-flops and does not wait on the beat enable (the dot product's ready). Written out flat
+        # from "a miss could be taken" (miss_ready); a neuron in progress or pending implies go (both are
+        # cleared with step_reset), so the beat enable needs go only through miss_ready. The beat enable
+        # is a kept wire: its cone is mapped on its own (on the iCE40 ABC otherwise folds it into the
+        # take's and the counters' logic, two LUT levels deeper).
+        offered, miss_ready, emit = Signal(), Signal(), Signal(attrs={"keep": 1}, name="emit")
+        idle = ~i_in & adv1                      # the beat counters can start a neuron in this cycle
         m.d.comb += [
-            take.eq(self.go & ~d_done & dec_ok & tok_ok & (hit | miss_ok)),
-            bypass.eq(take & ~hit & ~q_valid & idle),
-            start.eq(idle & (q_valid | bypass)),
+            offered.eq(self.go & ~d_done & dec_ok & tok_ok),
+            miss_ready.eq(offered & ~hit),
+            take.eq(offered & (hit | ~q_valid)),
+            bypass.eq(miss_ready & ~q_valid & idle),
+            start.eq(idle & (q_valid | miss_ready)),
+            emit.eq(adv1 & (i_in | q_valid | miss_ready)),   # = adv1 & ((go & i_in) | start)
         ]
         src = {k: Mux(q_valid, q[k], d[k]) for k in d}
         cur = {k: Mux(i_in, e[k], src[k]) for k in d}
-        emit = Signal()
-        m.d.comb += emit.eq(adv1 & ((self.go & i_in) | start))
-        cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
-        # n_x held from the sequence start (no beat is emitted in that cycle), so the end-of-x compare
-        # does not wait on the x stream's admission
-        n_x = Signal.like(self.n_x)
-        with m.If(self.seq_start):
-            m.d.sync += n_x.eq(self.n_x)
-        x_end = ~cur_part & (cur_xe >= n_x)
-        h_end = cur_part & (cur_r == KH - 1)
+        x_end, h_end, cur_part, cur_r, w_row = self._beat_counters(m, emit, i_in, cur["wbase"], src["wbase"])
         is_n = (cur["g"] == 2) if p.cell == "gru" else Const(0)
         with m.If(start):
             m.d.sync += [e[k].eq(src[k]) for k in d]
@@ -178,18 +186,8 @@ class IssueStage(wiring.Component):
             m.d.sync += [q_valid.eq(1)] + [q[k].eq(d[k]) for k in d]
         with m.Elif(start):
             m.d.sync += q_valid.eq(0)
-        # the beat's weight row: a new neuron's base, or the row e_row computed when the previous beat was
-        # emitted (no adder between the registers and the weight memory's address)
-        e_row = Signal(wshape)
-        w_row = Mux(i_in, e_row, src["wbase"])
         with m.If(emit):
-            m.d.sync += [i_in.eq(1), e_row.eq(Mux(x_end, cur["wbase"] + KX, w_row + 1))]
-            with m.If(h_end):
-                m.d.sync += i_in.eq(0)
-            with m.Elif(x_end):
-                m.d.sync += [i_part.eq(1), i_r.eq(0)]
-            with m.Else():
-                m.d.sync += [i_part.eq(cur_part), i_r.eq(cur_r + 1), i_xe.eq(cur_xe + L)]
+            m.d.sync += i_in.eq(~h_end)
         with m.If(take):
             m.d.sync += [d["n"].eq(d["n"] + 1), d["g"].eq(d["g"] + 1), d["wbase"].eq(d["wbase"] + RPN)]
             with m.If(d["g"] == G - 1):
@@ -201,6 +199,33 @@ class IssueStage(wiring.Component):
                          d["wbase"].eq(w_base)]
         return {"emit": emit, "last": h_end | (x_end & is_n), "part": cur_part, "r": cur_r, "is_n": is_n,
                 "n": cur["n"], "g": cur["g"], "j": cur["j"], "w_row": w_row}
+
+    def _beat_counters(self, m, emit, i_in, wbase, new_wbase):
+        """The beat counters of the neuron being emitted (``i_in``; else a new one starts, at ``new_wbase``):
+        part (0 input, 1 recurrent), row r, the x elements covered and the weight row. Whether a beat ends
+        its part is held in registers set when the previous beat was emitted (``x_last``, ``h_last``; for a
+        new neuron from n_x, sampled at the sequence start), and so is the next weight row (``e_row``), so
+        the counters' enables and the weight memory's address wait on no compare or adder. Returns the
+        beat's (x_end, h_end, part, r, weight row)."""
+        p = self.params
+        L, KX, KH = p.lanes, p.x_rows, p.h_rows
+        i_part, i_r, i_xe = Signal(), Signal(index_shape(max(KX, KH))), Signal(count_shape(KX * L + L))
+        x_last, h_last, x_last0 = Signal(), Signal(), Signal()
+        n_x = Signal.like(self.n_x)         # held from the sequence start (no beat is emitted in that cycle)
+        with m.If(self.seq_start):
+            m.d.sync += [n_x.eq(self.n_x), x_last0.eq(self.n_x <= L)]
+        cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
+        x_end = ~cur_part & Mux(i_in, x_last, x_last0)
+        h_end = i_in & i_part & h_last
+        e_row = Signal(count_shape(p.depths()["weight"]))
+        w_row = Mux(i_in, e_row, new_wbase)
+        # every counter loads on each emitted beat (its enable is the beat enable itself, no gate after
+        # it); after a neuron's last beat their values are unused (a new neuron starts from x_last0, L, 0)
+        with m.If(emit):
+            m.d.sync += [e_row.eq(Mux(x_end, wbase + KX, w_row + 1)), i_part.eq(cur_part | x_end),
+                         i_r.eq(Mux(x_end, 0, cur_r + 1)), i_xe.eq(cur_xe + L), x_last.eq(cur_xe + L >= n_x),
+                         h_last.eq(Mux(x_end, int(KH == 1), cur_r + 1 == KH - 1))]
+        return x_end, h_end, cur_part, cur_r, w_row
 
     def _stage1(self, m, adv1, beat, s1):
         """Memory reads (enabled with ``adv1``) and the stage-1 register -> the ``dot`` stream."""

@@ -5,7 +5,7 @@ activation unit, gathered per hidden unit into the element-wise unit's input. Se
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .activation import activation_layouts
@@ -16,7 +16,10 @@ from .shapes import index_shape, memory_depth, read_port
 from .tile_front_end import decision_layout, update_layout
 from .tile_params import TileParams, check_part_params
 
-__all__ = ["Merge", "update_unit_class"]
+__all__ = ["EW_DEPTH", "Merge", "update_unit_class"]
+
+#: Depth of the element-wise input queue (:meth:`Merge._element_input`).
+EW_DEPTH = 2
 
 
 def update_unit_class(cell: str) -> type:
@@ -91,7 +94,8 @@ class Merge(wiring.Component):
         else:
             tok_avail, t_hit, t_y = Const(1), Const(0), Const(0)
         last_gate = m_g == G - 1
-        sink_ok = ~last_gate | ~self.ew.valid | self.ew.ready
+        ew_room = Signal()          # the element-wise input queue has room (a register)
+        sink_ok = ~last_gate | ew_room
         fire = Signal()
         y = Signal(act)
         m.d.comb += [
@@ -124,7 +128,7 @@ class Merge(wiring.Component):
                     m.d.sync += [m_lane.eq(0), m_row.eq(m_row + 1)]
         with m.If(self.step_reset):
             m.d.sync += [m_g.eq(0), m_j.eq(0), m_n.eq(0), m_lane.eq(0), m_row.eq(0)]
-        self._element_input(m, fire & last_gate, gates, y, Mux(self.first_step, 0, old))
+        self._element_input(m, fire & last_gate, gates, y, Mux(self.first_step, 0, old), ew_room)
         return m
 
     def _old_state(self, m, m_j, m_lane, m_row):
@@ -138,15 +142,21 @@ class Merge(wiring.Component):
         m.d.sync += lane_sel.eq(m_lane)
         return data.ArrayLayout(signed(p.config.act.bits), p.lanes)(self.old.data)[lane_sel]
 
-    def _element_input(self, m, load, gates, y, old):
-        """The element-wise input register (the ``ew`` stream)."""
+    def _element_input(self, m, load, gates, y, old, room):
+        """The element-wise input: a queue of :data:`EW_DEPTH` written with a hidden unit's last gate and
+        read as the ``ew`` stream (an entry written in cycle t is on ``ew`` from t + 1, as from a register);
+        ``room`` is registered (the queue was empty a cycle ago: at most one entry is written per cycle,
+        and a hidden unit has G >= 3 gates), so the merge's take waits on no ready of the element-wise unit
+        (the iCE40 memoizing tile's critical path ran from the output FIFO through it)."""
         ew = self.ew
-        with m.If(ew.ready):
-            m.d.sync += ew.valid.eq(0)
-        with m.If(load):
-            m.d.sync += ew.valid.eq(1)
-            if self.params.cell == "gru":
-                m.d.sync += [ew.payload.z.eq(gates[1]), ew.payload.n.eq(y), ew.payload.h.eq(old)]
-            else:
-                m.d.sync += [ew.payload.i.eq(gates[0]), ew.payload.f.eq(gates[1]),
-                             ew.payload.g.eq(gates[2]), ew.payload.o.eq(y), ew.payload.c.eq(old)]
+        layout = ew.payload.shape()
+        m.submodules.ew_queue = queue = fifo.SyncFIFO(width=layout.size, depth=EW_DEPTH)
+        entry = Signal(layout)
+        m.d.sync += room.eq(queue.level < EW_DEPTH - 1)
+        if self.params.cell == "gru":
+            m.d.comb += [entry.z.eq(gates[1]), entry.n.eq(y), entry.h.eq(old)]
+        else:
+            m.d.comb += [entry.i.eq(gates[0]), entry.f.eq(gates[1]), entry.g.eq(gates[2]), entry.o.eq(y),
+                         entry.c.eq(old)]
+        m.d.comb += [queue.w_en.eq(load), queue.w_data.eq(entry), ew.valid.eq(queue.r_rdy),
+                     ew.payload.eq(queue.r_data), queue.r_en.eq(ew.ready)]

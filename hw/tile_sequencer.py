@@ -106,10 +106,15 @@ class StepSequencer(wiring.Component):
             m.d.comb += active_n.eq(1)
         # loaded only on an event (nothing else changes them), so an x stream left undriven before the
         # first sequence cannot make them unknown in a 4-state simulator
+        may_start_n = Signal()
+        m.d.comb += may_start_n.eq(may_start)
         with m.If(x_step_end | self.step_end | self.seq_start):
+            m.d.comb += may_start_n.eq(active_n & full_n.bit_select(read_bank_n, 1))
             m.d.sync += [full.eq(full_n), self.read_bank.eq(read_bank_n), self.active.eq(active_n),
-                         may_start.eq(active_n & full_n.bit_select(read_bank_n, 1)),
                          bank_full.eq(full_n.bit_select(self.x_bank ^ x_step_end, 1))]   # the writer's next bank
+        # go (= step_run | may_start) is itself a register, loaded with the next state of both (step_run's:
+        # go & ~step_end), so every part's counters wait on a flip-flop, not on a gate after two
+        m.d.sync += [may_start.eq(may_start_n), self.go.eq((self.go & ~self.step_end) | may_start_n)]
         m.d.comb += [
             x.ready.eq(Mux(idle, x.payload.first, ~got_last & ~x.payload.first & ~bank_full)),
             x_fire.eq(x.valid & x.ready),
@@ -121,7 +126,6 @@ class StepSequencer(wiring.Component):
             self.slot.eq(Mux(self.seq_start, self.slot_in, slot_r)),
             self.step_start.eq(~step_run & may_start),
             self.step_reset.eq(self.step_end | self.seq_start),
-            self.go.eq(step_run | may_start),
             self.x_wait.eq(self.active & ~step_run & ~may_start & ~x.valid),
         ]
         with m.If(x_step_end):

@@ -4,7 +4,7 @@ output FIFO. See ``docs/hw/tile_parts.md``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -73,21 +73,26 @@ class StateUpdate(wiring.Component):
         p = self.params
         m.submodules.unit = unit = self.unit
         m.submodules.h_writer = hw = self.h_writer
-        m.submodules.out = out = fifo.SyncFIFOBuffered(width=h_layout(p).size, depth=OUT_DEPTH)
+        # room in the output FIFO, registered (its level a cycle ago below OUT_DEPTH - 1: at most one h is
+        # written per cycle; one spare entry so that it never overflows), so the ready chain through the
+        # element-wise unit and the merge starts at a flip-flop, not at the FIFO's level compare
+        m.submodules.out = out = fifo.SyncFIFOBuffered(width=h_layout(p).size, depth=OUT_DEPTH + 1)
+        room = Signal()
+        m.d.sync += room.eq(out.level < OUT_DEPTH - 1)
         wiring.connect(m, wiring.flipped(self.i), unit.i)
         wiring.connect(m, wiring.flipped(self.hbuf), hw.write)
         wiring.connect(m, wiring.flipped(self.h_seen), hw.seen)
-        fire = unit.o.valid & out.w_rdy
+        fire = unit.o.valid & room
         h_new = unit.o.payload.h
         step_last = hw.seen.payload.last
         m.d.comb += [
             hw.i.valid.eq(fire),
             hw.i.payload.data.eq(h_new),
-            unit.o.ready.eq(out.w_rdy),
+            unit.o.ready.eq(room),
             out.w_en.eq(fire),
             out.w_data.eq(Cat(h_new, self.last_step & step_last)),
             self.step_end.eq(fire & step_last),
-            self.stalled.eq(unit.o.valid & ~out.w_rdy),
+            self.stalled.eq(unit.o.valid & ~room),
             self.pending.eq(out.r_rdy),
         ]
         if p.cell != "gru":

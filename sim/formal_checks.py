@@ -154,7 +154,7 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
     """A :class:`hw.memo_table.MemoTable` with free lookups, updates, clear, enable, theta and form
     (with "compute" theta changes only with a clear, the table's contract):
     the stream rules on its three streams, its lookup-to-response transfers (invariant: the items in
-    its stage s1 and response register) and, with ``decisions``, every response against a reference
+    its stages and response register) and, with ``decisions``, every response against a reference
     model of the entries. ``table`` is the class checked (a :class:`MemoTable` or a variant of it)."""
 
     def properties(m, dut, inner):
@@ -166,8 +166,8 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
             prev, started = Signal.like(dut.theta), Signal()
             m.d.sync += [prev.eq(dut.theta), started.eq(1)]
             m.d.comb += Assume(~started | dut.clear | (dut.theta == prev))
-        transfer_checker(m, dut.lookup, dut.response, dut.latency, "memo",
-                         occupancy=inner["memo_valid1"] + inner["memo_valid2"] + inner["response__valid"])
+        stages = sum(inner[f"memo_valid{k}"] for k in range(1, dut.latency))
+        transfer_checker(m, dut.lookup, dut.response, dut.latency, "memo", occupancy=stages + inner["response__valid"])
         if decisions:
             _memo_decisions(m, dut, _memo_reference(m, dut))
 

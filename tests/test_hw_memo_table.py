@@ -98,7 +98,7 @@ def test_amaranth_random_traffic(entries, y_bits, b_bits, cache_update):
 
 
 def test_latency_property():
-    assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 3
+    assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 4
 
 
 #: (entries, y_bits, b_bits, cache_update): tiny widths (saturated b range), the tile-like default, a deep table.
