@@ -27,6 +27,7 @@ from .memo import MemoPolicy
 from .network import LSTM, Network
 from .sequences import check_batch, last_valid, run_layers
 
+
 def _strict_quantize(values, fmt: QFormat, what: str) -> np.ndarray:
     """Quantize weights; a value the format cannot hold is an error, never a silent saturation."""
     limit = fmt.max_int / fmt.scale

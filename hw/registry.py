@@ -258,6 +258,8 @@ register("tile", _tile,
                         "rank": 2, "factor_bits": 5},
                        {"cell": "gru", "predictor": "top-k", "input_size": 3, "hidden": 3, "k": 2, "weight_bits": 3},
                        {"cell": "lstm", "predictor": "bnn-planes", "input_size": 3, "hidden": 2, "planes": 2},
+                       # I_max <= L: one beat covers the inputs (a compare n_x <= L was constant: found by lint)
+                       {"cell": "gru", "input_size": 2, "hidden": 3, "lanes": 2, "bnn_width": 4},
                        # I_max = 15 fills n_x's 4 bits (a compare n_x <= 15 was constant: found by regress)
                        {"cell": "lstm", "predictor": "low-precision", "input_size": 15, "hidden": 14, "lanes": 6}))
 

@@ -213,7 +213,8 @@ class IssueStage(wiring.Component):
         x_last, h_last, x_last0 = Signal(), Signal(), Signal()
         n_x = Signal.like(self.n_x)         # held from the sequence start (no beat is emitted in that cycle)
         with m.If(self.seq_start):
-            m.d.sync += [n_x.eq(self.n_x), x_last0.eq(self.n_x <= L)]
+            # n_x <= I_max: with I_max <= L one beat always covers the inputs (a constant compare is a lint error)
+            m.d.sync += [n_x.eq(self.n_x), x_last0.eq(1 if p.input_size <= L else self.n_x <= L)]
         cur_part, cur_r, cur_xe = Mux(i_in, i_part, 0), Mux(i_in, i_r, 0), Mux(i_in, i_xe, L)
         x_end = ~cur_part & Mux(i_in, x_last, x_last0)
         h_end = i_in & i_part & h_last

@@ -324,7 +324,8 @@ def test_a_scheduler_started_separately(tmp_path, capsys):
     assert json.loads(out.read_text())["counts"]["done"] == 2
 
 
-@pytest.mark.parametrize("name,points", [("dse_small", 8), ("dse_scale", 64), ("dse_rtl_scale", 16), ("dse_docs", None)])
+@pytest.mark.parametrize("name,points", [("dse_small", 8), ("dse_scale", 64), ("dse_rtl_scale", 16),
+                                         ("dse_docs", None)])
 def test_example_spaces_parse(name, points):
     """The shipped spaces stay valid as the registries change (points listed, none run)."""
     from pathlib import Path

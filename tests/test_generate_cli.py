@@ -42,7 +42,8 @@ def test_registry_has_blocks():
     (["--top", "bnn", "--name", "my_bnn"], "my_bnn", {"width": 32}),
     (["--top", "crew_tile", "--lanes", "4", "--multipliers", "2", "--unique_max", "20"], "crew_tile",
      {"lanes": 4, "multipliers": 2, "unique_max": 20}),
-    (["--top", "delta_tile", "--form", "similarity", "--hidden", "5"], "delta_tile", {"form": "similarity", "hidden": 5}),
+    (["--top", "delta_tile", "--form", "similarity", "--hidden", "5"], "delta_tile",
+     {"form": "similarity", "hidden": 5}),
 ])
 def test_generate_writes_verilog(tmp_path, argv, module, params):
     args = _parse([*argv, "--out", str(tmp_path)])

@@ -80,10 +80,8 @@ def test_generic_every_block(name, tmp_path):
 
 
 def test_generic_memory_bits_are_counted(tmp_path):
-    from golden_model.formats import THETA_BITS
-
     r = synthesize("memo_table", "generic", {"entries": 16, "y_bits": 12, "b_bits": 10}, tmp_path)
-    assert r["memory_bits"] == 16 * (12 + 10 + THETA_BITS + 10)    # y_m, b_m and the stored theta * |b_m|
+    assert r["memory_bits"] == 16 * (12 + 10 + 10)    # y_m, b_m and the stored |b_m| (docs/hw/memo_table.md)
     assert r["cmos_transistors"] == r["cmos_logic_transistors"] + 6 * r["memory_bits"]
 
 
