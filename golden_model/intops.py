@@ -121,7 +121,7 @@ def exact_matmul(a, b, bits: int) -> np.ndarray:
     """The integer product a @ b (int64), exactly, for integer arrays whose every partial sum of products
     stays below 2**``bits`` in magnitude. On float BLAS, the narrowest float that holds such integers,
     when ``bits`` <= 53: every product and every partial sum is then an integer the float represents, so
-    the result is exact in any summation order; numpy's int64 matmul is 10-100x slower. Else int64."""
+    the result is exact in any summation order; numpy's int64 matmul does not use BLAS. Else int64."""
     for dtype, exact in _FLOAT_EXACT:
         if bits <= exact:
             return (np.asarray(a, dtype=dtype) @ np.asarray(b, dtype=dtype)).astype(np.int64)
