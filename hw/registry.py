@@ -326,15 +326,11 @@ def _crew_sum(o):
 
 
 def _crew_products(o):
-    from .checks import config_from_options
     from .crew_products import ProductStage
-    from .tile_params import CrewShape, TileParams
+    from .tile_params import CrewShape
     from .top import ReadyPorts
 
-    params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
-                        lanes=o["lanes"], config=config_from_options({**o, "cell": o["cell_format"]}),
-                        crew=CrewShape(o["unique_max"], o["multipliers"]))
-    return ReadyPorts(ProductStage(params))
+    return ReadyPorts(ProductStage(_dataflow_params(o, crew=CrewShape(o["unique_max"], o["multipliers"]))))
 
 
 register("crew_sum", _crew_sum, "CREW adder lanes: L products fetched by index from per-lane product banks, summed",
