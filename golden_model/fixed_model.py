@@ -83,8 +83,6 @@ class FixedPointNetwork:
                     weights, _strict_quantize(bias_x, config.bias, f"{where} bias (b_ih + b_hh)"),
                     _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
             self.layers.append(tuple(dirs))
-        # every partial sum of a neuron's products (and the bias) fits its exact accumulator
-        self._dot_bits = max(config.acc_bits(net.layer_input_size(li) + hs) for li in range(net.num_layers))
 
     def quantize_input(self, x) -> np.ndarray:
         """Inputs to the activation format (round half up, saturating)."""
@@ -101,9 +99,9 @@ class FixedPointNetwork:
         return int(clipped.sum()), int(values.size)
 
     def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`: float BLAS while the accumulator
-        width allows)."""
-        return intops.exact_matmul(v_q, w.T, self._dot_bits)
+        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`, bounded from the operands: float32
+        BLAS while their magnitudes allow, else float64)."""
+        return intops.exact_matmul(v_q, w.T)
 
     def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
             correlation: bool = False) -> FixedRun:

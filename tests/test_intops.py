@@ -88,8 +88,8 @@ def test_exact_matmul_is_exact_at_the_float_limits(bits):
     a[0] = a_max
     expected = a @ b
     assert np.abs(expected).max() < 1 << bits and np.abs(expected).max() > 1 << (bits - 2)
-    got = intops.exact_matmul(a, b, bits)
-    assert got.dtype == np.int64 and np.array_equal(got, expected)
+    for got in (intops.exact_matmul(a, b, bits), intops.exact_matmul(a, b)):   # given, or bounded from a and b
+        assert got.dtype == np.int64 and np.array_equal(got, expected)
 
 
 def test_exact_matmul_float32_path_would_round_past_its_bound():
@@ -99,6 +99,18 @@ def test_exact_matmul_float32_path_would_round_past_its_bound():
     b = np.array([[1], [1]], dtype=np.int64)
     assert int((a.astype(np.float32) @ b.astype(np.float32))[0, 0]) != (1 << 24) + 1
     assert intops.exact_matmul(a, b, 26)[0, 0] == (1 << 24) + 1
+    assert intops.exact_matmul(a, b)[0, 0] == (1 << 24) + 1      # the operands' own bound: 2 * 2**24
+
+
+def test_exact_matmul_bounds_from_the_operands_where_no_width_is_given():
+    """Without ``bits`` the bound is terms x max|a| x max|b|: 1024 terms of 127 x 128 stay below 2**24
+    (float32), of 128 x 128 reach it and of 255 x 128 (a delta input) pass it (float64). Each path gives
+    the int64 product."""
+    b = np.full((1024, 2), -128, dtype=np.int64)
+    for a_max, bits in ((127, 24), (128, 25), (255, 25)):
+        a = np.full((3, 1024), -a_max, dtype=np.int64)
+        assert intops.product_bits(a, b) == bits
+        assert np.array_equal(intops.exact_matmul(a, b), a @ b)
 
 
 def test_pack_bits_is_exact_at_64_bits_and_wider():

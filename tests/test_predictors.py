@@ -129,7 +129,7 @@ def test_sweeps_on_float_blas_equal_plain_int64_arithmetic(cell, monkeypatch):
     policies = ("oracle", "bnn", "bnn-planes", "low-precision", "low-rank", "top-k")
     fast = sweep(model, x, y, None, policies, (0.0, 0.2, 0.5))
     monkeypatch.setattr(intops, "exact_matmul",
-                        lambda a, b, bits: np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64))
+                        lambda a, b, bits=None: np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64))
     assert sweep(model, x, y, None, policies, (0.0, 0.2, 0.5)) == fast
     assert any(r["reuse"] > 0 for r in fast)
 
