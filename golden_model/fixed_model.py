@@ -83,6 +83,7 @@ class FixedPointNetwork:
                     weights, _strict_quantize(bias_x, config.bias, f"{where} bias (b_ih + b_hh)"),
                     _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
             self.layers.append(tuple(dirs))
+        self._largest_weight = max(int(np.abs(d.w).max(initial=0)) for dirs in self.layers for d in dirs)
 
     def quantize_input(self, x) -> np.ndarray:
         """Inputs to the activation format (round half up, saturating)."""
@@ -99,9 +100,11 @@ class FixedPointNetwork:
         return int(clipped.sum()), int(values.size)
 
     def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`, bounded from the operands: float32
-        BLAS while their magnitudes allow, else float64)."""
-        return intops.exact_matmul(v_q, w.T)
+        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`), its width bounded from the operands
+        (:func:`intops.product_bits`, the weights' largest magnitude found once): float32 BLAS while their
+        magnitudes allow, else float64. ``w`` is a part of this network's weights."""
+        v_q = np.asarray(v_q)
+        return intops.exact_matmul(v_q, w.T, intops.product_bits(v_q, None, self._largest_weight))
 
     def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
             correlation: bool = False) -> FixedRun:

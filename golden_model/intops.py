@@ -117,14 +117,16 @@ def sign_bits(q):
 _FLOAT_EXACT = ((np.float32, 24), (np.float64, 53))
 
 
-def product_bits(a: np.ndarray, b: np.ndarray) -> int:
+def product_bits(a: np.ndarray, b: np.ndarray | None, b_largest: int | None = None) -> int:
     """A width that every partial sum of a @ b stays below in magnitude, from the operands themselves:
-    |sum| <= terms x max|a| x max|b|, one pass over each (cheap beside the product). Tight for the
+    |sum| <= terms x max|a| x max|b|, one pass over each (cheap beside the product; ``b_largest`` gives
+    max|b| instead, for a matrix used again and again). Tight for the
     datapath, where the activations' -min_int is reached: 8-bit weights and activations over 768 terms
     (or 1023 with |w| <= 127) stay below 2**24, so their products run on float32, about twice as fast
     as float64; the format widths alone (acc_bits) would allow float32 up to 128 terms only."""
-    largest = [int(np.abs(m).max(initial=0)) for m in (a, b)]
-    return (a.shape[-1] * largest[0] * largest[1]).bit_length()
+    if b_largest is None:
+        b_largest = int(np.abs(b).max(initial=0))
+    return (a.shape[-1] * int(np.abs(a).max(initial=0)) * b_largest).bit_length()
 
 
 def exact_matmul(a, b, bits: int | None = None) -> np.ndarray:
