@@ -12,7 +12,7 @@ from fuzzymemo.cli import main
 from fuzzymemo.dse.engine import load_results
 from fuzzymemo.dse.pareto import dominates, front, markdown_table, plot_front
 from fuzzymemo.dse.point import run_point
-from fuzzymemo.dse.space import Objective, load_space
+from fuzzymemo.dse.space import Objective, build_spread, load_space
 
 GOOD = """
 [source]
@@ -88,6 +88,25 @@ def test_axes_expand_to_the_cartesian_product(tmp_path, capsys):
     assert load_space(path).points[0]["id"] == space.points[0]["id"]   # ids are stable
     assert main(["dse", str(path), "--json", str(tmp_path / "o.json"), "--list"]) == 0
     assert "11 points" in capsys.readouterr().out
+
+
+def test_points_sharing_a_build_are_submitted_apart(tmp_path):
+    """build_spread: the points of a build group (equal but for the run-time keys: threshold, form,
+    budget_pp) are spread round-robin, so workers running at the same time build different designs."""
+    space = load_space(_space(tmp_path, """
+        [source]
+        workload = "japanese_vowels"
+        [[sweep]]
+        scheme = "memo"
+        predictor = ["bnn", "bnn-planes", "top-k"]
+        threshold = [0.1, 0.2, 0.3, 0.4]
+    """))
+    order = build_spread(space.points)
+    assert sorted(p["id"] for p in order) == sorted(p["id"] for p in space.points)
+    assert [p["predictor"] for p in space.points[:2]] == ["bnn", "bnn"]     # the space's own order
+    assert [p["predictor"] for p in order[:3]] == ["bnn", "bnn-planes", "top-k"]
+    assert all(a["predictor"] != b["predictor"] for a, b in zip(order, order[1:], strict=False))
+    assert [p["threshold"] for p in order if p["predictor"] == "top-k"] == [0.1, 0.2, 0.3, 0.4]
 
 
 def _rec(i, status="ok", **metrics):

@@ -20,7 +20,7 @@ from golden_model.files import versioned_json
 
 from .pareto import pareto_entries
 from .point import run_point
-from .space import Space, point_label
+from .space import Space, build_spread, point_label
 
 __all__ = ["RESULTS_FORMAT", "Progress", "explore", "load_results", "results_document"]
 
@@ -144,7 +144,7 @@ def explore(space: Space, out: Path, scheduler: str = LOCAL, workers: int | None
                  f"({'a local cluster' if cluster is not None else scheduler})")
         root = str(work_root) if work_root is not None else None
         futures = {client.submit(run_point, p, root, key=f"dse-{p['id']}-{time.time_ns()}", pure=False): p
-                   for p in pending}
+                   for p in build_spread(pending)}
         for future in as_completed(futures):
             point = futures[future]
             try:

@@ -28,8 +28,8 @@ from golden_model.reuse_calibration import AUTO_FORM
 from golden_model.schemes.memo import DEFAULT_PREDICTOR
 from golden_model.workloads import ALL_WORKLOADS
 
-__all__ = ["CALIBRATED", "STAGES", "Objective", "Space", "expand", "load_space", "parse_objectives", "parse_space",
-           "point_label"]
+__all__ = ["CALIBRATED", "RUN_TIME_KEYS", "STAGES", "Objective", "Space", "build_spread", "expand", "load_space",
+           "parse_objectives", "parse_space", "point_label"]
 
 #: The stages a point can run, in the order they run.
 STAGES = ("golden", "rtl", "synth")
@@ -51,6 +51,9 @@ PARETO_KEYS = ("objectives", "columns")
 #: Keys of a [[sweep]] table: each a scalar (fixed) or a list (an axis).
 SWEEP_KEYS = ("workload", "scheme", "predictor", "threshold", "form", "rule", "cache_update", "budget_pp",
               "lanes", "bnn_width", "multipliers", "stages", "params")
+#: Sweep keys a point's tile takes at run time (registers, or the calibration that sets them): points that
+#: differ only in these share their simulation and synthesis builds.
+RUN_TIME_KEYS = ("threshold", "form", "budget_pp")
 #: Sweep keys that belong to the memoization scheme only.
 MEMO_KEYS = ("predictor", "form", "rule", "cache_update", "bnn_width")
 DEFAULT_OBJECTIVES = ("min golden.metric_loss", "max golden.net_saving")
@@ -170,6 +173,18 @@ def _sources(where: str, source: dict, base: Path) -> tuple[list[dict], dict]:
         if n not in ALL_WORKLOADS:
             _fail(where, f"unknown workload {n!r}; bundled: {', '.join(ALL_WORKLOADS)}")
     return [{"workload": n} for n in names], caps
+
+
+def build_spread(points: list[dict]) -> list[dict]:
+    """``points`` reordered so that points sharing a build (equal but for :data:`RUN_TIME_KEYS`) are spread
+    apart: round-robin over the build groups, each group in its own order. Submitted in this order, the
+    points running at the same time on different workers build different designs in parallel, instead
+    of one worker waiting on the build another holds the lock of (sim.cache.locked)."""
+    groups: dict[str, list[dict]] = {}
+    for p in points:
+        key = json.dumps({k: v for k, v in p.items() if k not in RUN_TIME_KEYS and k != "id"}, sort_keys=True)
+        groups.setdefault(key, []).append(p)
+    return [p for rnd in itertools.zip_longest(*groups.values()) for p in rnd if p is not None]
 
 
 def _threshold_value(where: str, scheme: str, value, point: dict):
