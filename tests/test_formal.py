@@ -92,6 +92,15 @@ def _memo_with(**overrides):
     return Broken
 
 
+class _NoSweep(MemoTable):
+    """A test-only memo table whose epoch wraps without the sweep: a tag of the old round matches again."""
+
+    def _tags(self, m):
+        tags = super()._tags(m)
+        tags.sweeping = Const(0)
+        return tags
+
+
 def _failed(harness, tmp_path, mode="bmc", depth=6):
     result = prove(harness, "broken", mode=mode, depth=depth, workdir=tmp_path)
     assert result.status == "FAIL", result.summary()
@@ -125,6 +134,12 @@ def test_lost_item_is_caught(tmp_path):
 def test_wrong_hit_is_caught(overrides, message, tmp_path):
     result = _failed(memo_harness(decisions=True, table=_memo_with(**overrides)), tmp_path, depth=6)
     assert message in result.summary()
+
+
+def test_wrap_without_sweep_is_caught(tmp_path):
+    # an entry written in epoch 1, three clears (the 3rd wraps a 2-bit epoch to 1), a lookup, its response
+    result = _failed(memo_harness(decisions=True, epoch_bits=2, table=_NoSweep), tmp_path, depth=10)
+    assert "a hit on an invalid (never written or cleared) entry" in result.summary()
 
 
 class _Counter(wiring.Component):

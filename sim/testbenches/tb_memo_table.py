@@ -127,8 +127,8 @@ async def random_traffic(dut):
             controls[counter.cycle] = dict(state)
             await edge
 
-    # Memories are not reset (only the valid bits are): with "always" b_m is written by lookups only, so
-    # prime every entry's b_m to the reference's 0 first (a neuron is always looked up before an update).
+    # Memories are not reset: with "always" b_m is written by lookups only, so prime every entry's b_m to
+    # the reference's 0 first (a neuron is always looked up before an update).
     dut.enable.value = 0
     look.send_many({"index": j, "b": 0} for j in range(entries))
     await wait_until(dut, lambda: len(received) == entries, 20 * entries + 100, "priming")
@@ -182,5 +182,7 @@ async def throughput(dut):
     _idle_inputs(dut)
     await start_clock_and_reset(dut)
     entries = design["config"]["entries"]
+    # a sweep started by the previous test's clears (reset does not stop it) ends within `entries` cycles
+    await wait_until(dut, lambda: dut.update__ready.value == 1, entries + 10, "the end of a sweep")
     await back_to_back(dut, design, "lookup", "response", [{"index": k % entries, "b": 0} for k in range(200)],
                        p["latency"])
