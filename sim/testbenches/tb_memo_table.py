@@ -127,8 +127,12 @@ async def random_traffic(dut):
             controls[counter.cycle] = dict(state)
             await edge
 
-    # Memories are not reset: with "always" b_m is written by lookups only, so prime every entry's b_m to
-    # the reference's 0 first (a neuron is always looked up before an update).
+    # Reset does not invalidate the entries (the previous test's are still valid): clear first, as the
+    # reference starts empty. Memories are not reset: with "always" b_m is written by lookups only, so
+    # prime every entry's b_m to the reference's 0 first (a neuron is always looked up before an update).
+    dut.clear.value = 1
+    await RisingEdge(dut.clk)
+    dut.clear.value = 0
     dut.enable.value = 0
     look.send_many({"index": j, "b": 0} for j in range(entries))
     await wait_until(dut, lambda: len(received) == entries, 20 * entries + 100, "priming")
