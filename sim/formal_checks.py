@@ -215,10 +215,10 @@ PROOFS = [
           "stream rules on response (lookup, update assumed); transfer counting lookup -> response"),
     Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),
     Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10, claim=HITS),
-    # 2-bit epochs: an entry written in epoch 1 (cycle 1), three clears (the third wraps, a 3-cycle sweep)
-    # and a lookup of it in epoch 1 again, whose response is offered 4 cycles later: 14 cycles
-    Proof("MemoTable hits (compute, 2-bit epochs)", lambda: memo_harness(decisions=True, epoch_bits=2), 14,
-          claim=HITS + "; epoch wrap and sweep"),
+    # 2-bit epochs, 2 entries: an entry written in epoch 1 (cycle 0), three clears (cycles 1-3, the third
+    # wraps, a 2-cycle sweep) and a lookup of it in epoch 1 again (cycle 6), offered in cycle 10: depth 11
+    Proof("MemoTable hits (compute, 2-bit epochs)", lambda: memo_harness(decisions=True, epoch_bits=2, entries=2),
+          11, claim=HITS + "; epoch wrap and sweep"),
     Proof("Tile counters (GRU)", tile_counters_harness, 20, ("bmc", "cover"), claim=COUNTERS),
 ]
 

@@ -93,11 +93,20 @@ def _memo_with(**overrides):
 
 
 class _NoSweep(MemoTable):
-    """A test-only memo table whose epoch wraps without the sweep: a tag of the old round matches again."""
+    """A test-only memo table whose epoch wraps, and which stalls for the sweep, but writes no tag 0: a tag
+    of the old round matches again after the sweep."""
 
     def _tags(self, m):
         tags = super()._tags(m)
-        tags.sweeping = Const(0)
+        write = tags.write
+
+        def no_sweep_write(m, port, fire, addr, word):
+            sweeping, tags.sweeping = tags.sweeping, Const(0)
+            try:
+                write(m, port, fire, addr, word)
+            finally:
+                tags.sweeping = sweeping
+        tags.write = no_sweep_write
         return tags
 
 
@@ -137,8 +146,10 @@ def test_wrong_hit_is_caught(overrides, message, tmp_path):
 
 
 def test_wrap_without_sweep_is_caught(tmp_path):
-    # an entry written in epoch 1, three clears (the 3rd wraps a 2-bit epoch to 1), a lookup, its response
-    result = _failed(memo_harness(decisions=True, epoch_bits=2, table=_NoSweep), tmp_path, depth=10)
+    """The 2-bit-epoch row's parameters and depth reach a lookup after the sweep (entries=2, depth 11)."""
+    proof = next(p for p in PROOFS if "2-bit epochs" in p.name)
+    result = _failed(memo_harness(decisions=True, epoch_bits=2, entries=2, table=_NoSweep), tmp_path,
+                     depth=proof.depth)
     assert "a hit on an invalid (never written or cleared) entry" in result.summary()
 
 
