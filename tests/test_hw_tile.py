@@ -18,6 +18,7 @@ from golden_model.formats import FixedPointConfig
 from golden_model.memo import PREDICTED, MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
 from hw.tile import Tile  # noqa: E402
+from hw.checks import silence_unused  # noqa: E402
 from hw.memo_table import MemoTable  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_cycles import expected_cycles  # noqa: E402
@@ -174,6 +175,7 @@ class _TwoBitEpochs(BnnFrontEnd):
 
     def __init__(self, params, image=None):
         super().__init__(params, image)
+        silence_unused(self.memo)   # replaced
         self.memo = MemoTable(params.neurons, params.config.act.bits, params.b_bits, params.cache_update, epoch_bits=2)
 
 
