@@ -17,9 +17,9 @@ from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
 from golden_model.formats import FixedPointConfig
 from golden_model.memo import PREDICTED, MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
-from hw.tile import Tile  # noqa: E402
 from hw.checks import silence_unused  # noqa: E402
 from hw.memo_table import MemoTable  # noqa: E402
+from hw.tile import Tile  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_cycles import expected_cycles  # noqa: E402
 from hw.tile_image import image_writes, memory_image  # noqa: E402
