@@ -175,9 +175,11 @@ class MemoTable(wiring.Component):
     and a sweep writes tag 0 into every entry, one per cycle, in the ``entries`` cycles after the clear:
     meanwhile ``lookup.ready`` and ``update.ready`` are 0, and a clear changes nothing (every entry is
     already being invalidated; an update accepted in the clear's own cycle, which is still written, is
-    then dropped too). Reset touches neither the memories nor the epoch and sweep registers (reset-less)
-    nor an update being written: an entry written before a reset stays valid until the next ``clear``,
-    and reset never starts a sweep.
+    then dropped too). Reset touches neither the memories nor the epoch and sweep registers nor the
+    update's late write registers (all reset-less): an update accepted in any cycle (one during reset
+    included) is written, an entry written before a reset stays valid until the next ``clear``, a sweep
+    under way goes on, and reset never starts one. Reset clears only the pipeline's stage valid bits
+    (lookups in flight are dropped).
 
     ``theta`` is sampled with the lookup; theta * |b_m| is formed in stage 3 from registers ("compute":
     |b_m| is stored beside b_m, so no carry chain precedes the multiplier; "always": from b_m).
