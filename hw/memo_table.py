@@ -169,8 +169,9 @@ class MemoTable(wiring.Component):
     offered from cycle ``t + LATENCY``. ``lookup.ready`` depends combinationally on ``response.ready``;
     with ``response.ready`` high and no sweep running a lookup is accepted every cycle.
 
-    Valid bits (:class:`EpochTags`): each entry's y_m memory word carries an E-bit tag, written with the
-    current epoch by the update (the same late write as y_m); the entry is valid while its tag equals the
+    Valid bits (:class:`EpochTags`): each entry carries an E-bit tag as a field of its |b_m| or y_m memory
+    word (:attr:`tag_memory`), written with the current epoch by the update (the same late write as y_m and
+    b_m); the entry is valid while its tag equals the
     epoch. ``clear`` moves to the next epoch. When it would leave epoch 2**E - 1 the epoch returns to 1
     and a sweep writes tag 0 into every entry, one per cycle, in the ``entries`` cycles after the clear:
     meanwhile ``lookup.ready`` and ``update.ready`` are 0, and a clear changes nothing (every entry is
@@ -265,17 +266,17 @@ class MemoTable(wiring.Component):
         return EpochTags(m, self.entries, self.epoch_bits, self.clear, name="memo_epoch")
 
     def _entries(self, m, pipe, upd_fire, tags) -> dict:
-        """The y_m (with the entry's epoch tag in the same memory word), b_m (and with "compute" |b_m|)
-        memories, read in the lookup's cycle and held while the pipeline stalls (a snapshot); returns their
-        data as stage 1 holds it, with ``tag`` (the stored tag) and ``bypass`` (the entry was updated in
-        the lookup's cycle, so it is valid whatever the tag).
+        """The y_m, b_m (and with "compute" |b_m|) memories, the epoch tag as a field of the word of one of
+        them (:attr:`tag_memory`), read in the lookup's cycle and held while the pipeline stalls (a
+        snapshot); returns their data as stage 1 holds it, with ``tag`` (the stored tag) and ``bypass``
+        (the entry was updated in the lookup's cycle, so it is valid whatever the tag).
 
         An update is written one cycle late, from registers, so that no path runs from the update port
         (the merge's hit/miss decision and the token FIFO's read data) into the memories' write ports; a
         lookup in the next cycle reads it through the transparent read port, and a lookup of the same
         entry in the update's own cycle takes the update's values from registers beside stage 1 (the
         bypass). The tag written is the epoch of the write's cycle, which is the epoch after the update's
-        cycle's clear. The sweep writes tag 0 through the y_m memory's write port: an update accepted in
+        cycle's clear. The sweep writes tag 0 through the tag memory's write port: an update accepted in
         the cycle of the clear that starts the sweep waits in the late registers until the sweep ends
         (a clear during the sweep drops it). The late registers are reset-less like the memories.
         With "always" b_m is written by every lookup (b_t), at
@@ -292,25 +293,35 @@ class MemoTable(wiring.Component):
         fwd = _stage(m, pipe, {"hit": upd_fire & (upd.index == look.index), "y": upd.y, "b": upd.b,
                                "abs_b": src["abs_b"]}, "1f")
         write = late["fire"] & ~tags.sweeping
-        word = data.StructLayout({"y": signed(self.y_bits), "tag": unsigned(self.epoch_bits)})
-        m.submodules.y_m_mem = mem = memory.Memory(shape=word, depth=self.entries, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port(transparent_for=(wp,))
-        tags.write(m, wp, write, late["index"], {"y": late["y"]})
-        m.d.comb += [rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
-        out = {"y_m": Mux(fwd["hit"], fwd["y"], rp.data.y), "tag": rp.data.tag, "bypass": fwd["hit"]}
-        fields = {} if always else {"b_m": (signed(self.b_bits), late["b"], fwd["b"]),
-                                    "abs_b": (unsigned(self.b_bits), late["abs_b"], fwd["abs_b"])}
-        for name, (shape, value, bypass) in fields.items():
-            m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=shape, depth=self.entries, init=[])
+        # memory name: (shape, its field of the update, of the bypass)
+        fields = {"y_m": (signed(self.y_bits), "y")}
+        if not always:
+            fields.update({"b_m": (signed(self.b_bits), "b"), "abs_b": (unsigned(self.b_bits), "abs_b")})
+        out = {"bypass": fwd["hit"]}
+        for name, (shape, field) in fields.items():
+            tagged = name == self.tag_memory
+            word = data.StructLayout({"value": shape, "tag": unsigned(self.epoch_bits)}) if tagged else shape
+            m.submodules[f"{name}_mem"] = mem = memory.Memory(shape=word, depth=self.entries, init=[])
             wp = mem.write_port()
             rp = mem.read_port(transparent_for=(wp,))
-            m.d.comb += [wp.addr.eq(late["index"]), wp.data.eq(value), wp.en.eq(write),
-                         rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
-            out[name] = Mux(fwd["hit"], bypass, rp.data)
+            m.d.comb += [rp.addr.eq(look.index), rp.en.eq(pipe.advance)]
+            if tagged:
+                tags.write(m, wp, write, late["index"], {"value": late[field]})
+                stored, out["tag"] = rp.data.value, rp.data.tag
+            else:
+                m.d.comb += [wp.addr.eq(late["index"]), wp.data.eq(late[field]), wp.en.eq(write)]
+                stored = rp.data
+            out[name] = Mux(fwd["hit"], fwd[field], stored)
         if always:
             out["b_m"] = self._lookup_written_b(m, pipe)
         return out
+
+    @property
+    def tag_memory(self) -> str:
+        """The memory whose words carry the epoch tag: "abs_b" (|b_m|, b_bits wide) with "compute" when it
+        is no wider than y_m, else "y_m" (so the tag widens the narrower word: no extra block RAM where the
+        wider word would overflow one, e.g. 12 + 8 > 16 bits on the iCE40)."""
+        return "abs_b" if self.cache_update == "compute" and self.b_bits <= self.y_bits else "y_m"
 
     def _lookup_written_b(self, m, pipe):
         """"always": the b_m memory, written by every lookup (b_m := b_t) and read by it before the write

@@ -122,7 +122,7 @@ def amaranth_random_traffic(entries, y_bits, b_bits, cache_update, *, cycles, se
 
 
 @pytest.mark.parametrize("cache_update", ["compute", "always"])
-@pytest.mark.parametrize("entries,y_bits,b_bits", [(12, 12, 8), (4, 6, 5)])
+@pytest.mark.parametrize("entries,y_bits,b_bits", [(12, 12, 8), (4, 6, 5), (6, 4, 7)])
 def test_amaranth_random_traffic(entries, y_bits, b_bits, cache_update):
     stats = amaranth_random_traffic(entries, y_bits, b_bits, cache_update, cycles=3000, seed=entries + b_bits)
     assert stats["lookups"] > 1000 and stats["hits"] > 50
@@ -234,6 +234,13 @@ def test_reset_keeps_entries_and_epoch():
 
 def test_latency_property():
     assert MemoTable(4, 8, 8).latency == MemoTable.LATENCY == 4
+
+
+def test_tag_memory_is_the_narrower_word():
+    """The epoch tag widens |b_m| ("compute", b_bits <= y_bits) or y_m (b wider, or "always")."""
+    assert MemoTable(256, 12, 9).tag_memory == "abs_b"
+    assert MemoTable(256, 6, 9).tag_memory == "y_m"
+    assert MemoTable(256, 12, 9, "always").tag_memory == "y_m"
 
 
 #: (entries, y_bits, b_bits, cache_update, epoch_bits): tiny widths (saturated b range), the tile-like default, a
