@@ -69,7 +69,9 @@ class EpochTags:
     Cost: ``entries`` cycles once every 2**bits - 1 clears.
 
     ``epoch``, ``sweeping`` and ``sweep_addr`` are reset-less (init 1, 0, 0), like the memory contents:
-    reset neither invalidates the entries nor starts a sweep; ``clear`` does the invalidating."""
+    reset neither invalidates the entries nor starts a sweep; ``clear`` does the invalidating. This needs
+    the initial values (tags 0, epoch 1) to hold at power-up, as on the FPGA targets and in simulation
+    (docs/hw/memo_table.md)."""
 
     def __init__(self, m: Module, entries: int, bits: int, clear, *, name: str = "epoch"):
         self.entries, self.bits = entries, bits
