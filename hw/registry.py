@@ -102,7 +102,7 @@ def _bnn(o):
 
 def _memo_table(o):
     from .memo_table import MemoTable
-    return MemoTable(o["entries"], o["y_bits"], o["b_bits"], o["cache_update"])
+    return MemoTable(o["entries"], o["y_bits"], o["b_bits"], o["cache_update"], o["epoch_bits"])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -117,7 +117,8 @@ register("memo_table", _memo_table, "Memo table: cached (y, b) per neuron, thres
          opt("y_bits", int, 12, "width of the cached output y"),
          opt("b_bits", int, 10, "width of the BNN output b"),
          opt("cache_update", str, "compute", "b_m policy", choices=("compute", "always")),
-         lint_configs=({"entries": 2, "y_bits": 2, "b_bits": 2, "cache_update": "always"},
+         opt("epoch_bits", int, 8, "width of the epoch tags (valid bits): a sweep every 2**epoch_bits - 1 clears"),
+         lint_configs=({"entries": 2, "y_bits": 2, "b_bits": 2, "cache_update": "always", "epoch_bits": 2},
                        {"entries": 100, "y_bits": 16, "b_bits": 12, "cache_update": "compute"}))
 
 

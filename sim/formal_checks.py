@@ -18,7 +18,7 @@ from hw.bnn import BnnUnit, bnn_input_layout
 from hw.dot_product import DotProductUnit
 from hw.gru import GruCandidateUnit, GruStateUnit
 from hw.lstm_cell import LstmCellUnit
-from hw.memo_table import MemoTable, ThresholdForm
+from hw.memo_table import EPOCH_BITS, MemoTable, ThresholdForm
 from hw.tile import Tile
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_params import TileParams
@@ -150,9 +150,10 @@ def _memo_decisions(m: Module, dut: MemoTable, expected, width: int = 5) -> None
 
 
 def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: int = 2,
-                 cache_update: str = "compute", table=MemoTable) -> Harness:
+                 cache_update: str = "compute", epoch_bits: int = EPOCH_BITS, table=MemoTable) -> Harness:
     """A :class:`hw.memo_table.MemoTable` with free lookups, updates, clear, enable, theta and form
-    (with "compute" theta changes only with a clear, the table's contract):
+    (with "compute" theta changes only with a clear, the table's contract; ``epoch_bits`` 2 wraps the
+    epoch, with a sweep, after 3 clears):
     the stream rules on its three streams, its lookup-to-response transfers (invariant: the items in
     its stages and response register) and, with ``decisions``, every response against a reference
     model of the entries. ``table`` is the class checked (a :class:`MemoTable` or a variant of it)."""
@@ -171,7 +172,7 @@ def memo_harness(*, decisions: bool, entries: int = 3, y_bits: int = 2, b_bits: 
         if decisions:
             _memo_decisions(m, dut, _memo_reference(m, dut))
 
-    return Harness(table(entries, y_bits, b_bits, cache_update), properties)
+    return Harness(table(entries, y_bits, b_bits, cache_update, epoch_bits), properties)
 
 
 COUNTERS = "4 counters: +0/+1 per cycle, 0 after clear; reuses <= evaluations; stream rules on h; cover: an evaluation"
@@ -214,6 +215,10 @@ PROOFS = [
           "stream rules on response (lookup, update assumed); transfer counting lookup -> response"),
     Proof("MemoTable hits (compute)", lambda: memo_harness(decisions=True), 10, claim=HITS),
     Proof("MemoTable hits (always)", lambda: memo_harness(decisions=True, cache_update="always"), 10, claim=HITS),
+    # 2-bit epochs, 2 entries: an entry written in epoch 1 (cycle 0), three clears (cycles 1-3, the third
+    # wraps, a 2-cycle sweep) and a lookup of it in epoch 1 again (cycle 6), offered in cycle 10: depth 11
+    Proof("MemoTable hits (compute, 2-bit epochs)", lambda: memo_harness(decisions=True, epoch_bits=2, entries=2),
+          11, claim=HITS + "; epoch wrap and sweep"),
     Proof("Tile counters (GRU)", tile_counters_harness, 20, ("bmc", "cover"), claim=COUNTERS),
 ]
 

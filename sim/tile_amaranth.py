@@ -71,7 +71,8 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
               is idle); the next sequence starts once they are all written
 
     module -- what to simulate (default ``tile``; e.g. ``tile.elaborate(None)`` to probe its units)
-    monitors -- more Amaranth testbenches run alongside (e.g. probes sampling every cycle)"""
+    monitors -- more Amaranth testbenches run alongside in the background (e.g. probes sampling every cycle,
+              looping for ever: the run ends with the sequences)"""
     from amaranth.sim import Simulator
 
     H = tile.params.hidden
@@ -140,8 +141,10 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
 
     sim = Simulator(tile if module is None else module)
     sim.add_clock(1e-8)
-    for bench in (writer, reader, *((mid_run_writer,) if writes_during else ()), *monitors):
+    for bench in (writer, reader, *((mid_run_writer,) if writes_during else ())):
         sim.add_testbench(bench)
+    for bench in monitors:
+        sim.add_testbench(bench, background=True)
     with sim.write_vcd(vcd) if vcd else contextlib.nullcontext():
         sim.run()
     return res

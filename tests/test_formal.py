@@ -92,6 +92,24 @@ def _memo_with(**overrides):
     return Broken
 
 
+class _NoSweep(MemoTable):
+    """A test-only memo table whose epoch wraps, and which stalls for the sweep, but writes no tag 0: a tag
+    of the old round matches again after the sweep."""
+
+    def _tags(self, m):
+        tags = super()._tags(m)
+        write = tags.write
+
+        def no_sweep_write(m, port, fire, addr, word):
+            sweeping, tags.sweeping = tags.sweeping, Const(0)
+            try:
+                write(m, port, fire, addr, word)
+            finally:
+                tags.sweeping = sweeping
+        tags.write = no_sweep_write
+        return tags
+
+
 def _failed(harness, tmp_path, mode="bmc", depth=6):
     result = prove(harness, "broken", mode=mode, depth=depth, workdir=tmp_path)
     assert result.status == "FAIL", result.summary()
@@ -125,6 +143,14 @@ def test_lost_item_is_caught(tmp_path):
 def test_wrong_hit_is_caught(overrides, message, tmp_path):
     result = _failed(memo_harness(decisions=True, table=_memo_with(**overrides)), tmp_path, depth=6)
     assert message in result.summary()
+
+
+def test_wrap_without_sweep_is_caught(tmp_path):
+    """The 2-bit-epoch row's parameters and depth reach a lookup after the sweep (entries=2, depth 11)."""
+    proof = next(p for p in PROOFS if "2-bit epochs" in p.name)
+    result = _failed(memo_harness(decisions=True, epoch_bits=2, entries=2, table=_NoSweep), tmp_path,
+                     depth=proof.depth)
+    assert "a hit on an invalid (never written or cleared) entry" in result.summary()
 
 
 class _Counter(wiring.Component):

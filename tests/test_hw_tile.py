@@ -17,6 +17,8 @@ from golden_model.fixed_model import FixedPointNetwork  # noqa: E402
 from golden_model.formats import FixedPointConfig
 from golden_model.memo import PREDICTED, MemoPolicy  # noqa: E402
 from hw import registry  # noqa: E402
+from hw.checks import silence_unused  # noqa: E402
+from hw.memo_table import MemoTable  # noqa: E402
 from hw.tile import Tile  # noqa: E402
 from hw.tile_bnn import BnnFrontEnd  # noqa: E402
 from hw.tile_cycles import expected_cycles  # noqa: E402
@@ -166,6 +168,51 @@ def test_memo_cycle_model_exact_on_hit_masks(monkeypatch, cell, inputs, hidden, 
     mask = np.array(rows)
     assert mask.shape == (8, nn) and 0 < mask[1:].sum() < 7 * nn
     assert res.counters[0]["cycles"] == expected_cycles(params, inputs, 8, mask)
+
+
+class _TwoBitEpochs(BnnFrontEnd):
+    """The BNN front end with a 2-bit-epoch memo table: the epoch wraps, with a sweep, every 3 sequences."""
+
+    def __init__(self, params, image=None):
+        super().__init__(params, image)
+        silence_unused(self.memo)   # replaced
+        self.memo = MemoTable(params.neurons, params.config.act.bits, params.b_bits, params.cache_update, epoch_bits=2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_epoch_sweeps_in_the_tile(cell):
+    """Seven memoizing sequences on a tile whose memo table wraps its epoch every 3 clears (sequence
+    starts): bit-exact, the golden reuses, no update offered to the table while it sweeps (the merge does
+    not look at ``update.ready``), and only the sequences whose start wraps the epoch take longer than on
+    the default table (by at most the sweep's ``entries`` cycles)."""
+    fixed, params, img, tile = _setup(cell, inputs=3, hidden=4, lanes=2, bnn_width=8, seed=3)
+    small = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=_TwoBitEpochs)
+    swept = Tile(small, img)
+    xs = random_inputs(fixed.config, 7, 3, 3, seed=5, scale=0.3)
+    theta = intops.quantize_threshold(0.3, "relative")
+    seqs = [TileSequence(x, memo_enable=1, theta=theta) for x in xs]
+    memo, seen = swept.front_end.memo, {"sweep_cycles": 0, "blocked_updates": 0}
+
+    async def monitor(ctx):
+        while True:
+            ready = ctx.get(memo.update.ready)
+            seen["sweep_cycles"] += not ready
+            seen["blocked_updates"] += ctx.get(memo.update.valid) and not ready
+            await ctx.tick()
+
+    # x always valid, h always ready: each sequence's cycles do not depend on when it starts
+    res = run_sequences(swept, seqs, monitors=[monitor])
+    base = run_sequences(tile, seqs)
+    assert seen["blocked_updates"] == 0
+    assert seen["sweep_cycles"] == 2 * params.neurons      # the 3rd and 6th sequence starts wrap
+    policy = MemoPolicy(PREDICTED, 0.3)
+    for k, x in enumerate(xs):
+        _check(res, k, _golden(fixed, x, policy), params, len(x))
+        cycles, base_cycles = res.counters[k]["cycles"], base.counters[k]["cycles"]
+        if k in (2, 5):
+            assert base_cycles < cycles <= base_cycles + params.neurons, k
+        else:
+            assert cycles == base_cycles, k
 
 
 def test_image_words_match_golden_layout():

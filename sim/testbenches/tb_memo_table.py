@@ -127,8 +127,12 @@ async def random_traffic(dut):
             controls[counter.cycle] = dict(state)
             await edge
 
-    # Memories are not reset (only the valid bits are): with "always" b_m is written by lookups only, so
+    # Reset does not invalidate the entries (the previous test's are still valid): clear first, as the
+    # reference starts empty. Memories are not reset: with "always" b_m is written by lookups only, so
     # prime every entry's b_m to the reference's 0 first (a neuron is always looked up before an update).
+    dut.clear.value = 1
+    await RisingEdge(dut.clk)
+    dut.clear.value = 0
     dut.enable.value = 0
     look.send_many({"index": j, "b": 0} for j in range(entries))
     await wait_until(dut, lambda: len(received) == entries, 20 * entries + 100, "priming")
@@ -182,5 +186,7 @@ async def throughput(dut):
     _idle_inputs(dut)
     await start_clock_and_reset(dut)
     entries = design["config"]["entries"]
+    # a sweep started by the previous test's clears (reset does not stop it) ends within `entries` cycles
+    await wait_until(dut, lambda: dut.update__ready.value == 1, entries + 10, "the end of a sweep")
     await back_to_back(dut, design, "lookup", "response", [{"index": k % entries, "b": 0} for k in range(200)],
                        p["latency"])
