@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hw.memo_table import EPOCH_BITS
 from synth import reports
 from synth.blocks import all_blocks, get_block
 from synth.compare import compare, module_breakdown, overhead
@@ -81,7 +82,8 @@ def test_generic_every_block(name, tmp_path):
 
 def test_generic_memory_bits_are_counted(tmp_path):
     r = synthesize("memo_table", "generic", {"entries": 16, "y_bits": 12, "b_bits": 10}, tmp_path)
-    assert r["memory_bits"] == 16 * (12 + 10 + 10)    # y_m, b_m and the stored |b_m| (docs/hw/memo_table.md)
+    # y_m, b_m and the stored |b_m| with the entry's epoch tag beside it (docs/hw/memo_table.md)
+    assert r["memory_bits"] == 16 * (12 + 10 + 10 + EPOCH_BITS)
     assert r["cmos_transistors"] == r["cmos_logic_transistors"] + 6 * r["memory_bits"]
 
 
