@@ -214,8 +214,8 @@ def _cell_events(ev, p, steps, n_x, state_bits) -> None:
 
 def _predictor_events(ev, p, evaluations, computed, steps, n_x, mem) -> None:
     """The front end's work: its memory (each evaluation reads its neuron's share of the slot's predictor
-    rows), its operations by predictor, the decision (a multiply and a compare) and the memo table (y and
-    the context read per evaluation, written per computed neuron)."""
+    rows), its operations by predictor, the decision (a multiply and a compare) and the memo table (an entry of
+    the front end's ``table_entry_bits`` read per evaluation, written per computed neuron)."""
     t, fe, ab, wb = ev.table, p.front_end, p.config.act.bits, p.config.weight.bits
     N = n_x + p.hidden
     per_neuron = mem["predictor"] // (p.slots * p.neurons)
@@ -241,7 +241,7 @@ def _predictor_events(ev, p, evaluations, computed, steps, n_x, mem) -> None:
     ctx = fe.context_shape(p).width
     ev.add("predictor_ops", f"decision ({ctx}x{THETA_BITS}b multiply + {ctx + THETA_BITS}b compare)", evaluations,
            mul_pj(t, ctx, THETA_BITS) + add_pj(t, ctx + THETA_BITS))
-    entry = ab + ctx
+    entry = fe.table_entry_bits(p)   # the table's own width: cached output, context, what else it stores
     ev.read("memo_table", "memo table", evaluations * entry, p.neurons * entry)
     ev.write("memo_table", "memo table", computed * entry, p.neurons * entry)
 

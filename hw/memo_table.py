@@ -222,6 +222,17 @@ class MemoTable(wiring.Component):
             "form": In(ThresholdForm),
         })
 
+    @staticmethod
+    def stored_bits(y_bits: int, b_bits: int, cache_update: str = "compute", epoch_bits: int = EPOCH_BITS) -> int:
+        """Memory bits of one entry: y_m, b_m, with "compute" the stored |b_m|, and the epoch tag (the
+        memories :meth:`elaborate` builds; the energy model reads it)."""
+        return y_bits + b_bits * (2 if cache_update == "compute" else 1) + epoch_bits
+
+    @property
+    def entry_bits(self) -> int:
+        """:meth:`stored_bits` of this table."""
+        return self.stored_bits(self.y_bits, self.b_bits, self.cache_update, self.epoch_bits)
+
     @property
     def latency(self) -> int:
         """Cycles from a lookup's transfer to its response's ``response.valid``."""

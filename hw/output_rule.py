@@ -86,6 +86,17 @@ class OutputRuleTable(wiring.Component):
             "clear": In(1), "enable": In(1), "theta": In(THETA_BITS), "form": In(ThresholdForm),
         })
 
+    @staticmethod
+    def stored_bits(config: FixedPointConfig, s_bits: int) -> int:
+        """Memory bits of one entry: y_m, p_m and s_m (the memories :meth:`elaborate` builds; the valid bits
+        are flip-flops beside them). The energy model reads it."""
+        return config.act.bits + config.preact.bits + s_bits
+
+    @property
+    def entry_bits(self) -> int:
+        """:meth:`stored_bits` of this table."""
+        return self.stored_bits(self.config, self.s_bits)
+
     def elaborate(self, platform):
         m = Module()
         cfg, n = self.config, self.entries

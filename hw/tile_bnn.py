@@ -282,6 +282,11 @@ class BnnFrontEnd(SignFeed, FrontEnd):
         return {"predictor": (params.slots * params.neurons * params.sign_rows, params.bnn_width)}
 
     @classmethod
+    def table_entry_bits(cls, params) -> int:
+        """Memory bits per neuron of the front end's memo table."""
+        return MemoTable.stored_bits(params.config.act.bits, params.b_bits, params.cache_update)
+
+    @classmethod
     def context_shape(cls, params):
         return signed(params.b_bits)
 

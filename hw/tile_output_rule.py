@@ -7,7 +7,7 @@ from __future__ import annotations
 from amaranth.hdl import Mux
 
 from .activation import Activation
-from .output_rule import output_rule_layouts
+from .output_rule import OutputRuleTable, output_rule_layouts
 from .tile_front_end import FrontEnd
 
 __all__ = ["OutputRuleFrontEnd"]
@@ -16,6 +16,11 @@ __all__ = ["OutputRuleFrontEnd"]
 class OutputRuleFrontEnd(FrontEnd):
     """Base of the front ends deciding by the output rule: subclasses build an ``OutputRuleTable`` whose
     ``s`` is the decision's ``context``, and call :meth:`_decisions`."""
+
+    @classmethod
+    def table_entry_bits(cls, params) -> int:
+        """Memory bits per neuron of the front end's memo table (its ``s`` is the context)."""
+        return OutputRuleTable.stored_bits(params.config, cls.context_shape(params).width)
 
     @staticmethod
     def gate_func(g):

@@ -10,13 +10,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from amaranth.hdl import Elaboratable
 
 from fuzzymemo import energy
 from fuzzymemo.energy import DEFAULT_TABLE, breakdown, energy_figures, load_table, tile_events
+from hw.checks import silence_unused
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_bnn_planes import BitPlaneFrontEnd
+from hw.tile_low_precision import LowPrecisionFrontEnd
 from hw.tile_low_rank import LowRankFrontEnd
 from hw.tile_params import CrewShape, TileParams
+from hw.tile_top_k import TopKFrontEnd
 
 STEPS = 2
 
@@ -69,6 +73,23 @@ def test_breakdown_is_counts_times_table():
     no_memory = DEFAULT_TABLE | {"sram_bit_pj": 0.0}
     assert "weight_memory" not in {e.component for e in tile_events(p, _pass(p), STEPS, no_memory)
                                    if e.energy_pj}
+
+
+@pytest.mark.parametrize("front_end", [BnnFrontEnd, BitPlaneFrontEnd.configure(3), LowRankFrontEnd,
+                                       LowPrecisionFrontEnd, TopKFrontEnd])
+def test_memo_table_reads_are_as_wide_as_the_tables_entries(front_end):
+    """The energy model's memo-table entry is the width of the table the front end builds (MemoTable:
+    y_m, b_m, |b_m| and the epoch tag; OutputRuleTable: y_m, p_m, s_m), not restated."""
+    p = _params(front_end=front_end)
+    built = front_end(p)
+    table = built.memo if front_end is BnnFrontEnd else built.table
+    for part in (built, *vars(built).values()):   # built to be read, never elaborated
+        if isinstance(part, Elaboratable):
+            silence_unused(part)
+    assert front_end.table_entry_bits(p) == table.entry_bits
+    ev = tile_events(p, _pass(p), STEPS)
+    read = _find(ev, "memo table read")
+    assert read.count == STEPS * p.neurons * table.entry_bits
 
 
 @pytest.mark.parametrize("front_end", [BnnFrontEnd, BitPlaneFrontEnd.configure(3), LowRankFrontEnd])
