@@ -74,6 +74,27 @@ async def golden_steps(dut):
     await bench.finish("golden_steps")
 
 
+def _expect_in_cycle_order(sb, ref, updates, lookups, controls) -> None:
+    """Replay the transfers on the reference in cycle order (clear, then update, then lookup) and put
+    every lookup's expected response on the scoreboard."""
+    by_cycle: dict[int, list] = {}
+    for c, item in updates:
+        by_cycle.setdefault(c, []).append((1, item))
+    for c, item in lookups:
+        by_cycle.setdefault(c, []).append((2, item))
+    last = max(by_cycle) if by_cycle else 0
+    for c in range(min(controls), last + 1):
+        ctl_c = controls[c]
+        if ctl_c["clear"]:
+            ref.clear()
+        for kind, item in sorted(by_cycle.get(c, []), key=lambda e: e[0]):
+            if kind == 1:
+                ref.update(item["index"], item["y"], item["b"])
+            else:
+                sb.expect(ref.lookup(item["index"], item["b"], ctl_c["enable"], ctl_c["theta"], ctl_c["form"]),
+                          f"cycle {c} {ctl_c}")
+
+
 @cocotb.test()
 async def random_traffic(dut):
     p, design = load_params(), load_design()
@@ -152,25 +173,8 @@ async def random_traffic(dut):
     done = True
     await ctl
 
-    # Replay in cycle order: clear, then update, then lookup.
-    ref = MemoTableRef(entries, cache_update)
-    by_cycle: dict[int, list] = {}
-    for c, item in updates:
-        by_cycle.setdefault(c, []).append((1, item))
-    for c, item in lookups:
-        by_cycle.setdefault(c, []).append((2, item))
     sb = Scoreboard(f"memo_table({entries},{y_bits},{b_bits},{cache_update}).response random_traffic")
-    last = max(by_cycle) if by_cycle else 0
-    for c in range(min(controls), last + 1):
-        ctl_c = controls[c]
-        if ctl_c["clear"]:
-            ref.clear()
-        for kind, item in sorted(by_cycle.get(c, []), key=lambda e: e[0]):
-            if kind == 1:
-                ref.update(item["index"], item["y"], item["b"])
-            else:
-                sb.expect(ref.lookup(item["index"], item["b"], ctl_c["enable"], ctl_c["theta"], ctl_c["form"]),
-                          f"cycle {c} {ctl_c}")
+    _expect_in_cycle_order(sb, MemoTableRef(entries, cache_update), updates, lookups, controls)
     for item in received:
         sb.receive(item)
     assert not sink.protocol_errors, sink.protocol_errors
