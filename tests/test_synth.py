@@ -87,6 +87,21 @@ def test_generic_memory_bits_are_counted(tmp_path):
     assert r["cmos_transistors"] == r["cmos_logic_transistors"] + 6 * r["memory_bits"]
 
 
+def test_generic_memory_bits_are_the_tables_stored_bits(tmp_path):
+    """The entry widths the energy model reads (MemoTable / OutputRuleTable.stored_bits) are the bits the
+    synthesized memories hold."""
+    from golden_model.formats import FixedPointConfig
+    from hw.memo_table import MemoTable
+    from hw.output_rule import OutputRuleTable
+
+    memo = synthesize("memo_table", "generic", {"entries": 16, "y_bits": 12, "b_bits": 10}, tmp_path / "m")
+    assert memo["memory_bits"] == 16 * MemoTable.stored_bits(12, 10)
+    rule = synthesize("output_rule_table", "generic", {"entries": 16, "s_bits": 20}, tmp_path / "r")
+    table, act = (rule["modules"][f"output_rule_table.block{sub}"]["memory_bits"] for sub in ("", ".act"))
+    entries_bits = table - act   # the table's own memories, not its activation unit's look-up tables
+    assert entries_bits == 16 * OutputRuleTable.stored_bits(FixedPointConfig(), 20)
+
+
 # ------------------------------------------------------------------------------ one real place and route
 
 @needs_ice40
