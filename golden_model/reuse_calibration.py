@@ -287,24 +287,54 @@ def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float],
     return tuple(grid[i] for i in index), best
 
 
+#: Start views of each calibration sequence that calibration runs on (:func:`start_views`).
+DEFAULT_VIEWS = 4
+
+
+def start_views(x, y, lengths, views: int = DEFAULT_VIEWS):
+    """Each sequence started at ``views`` offsets 0, L/views, 2L/views, ... of its length L (suffixes of at
+    least 2 steps, zero padded, same label). Every reuse memory (the memo tables, the delta and similarity
+    references) is cleared at a sequence's start and refilled by its first steps, so a scheme's error
+    depends on where a sequence starts: the views let a small calibration split show it (docs/delta.md,
+    *Calibration*; docs/predictors.md, *Calibration*)."""
+    if views < 1:
+        raise ValueError(f"views must be at least 1, not {views}")
+    x, lengths = check_batch(x, lengths, None)
+    y = np.asarray(y)
+    xs, ys, ls = [], [], []
+    for k in range(views):
+        for i, n in enumerate(lengths):
+            offset = (int(n) * k) // views
+            if k and n - offset < 2:
+                continue
+            v = np.zeros_like(x[i])
+            v[:n - offset] = x[i, offset:n]
+            xs.append(v)
+            ys.append(y[i])
+            ls.append(n - offset)
+    return np.stack(xs), np.array(ys), np.array(ls, dtype=np.int64)
+
+
 #: ``form="auto"``: both threshold forms are calibrated and the one saving more on the calibration data wins.
 AUTO_FORM = "auto"
 
 
 def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bnn", *, budget_pp: float = 1.0,
               form: str = AUTO_FORM, rule: str = "auto", parameters: dict | None = None,
-              cache_update: str = "compute", grid=None, progress: Callable[[str], None] | None = None
-              ) -> Calibration:
-    """Per-layer thresholds of ``predictor`` within ``budget_pp`` on the (calibration) data x, y, in the
-    threshold ``form`` (``auto``: both forms, the higher net saving; ``grid`` then must be None: each
-    form's default grid)."""
+              cache_update: str = "compute", grid=None, views: int = 1,
+              progress: Callable[[str], None] | None = None) -> Calibration:
+    """Per-layer thresholds of ``predictor`` within ``budget_pp`` on the ``views`` start views of the
+    (calibration) data x, y, in the threshold ``form`` (``auto``: both forms, the higher net saving;
+    ``grid`` then must be None: each form's default grid). With one view (the sequences as given) the
+    estimated loss must be within the budget; with more, the observed loss too (:func:`within_observed_too`):
+    the views are there to make the observed loss fine enough to count, as for the input schemes."""
     if not np.isfinite(budget_pp) or budget_pp < 0:
         raise ValueError(f"the loss budget must be a finite number >= 0 percentage points, not {budget_pp}")
     if form == AUTO_FORM:
         if grid is not None:
             raise ValueError("a threshold grid belongs to one form: give --form relative or absolute with it")
         found = [calibrate(model, x, y, lengths, predictor, budget_pp=budget_pp, form=f, rule=rule,
-                           parameters=parameters, cache_update=cache_update, progress=progress)
+                           parameters=parameters, cache_update=cache_update, views=views, progress=progress)
                  for f in intops.THRESHOLD_FORMS]
         return max(found, key=lambda c: c.measured["net_saving"])
     parameters = schemes.get(predictor, ("predictor", "oracle")).resolve(parameters)
@@ -312,13 +342,17 @@ def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bn
     if not grid:
         raise ValueError("no thresholds to calibrate over")
     say = progress or (lambda message: None)
-    evaluator = Evaluator(model, x, y, lengths, predictor, form, rule, parameters, cache_update)
+    x, lengths = check_batch(x, lengths, model.net.input_size)
+    evaluator = Evaluator(model, *start_views(x, y, lengths, views), predictor, form, rule, parameters,
+                          cache_update)
     thresholds, figures = choose_thresholds(evaluator, grid, model.net.num_layers, budget_pp,
-                                            lambda message: say(f"{form}: {message}"))
+                                            lambda message: say(f"{form}: {message}"),
+                                            within=_within if views == 1 else within_observed_too)
     if thresholds is None:
         figures = {"reuse": 0.0, "net_saving": 0.0, "metric_loss": 0.0, "estimated_loss": 0.0,
                    "metric": evaluator.fixed_metric, "smallest_threshold_loss_pp": figures["estimated_loss"]}
-    measured = {"sequences": int(evaluator.x_q.shape[0]), **figures}
+    measured = {"sequences": int(x.shape[0]), "views": int(views), "view_sequences": int(evaluator.x_q.shape[0]),
+                **figures}
     return Calibration(predictor, thresholds, form, rule, parameters, cache_update, "memo", float(budget_pp),
                        model_digest(model), measured)
 
@@ -431,33 +465,6 @@ def scheme_work_figures(stats: RunStats, rows: slice, scheme: str) -> dict:
             "inputs_unchanged_x_h": [float(v) for v in counts.fraction_unchanged(rows, axis=4)],
             "inputs_unchanged_per_step": [float(v) for v in counts.fraction_unchanged(rows, axis=3)],
             "macs_baseline": base, "macs_computed": done, "macs_detector": detector}
-
-
-#: Start views of each calibration sequence the input schemes calibrate on (:func:`start_views`).
-DEFAULT_VIEWS = 4
-
-
-def start_views(x, y, lengths, views: int = DEFAULT_VIEWS):
-    """Each sequence started at ``views`` offsets 0, L/views, 2L/views, ... of its length L (suffixes of at
-    least 2 steps, zero padded, same label). The delta and similarity memories are cleared at a sequence's
-    start and the first step sets every reference, so a scheme's error depends on where a sequence starts:
-    the views let a small calibration split show it (docs/delta.md, *Calibration*)."""
-    if views < 1:
-        raise ValueError(f"views must be at least 1, not {views}")
-    x, lengths = check_batch(x, lengths, None)
-    y = np.asarray(y)
-    xs, ys, ls = [], [], []
-    for k in range(views):
-        for i, n in enumerate(lengths):
-            offset = (int(n) * k) // views
-            if k and n - offset < 2:
-                continue
-            v = np.zeros_like(x[i])
-            v[:n - offset] = x[i, offset:n]
-            xs.append(v)
-            ys.append(y[i])
-            ls.append(n - offset)
-    return np.stack(xs), np.array(ys), np.array(ls, dtype=np.int64)
 
 
 def _scheme_label(scheme: str, layers: int) -> Callable[[int], str]:

@@ -50,6 +50,18 @@ def test_calibrate_per_layer_within_budget_and_evaluate(user):
         for f in ("relative", "absolute"))
 
 
+def test_calibrate_on_start_views_checks_the_observed_loss_too(user):
+    d, _, model = user
+    x, y, lengths = user_data(d, "cal")
+    one = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="relative")
+    assert (one.measured["views"], one.measured["view_sequences"]) == (1, x.shape[0])
+    four = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="relative", views=4)
+    assert four.measured["views"] == 4 and four.measured["view_sequences"] > 3 * x.shape[0]
+    assert four.measured["metric_loss"] <= 1.0 and four.measured["estimated_loss"] <= 1.0
+    with pytest.raises(ValueError, match="views must be at least 1"):
+        calibrate(model, x, y, lengths, "oracle", form="relative", views=0)
+
+
 def test_memo_off_when_nothing_fits(user):
     d, _, model = user
     cal = calibrate(model, *user_data(d, "cal"), "low-rank", budget_pp=0.0, form="relative", grid=[0.75],

@@ -78,6 +78,23 @@ def test_cli_calibrate(user_files, capsys):
     assert "oracle relative thresholds per layer 0.3, 0.3" in capsys.readouterr().out
 
 
+def test_cli_calibrate_views_and_small_split_warning(user_files, tmp_path, capsys):
+    d, *_ = user_files
+    common = ["calibrate", "--model", str(d / "model.npz"), "--data", str(d / "data.npz"), "--predictor",
+              "oracle", "--form", "relative", "--thresholds", "0,0.1", "--quiet"]
+    assert main(common + ["--json", str(tmp_path / "one.json")]) == 0
+    sequences = json.loads((tmp_path / "one.json").read_text())["measured"]["sequences"]
+    assert f"{sequences} calibration sequences, 1 start view each: one misclassified sequence is 2.50 pp" in \
+        capsys.readouterr().err
+    assert main(common + ["--views", "3", "--json", str(tmp_path / "three.json")]) == 0
+    measured = json.loads((tmp_path / "three.json").read_text())["measured"]
+    assert measured["views"] == 3 and measured["view_sequences"] > sequences
+    out, err = capsys.readouterr()
+    assert f"start views of {sequences} calibration sequences" in out and "misclassified" not in err
+    assert main(common + ["--views", "0"]) == 2
+    assert "--views: must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,message", [
     (["sweep", "--model", "missing.npz", "--data", "x.npz"], "does not exist"),
     (["sweep", "--model", "{model}"], "--model needs --data"),

@@ -44,6 +44,17 @@ def _thresholds(cal: Calibration) -> str:
     return ", ".join(f"{t:g}" for t in cal.thresholds)
 
 
+def _warn_resolution(cal: Calibration, budget_pp: float) -> None:
+    """Say so when one misclassified calibration sequence costs more than the budget: the choice then rests
+    on the estimated loss, which such a split cannot check (docs/predictors.md, *Calibration*)."""
+    step = 100.0 / cal.measured["view_sequences"]
+    if step > budget_pp:
+        views = cal.measured["views"]
+        log.warning("%d calibration sequences, %d start view%s each: one misclassified sequence is %.2f pp, more "
+                    "than the %g pp budget, so the observed loss cannot check the choice; more data or --views "
+                    "makes it finer", cal.measured["sequences"], views, "" if views == 1 else "s", step, budget_pp)
+
+
 def _split(args, split: str) -> str:
     """What a command's data is: the bundled workload's split, or the user's data file."""
     return split if args.model is None else str(args.data)
@@ -55,7 +66,8 @@ def run_calibrate_scheme(args) -> int:
         raise ValueError(f"--param: --scheme {args.scheme} calibrates its own settings; it takes --thresholds")
     src = load_source(args, split="calibration")
     cal = calibrate_scheme(src.model, src.x, src.y, src.lengths, args.scheme, budget_pp=args.budget,
-                           grid=args.thresholds, views=args.views, progress=log.info)
+                           grid=args.thresholds, views=args.views or DEFAULT_VIEWS, progress=log.info)
+    _warn_resolution(cal, args.budget)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name, "split": _split(args, "calibration")})
     m = cal.measured
     where = (f"{m['view_sequences']} start views of {m['sequences']} calibration sequences "
@@ -78,18 +90,19 @@ def run_calibrate(args) -> int:
     src = load_source(args, split="calibration")
     cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
                     rule=args.rule, parameters=params, cache_update=args.cache_update, grid=grid(args),
-                    progress=log.info)
+                    views=args.views or 1, progress=log.info)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name})
+    _warn_resolution(cal, args.budget)
     m = cal.measured
     if not cal.memo:
-        print(f"{src.name}: no threshold of {args.predictor} keeps the estimated loss within {args.budget} pp on "
-              f"the {m['sequences']} calibration sequences (the smallest: {m['smallest_threshold_loss_pp']:.2f} "
-              f"pp): memo off (reuse 0)")
+        print(f"{src.name}: no threshold of {args.predictor} keeps the loss within {args.budget} pp on the "
+              f"{m['view_sequences']} start views of {m['sequences']} calibration sequences (the smallest: "
+              f"{m['smallest_threshold_loss_pp']:.2f} pp estimated): memo off (reuse 0)")
     else:
         print(f"{src.name}: {args.predictor} {cal.form} thresholds per layer {_thresholds(cal)}: reuse "
               f"{m['reuse']:.1%}, net saving {m['net_saving']:.1%}, estimated loss {m['estimated_loss']:.2f} pp "
-              f"(observed {m['metric_loss']:.2f} pp, budget {args.budget} pp) on {m['sequences']} calibration "
-              f"sequences")
+              f"(observed {m['metric_loss']:.2f} pp, budget {args.budget} pp) on {m['view_sequences']} start views "
+              f"of {m['sequences']} calibration sequences")
     return _written(args, cal.as_dict())
 
 
@@ -135,9 +148,10 @@ def register(sub) -> None:
     p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")),
                    help=f"the registered predictor or oracle to calibrate (--scheme memo; default {CLI_PREDICTOR})")
     add_policy_arguments(p, auto_form=True)
-    p.add_argument("--views", type=at_least(1), default=DEFAULT_VIEWS,
-                   help=f"--scheme delta/similarity: start views per calibration sequence (default {DEFAULT_VIEWS}; "
-                        f"docs/delta.md)")
+    p.add_argument("--views", type=at_least(1),
+                   help=f"start views per calibration sequence (default {DEFAULT_VIEWS} for --scheme delta/similarity, "
+                        f"1 for memo; more than 1 also requires the observed loss within the budget; "
+                        f"docs/predictors.md, *Calibration*)")
     p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
                    help="loss budget in percentage points against the fixed-point model (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
