@@ -287,11 +287,23 @@ def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float],
     return tuple(grid[i] for i in index), best
 
 
-#: Start views of each calibration sequence that calibration runs on (:func:`start_views`).
-DEFAULT_VIEWS = 4
+#: The most start views :func:`resolving_views` asks for (a budget of 0 pp asks for infinitely many).
+MAX_VIEWS = 16
 
 
-def start_views(x, y, lengths, views: int = DEFAULT_VIEWS):
+def resolving_views(sequences: int, budget_pp: float) -> int:
+    """The input schemes' default number of start views: the fewest that give at least 100 / budget view
+    sequences, so that one misclassified view costs no more than the budget and the observed loss can check
+    the choice (at most :data:`MAX_VIEWS`). More views than that only add short suffixes, unlike any test
+    sequence, whose small margins cost reuse (docs/delta.md, *Calibration*)."""
+    if sequences < 1:
+        raise ValueError("calibration needs at least one sequence")
+    if budget_pp <= 0:
+        return MAX_VIEWS
+    return int(min(MAX_VIEWS, max(1, np.ceil(100.0 / (budget_pp * sequences) - 1e-9))))
+
+
+def start_views(x, y, lengths, views: int):
     """Each sequence started at ``views`` offsets 0, L/views, 2L/views, ... of its length L (suffixes of at
     least 2 steps, zero padded, same label). Every reuse memory (the memo tables, the delta and similarity
     references) is cleared at a sequence's start and refilled by its first steps, so a scheme's error
@@ -481,18 +493,20 @@ def scheme_grid(scheme: str, grid=None) -> list[float]:
 
 
 def calibrate_scheme(model: FixedPointNetwork, x, y, lengths=None, scheme: str = DELTA, *, budget_pp: float = 1.0,
-                     grid=None, views: int = DEFAULT_VIEWS, progress: Callable[[str], None] | None = None
+                     grid=None, views: int | None = None, progress: Callable[[str], None] | None = None
                      ) -> Calibration:
     """The delta thresholds (theta_x, theta_h per layer) or the similarity levels per layer (with the
-    quantizer ranges measured on this data) within ``budget_pp`` of estimated loss on the ``views`` start
-    views of the (calibration) data, by the search of :func:`choose_thresholds`: first one value for
-    everything, then one entry at a time (delta: larger thresholds; similarity: fewer levels)."""
+    quantizer ranges measured on this data) within ``budget_pp`` of estimated and of observed loss on the
+    ``views`` start views of the (calibration) data (None: :func:`resolving_views`), by the search of
+    :func:`choose_thresholds`: first one value for everything, then one entry at a time (delta: larger
+    thresholds; similarity: fewer levels)."""
     if not np.isfinite(budget_pp) or budget_pp < 0:
         raise ValueError(f"the loss budget must be a finite number >= 0 percentage points, not {budget_pp}")
     grid = scheme_grid(scheme, grid)
     if not grid:
         raise ValueError("no thresholds to calibrate over")
     x, lengths = check_batch(x, lengths, model.net.input_size)
+    views = resolving_views(x.shape[0], budget_pp) if views is None else views
     ranges = None
     if scheme == SIMILARITY:   # the quantizer ranges of the calibration sequences themselves
         x_q = model.quantize_input(x)

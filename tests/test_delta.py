@@ -13,10 +13,12 @@ from golden_model import intops, schemes
 from golden_model.delta import DeltaPolicy, SimilarityPolicy, input_counts
 from golden_model.intops import SIGMOID, TANH
 from golden_model.reuse_calibration import (
+    MAX_VIEWS,
     Calibration,
     calibrate_scheme,
     evaluate_scheme,
     input_ranges,
+    resolving_views,
     start_views,
     sweep_scheme,
 )
@@ -187,6 +189,20 @@ def test_start_views():
 def user(tmp_path_factory):
     d = tmp_path_factory.mktemp("delta")
     return d, user_files(d, 30)[1]
+
+
+def test_resolving_views_make_one_view_cost_at_most_the_budget():
+    assert [resolving_views(n, 1.0) for n in (10, 54, 99, 100, 288)] == [10, 2, 2, 1, 1]
+    assert resolving_views(30, 0.5) == 7 and resolving_views(1, 1.0) == MAX_VIEWS
+    assert resolving_views(1000, 0.0) == MAX_VIEWS
+    with pytest.raises(ValueError, match="at least one sequence"):
+        resolving_views(0, 1.0)
+
+
+def test_calibrate_defaults_to_the_resolving_views(user):
+    d, model = user
+    cal = calibrate_scheme(model, *user_data(d, "cal"), "delta", budget_pp=1.0, grid=[0, 4])
+    assert cal.measured["views"] == resolving_views(30, 1.0) == 4
 
 
 @pytest.mark.parametrize("scheme", ["delta", "similarity"])

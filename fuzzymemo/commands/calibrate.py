@@ -8,7 +8,7 @@ import logging
 
 from golden_model import schemes
 from golden_model.reuse_calibration import (
-    DEFAULT_VIEWS,
+    MAX_VIEWS,
     INPUT_SCHEMES,
     Calibration,
     calibrate,
@@ -66,7 +66,7 @@ def run_calibrate_scheme(args) -> int:
         raise ValueError(f"--param: --scheme {args.scheme} calibrates its own settings; it takes --thresholds")
     src = load_source(args, split="calibration")
     cal = calibrate_scheme(src.model, src.x, src.y, src.lengths, args.scheme, budget_pp=args.budget,
-                           grid=args.thresholds, views=args.views or DEFAULT_VIEWS, progress=log.info)
+                           grid=args.thresholds, views=args.views, progress=log.info)
     _warn_resolution(cal, args.budget)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name, "split": _split(args, "calibration")})
     m = cal.measured
@@ -149,9 +149,9 @@ def register(sub) -> None:
                    help=f"the registered predictor or oracle to calibrate (--scheme memo; default {CLI_PREDICTOR})")
     add_policy_arguments(p, auto_form=True)
     p.add_argument("--views", type=at_least(1),
-                   help=f"start views per calibration sequence (default {DEFAULT_VIEWS} for --scheme delta/similarity, "
-                        f"1 for memo; more than 1 also requires the observed loss within the budget; "
-                        f"docs/predictors.md, *Calibration*)")
+                   help=f"start views per calibration sequence (memo: default 1, more also require the observed "
+                        f"loss within the budget; delta/similarity: default the fewest giving 100/budget view "
+                        f"sequences, at most {MAX_VIEWS}; docs/predictors.md and docs/delta.md, *Calibration*)")
     p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
                    help="loss budget in percentage points against the fixed-point model (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
