@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from amaranth.lib import wiring
+
 from golden_model.formats import FixedPointConfig, QFormat
 
-__all__ = ["check_config", "check_int", "config_from_options", "parse_qformat", "silence_unused"]
+__all__ = ["check_config", "check_int", "config_from_options", "parse_qformat", "silence_tree", "silence_unused"]
 
 
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -26,6 +28,15 @@ def silence_unused(elaboratable) -> None:
     """A component whose constructor rejected its parameters was never meant to be used: keep Amaranth
     from warning 'created but never used' about it at exit."""
     elaboratable._MustUse__silence = True
+
+
+def silence_tree(part) -> None:
+    """A composite's parts are used exactly when the composite is (which itself warns if it is never
+    elaborated): keep Amaranth from warning about them, and the components they hold, separately."""
+    silence_unused(part)
+    for value in vars(part).values():
+        if isinstance(value, wiring.Component):
+            silence_tree(value)
 
 
 def parse_qformat(text) -> QFormat:

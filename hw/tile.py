@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.formats import THETA_BITS
 
 from .activation import ActivationUnit
-from .checks import silence_unused
+from .checks import silence_tree, silence_unused
 from .crew_products import ProductStage
 from .crew_sum import CrewSumUnit
 from .delta_detect import ChangeDetector
@@ -114,7 +114,7 @@ class Tile(wiring.Component):
         self.state = StateUpdate(p)
         self.counters = PerfCounters(COUNTER_BITS, extra=counter_names(p)[len(COUNTERS):])
         for part in self.parts().values():
-            _silence_tree(part)
+            silence_tree(part)
 
     def parts(self) -> dict:
         """The tile's components by name (the submodule names of its elaboration)."""
@@ -247,15 +247,6 @@ class Tile(wiring.Component):
         wiring.connect(m, self.merge.update, fe.update)
         for name in counter_names(self.params)[len(COUNTERS):]:
             m.d.comb += getattr(self.counters, f"{name}_event").eq(getattr(fe, f"count_{name}"))
-
-
-def _silence_tree(part) -> None:
-    """The parts are used exactly when the tile is (the tile itself warns if it is never elaborated):
-    keep Amaranth from warning about them, and the components they hold, separately."""
-    silence_unused(part)
-    for value in vars(part).values():
-        if isinstance(value, wiring.Component):
-            _silence_tree(value)
 
 
 def _check_image(params: TileParams, image) -> None:

@@ -19,7 +19,7 @@ from hw.tile_counters import counter_names
 from .harness import pauses
 from .tile_protocol import controls, sequence_beats
 
-__all__ = ["SequenceRun", "TileSequence", "run_reset_mid_sequence", "run_sequences"]
+__all__ = ["ChainRun", "SequenceRun", "TileSequence", "run_chain", "run_reset_mid_sequence", "run_sequences"]
 
 
 @dataclass
@@ -237,3 +237,75 @@ def run_reset_mid_sequence(tile, cut: TileSequence, after_steps: int, then: Tile
     sim.add_testbench(sender, background=True)
     sim.run()
     return out
+
+
+@dataclass
+class ChainRun:
+    h: np.ndarray          # (steps, D*H) the last layer's outputs
+    counters: dict         # the tile's counters, summed over the passes
+    cycles: int            # from the first x beat offered to the final h taken
+
+
+def run_chain(chain, sequences, *, writes=(), memo_enable: int = 0, theta=(), form: int = 0, seed: int = 0,
+              gap: float = 0.0, stall: float = 0.0, timeout: int = 400_000) -> list[ChainRun]:
+    """Run layer-0 ``sequences`` (each (steps, n_x) ints) one after another through a
+    :class:`hw.layer_chain.LayerChain`: load ``writes``, set the controls (``theta`` one register value per
+    layer), then per sequence clear the counters, stream x with valid gaps (probability ``gap``) and take h
+    with back-pressure (probability ``stall``)."""
+    from amaranth.sim import Simulator
+
+    width = chain.shape.directions * chain.params.hidden
+    valid_pause = pauses(1.0 - gap, rng=random.Random(seed))
+    ready_pause = pauses(1.0 - stall, rng=random.Random(seed + 1))
+    runs: list[ChainRun] = []
+    started = {"n": 0}
+
+    async def host(ctx):
+        await _write(ctx, chain, writes)
+        for name, value in (("memo_enable", memo_enable), ("form", form)):
+            ctx.set(getattr(chain, name), value)
+        ctx.set(chain.theta, list(theta) or [0] * chain.shape.layers)
+        for k, x in enumerate(sequences):
+            while len(runs) < k:                   # the previous sequence's outputs are all taken
+                await ctx.tick()
+            ctx.set(chain.clear_counters, 1)
+            await ctx.tick()
+            ctx.set(chain.clear_counters, 0)
+            started["n"] += 1
+            for beat in sequence_beats(x):
+                while valid_pause is not None and next(valid_pause):
+                    ctx.set(chain.x.valid, 0)
+                    await ctx.tick()
+                ctx.set(chain.x.payload, beat)
+                ctx.set(chain.x.valid, 1)
+                await ctx.tick().until(chain.x.ready)
+            ctx.set(chain.x.valid, 0)
+
+    async def reader(ctx):
+        for k, x in enumerate(sequences):
+            total, items, cycles = x.shape[0] * width, [], 0
+            while started["n"] <= k or not ctx.get(chain.x.valid):
+                await ctx.tick()
+            while len(items) < total:
+                ready = not (ready_pause is not None and next(ready_pause))
+                ctx.set(chain.h.ready, ready)
+                _, _, valid, payload = await ctx.tick().sample(chain.h.valid, chain.h.payload)
+                cycles += 1
+                if cycles > timeout:
+                    raise TimeoutError(f"chain h of sequence {k}: {len(items)} of {total} outputs after {cycles} "
+                                       f"cycles")
+                if ready and valid:
+                    assert payload.last == (len(items) == total - 1), "`last` not on the final output"
+                    items.append(int(payload.data))
+            ctx.set(chain.h.ready, 0)
+            while ctx.get(chain.busy):
+                await ctx.tick()
+            counters = {n: ctx.get(getattr(chain, n)) for n in counter_names(chain.params)}
+            runs.append(ChainRun(np.array(items, dtype=np.int64).reshape(x.shape[0], width), counters, cycles))
+
+    sim = Simulator(chain)
+    sim.add_clock(1e-8)
+    sim.add_testbench(host)
+    sim.add_testbench(reader)
+    sim.run()
+    return runs
