@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.formats import THETA_BITS
@@ -36,6 +36,16 @@ from .tile_sequencer import x_layout
 from .tile_state import h_layout
 
 __all__ = ["ChainShape", "LayerChain"]
+
+
+class Phase(enum.Enum, shape=3):
+    """The chain's state."""
+    IDLE = 0            # taking a sequence's x into the x buffer
+    CAPTURED = 1        # the sequence's length is known
+    START = 2           # the reader and the writer of a pass start
+    PASS = 3            # the tile runs a pass
+    OUTPUT_START = 4    # the reader of the outputs starts
+    OUTPUT = 5          # the last layer's outputs go to the host
 
 
 @dataclass(frozen=True)
@@ -197,32 +207,35 @@ class LayerChain(wiring.Component):
         n_x = Mux(layer == 0, s.x_size, width)
         m.d.comb += [reader.n.eq(Mux(output_phase, width, n_x)),
                      reader.top.eq(Mux(layer == 0, (steps - 1) * s.x_size, (steps - 1) * width))]
-        with m.FSM(name="chain") as fsm:
-            with m.State("IDLE"):
-                # a sequence's first beat arms the capture (and waits a cycle for it); beats before one are
-                # dropped, as the bare tile drops them
-                m.d.comb += [capture.i.valid.eq(self.x.valid), capture.start.eq(self.x.valid & self.x.payload.first),
-                             self.x.ready.eq(Mux(capture.armed, capture.i.ready, ~self.x.payload.first))]
-                with m.If(capture.armed & self.x.valid & self.x.payload.last):
-                    m.next = "CAPTURED"
-            with m.State("CAPTURED"):
-                m.d.sync += [layer.eq(0), direction.eq(0), steps.eq(capture.steps_done)]
-                m.next = "START"
-            with m.State("START"):
-                m.d.comb += [reader.start.eq(1), writer.start.eq(1)]
-                m.next = "PASS"
-            with m.State("PASS"):
-                m.d.comb += [tile.x.valid.eq(reader.o.valid), reader.o.ready.eq(tile.x.ready)]
-                with m.If(~writer.armed):
-                    self._next_pass(m, layer, direction)
-            with m.State("OUTPUT_START"):
-                m.d.comb += [output_phase.eq(1), reader.start.eq(1)]
-                m.next = "OUTPUT"
-            with m.State("OUTPUT"):
-                m.d.comb += [output_phase.eq(1), self.h.valid.eq(reader.o.valid), reader.o.ready.eq(self.h.ready)]
-                with m.If(~reader.busy):
-                    m.next = "IDLE"
-        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE") | capture.armed | tile.busy)
+        # the chain's state: an explicit register and an if-chain, not m.FSM, whose case statements
+        # Verilator's lint rejects (CASEINCOMPLETE) and Icarus starts as X
+        state = Signal(Phase)
+        idle = state == Phase.IDLE
+        m.d.comb += [output_phase.eq((state == Phase.OUTPUT_START) | (state == Phase.OUTPUT)),
+                     self.busy.eq(~idle | capture.armed | tile.busy)]
+        with m.If(idle):
+            # a sequence's first beat arms the capture (and waits a cycle for it); beats before one are
+            # dropped, as the bare tile drops them
+            m.d.comb += [capture.i.valid.eq(self.x.valid), capture.start.eq(self.x.valid & self.x.payload.first),
+                         self.x.ready.eq(Mux(capture.armed, capture.i.ready, ~self.x.payload.first))]
+            with m.If(capture.armed & self.x.valid & self.x.payload.last):
+                m.d.sync += state.eq(Phase.CAPTURED)
+        with m.Elif(state == Phase.CAPTURED):
+            m.d.sync += [layer.eq(0), direction.eq(0), steps.eq(capture.steps_done), state.eq(Phase.START)]
+        with m.Elif(state == Phase.START):
+            m.d.comb += [reader.start.eq(1), writer.start.eq(1)]
+            m.d.sync += state.eq(Phase.PASS)
+        with m.Elif(state == Phase.PASS):
+            m.d.comb += [tile.x.valid.eq(reader.o.valid), reader.o.ready.eq(tile.x.ready)]
+            with m.If(~writer.armed):
+                self._next_pass(m, state, layer, direction)
+        with m.Elif(state == Phase.OUTPUT_START):
+            m.d.comb += reader.start.eq(1)
+            m.d.sync += state.eq(Phase.OUTPUT)
+        with m.Else():   # OUTPUT
+            m.d.comb += [self.h.valid.eq(reader.o.valid), reader.o.ready.eq(self.h.ready)]
+            with m.If(~reader.busy):
+                m.d.sync += state.eq(Phase.IDLE)
 
     def sequence_cycles(self, steps: int, pass_cycles) -> int:
         """Cycles of a sequence of ``steps`` steps from its first x beat taken to its final h taken, with
@@ -235,15 +248,13 @@ class LayerChain(wiring.Component):
         return (steps * s.x_size + self.SEQUENCE_OVERHEAD + sum(passes) + len(passes) * self.PASS_OVERHEAD
                 + steps * width)
 
-    def _next_pass(self, m, layer, direction):
+    def _next_pass(self, m, state, layer, direction):
         s = self.shape
         with m.If(direction == s.directions - 1):
             m.d.sync += direction.eq(0)
             with m.If(layer == s.layers - 1):
-                m.next = "OUTPUT_START"
+                m.d.sync += state.eq(Phase.OUTPUT_START)
             with m.Else():
-                m.d.sync += layer.eq(layer + 1)
-                m.next = "START"
+                m.d.sync += [layer.eq(layer + 1), state.eq(Phase.START)]
         with m.Else():
-            m.d.sync += direction.eq(direction + 1)
-            m.next = "START"
+            m.d.sync += [direction.eq(direction + 1), state.eq(Phase.START)]

@@ -1,0 +1,55 @@
+# amaranth: UnusedElaboratable=no
+"""cocotb runs of the layers sequenced in hardware (hw.layer_chain.LayerChain) on Icarus and Verilator
+(through sim.runner, testbench sim/testbenches/tb_layer_chain.py): a 2-layer bidirectional LSTM with BNN
+memoization at a threshold per layer, two sequences under random valid gaps on x and back-pressure on h,
+every output equal to the golden FixedPointNetwork.run's last layer and the reuse counter equal to the
+golden count. One build per simulator (sim.runner caches builds)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache, partial
+
+import pytest
+from support import normal_network, random_inputs
+
+from golden_model.fixed_model import FixedPointNetwork
+from golden_model.formats import THETA_BITS
+from golden_model.memo import PREDICTED, MemoPolicy
+from hw.layer_chain import ChainShape, LayerChain
+from hw.tile_bnn import BnnFrontEnd
+from hw.tile_image import memory_image
+from hw.tile_params import TileParams
+from sim.runner import Design, optimized_verilog, pytest_simulators, run
+from sim.tile_protocol import sequence_beats
+
+THETAS = (2, 5)
+
+
+@cache
+def _case():
+    fixed = FixedPointNetwork(normal_network("lstm", 3, 4, layers=2, directions=2, seed=4))
+    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd, max_steps=16)
+    chain = LayerChain(params, ChainShape.for_network(fixed, 8), memory_image(params, fixed))
+    sequences = []
+    for k, steps in enumerate((6, 3)):
+        x = random_inputs(fixed.config, 1, steps, 3, seed=5 + k, scale=0.3)[0]
+        gold = fixed.run(x[None], policy=MemoPolicy(PREDICTED, THETAS, "absolute"))
+        sequences.append({"x": sequence_beats(x), "h": gold.out[0].reshape(-1).tolist(),
+                          "reuses": int(gold.stats.reuses.sum())})
+    design = Design.from_component(chain, name="layer_chain", config={"case": "lstm-2x2-bnn"})
+    # Icarus gets the flat netlist, as the tile's runs do (sim.tile_host.tile_design): Icarus 11 never runs
+    # an ``always @*`` block whose inputs do not change after time 0, and the chain drives the tile's inputs
+    # from registers that keep their reset values until the first pass, which leaves them X there
+    netlist = partial(optimized_verilog, chain, name=design.toplevel)
+    return dataclasses.replace(design, sim_sources={"icarus": netlist}), sequences
+
+
+@pytest.mark.parametrize("sim", pytest_simulators())
+def test_chain_sequences(sim):
+    design, sequences = _case()
+    theta = sum(t << (k * THETA_BITS) for k, t in enumerate(THETAS))
+    params = {"seed": 3, "gap": 0.3, "stall": 0.3, "memo_enable": 1, "form": 1, "theta": theta,
+              "sequences": sequences, "timeout": 20_000}
+    result = run(design, sim, "sim.testbenches.tb_layer_chain", params=params, testcase="chain_sequences")
+    assert result["tests"] == 1
