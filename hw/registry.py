@@ -218,25 +218,40 @@ def tile_front_end(o):
     return entry.front_end(params)
 
 
-def _tile(o):
-    """The tile of a registry option set (``fuzzymemo generate --top tile``); memories zero (load through
-    ``wr``). The LSTM cell-state format is the option ``cell_format`` (``cell`` is the cell type)."""
+def _tile_params(o):
+    """The TileParams of a registry option set. The LSTM cell-state format is the option ``cell_format``
+    (``cell`` is the cell type)."""
     from .checks import config_from_options
-    from .tile import Tile
     from .tile_params import TileParams
     formats = {**o, "cell": o["cell_format"]}
-    params = TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
-                        lanes=o["lanes"], bnn_width=o["bnn_width"], config=config_from_options(formats),
-                        front_end=tile_front_end(o), max_steps=o["max_steps"], cache_update=o["cache_update"])
-    return Tile(params)
+    return TileParams(cell=o["cell"], input_size=o["input_size"], hidden=o["hidden"], slots=o["slots"],
+                      lanes=o["lanes"], bnn_width=o["bnn_width"], config=config_from_options(formats),
+                      front_end=tile_front_end(o), max_steps=o["max_steps"], cache_update=o["cache_update"])
 
 
+def _tile(o):
+    """The tile of a registry option set (``fuzzymemo generate --top tile``); memories zero (load through
+    ``wr``)."""
+    from .tile import Tile
+    return Tile(_tile_params(o))
+
+
+def _layer_chain(o):
+    """The tile with layers sequenced in hardware (docs/hw/layer_chain.md): slots and I_max from the
+    network's shape; memories zero (load through ``wr``)."""
+    from .layer_chain import ChainShape, LayerChain
+    width = o["directions"] * o["hidden"] if o["layers"] > 1 else 0
+    params = _tile_params({**o, "slots": o["layers"] * o["directions"], "input_size": max(o["x_size"], width)})
+    return LayerChain(params, ChainShape(o["layers"], o["directions"], o["x_size"], o["chain_steps"]))
+
+
+_SHAPE_OPTIONS = (opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
+                  opt("input_size", int, 3, "I_max, largest per-step input of any slot"),
+                  opt("hidden", int, 4, "H, hidden size"),
+                  opt("slots", int, 1, "layer-directions whose weights the tile holds"))
 register("tile", _tile,
          "Accelerator tile: LSTM/GRU layer engine with predictor-driven fuzzy memoization (docs/tile.md)",
-         opt("cell", str, "lstm", "cell type", choices=("lstm", "gru")),
-         opt("input_size", int, 3, "I_max, largest per-step input of any slot"),
-         opt("hidden", int, 4, "H, hidden size"),
-         opt("slots", int, 1, "layer-directions whose weights the tile holds"),
+         *_SHAPE_OPTIONS,
          opt("lanes", int, 2, "L, multiply-accumulates per cycle"),
          opt("predictor", str, "bnn", "memoization predictor hardware (none: the baseline tile)",
              choices=tile_predictors()),
@@ -263,6 +278,20 @@ register("tile", _tile,
                        {"cell": "gru", "input_size": 2, "hidden": 3, "lanes": 2, "bnn_width": 4},
                        # I_max = 15 fills n_x's 4 bits (a compare n_x <= 15 was constant: found by regress)
                        {"cell": "lstm", "predictor": "low-precision", "input_size": 15, "hidden": 14, "lanes": 6}))
+
+
+register("layer_chain", _layer_chain,
+         "The tile with layers sequenced in hardware: the host sends x once and gets the last layer's h "
+         "(docs/hw/layer_chain.md)",
+         *(o for o in BLOCKS["tile"].options if o.name not in ("input_size", "slots")),
+         opt("layers", int, 2, "layers of the network"),
+         opt("directions", int, 2, "1, or 2 (bidirectional)", choices=(1, 2)),
+         opt("x_size", int, 3, "inputs per step of layer 0"),
+         opt("chain_steps", int, 64, "longest sequence the chain's buffers hold"),
+         lint_configs=({"cell": "gru", "predictor": "none", "layers": 1, "directions": 1, "x_size": 2, "hidden": 3,
+                        "chain_steps": 1},
+                       {"cell": "lstm", "layers": 3, "directions": 2, "x_size": 5, "hidden": 3, "lanes": 3,
+                        "chain_steps": 9}))
 
 
 # The low-rank predictor's blocks (docs/hw/low_rank.md). Always-ready input streams are exposed as plain

@@ -1,9 +1,10 @@
 # amaranth: UnusedElaboratable=no
 """cocotb runs of the layers sequenced in hardware (hw.layer_chain.LayerChain) on Icarus and Verilator
-(through sim.runner, testbench sim/testbenches/tb_layer_chain.py): a 2-layer bidirectional LSTM with BNN
-memoization at a threshold per layer, two sequences under random valid gaps on x and back-pressure on h,
-every output equal to the golden FixedPointNetwork.run's last layer and the reuse counter equal to the
-golden count. One build per simulator (sim.runner caches builds)."""
+(through sim.runner, testbench sim/testbenches/tb_layer_chain.py): a random 2-layer bidirectional LSTM and
+the bundled 2-layer digits LSTM (its first three test sequences), BNN memoization at a threshold per layer,
+sequences back to back under random valid gaps on x and back-pressure on h, every output equal to the golden
+FixedPointNetwork.run's last layer and the reuse counter equal to the golden count. One build per case and
+simulator (sim.runner caches builds)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import dataclasses
 from functools import cache, partial
 
 import pytest
+from e2e_cases import workload_model
 from support import normal_network, random_inputs
 
 from golden_model.fixed_model import FixedPointNetwork
@@ -23,21 +25,32 @@ from hw.tile_params import TileParams
 from sim.runner import Design, optimized_verilog, pytest_simulators, run
 from sim.tile_protocol import sequence_beats
 
-THETAS = (2, 5)
+#: case -> per-layer absolute thresholds (BNN score units)
+THETAS = {"bidir": (2, 5), "digits": (6, 10)}
+
+
+def _model_and_inputs(case: str):
+    """(fixed-point model, layer-0 sequences): a random 2-layer bidirectional LSTM, or the bundled 2-layer
+    digits LSTM with its first test sequences."""
+    if case == "digits":
+        model, w = workload_model("digits")
+        x_q = model.quantize_input(w.x[:3])
+        return model, [x_q[b, :n] for b, n in enumerate(w.lengths[:3])]
+    model = FixedPointNetwork(normal_network("lstm", 3, 4, layers=2, directions=2, seed=4))
+    return model, [random_inputs(model.config, 1, steps, 3, seed=5 + k, scale=0.3)[0] for k, steps in enumerate((6, 3))]
 
 
 @cache
-def _case():
-    fixed = FixedPointNetwork(normal_network("lstm", 3, 4, layers=2, directions=2, seed=4))
-    params = TileParams.for_network(fixed, lanes=2, bnn_width=8, front_end=BnnFrontEnd, max_steps=16)
+def _case(case: str):
+    fixed, xs = _model_and_inputs(case)
+    params = TileParams.for_network(fixed, bnn_width=8, front_end=BnnFrontEnd, max_steps=16)
     chain = LayerChain(params, ChainShape.for_network(fixed, 8), memory_image(params, fixed))
     sequences = []
-    for k, steps in enumerate((6, 3)):
-        x = random_inputs(fixed.config, 1, steps, 3, seed=5 + k, scale=0.3)[0]
-        gold = fixed.run(x[None], policy=MemoPolicy(PREDICTED, THETAS, "absolute"))
+    for x in xs:
+        gold = fixed.run(x[None], policy=MemoPolicy(PREDICTED, THETAS[case], "absolute"))
         sequences.append({"x": sequence_beats(x), "h": gold.out[0].reshape(-1).tolist(),
                           "reuses": int(gold.stats.reuses.sum())})
-    design = Design.from_component(chain, name="layer_chain", config={"case": "lstm-2x2-bnn"})
+    design = Design.from_component(chain, name="layer_chain", config={"case": case})
     # Icarus gets the flat netlist, as the tile's runs do (sim.tile_host.tile_design): Icarus 11 never runs
     # an ``always @*`` block whose inputs do not change after time 0, and the chain drives the tile's inputs
     # from registers that keep their reset values until the first pass, which leaves them X there
@@ -45,10 +58,12 @@ def _case():
     return dataclasses.replace(design, sim_sources={"icarus": netlist}), sequences
 
 
+@pytest.mark.parametrize("case", ["bidir", "digits"])
 @pytest.mark.parametrize("sim", pytest_simulators())
-def test_chain_sequences(sim):
-    design, sequences = _case()
-    theta = sum(t << (k * THETA_BITS) for k, t in enumerate(THETAS))
+def test_chain_sequences(sim, case):
+    design, sequences = _case(case)
+    assert all(seq["reuses"] > 0 for seq in sequences)   # the memoization is exercised
+    theta = sum(t << (k * THETA_BITS) for k, t in enumerate(THETAS[case]))
     params = {"seed": 3, "gap": 0.3, "stall": 0.3, "memo_enable": 1, "form": 1, "theta": theta,
               "sequences": sequences, "timeout": 20_000}
     result = run(design, sim, "sim.testbenches.tb_layer_chain", params=params, testcase="chain_sequences")
