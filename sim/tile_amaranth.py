@@ -58,6 +58,39 @@ async def _write(ctx, tile, words) -> None:
     ctx.set(tile.wr.valid, 0)
 
 
+async def _send(ctx, x, beats, pause) -> None:
+    """Offer ``beats`` on the stream ``x`` one after another, each held until taken, with valid gaps from
+    the pause generator ``pause`` (None: back to back)."""
+    for beat in beats:
+        while pause is not None and next(pause):
+            ctx.set(x.valid, 0)
+            await ctx.tick()
+        ctx.set(x.payload, beat)
+        ctx.set(x.valid, 1)
+        await ctx.tick().until(x.ready)
+    ctx.set(x.valid, 0)
+
+
+async def _receive(ctx, h, count: int, pause, timeout: int, what: str, why: str = "") -> tuple[list, list, int]:
+    """Take ``count`` items from the stream ``h`` under back-pressure from ``pause``: (their data, the
+    indices of those with ``last``, cycles taken); a TimeoutError after ``timeout`` cycles names ``what``
+    (and the likely cause ``why``)."""
+    items, lasts, cycles = [], [], 0
+    while len(items) < count:
+        ready = not (pause is not None and next(pause))
+        ctx.set(h.ready, ready)
+        _, _, valid, payload = await ctx.tick().sample(h.valid, h.payload)
+        cycles += 1
+        if cycles > timeout:
+            raise TimeoutError(f"{what}: {len(items)} of {count} outputs after {cycles} cycles{why}")
+        if ready and valid:
+            if payload.last:
+                lasts.append(len(items))
+            items.append(int(payload.data))
+    ctx.set(h.ready, 0)
+    return items, lasts, cycles
+
+
 def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0, stall: float = 0.0,
                   timeout: int = 200_000, vcd: str | None = None, module=None, monitors=(),
                   x_pauses=None, h_pauses=None, writes_during=()) -> SequenceRun:
@@ -92,14 +125,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             for name, value in seq.controls().items():
                 ctx.set(getattr(tile, name), value)
             res.h.append(None)
-            for beat in seq.beats():
-                while valid_pause is not None and next(valid_pause):
-                    ctx.set(tile.x.valid, 0)
-                    await ctx.tick()
-                ctx.set(tile.x.payload, beat)
-                ctx.set(tile.x.valid, 1)
-                await ctx.tick().until(tile.x.ready)
-            ctx.set(tile.x.valid, 0)
+            await _send(ctx, tile.x, seq.beats(), valid_pause)
             while done["n"] < len(res.h):                               # the outputs are collected
                 await ctx.tick()
             res.counters.append({n: ctx.get(getattr(tile, n)) for n in counter_names(tile.params)})
@@ -108,20 +134,10 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
         cycles = 0
         for k, seq in enumerate(sequences):
             steps = seq.x.shape[0]
-            items, lasts = [], []
-            while len(items) < steps * H:
-                ready = not (ready_pause is not None and next(ready_pause))
-                ctx.set(tile.h.ready, ready)
-                _, _, valid, payload = await ctx.tick().sample(tile.h.valid, tile.h.payload)
-                cycles += 1
-                if cycles > timeout:
-                    raise TimeoutError(f"h of sequence {k} (of {len(sequences)}): {len(items)} of {steps * H} "
-                                       f"outputs after {cycles} cycles (the tile waits for x: input cut short?)")
-                if ready and valid:
-                    if payload.last:
-                        lasts.append(len(items))
-                    items.append(int(payload.data))
-            ctx.set(tile.h.ready, 0)
+            items, lasts, taken = await _receive(ctx, tile.h, steps * H, ready_pause, timeout - cycles,
+                                                 f"h of sequence {k} (of {len(sequences)})",
+                                                 " (the tile waits for x: input cut short?)")
+            cycles += taken
             if lasts != [steps * H - 1]:   # the tile waits for more x: busy, it takes no new sequence or wr
                 raise RuntimeError(f"h of sequence {k} (of {len(sequences)}): `last` on outputs {lasts}, not on "
                                    f"the final one ({steps * H - 1}): the x stream did not end the sequence; "
@@ -272,32 +288,15 @@ def run_chain(chain, sequences, *, writes=(), memo_enable: int = 0, theta=(), fo
             await ctx.tick()
             ctx.set(chain.clear_counters, 0)
             started["n"] += 1
-            for beat in sequence_beats(x):
-                while valid_pause is not None and next(valid_pause):
-                    ctx.set(chain.x.valid, 0)
-                    await ctx.tick()
-                ctx.set(chain.x.payload, beat)
-                ctx.set(chain.x.valid, 1)
-                await ctx.tick().until(chain.x.ready)
-            ctx.set(chain.x.valid, 0)
+            await _send(ctx, chain.x, sequence_beats(x), valid_pause)
 
     async def reader(ctx):
         for k, x in enumerate(sequences):
-            total, items, cycles = x.shape[0] * width, [], 0
+            total = x.shape[0] * width
             while started["n"] <= k or not ctx.get(chain.x.valid):
                 await ctx.tick()
-            while len(items) < total:
-                ready = not (ready_pause is not None and next(ready_pause))
-                ctx.set(chain.h.ready, ready)
-                _, _, valid, payload = await ctx.tick().sample(chain.h.valid, chain.h.payload)
-                cycles += 1
-                if cycles > timeout:
-                    raise TimeoutError(f"chain h of sequence {k}: {len(items)} of {total} outputs after {cycles} "
-                                       f"cycles")
-                if ready and valid:
-                    assert payload.last == (len(items) == total - 1), "`last` not on the final output"
-                    items.append(int(payload.data))
-            ctx.set(chain.h.ready, 0)
+            items, lasts, cycles = await _receive(ctx, chain.h, total, ready_pause, timeout, f"chain h of sequence {k}")
+            assert lasts == [total - 1], f"`last` on outputs {lasts}, not on the final one only"
             while ctx.get(chain.busy):
                 await ctx.tick()
             counters = {n: ctx.get(getattr(chain, n)) for n in counter_names(chain.params)}
