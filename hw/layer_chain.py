@@ -35,7 +35,13 @@ from .tile_params import TileParams
 from .tile_sequencer import x_layout
 from .tile_state import h_layout
 
-__all__ = ["ChainShape", "LayerChain"]
+__all__ = ["ChainShape", "LayerChain", "pass_counter"]
+
+
+def pass_counter(name: str, pass_index: int) -> str:
+    """The output holding counter ``name`` of the tile as it stood at the end of pass ``pass_index``
+    (layer * D + direction): a pass's own count is the difference from the previous pass's."""
+    return f"{name}_pass{pass_index}"
 
 
 class Phase(enum.Enum, shape=3):
@@ -95,6 +101,7 @@ class LayerChain(wiring.Component):
     theta : In            ``layers`` thresholds of THETA_BITS (layer l in bits l*THETA_BITS ..)
     busy : Out(1)         a sequence is in the chain
     clear_counters, counters : the tile's (they sum over the passes until cleared)
+    <counter>_pass<k> : Out   the counters as they stood at the end of pass k (:func:`pass_counter`)
 
     Cycles (:meth:`sequence_cycles`): the capture of the host's T * n_x elements, then the passes one after another
     (a layer needs its predecessor's whole output, and the tile takes one sequence at a time), each the
@@ -136,7 +143,7 @@ class LayerChain(wiring.Component):
             "memo_enable": In(1), "form": In(1),
             "theta": In(data.ArrayLayout(THETA_BITS, shape.layers)),
             "busy": Out(1),
-            **{name: Out(COUNTER_BITS) for name in counter_names(params)},
+            **{name: Out(COUNTER_BITS) for name in self.counter_outputs()},
             "clear_counters": In(1),
         })
 
@@ -161,6 +168,8 @@ class LayerChain(wiring.Component):
         output_phase = Signal()     # the reader streams the last layer's outputs to the host
         self._ports(m, xbuf, bufs, layer, output_phase)
         self._sequence(m, layer, direction, steps, output_phase)
+        with m.If(self.clear_counters):   # after the pass ends' snapshots: a clear wins
+            m.d.sync += [getattr(self, pass_counter(n, k)).eq(0) for k in range(p.slots) for n in counter_names(p)]
         m.d.comb += [tile.slot.eq(layer * s.directions + direction),
                      tile.n_x.eq(Mux(layer == 0, s.x_size, s.directions * p.hidden)),
                      tile.theta.eq(self.theta[layer])]
@@ -229,6 +238,7 @@ class LayerChain(wiring.Component):
             m.d.comb += [tile.x.valid.eq(reader.o.valid), reader.o.ready.eq(tile.x.ready)]
             with m.If(~writer.armed):
                 self._next_pass(m, state, layer, direction)
+                self._snapshot(m, layer * s.directions + direction)
         with m.Elif(state == Phase.OUTPUT_START):
             m.d.comb += reader.start.eq(1)
             m.d.sync += state.eq(Phase.OUTPUT)
@@ -236,6 +246,11 @@ class LayerChain(wiring.Component):
             m.d.comb += [self.h.valid.eq(reader.o.valid), reader.o.ready.eq(self.h.ready)]
             with m.If(~reader.busy):
                 m.d.sync += state.eq(Phase.IDLE)
+
+    def counter_outputs(self) -> list[str]:
+        """Every counter output: the tile's (summed over the passes) and each pass's (:func:`pass_counter`)."""
+        names = counter_names(self.params)
+        return [*names, *(pass_counter(n, k) for k in range(self.params.slots) for n in names)]
 
     def sequence_cycles(self, steps: int, pass_cycles) -> int:
         """Cycles of a sequence of ``steps`` steps from its first x beat taken to its final h taken, with
@@ -247,6 +262,14 @@ class LayerChain(wiring.Component):
             raise ValueError(f"{len(passes)} pass cycle counts for {s.layers * s.directions} passes")
         return (steps * s.x_size + self.SEQUENCE_OVERHEAD + sum(passes) + len(passes) * self.PASS_OVERHEAD
                 + steps * width)
+
+    def _snapshot(self, m, index) -> None:
+        """At the end of pass ``index``: the tile's counters into its pass outputs (cleared with the
+        counters), so the host reads every pass's counts after a sequence as it does pass by pass."""
+        names = counter_names(self.params)
+        for k in range(self.params.slots):
+            with m.If(index == k):
+                m.d.sync += [getattr(self, pass_counter(n, k)).eq(getattr(self.tile, n)) for n in names]
 
     def _next_pass(self, m, state, layer, direction):
         s = self.shape

@@ -299,7 +299,7 @@ def run_chain(chain, sequences, *, writes=(), memo_enable: int = 0, theta=(), fo
             assert lasts == [total - 1], f"`last` on outputs {lasts}, not on the final one only"
             while ctx.get(chain.busy):
                 await ctx.tick()
-            counters = {n: ctx.get(getattr(chain, n)) for n in counter_names(chain.params)}
+            counters = {n: ctx.get(getattr(chain, n)) for n in chain.counter_outputs()}
             runs.append(ChainRun(np.array(items, dtype=np.int64).reshape(x.shape[0], width), counters, cycles))
 
     sim = Simulator(chain)

@@ -16,7 +16,7 @@ from support import normal_network, random_inputs
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.memo import PREDICTED, MemoPolicy
 from hw.layer_buffer import BufferReader, BufferWriter
-from hw.layer_chain import ChainShape, LayerChain
+from hw.layer_chain import ChainShape, LayerChain, pass_counter
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_cycles import expected_cycles
 from hw.tile_image import image_writes, memory_image
@@ -54,6 +54,8 @@ def test_cycle_model(cell, layers, directions, steps):
               for li in range(layers) for _ in range(directions)]
     assert res.counters["cycles"] == sum(passes)
     assert res.cycles == chain.sequence_cycles(steps, passes)
+    # each pass's counters at its end: the running sums of the passes' own cycles
+    assert [res.counters[pass_counter("cycles", k)] for k in range(len(passes))] == list(np.cumsum(passes))
 
 
 @pytest.mark.parametrize("cell,directions", [("lstm", 2), ("gru", 1)])
