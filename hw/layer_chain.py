@@ -39,8 +39,8 @@ __all__ = ["ChainShape", "LayerChain", "pass_counter"]
 
 
 def pass_counter(name: str, pass_index: int) -> str:
-    """The output holding counter ``name`` of the tile as it stood at the end of pass ``pass_index``
-    (layer * D + direction): a pass's own count is the difference from the previous pass's."""
+    """The output counting the tile's counter ``name`` during pass ``pass_index`` (layer * D + direction)
+    of every sequence since the counters were cleared: the host-driven mode's count of that pass."""
     return f"{name}_pass{pass_index}"
 
 
@@ -101,7 +101,7 @@ class LayerChain(wiring.Component):
     theta : In            ``layers`` thresholds of THETA_BITS (layer l in bits l*THETA_BITS ..)
     busy : Out(1)         a sequence is in the chain
     clear_counters, counters : the tile's (they sum over the passes until cleared)
-    <counter>_pass<k> : Out   the counters as they stood at the end of pass k (:func:`pass_counter`)
+    <counter>_pass<k> : Out   the counters' increase during pass k, summed over the sequences (:func:`pass_counter`)
 
     Cycles (:meth:`sequence_cycles`): the capture of the host's T * n_x elements, then the passes one after another
     (a layer needs its predecessor's whole output, and the tile takes one sequence at a time), each the
@@ -167,9 +167,9 @@ class LayerChain(wiring.Component):
             capture.steps_done)
         output_phase = Signal()     # the reader streams the last layer's outputs to the host
         self._ports(m, xbuf, bufs, layer, output_phase)
-        self._sequence(m, layer, direction, steps, output_phase)
-        with m.If(self.clear_counters):   # after the pass ends' snapshots: a clear wins
-            m.d.sync += [getattr(self, pass_counter(n, k)).eq(0) for k in range(p.slots) for n in counter_names(p)]
+        state = self._sequence(m, layer, direction, steps, output_phase)
+        self._pass_counts(m, state == Phase.START, (state == Phase.PASS) & ~writer.armed,
+                          layer * s.directions + direction)
         m.d.comb += [tile.slot.eq(layer * s.directions + direction),
                      tile.n_x.eq(Mux(layer == 0, s.x_size, s.directions * p.hidden)),
                      tile.theta.eq(self.theta[layer])]
@@ -198,7 +198,7 @@ class LayerChain(wiring.Component):
                          port.en.eq(writer.mem.en & (layer % 2 == k))]
 
     def _sequence(self, m, layer, direction, steps, output_phase):
-        """Capture, the passes in order, the output: the chain's control."""
+        """Capture, the passes in order, the output: the chain's control; returns its state register."""
         p, s, tile = self.params, self.shape, self.tile
         capture, reader, writer = self.capture, self.reader, self.writer
         width = s.directions * p.hidden
@@ -238,7 +238,6 @@ class LayerChain(wiring.Component):
             m.d.comb += [tile.x.valid.eq(reader.o.valid), reader.o.ready.eq(tile.x.ready)]
             with m.If(~writer.armed):
                 self._next_pass(m, state, layer, direction)
-                self._snapshot(m, layer * s.directions + direction)
         with m.Elif(state == Phase.OUTPUT_START):
             m.d.comb += reader.start.eq(1)
             m.d.sync += state.eq(Phase.OUTPUT)
@@ -246,6 +245,7 @@ class LayerChain(wiring.Component):
             m.d.comb += [self.h.valid.eq(reader.o.valid), reader.o.ready.eq(self.h.ready)]
             with m.If(~reader.busy):
                 m.d.sync += state.eq(Phase.IDLE)
+        return state
 
     def counter_outputs(self) -> list[str]:
         """Every counter output: the tile's (summed over the passes) and each pass's (:func:`pass_counter`)."""
@@ -263,13 +263,21 @@ class LayerChain(wiring.Component):
         return (steps * s.x_size + self.SEQUENCE_OVERHEAD + sum(passes) + len(passes) * self.PASS_OVERHEAD
                 + steps * width)
 
-    def _snapshot(self, m, index) -> None:
-        """At the end of pass ``index``: the tile's counters into its pass outputs (cleared with the
-        counters), so the host reads every pass's counts after a sequence as it does pass by pass."""
+    def _pass_counts(self, m, starting, ending, index) -> None:
+        """Each pass's counts: the tile's counters sampled as a pass starts and, as it ends (``index`` =
+        layer * D + direction), their increase added to the pass's outputs; cleared with the counters. So a
+        host reads every pass's counts over a batch of sequences as the host-driven mode gives them."""
         names = counter_names(self.params)
+        at_start = {n: Signal(COUNTER_BITS, name=f"{n}_at_pass_start") for n in names}
+        with m.If(starting):
+            m.d.sync += [at_start[n].eq(getattr(self.tile, n)) for n in names]
         for k in range(self.params.slots):
-            with m.If(index == k):
-                m.d.sync += [getattr(self, pass_counter(n, k)).eq(getattr(self.tile, n)) for n in names]
+            with m.If(ending & (index == k)):
+                m.d.sync += [getattr(self, pass_counter(n, k)).eq(getattr(self, pass_counter(n, k))
+                                                                   + getattr(self.tile, n) - at_start[n])
+                             for n in names]
+        with m.If(self.clear_counters):   # after the pass ends: a clear wins
+            m.d.sync += [getattr(self, pass_counter(n, k)).eq(0) for k in range(self.params.slots) for n in names]
 
     def _next_pass(self, m, state, layer, direction):
         s = self.shape
