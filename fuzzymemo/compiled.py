@@ -28,6 +28,7 @@ from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
 from golden_model.memo import OFF, MemoPolicy
 from hw.delta_detect import THETA_PART_BITS
+from hw.layer_chain import ChainShape, LayerChain, chain_counter_outputs
 from hw.tile import Tile
 from hw.tile_counters import counter_names
 from hw.tile_cycles import expected_cycles
@@ -52,15 +53,22 @@ class CompiledModel:
     """``model`` on a tile with the reuse ``scheme`` (a registered scheme name; None: the baseline tile,
     without reuse hardware) decided by ``predictor`` with its ``predictor_params``, decision ``rule`` ("auto":
     the predictor's own) and ``cache_update``. ``lanes``, ``bnn_width`` and ``max_steps`` are tile parameters
-    (None: derived from the network, see :meth:`hw.tile_params.TileParams.for_network`)."""
+    (None: derived from the network, see :meth:`hw.tile_params.TileParams.for_network`).
+    ``layers_in_hardware``: the design is a :class:`hw.layer_chain.LayerChain` around the tile, which runs
+    every layer-direction pass itself (the memo scheme and the baseline; its buffers hold ``max_steps``)."""
 
     def __init__(self, model: FixedPointNetwork, *, scheme: str | None = "memo", predictor: str = "bnn",
                  rule: str = "auto", predictor_params: dict | None = None, cache_update: str = "compute",
                  lanes: int | None = None, bnn_width: int | None = None, max_steps: int | None = None,
-                 multipliers: int | None = None, unique_max: int | None = None):
+                 multipliers: int | None = None, unique_max: int | None = None, layers_in_hardware: bool = False):
         if not isinstance(model, FixedPointNetwork):
             raise TypeError(f"model must be a golden_model FixedPointNetwork, not {type(model).__name__}")
+        if layers_in_hardware and scheme not in (None, "memo"):
+            raise ValueError(f"the layers are sequenced in hardware on the memoizing and the baseline tile only, "
+                             f"not on the {scheme} tile (docs/hw/layer_chain.md)")
         self.model = model
+        #: the design is a hw.layer_chain.LayerChain around the tile (False: the bare tile, host-driven)
+        self.layers_in_hardware = bool(layers_in_hardware)
         self.scheme = schemes.get(scheme, ("scheme",)) if scheme is not None else None
         if self.scheme is not None and self.scheme.hardware is None:
             built = [e.name for e in schemes.entries(("scheme",)) if e.hardware is not None]
@@ -89,7 +97,8 @@ class CompiledModel:
                                              front_end=self.predictor.front_end(self.predictor_params)
                                              if self.reuse else None,
                                              **kwargs)
-        self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps}
+        self._choices = {"lanes": self.params.lanes, "bnn_width": self.params.bnn_width, "max_steps": max_steps,
+                         "layers_in_hardware": self.layers_in_hardware}
         self._designs: dict[bool, object] = {}
 
     def _init_crew(self, model, lanes, multipliers, max_steps, unique_max) -> None:
@@ -276,8 +285,12 @@ class CompiledModel:
             config |= {"config": str(self.params.config), "front_end": str(self.params.front_end),
                        "crew": str(self.params.crew), "weights": self._weights_digest()}
             name = f"tile_{self.params.cell}_{self.scheme.name if self.reuse else 'base'}"
-            self._designs[harness] = tile_host.tile_design(Tile(self.params, self.image), name=name, config=config,
-                                                           harness=harness)
+            if self.layers_in_hardware:
+                shape = ChainShape.for_network(self.model, self.params.max_steps)
+                top, name, config = LayerChain(self.params, shape, self.image), f"chain_{name}", {**config, "chain": True}
+            else:
+                top = Tile(self.params, self.image)
+            self._designs[harness] = tile_host.tile_design(top, name=name, config=config, harness=harness)
         return self._designs[harness]
 
     def _weights_digest(self) -> str:
@@ -335,7 +348,8 @@ class CompiledModel:
                       form=0 if form == intops.RELATIVE else 1, valid=Pauses(valid_prob, *valid_mask),
                       ready=Pauses(ready_prob, *ready_mask), seed=seed, strict=bool(strict),
                       timeout_factor=timeout_factor, wr=words, mode="harness" if harness else "python",
-                      counters=counter_names(self.params))
+                      counters=(chain_counter_outputs if self.layers_in_hardware else counter_names)(self.params),
+                      chained=self.layers_in_hardware)
         return job, expected, stats
 
     def _inputs(self, x, lengths) -> tuple[np.ndarray, np.ndarray]:
@@ -356,6 +370,8 @@ class CompiledModel:
         design = self.design(harness)
         result, run_dir, wall = tile_host.run_job(design, sim, job, quiet=quiet,
                                                   run_name=run_name or f"run-{self.label}")
+        if job.chained:   # the chain returns the last layer's outputs only
+            expected = expected[-1:]
         return tile_host.TileRun(outputs=result.outputs, expected=expected, lengths=job.lengths, stats=stats,
                                  counters=result.counters, passes=result.passes, sim_cycles=result.sim_cycles,
                                  wall_seconds=wall, mismatches=result.mismatches, lost=result.lost,

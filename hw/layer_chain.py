@@ -35,13 +35,20 @@ from .tile_params import TileParams
 from .tile_sequencer import x_layout
 from .tile_state import h_layout
 
-__all__ = ["ChainShape", "LayerChain", "pass_counter"]
+__all__ = ["ChainShape", "LayerChain", "chain_counter_outputs", "pass_counter"]
 
 
 def pass_counter(name: str, pass_index: int) -> str:
     """The output counting the tile's counter ``name`` during pass ``pass_index`` (layer * D + direction)
     of every sequence since the counters were cleared: the host-driven mode's count of that pass."""
     return f"{name}_pass{pass_index}"
+
+
+def chain_counter_outputs(params: TileParams) -> list[str]:
+    """Every counter output of a chain around a tile of ``params``: the tile's (summed over the passes) and
+    each pass's (:func:`pass_counter`)."""
+    names = counter_names(params)
+    return [*names, *(pass_counter(n, k) for k in range(params.slots) for n in names)]
 
 
 class Phase(enum.Enum, shape=3):
@@ -248,9 +255,7 @@ class LayerChain(wiring.Component):
         return state
 
     def counter_outputs(self) -> list[str]:
-        """Every counter output: the tile's (summed over the passes) and each pass's (:func:`pass_counter`)."""
-        names = counter_names(self.params)
-        return [*names, *(pass_counter(n, k) for k in range(self.params.slots) for n in names)]
+        return chain_counter_outputs(self.params)
 
     def sequence_cycles(self, steps: int, pass_cycles) -> int:
         """Cycles of a sequence of ``steps`` steps from its first x beat taken to its final h taken, with

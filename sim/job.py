@@ -59,7 +59,9 @@ class TileJob:
     (layers, directions) golden counts; inputs -- each layer's input size; wr -- ``wr`` payloads to load
     before the run (None: the elaborated weights); valid / ready -- valid gaps on x (and wr) and
     back-pressure on h; seed -- of their generators; counters -- the tile's counter outputs to read after
-    each pass (the tile's own and its front end's)."""
+    each pass (the tile's own and its front end's); chained -- the design is a
+    :class:`hw.layer_chain.LayerChain`: the layer-0 sequences go in once, the last layer's outputs come
+    back, and each pass's counters are its ``<counter>_pass<k>`` outputs."""
     x: np.ndarray
     lengths: np.ndarray
     theta: np.ndarray
@@ -81,6 +83,7 @@ class TileJob:
     wr: list[dict] | None = None
     mode: str = "harness"
     counters: tuple[str, ...] = COUNTERS
+    chained: bool = False
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -92,6 +95,12 @@ class TileJob:
     @property
     def num_layers(self) -> int:
         return len(self.inputs)
+
+    @property
+    def h_per_step(self) -> int:
+        """h elements a pass returns per step: H, or D*H when the tile sequences the layers itself
+        (``chained``: one pass, the last layer's [h_fwd ; h_bwd])."""
+        return self.directions * self.hidden if self.chained else self.hidden
 
     def timeout_cycles(self, n_x: int) -> int:
         """A generous cycle budget of one pass of layer input size ``n_x``."""

@@ -49,7 +49,7 @@ class HarnessTransport:
     def __init__(self, dut, design: dict, job: TileJob):
         self.spec = HarnessSpec.from_design(design)
         self.driver = HarnessDriver(dut, self.spec)
-        self.hidden, self.counter_names = job.hidden, job.counters
+        self.h_per_step, self.counter_names = job.h_per_step, job.counters
         self.codecs = {s: stream_codec(design, s) for s in (*self.spec.sources, self.spec.sink)}
         valid_seed, ready_seed = _seeds(job.seed)
         self.driver.set_pauses("valid", job.valid.prob, valid_seed, job.valid.mask, job.valid.mask_len)
@@ -87,7 +87,7 @@ class HarnessTransport:
         """Runs of whole sequences that fit the harness's buffers (one batch each)."""
         chunks, current, beats_in, beats_out = [], [], 0, 0
         for seq in sequences:
-            n_in, n_out = seq.shape[0] * seq.shape[1], seq.shape[0] * self.hidden
+            n_in, n_out = seq.shape[0] * seq.shape[1], seq.shape[0] * self.h_per_step
             if n_in > self.spec.src_depth or n_out > self.spec.sink_depth:
                 raise ValueError(f"a sequence of {seq.shape[0]} steps exceeds the harness buffers")
             if current and (beats_in + n_in > self.spec.src_depth or beats_out + n_out > self.spec.sink_depth):
@@ -105,7 +105,7 @@ class HarnessTransport:
         items, cycles = [], 0
         for k, chunk in enumerate(self._chunks(sequences)):
             raw = [pack(b) for seq in chunk for b in sequence_beats(seq)]
-            expect = sum(seq.shape[0] for seq in chunk) * self.hidden
+            expect = sum(seq.shape[0] for seq in chunk) * self.h_per_step
             status = await self.driver.batch(raw, target="x", expect=expect, clear=k == 0, drain=DRAIN_CYCLES,
                                              timeout=max(1000, timeout_cycles - cycles))
             self._check("x", status, len(raw))
@@ -122,7 +122,7 @@ class TileHost:
     def __init__(self, dut, design: dict, job: TileJob):
         self.dut, self.design = dut, design
         self.ports = design["ports"]
-        self.hidden, self.counter_names = job.hidden, job.counters
+        self.h_per_step, self.counter_names = job.h_per_step, job.counters
         self.clock = dut.clk
         valid_seed, ready_seed = _seeds(job.seed)
         self._valid = pauses(job.valid.prob, rng=random.Random(valid_seed), mask=job.valid.mask,
@@ -180,7 +180,7 @@ class TileHost:
         self.dut.clear_counters.value = 0
         start = self.now_cycles()
         self.received.clear()
-        expect = sum(seq.shape[0] for seq in sequences) * self.hidden
+        expect = sum(seq.shape[0] for seq in sequences) * self.h_per_step
         for seq in sequences:
             self.x.send_many(sequence_beats(seq))
         try:

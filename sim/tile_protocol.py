@@ -12,6 +12,9 @@ Pure functions and small objects that every transport shares (the Amaranth simul
   before backward) and :class:`NetworkPlan`, which feeds layer l's outputs to layer l+1, streams a backward
   direction's sequences reversed and re-reverses its outputs, and concatenates the directions
   (forward, backward);
+* :class:`ChainPlan` -- the same network on a tile that sequences its layers itself
+  (``hw.layer_chain.LayerChain``): one pass of the layer-0 sequences, the last layer's outputs back, and
+  :func:`chain_controls`, the per-layer thresholds packed into its ``theta``;
 * :func:`split_h` -- a pass's h stream back into per-sequence (steps, H) blocks.
 """
 
@@ -21,10 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden_model.formats import THETA_BITS
 from hw.tile_counters import COUNTERS as TILE_COUNTERS
 
 __all__ = [
     "CONTROLS",
+    "ChainPlan",
+    "chain_controls",
     "COUNTERS",
     "FORMS",
     "NetworkPlan",
@@ -153,6 +159,53 @@ class NetworkPlan:
         for b, block in enumerate(split_h(h_values, self.lengths, self.hidden)):
             n = int(self.lengths[b])
             self.outputs[p.layer][b, :n, cols] = block[::-1] if p.reverse else block
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.lengths.sum())
+
+
+def chain_controls(*, memo_enable: int | bool, theta, form: int | str = 0) -> dict:
+    """The controls of a layer chain: those of :func:`controls` without slot and n_x (the chain sets them
+    pass by pass), ``theta`` one register value per layer packed into one number (layer l at bits
+    l * THETA_BITS)."""
+    base = controls(slot=0, n_x=1, memo_enable=memo_enable, form=form)
+    packed = sum(int(t) << (li * THETA_BITS) for li, t in enumerate(theta))
+    return {"memo_enable": base["memo_enable"], "form": base["form"], "theta": packed}
+
+
+class ChainPlan:
+    """A network run over a batch ``x`` (B, T, n_x) on a layer chain: one pass streams every sequence's
+    valid steps once (:meth:`sequences`); the h data that comes back (:meth:`put`, stream order: per step
+    the last layer's D*H outputs [h_fwd ; h_bwd]) is the last layer's outputs :attr:`output` (B, T, D*H),
+    zero at padding steps. :attr:`passes` are the layer-direction passes the chain runs inside."""
+
+    def __init__(self, x, lengths, *, inputs: list[int], directions: int, hidden: int):
+        self.x = np.asarray(x, dtype=np.int64)
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.width = int(directions) * int(hidden)
+        self.passes = network_passes(inputs, directions)
+        self.output = np.zeros((*self.x.shape[:2], self.width), dtype=np.int64)
+
+    def sequences(self) -> list[np.ndarray]:
+        return [self.x[b, :n] for b, n in enumerate(self.lengths)]
+
+    def expected_h(self, expected_last) -> list[dict]:
+        """The h payloads the chain must return from the last layer's golden outputs (B, T, D*H): ``last`` on
+        the final element of each sequence."""
+        items = []
+        for b, n in enumerate(self.lengths):
+            flat = np.asarray(expected_last)[b, :n].reshape(-1).tolist()
+            items += [{"data": int(v), "last": int(k == len(flat) - 1)} for k, v in enumerate(flat)]
+        return items
+
+    def h_positions(self) -> list[tuple[int, int, int]]:
+        """(sequence, step, output) of every h element in stream order."""
+        return [(b, t, j) for b, n in enumerate(self.lengths) for t in range(n) for j in range(self.width)]
+
+    def put(self, h_values) -> None:
+        for b, block in enumerate(split_h(h_values, self.lengths, self.width)):
+            self.output[b, :int(self.lengths[b])] = block
 
     @property
     def total_steps(self) -> int:

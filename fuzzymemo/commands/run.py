@@ -159,6 +159,8 @@ def run_tile(args) -> int:
         raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
     if args.theta_h is not None and scheme != DELTA:
         raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
+    if args.layers_in_hardware and scheme in (CREW, DELTA, SIMILARITY):
+        raise ValueError(f"--layers-in-hardware: the layer chain wraps the memoizing tile, not the {scheme} tile")
     if scheme == CREW:
         return finish(args, run_crew(args, src, energy_table(args)), start_all, crew_summary)
     if scheme in (DELTA, SIMILARITY):
@@ -167,7 +169,7 @@ def run_tile(args) -> int:
     cal, how = choose_calibration(args, src_full)
     compiled = CompiledModel(src.model, predictor=cal.predictor, rule=cal.rule, predictor_params=cal.parameters,
                              cache_update=cal.cache_update, lanes=args.lanes, bnn_width=args.bnn_width,
-                             max_steps=args.max_steps)
+                             max_steps=args.max_steps, layers_in_hardware=args.layers_in_hardware)
     compiled.check(src.lengths, compiled.policy(cal.thresholds or 0.0, cal.form, enable=cal.memo))
     runs = run_both(args, compiled, src, run_options={"threshold": cal.thresholds or 0.0, "form": cal.form,
                                                        "enable": cal.memo})
@@ -179,6 +181,7 @@ def run_tile(args) -> int:
         "scheme": compiled.scheme.name, "predictor": compiled.predictor.name,
         "rule": compiled.rule, "parameters": cal.parameters,
         "thresholds": None if not cal.memo else list(cal.thresholds), "memo_enable": cal.memo, "form": cal.form,
+        "layers_in_hardware": compiled.layers_in_hardware,
         **how, **_figures(src, runs, cal.memo, energy_table(args)),
     }
     if not result["bit_exact"]:
@@ -195,7 +198,8 @@ def _summary(r: dict) -> str:
         return "-" if v is None else f"{v:.1%}"
 
     lines = [
-        f"{network_line(r)}, tile L={r['lanes']} B={r['bnn_width']}, {r['sim']}, "
+        f"{network_line(r)}, tile L={r['lanes']} B={r['bnn_width']}"
+        f"{' (layers sequenced in hardware)' if r['layers_in_hardware'] else ''}, {r['sim']}, "
         f"{r['sequences']} sequences ({r['steps']} steps)",
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} "
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
@@ -254,6 +258,9 @@ def register(sub) -> None:
     p.add_argument("--bnn-width", type=at_least(1), metavar="B", help="BNN sign bits per cycle (default: see docs)")
     p.add_argument("--max-steps", type=at_least(1), metavar="T",
                    help="longest sequence the tile's step counter holds (default 4096)")
+    p.add_argument("--layers-in-hardware", action="store_true",
+                   help="the tile sequences the layers itself (hw.layer_chain.LayerChain: x in once, the last "
+                        "layer's h out; memo scheme only); default: the host runs each layer-direction pass")
     p.add_argument("--valid-prob", type=probability, default=1.0, help="x stream valid probability (default 1)")
     p.add_argument("--ready-prob", type=probability, default=1.0, help="h stream ready probability (default 1)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random gaps and back-pressure (default 1)")
