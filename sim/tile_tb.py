@@ -16,11 +16,11 @@ import time
 
 import cocotb
 
+from hw.layer_chain import pass_counter
 from sim.job import TileJob, TileResult
 from sim.runner import load_design, load_params
 from sim.scoreboard import Scoreboard
 from sim.tile_driver import transport_for
-from hw.layer_chain import pass_counter
 from sim.tile_protocol import ChainPlan, NetworkPlan, chain_controls, controls
 
 log = logging.getLogger(__name__)

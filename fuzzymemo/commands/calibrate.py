@@ -8,8 +8,8 @@ import logging
 
 from golden_model import schemes
 from golden_model.reuse_calibration import (
-    MAX_VIEWS,
     INPUT_SCHEMES,
+    MAX_VIEWS,
     Calibration,
     calibrate,
     calibrate_scheme,
