@@ -287,7 +287,8 @@ class CompiledModel:
             name = f"tile_{self.params.cell}_{self.scheme.name if self.reuse else 'base'}"
             if self.layers_in_hardware:
                 shape = ChainShape.for_network(self.model, self.params.max_steps)
-                top, name, config = LayerChain(self.params, shape, self.image), f"chain_{name}", {**config, "chain": True}
+                top, name = LayerChain(self.params, shape, self.image), f"chain_{name}"
+                config = {**config, "chain": True}
             else:
                 top = Tile(self.params, self.image)
             self._designs[harness] = tile_host.tile_design(top, name=name, config=config, harness=harness)
