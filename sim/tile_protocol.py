@@ -50,14 +50,19 @@ CONTROLS = ("slot", "n_x", "memo_enable", "theta", "form")
 FORMS = {"relative": 0, "absolute": 1}
 
 
-def controls(*, slot: int, n_x: int, memo_enable: int | bool = 0, theta: int = 0, form: int | str = 0) -> dict:
-    """The control values of a pass, ``form`` as a number (0 relative, 1 absolute) or a name."""
+def _form_value(form: int | str) -> int:
+    """The ``form`` input's value of a threshold form given as a number (0 relative, 1 absolute) or a name."""
     if isinstance(form, str):
         if form not in FORMS:
             raise ValueError(f"form must be one of {sorted(FORMS)}, not {form!r}")
         form = FORMS[form]
+    return int(form)
+
+
+def controls(*, slot: int, n_x: int, memo_enable: int | bool = 0, theta: int = 0, form: int | str = 0) -> dict:
+    """The control values of a pass, ``form`` as a number (0 relative, 1 absolute) or a name."""
     return {"slot": int(slot), "n_x": int(n_x), "memo_enable": int(bool(memo_enable)), "theta": int(theta),
-            "form": int(form)}
+            "form": _form_value(form)}
 
 
 def sequence_beats(x) -> list[dict]:
@@ -169,9 +174,8 @@ def chain_controls(*, memo_enable: int | bool, theta, form: int | str = 0) -> di
     """The controls of a layer chain: those of :func:`controls` without slot and n_x (the chain sets them
     pass by pass), ``theta`` one register value per layer packed into one number (layer l at bits
     l * THETA_BITS)."""
-    base = controls(slot=0, n_x=1, memo_enable=memo_enable, form=form)
     packed = sum(int(t) << (li * THETA_BITS) for li, t in enumerate(theta))
-    return {"memo_enable": base["memo_enable"], "form": base["form"], "theta": packed}
+    return {"memo_enable": int(bool(memo_enable)), "form": _form_value(form), "theta": packed}
 
 
 class ChainPlan:
