@@ -16,14 +16,13 @@ from e2e_cases import workload_model
 from support import normal_network, random_inputs
 
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.formats import THETA_BITS
 from golden_model.memo import PREDICTED, MemoPolicy
 from hw.layer_chain import ChainShape, LayerChain
 from hw.tile_bnn import BnnFrontEnd
 from hw.tile_image import memory_image
 from hw.tile_params import TileParams
 from sim.runner import Design, optimized_verilog, pytest_simulators, run
-from sim.tile_protocol import sequence_beats
+from sim.tile_protocol import chain_controls, sequence_beats
 
 #: case -> per-layer absolute thresholds (BNN score units)
 THETAS = {"bidir": (2, 5), "digits": (6, 10)}
@@ -63,8 +62,7 @@ def _case(case: str):
 def test_chain_sequences(sim, case):
     design, sequences = _case(case)
     assert all(seq["reuses"] > 0 for seq in sequences)   # the memoization is exercised
-    theta = sum(t << (k * THETA_BITS) for k, t in enumerate(THETAS[case]))
-    params = {"seed": 3, "gap": 0.3, "stall": 0.3, "memo_enable": 1, "form": 1, "theta": theta,
+    params = {"seed": 3, "gap": 0.3, "stall": 0.3, **chain_controls(memo_enable=1, theta=THETAS[case], form=1),
               "sequences": sequences, "timeout": 20_000}
     result = run(design, sim, "sim.testbenches.tb_layer_chain", params=params, testcase="chain_sequences")
     assert result["tests"] == 1
