@@ -63,9 +63,6 @@ class CompiledModel:
                  multipliers: int | None = None, unique_max: int | None = None, layers_in_hardware: bool = False):
         if not isinstance(model, FixedPointNetwork):
             raise TypeError(f"model must be a golden_model FixedPointNetwork, not {type(model).__name__}")
-        if layers_in_hardware and scheme not in (None, "memo"):
-            raise ValueError(f"the layers are sequenced in hardware on the memoizing and the baseline tile only, "
-                             f"not on the {scheme} tile (docs/hw/layer_chain.md)")
         self.model = model
         #: the design is a hw.layer_chain.LayerChain around the tile (False: the bare tile, host-driven)
         self.layers_in_hardware = bool(layers_in_hardware)
@@ -120,7 +117,8 @@ class CompiledModel:
         self.params = TileParams.for_network(net, model.config, lanes=lanes, crew=CrewShape(unique, multipliers),
                                              **({} if max_steps is None else {"max_steps": max_steps}))
         # the baseline of a CREW tile has as many multipliers (lanes) as the CREW tile
-        self._choices = {"lanes": multipliers, "bnn_width": None, "max_steps": max_steps}
+        self._choices = {"lanes": multipliers, "bnn_width": None, "max_steps": max_steps,
+                         "layers_in_hardware": self.layers_in_hardware}
         self._designs = {}
 
     def _init_delta(self, model, lanes, max_steps, similarity: bool) -> None:
@@ -130,7 +128,8 @@ class CompiledModel:
         self._rule = self.rule = None
         self.params = TileParams.for_network(model.net, model.config, lanes=lanes, delta=True, similarity=similarity,
                                              **({} if max_steps is None else {"max_steps": max_steps}))
-        self._choices = {"lanes": self.params.lanes, "bnn_width": None, "max_steps": max_steps}
+        self._choices = {"lanes": self.params.lanes, "bnn_width": None, "max_steps": max_steps,
+                         "layers_in_hardware": self.layers_in_hardware}
         self._designs = {}
 
     # ------------------------------------------------------------------------------------------ views

@@ -61,13 +61,14 @@ def run_crew(args, src, energy: tuple[dict, str]) -> dict:
     """Both tiles on ``src`` with the run's options and the energy table (table, name); the result dict
     of the JSON (docs/crew.md)."""
     compiled = CompiledModel(src.model, scheme=CREW, lanes=args.lanes, multipliers=args.multipliers,
-                             max_steps=args.max_steps)
+                             max_steps=args.max_steps, layers_in_hardware=args.layers_in_hardware)
     compiled.check(src.lengths, compiled.policy())
     runs = run_both(args, compiled, src, reuse_label=CREW)
     net, p = src.model.net, compiled.params
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]), "steps": int(src.lengths.sum()),
         "cell": net.cell, "layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
+        "layers_in_hardware": compiled.layers_in_hardware,
         "scheme": CREW, "lanes": p.lanes, "adder_lanes": p.lanes, "multipliers": p.crew.multipliers,
         "baseline_lanes": p.crew.multipliers, "unique_max": p.crew.unique_max,
         **_figures(src, runs, compiled, energy),

@@ -97,7 +97,8 @@ def run_delta(args, src_full, src, scheme: str, energy: tuple[dict, str]) -> dic
     """Both tiles on ``src`` with the scheme's settings and the energy table (table, name); the result
     dict of the JSON (docs/delta.md)."""
     options, settings = input_settings(args, src_full, scheme)
-    compiled = CompiledModel(src.model, scheme=scheme, lanes=args.lanes, max_steps=args.max_steps)
+    compiled = CompiledModel(src.model, scheme=scheme, lanes=args.lanes, max_steps=args.max_steps,
+                             layers_in_hardware=args.layers_in_hardware)
     compiled.check(src.lengths, compiled.policy(options["threshold"], theta_h=options.get("theta_h"),
                                                 ranges=options.get("ranges")))
     runs = run_both(args, compiled, src, reuse_label=scheme, run_options=options)
@@ -105,6 +106,7 @@ def run_delta(args, src_full, src, scheme: str, energy: tuple[dict, str]) -> dic
     result = {
         "workload": src.name, "sim": args.sim, "sequences": int(src.x.shape[0]), "steps": int(src.lengths.sum()),
         "cell": net.cell, "layers": net.num_layers, "directions": net.num_directions, "hidden": net.hidden_size,
+        "layers_in_hardware": compiled.layers_in_hardware,
         "scheme": scheme, "lanes": compiled.params.lanes, **settings, **_figures(src, runs, compiled, energy),
     }
     if not result["bit_exact"]:

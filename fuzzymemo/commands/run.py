@@ -159,8 +159,6 @@ def run_tile(args) -> int:
         raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
     if args.theta_h is not None and scheme != DELTA:
         raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
-    if args.layers_in_hardware and scheme in (CREW, DELTA, SIMILARITY):
-        raise ValueError(f"--layers-in-hardware: the layer chain wraps the memoizing tile, not the {scheme} tile")
     if scheme == CREW:
         return finish(args, run_crew(args, src, energy_table(args)), start_all, crew_summary)
     if scheme in (DELTA, SIMILARITY):
@@ -198,8 +196,7 @@ def _summary(r: dict) -> str:
         return "-" if v is None else f"{v:.1%}"
 
     lines = [
-        f"{network_line(r)}, tile L={r['lanes']} B={r['bnn_width']}"
-        f"{' (layers sequenced in hardware)' if r['layers_in_hardware'] else ''}, {r['sim']}, "
+        f"{network_line(r)}, tile L={r['lanes']} B={r['bnn_width']}, {r['sim']}, "
         f"{r['sequences']} sequences ({r['steps']} steps)",
         f"  bit-exact vs golden model: {'yes' if r['bit_exact'] else 'NO'} "
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
@@ -260,7 +257,7 @@ def register(sub) -> None:
                    help="longest sequence the tile's step counter holds (default 4096)")
     p.add_argument("--layers-in-hardware", action="store_true",
                    help="the tile sequences the layers itself (hw.layer_chain.LayerChain: x in once, the last "
-                        "layer's h out; memo scheme only); default: the host runs each layer-direction pass")
+                        "layer's h out; every scheme); default: the host runs each layer-direction pass")
     p.add_argument("--valid-prob", type=probability, default=1.0, help="x stream valid probability (default 1)")
     p.add_argument("--ready-prob", type=probability, default=1.0, help="h stream ready probability (default 1)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random gaps and back-pressure (default 1)")

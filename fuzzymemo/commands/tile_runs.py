@@ -46,9 +46,11 @@ def finish(args, result: dict, start_all: float, summary) -> int:
 
 
 def network_line(r: dict) -> str:
-    """``"<workload>: <layers>-layer [bidirectional] <CELL> H=<hidden>"`` of a run's result."""
+    """``"<workload>: <layers>-layer [bidirectional] <CELL> H=<hidden>[ (layers sequenced in hardware)]"`` of a
+    run's result."""
+    chained = " (layers sequenced in hardware)" if r.get("layers_in_hardware") else ""
     return (f"{r['workload']}: {r['layers']}-layer{' bidirectional' if r['directions'] == 2 else ''} "
-            f"{r['cell'].upper()} H={r['hidden']}")
+            f"{r['cell'].upper()} H={r['hidden']}{chained}")
 
 
 def accuracy_text(value) -> str:
