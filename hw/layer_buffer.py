@@ -13,19 +13,13 @@ host.
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .checks import check_int, silence_unused
-from .shapes import count_shape, index_shape, read_port, write_port
+from .shapes import count_shape, index_shape, read_port, sequence_layout, sequence_out_layout, write_port
 
-__all__ = ["BufferReader", "BufferWriter", "sequence_layout"]
-
-
-def sequence_layout(bits: int) -> data.StructLayout:
-    """An element of a streamed sequence: ``data``, ``first`` (element 0 of the sequence), ``last`` (its
-    final element): the tile's x layout (:func:`hw.tile_sequencer.x_layout`)."""
-    return data.StructLayout({"data": signed(bits), "first": 1, "last": 1})
+__all__ = ["BufferReader", "BufferWriter"]
 
 
 def _check_sizes(component, depth: int, per_step: int, bits: int) -> None:
@@ -52,7 +46,7 @@ class BufferReader(wiring.Component):
     reverse : In(1)      walk the steps T-1 .. 0
     top : In             the address of step T-1 (T-1)*n, where a reversed walk begins (the user knows n
                          as a constant: no multiplier here)
-    o : Out(stream)      :func:`sequence_layout`
+    o : Out(stream)      :func:`hw.shapes.sequence_layout` (the tile's x layout)
     mem : read port of the buffer memory (synchronous, enable holds the data)
     busy : Out(1)        elements are left to read or to hand over
 
@@ -121,7 +115,7 @@ class BufferWriter(wiring.Component):
     steps : In           T (reversed walks only: the first step written is T-1)
     n, offset : In       elements per step (1..per_step), the first element's offset in a step's words
     reverse : In(1)
-    i : In(stream, ready while armed)  payload ``data``, ``last`` (the sequence's final element)
+    i : In(stream, ready while armed)  :func:`hw.shapes.sequence_out_layout` (the tile's h layout)
     mem : write port of the buffer memory
     armed : Out(1)       a sequence is being taken
     steps_done : Out     steps taken by the last sequence (counting a partial final step)
@@ -142,7 +136,7 @@ class BufferWriter(wiring.Component):
         super().__init__({
             "start": In(1), "steps": In(count_shape(depth)), "n": In(count_shape(per_step)),
             "offset": In(count_shape(stride)), "reverse": In(1),
-            "i": In(stream.Signature(data.StructLayout({"data": signed(bits), "last": 1}))),
+            "i": In(stream.Signature(sequence_out_layout(bits))),
             "mem": write_port(depth, bits),
             "armed": Out(1), "steps_done": Out(count_shape(depth)),
         })

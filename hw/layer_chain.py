@@ -211,10 +211,8 @@ class LayerChain(wiring.Component):
         width = s.directions * p.hidden
         reverse = direction == 1
         # the tile's x from the reader during a pass; the host's h from the reader during the output
-        m.d.comb += [tile.x.payload.data.eq(reader.o.payload.data), tile.x.payload.first.eq(reader.o.payload.first),
-                     tile.x.payload.last.eq(reader.o.payload.last),
+        m.d.comb += [tile.x.payload.eq(reader.o.payload), writer.i.payload.eq(tile.h.payload),
                      self.h.payload.data.eq(reader.o.payload.data), self.h.payload.last.eq(reader.o.payload.last),
-                     writer.i.payload.data.eq(tile.h.payload.data), writer.i.payload.last.eq(tile.h.payload.last),
                      capture.i.payload.data.eq(self.x.payload.data), capture.i.payload.last.eq(self.x.payload.last),
                      writer.i.valid.eq(tile.h.valid), tile.h.ready.eq(writer.i.ready),
                      writer.steps.eq(steps), writer.n.eq(p.hidden), writer.offset.eq(direction * p.hidden),

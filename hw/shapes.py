@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import unsigned
-from amaranth.lib import memory
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data, memory
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
-__all__ = ["count_shape", "index_shape", "memory_depth", "read_port", "write_port"]
+__all__ = ["count_shape", "sequence_out_layout", "index_shape", "memory_depth", "read_port", "sequence_layout",
+           "write_port"]
 
 
 def memory_depth(rows: int) -> int:
@@ -35,3 +36,15 @@ def read_port(depth: int, width: int) -> In:
 def write_port(depth: int, width: int) -> In:
     """Signature member of a component using a write port of a ``depth`` x ``width``-bit memory."""
     return In(memory.WritePort.Signature(addr_width=ceil_log2(depth), shape=unsigned(width)))
+
+
+def sequence_layout(bits: int) -> data.StructLayout:
+    """An element of a streamed sequence going in: ``data`` (signed), ``first`` (element 0 of the sequence),
+    ``last`` (its final element). The tile's x stream and the layer chain's buffer reader."""
+    return data.StructLayout({"data": signed(bits), "first": 1, "last": 1})
+
+
+def sequence_out_layout(bits: int) -> data.StructLayout:
+    """An element of a streamed sequence coming out: ``data`` (signed), ``last`` (the sequence's final
+    element). The tile's h stream and the layer chain's buffer writer."""
+    return data.StructLayout({"data": signed(bits), "last": 1})

@@ -9,7 +9,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .shapes import count_shape, index_shape
+from .shapes import count_shape, index_shape, sequence_layout
 from .tile_params import TileParams, check_part_params
 
 __all__ = ["StepSequencer", "x_layout"]
@@ -17,7 +17,7 @@ __all__ = ["StepSequencer", "x_layout"]
 
 def x_layout(params: TileParams) -> data.StructLayout:
     """Payload of the tile's ``x`` stream: ``data``, ``first`` (starts a sequence), ``last`` (ends it)."""
-    return data.StructLayout({"data": signed(params.config.act.bits), "first": 1, "last": 1})
+    return sequence_layout(params.config.act.bits)
 
 
 class StepSequencer(wiring.Component):

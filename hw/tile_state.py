@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .shapes import memory_depth, write_port
+from .shapes import memory_depth, sequence_out_layout, write_port
 from .tile_merge import update_unit_class
 from .tile_params import TileParams, check_part_params
 from .tile_rows import RowWriter, element_layout
@@ -21,7 +21,7 @@ OUT_DEPTH = 8
 
 def h_layout(params: TileParams) -> data.StructLayout:
     """Payload of the tile's ``h`` stream: ``data``, ``last`` (the sequence's final element)."""
-    return data.StructLayout({"data": signed(params.config.act.bits), "last": 1})
+    return sequence_out_layout(params.config.act.bits)
 
 
 class StateUpdate(wiring.Component):
