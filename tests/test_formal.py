@@ -16,8 +16,14 @@ from sim.formal_checks import PROOFS, memo_harness
 
 pytestmark = pytest.mark.formal
 
-RUNS = [pytest.param(proof, mode, depth, id=f"{proof.slug}-{mode}{depth}") for proof in PROOFS
-        for mode, depth in proof.runs()]
+#: The runs of the full suite only (``--full``): the longest (10-20 s alone, several times that under a
+#: loaded test run; docs/formal.md) where a shorter run of the same property stays in the default run
+#: (the LSTM cell's transfers by induction, the memo hits with the compute update, the tile counters' bmc).
+SLOW_RUNS = {"LstmCellUnit_transfers-bmc20", "MemoTable_hits_always-bmc10",
+             "MemoTable_hits_compute_2_bit_epochs-bmc11", "Tile_counters_GRU-cover20"}
+RUNS = [pytest.param(proof, mode, depth, id=f"{proof.slug}-{mode}{depth}",
+                     marks=[pytest.mark.slow] if f"{proof.slug}-{mode}{depth}" in SLOW_RUNS else [])
+        for proof in PROOFS for mode, depth in proof.runs()]
 
 
 @pytest.mark.parametrize("proof, mode, depth", RUNS)
@@ -145,6 +151,7 @@ def test_wrong_hit_is_caught(overrides, message, tmp_path):
     assert message in result.summary()
 
 
+@pytest.mark.slow   # with its property's run, MemoTable_hits_compute_2_bit_epochs-bmc11
 def test_wrap_without_sweep_is_caught(tmp_path):
     """The 2-bit-epoch row's parameters and depth reach a lookup after the sweep (entries=2, depth 11)."""
     proof = next(p for p in PROOFS if "2-bit epochs" in p.name)

@@ -39,12 +39,12 @@ def test_tiles_and_networks_are_reproducible_and_fit_the_formats():
     assert np.abs(a.layers[0][0].w_hh).max() <= config.weight.max_value
 
 
-@pytest.mark.verilator
+@pytest.mark.icarus
 def test_cli_regress_checks_every_output_of_every_scheme(tmp_path, capsys):
     out = tmp_path / "regress.json"
     assert main(["regress", "--outputs", "6000", "--predictor", "low-rank", "--scheme", "none", "--scheme", "crew",
                  "--scheme", "delta", "--scheme", "similarity", "--tiles", "1", "--max-size", "6", "--seed", "3",
-                 "--quiet", "--json", str(out)]) == 0
+                 "--sim", "icarus", "--quiet", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["outputs_checked"] >= 6000 and r["mismatches"] == 0 and r["failures"] == []
     assert r["runs"] >= 5 and r["configs"] == r["runs"] and r["sim_cycles"] > 0

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +69,38 @@ def test_design_build_dir_depends_on_config():
     b = Design(name="x", config={"n": 2}, toplevel="x", verilog="module x; endmodule")
     assert a.build_dir("icarus") != b.build_dir("icarus")
     assert a.build_dir("icarus").parent == a.build_dir("verilator").parent
+
+
+def test_verilator_optimization_has_its_own_build_folder(monkeypatch):
+    a = Design(name="x", config={"n": 1}, toplevel="x", verilog="module x; endmodule")
+    monkeypatch.setenv(runner.OPT_ENV, runner.OPT_FAST)
+    assert a.build_dir("verilator").name == "verilator" and runner.verilator_opt() == "-O2"
+    monkeypatch.setenv(runner.OPT_ENV, "-O1")
+    assert a.build_dir("verilator").name == "verilator-O1" and a.build_dir("icarus").name == "icarus"
+    assert a.build_dir("verilator", waves=True).name == "verilator-O1-waves"
+    monkeypatch.setenv(runner.OPT_ENV, "-O9")
+    with pytest.raises(ValueError, match=r"FUZZYMEMO_VERILATOR_OPT='-O9': expected one of -O0, -O1"):
+        runner.verilator_opt()
+
+
+def test_default_run_takes_each_case_on_one_simulator_alternating():
+    """tests/conftest.py: without --full a case parametrized over both simulators runs once, the cases of
+    a module alternate between the two, and the tests marked slow are left out."""
+    def collected(*options):
+        done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               "tests/test_tile_e2e.py", "tests/test_tile_chain_e2e.py", *options],
+                              capture_output=True, text=True, cwd=runner.REPO_ROOT, check=True)
+        return [line for line in done.stdout.splitlines() if "::" in line]
+
+    def cases(ids):
+        return [re.sub(r"-?\b(icarus|verilator)\b-?", "", i) for i in ids if re.search(r"icarus|verilator", i)]
+
+    default, full = collected(), collected("--full")
+    e2e = [i for i in default if "test_tile_e2e" in i]
+    assert sorted(cases(e2e)) == sorted(set(cases(i for i in full if "test_tile_e2e" in i)))
+    assert any("icarus" in i for i in e2e) and any("verilator" in i for i in e2e)
+    assert len(full) > len(default)
+    assert "tests/test_tile_chain_e2e.py::test_cli_layers_in_hardware[memo]" in set(full) - set(default)
 
 
 def test_build_stamp_names_the_toolchain():

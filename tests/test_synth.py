@@ -452,6 +452,7 @@ def test_crew_designs_equal_lanes_and_equal_multipliers():
     assert len({(p.cell, p.hidden, p.input_size, p.slots, p.config) for p in d.values()}) == 1
 
 
+@pytest.mark.slow   # three generic syntheses; the CREW tile's own is in test_generic_every_block
 def test_crew_compare_small(tmp_path):
     from synth.crew import crew_compare
     from synth.table import crew_table

@@ -207,7 +207,7 @@ def test_errors():
 
 # ------------------------------------------------------------------------------------------ end to end
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", [pytest.param("lstm", marks=pytest.mark.slow), "gru"])   # Amaranth-simulated UART
 def test_tile_end_to_end_over_uart(cell):
     """Load through wr, two memoizing sequences (the second with another threshold), every h and the
     evaluation/reuse counters equal to the golden model; the memories start empty."""
@@ -257,6 +257,7 @@ def test_link_faults_are_reported_and_reset():
         link.receive("o")                                  # the beat sent before the reset is discarded
 
 
+@pytest.mark.slow   # the faults themselves are checked on the direct link (test_tile_faults.py)
 def test_tile_faults_over_uart():
     """Over the UART: a sequence sent without `last` leaves the tile busy, and the next run says so; a
     framing error on an x byte is counted by the board and the host reports it (the h read times out,

@@ -32,6 +32,7 @@ def _tile(cell="lstm", seed=1):
     return fixed, compiled, Tile(compiled.params, compiled.image)
 
 
+@pytest.mark.slow   # a soak of 100k cycles; the shorter fault tests below stay in the default run
 def test_x_starvation_and_h_back_pressure_for_100k_cycles():
     fixed, compiled, tile = _tile()
     x = random_inputs(fixed.config, 1, 5, 3, seed=2, scale=0.3)[0]
