@@ -20,14 +20,14 @@ import pytest
 from golden_model.calibration import config_for
 from golden_model.fixed_model import FixedPointNetwork
 from golden_model.workloads import load_workload
-from sim.runner import SIMULATORS
+from sim.runner import OPT_ENV, SIMULATORS
 
-os.environ.setdefault("FUZZYMEMO_VERILATOR_OPT", "-O1")   # read at each build; the workers and commands inherit it
+os.environ.setdefault(OPT_ENV, "-O1")   # read at each build; the workers and commands inherit it
 
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true",
-                     help="also run the tests marked slow (the whole matrix; CI runs the rest)")
+                     help="every test: also those marked slow and each case's second simulator (CI runs the rest)")
 
 
 def _second_simulator(items) -> set:
@@ -52,11 +52,10 @@ def _second_simulator(items) -> set:
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--full"):
         return
-    repeats = _second_simulator(items)
-    left_out = [item for item in items if item in repeats or item.get_closest_marker("slow")]
+    left_out = _second_simulator(items) | {item for item in items if item.get_closest_marker("slow")}
     if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if item not in repeats and not item.get_closest_marker("slow")]
+        config.hook.pytest_deselected(items=[item for item in items if item in left_out])
+        items[:] = [item for item in items if item not in left_out]
 
 
 @functools.cache
