@@ -16,7 +16,7 @@ Each stage register loads only when ``advance`` is high, and a valid bit travels
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,12 +68,12 @@ def delayed(m: Module, value, stages: int, en, *, name: str) -> list:
 
 
 class SkidBuffer(wiring.Component):
-    """A stream slice that breaks the combinational ready chain: ``i.ready`` is the registered "not full"
-    of a ``depth``-entry FIFO, never a function of ``o.ready``. An item passes straight through (same
-    cycle, :attr:`latency` = 0) while the FIFO is empty and ``o.ready`` is high, so a pipeline that never
-    stalls runs exactly as without it; otherwise it waits in the FIFO, in order, and the producer keeps
-    running until ``depth`` items wait (the consumer may be busy for that many cycles without holding the
-    producer back).
+    """A stream slice that breaks the combinational ready chain: ``i.ready`` is the "not full" of a
+    ``depth``-entry FIFO, a flip-flop, never a function of ``o.ready`` in the same cycle. An item passes
+    straight through (same cycle, :attr:`latency` = 0) while the FIFO is empty and ``o.ready`` is high, so
+    a pipeline that never stalls runs exactly as without it; otherwise it waits in the FIFO, in order, and
+    the producer keeps running until ``depth`` items wait (the consumer may be busy for that many cycles
+    without holding the producer back).
 
     Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
     """
@@ -86,14 +86,20 @@ class SkidBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.queue = queue = fifo.SyncFIFO(width=self.i.payload.shape().size, depth=self.depth)
-        bypass = ~queue.r_rdy & self.o.ready     # nothing waits and the consumer takes the item now
+        m.submodules.queue = queue = fifo.SyncFIFO(width=Shape.cast(self.i.payload.shape()).width, depth=self.depth)
+        # the FIFO's "not full" and "not empty" (its w_rdy and r_rdy) as flip-flops of their own, loaded
+        # from the next level, so neither waits on a compare of the level (one LUT level less on the
+        # ready chains that end here)
+        ready, waiting = Signal(init=1, name="not_full"), Signal(name="not_empty")
+        bypass = ~waiting & self.o.ready     # nothing waits and the consumer takes the item now
+        level = queue.level + (queue.w_en & ready) - (queue.r_en & waiting)
+        m.d.sync += [ready.eq(level != self.depth), waiting.eq(level != 0)]
         m.d.comb += [
-            self.i.ready.eq(queue.w_rdy),
+            self.i.ready.eq(ready),
             queue.w_en.eq(self.i.valid & ~bypass),
             queue.w_data.eq(self.i.payload),
-            self.o.valid.eq(queue.r_rdy | self.i.valid),
-            self.o.payload.eq(Mux(queue.r_rdy, queue.r_data, self.i.payload)),
+            self.o.valid.eq(waiting | self.i.valid),
+            self.o.payload.eq(Mux(waiting, queue.r_data, self.i.payload)),
             queue.r_en.eq(self.o.ready),
         ]
         return m

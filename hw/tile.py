@@ -135,8 +135,9 @@ class Tile(wiring.Component):
         wiring.connect(m, seq.elements, xw.i)
         wiring.connect(m, xw.write, mems["xbuf"].write_port())
         m.d.comb += seq.x_step_end.eq(xw.seen.valid & xw.seen.payload.last)
-        m.d.comb += [seq.n_x_in.eq(self.n_x), seq.slot_in.eq(self.slot), xw.count.eq(seq.count),
-                     seq.x_bank.eq(xw.bank), seq.step_end.eq(state.step_end), state.last_step.eq(seq.last_step)]
+        m.d.comb += [seq.n_x_in.eq(self.n_x), seq.slot_in.eq(self.slot), xw.count.eq(self.n_x),
+                     xw.restart.eq(seq.seq_start), seq.x_bank.eq(xw.bank), seq.step_end.eq(state.step_end),
+                     state.last_step.eq(seq.last_step)]
         _forward(m, seq, STEP_CONTROLS, merge)
         wiring.connect(m, merge.old, mems["hbuf" if p.cell == "gru" else "cmem"].read_port())
         # (issue -> dot product | detector -> engine -> emitter) -> gate feed -> activation -> merge -> state -> h

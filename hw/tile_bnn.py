@@ -15,6 +15,7 @@ from .bnn import BnnUnit, bnn_input_layout
 from .bnn_planes import MAX_PLANES, plane_bits, plane_bits_of
 from .checks import check_int, silence_unused
 from .memo_table import MemoTable, memo_layouts
+from .pipeline import SkidBuffer
 from .shapes import count_shape, index_shape, read_port
 from .tile_front_end import DECISION_DEPTH, DECISION_FIFO_LATENCY, FrontEnd, beat_timing
 from .tile_params import TileParams, ceil_div, check_part_params
@@ -302,20 +303,29 @@ class BnnFrontEnd(SignFeed, FrontEnd):
         sign_mem = self._predictor_memory(m, "sign_mem")
         memo_on = self._sample_controls(m, memo)
         feeder = self._feed_signs(m, sign_mem.read_port(), memo_on)
-        wiring.connect(m, feeder.o, bnn.i)
+        # the feeder's beats pass a skid buffer (latency 0): the BNN unit's ready chain (its output's
+        # room through its stages) ends there, not in the feeder's counters and the sign memory's enable
+        m.submodules.beat_skid = beat_skid = SkidBuffer(feeder.o.payload.shape())
+        wiring.connect(m, feeder.o, beat_skid.i)
+        wiring.connect(m, beat_skid.o, bnn.i)
         self._lookup(m, bnn, memo)
         self._queue_decisions(m, memo, memo_layouts(p.neurons, p.config.act.bits, p.b_bits)["response"], memo_on,
                               "b", {"index": "index", "y": "y", "b": "context"})
         return m
 
     def _lookup(self, m, bnn, memo):
-        """BnnUnit.o -> MemoTable.lookup (index = neuron in issue order)."""
+        """BnnUnit.o -> a skid buffer -> MemoTable.lookup (index = neuron in issue order). The skid buffer
+        (latency 0) ends the ready chain from the memo table's response register, through its stages,
+        at its FIFO: without it that chain ran on through the BNN unit's stages and the feeder into the
+        sign memory's address counter (the iCE40 memoizing tile's critical path, docs/synthesis.md)."""
         look_n = Signal(index_shape(self.params.neurons))
+        m.submodules.lookup_skid = skid = SkidBuffer(bnn.o.payload.shape())
+        wiring.connect(m, bnn.o, skid.i)
         m.d.comb += [
-            memo.lookup.valid.eq(bnn.o.valid),
-            memo.lookup.payload.b.eq(bnn.o.payload),
+            memo.lookup.valid.eq(skid.o.valid),
+            memo.lookup.payload.b.eq(skid.o.payload),
             memo.lookup.payload.index.eq(look_n),
-            bnn.o.ready.eq(memo.lookup.ready),
+            skid.o.ready.eq(memo.lookup.ready),
         ]
         with m.If(memo.lookup.valid & memo.lookup.ready):
             m.d.sync += look_n.eq(look_n + 1)

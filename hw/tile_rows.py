@@ -41,8 +41,10 @@ class RowWriter(wiring.Component):
     Ports
     -----
     i : In(stream, always ready)   payload ``data``: one element per transfer
-    count : In                     (without fixed_count) elements per step (1..elements); sampled at
-                                   every element
+    count : In                     (without fixed_count) elements per step (1..elements), read with a
+                                   ``restart`` element and held for the steps that follow
+    restart : In(1)                (without fixed_count) the element taken in this cycle starts a sequence
+                                   of steps of ``count`` elements (the first element after reset must)
     write : In(memory.WritePort.Signature)  the row memory's write port (one write per completed row)
     seen : Out(stream, always ready)  every taken element with its ``index`` and ``last`` (step end),
                                       in the cycle it is taken (observers: sign bits, step control)
@@ -69,7 +71,7 @@ class RowWriter(wiring.Component):
         self.row_layout = data.ArrayLayout(signed(bits), lanes)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"data": signed(bits)}), always_ready=True)),
-            **({} if fixed_count else {"count": In(count_shape(elements))}),
+            **({} if fixed_count else {"count": In(count_shape(elements)), "restart": In(1)}),
             "write": write_port(2 * rows, lanes * bits),
             "seen": Out(stream.Signature(element_layout(elements, signed(bits)), always_ready=True)),
             "bank": Out(1, init=first_bank),
@@ -93,7 +95,17 @@ class RowWriter(wiring.Component):
             with m.If(fire):
                 m.d.sync += step_end.eq(Mux(step_end, self.elements == 1, k1 + 1 == self.elements))
         else:
-            step_end = k1 == self.count
+            # whether the next element ends its step, registered from k1's next value (as with
+            # fixed_count), so the write address and the step end wait on no compare after the take (the
+            # iCE40 memoizing tile's critical path ran from the x admission through k1 == count into the
+            # row counter); a restart element (k1 = 1) compares the new count, from the input alone
+            held, ends_next = Signal.like(self.count), Signal()
+            count = Mux(self.restart, self.count, held)
+            step_end = Mux(self.restart, self.count == 1, ends_next)
+            with m.If(fire):
+                m.d.sync += ends_next.eq(Mux(step_end, count == 1, k1 + 1 == count))
+                with m.If(self.restart):
+                    m.d.sync += held.eq(self.count)
         row_end = (lane == L - 1) | step_end
         m.d.comb += [
             self.write.addr.eq(Mux(self.bank, self.rows, 0) + row),

@@ -37,7 +37,6 @@ class StepSequencer(wiring.Component):
     x : In(stream)              the tile's x stream (``data``, ``first``, ``last``)
     n_x_in, slot_in : In        the tile's ``n_x`` and ``slot`` inputs (sampled with ``first``)
     elements : Out(stream, always ready)  admitted x elements to the row writer
-    count : Out                 x elements per step for the row writer
     x_step_end : In(1)          the row writer takes the last x element of a step in this cycle
     x_bank : In(1)              the x bank the row writer fills
     step_end : In(1)            the running step's last h is written in this cycle
@@ -65,7 +64,6 @@ class StepSequencer(wiring.Component):
             "n_x_in": In(count_shape(p.input_size)),
             "slot_in": In(index_shape(p.slots)),
             "elements": Out(stream.Signature(data.StructLayout({"data": act}), always_ready=True)),
-            "count": Out(count_shape(p.input_size)),
             "x_step_end": In(1),
             "x_bank": In(1),
             "step_end": In(1),
@@ -121,7 +119,6 @@ class StepSequencer(wiring.Component):
             self.seq_start.eq(x.valid & idle & x.payload.first),   # = x_fire & idle, in one gate
             self.elements.valid.eq(x_fire),
             self.elements.payload.data.eq(x.payload.data),
-            self.count.eq(Mux(idle, self.n_x_in, nx_r)),
             self.n_x.eq(Mux(self.seq_start, self.n_x_in, nx_r)),
             self.slot.eq(Mux(self.seq_start, self.slot_in, slot_r)),
             self.step_start.eq(~step_run & may_start),

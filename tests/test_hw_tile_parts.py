@@ -96,15 +96,19 @@ def test_row_writer_packs_steps_into_alternating_banks(lanes, first_bank, fixed)
     dut = RowWriter(lanes, elements, rows, bits, first_bank=first_bank, fixed_count=fixed)
     mem = _mem(lanes * bits, 2 * rows)
     rng = random.Random(lanes)
-    steps = [[rng.randint(-128, 127) for _ in range(n)] for n in ((7, 7, 7) if fixed else (5, 2, 7, 1))]
+    steps = [[rng.randint(-128, 127) for _ in range(n)] for n in ((7, 7, 7) if fixed else (5, 2, 2, 7, 1, 1))]
     seen, contents = [], []
 
     async def bench(ctx):
-        for step in steps:
+        for t, step in enumerate(steps):
+            # a restart where the count changes; a step of the previous count ends by the registered flag
+            restart = t == 0 or len(step) != len(steps[t - 1])
             if not fixed:
                 ctx.set(dut.count, len(step))
             bank = ctx.get(dut.bank)
-            for v in step:
+            for k, v in enumerate(step):
+                if not fixed:
+                    ctx.set(dut.restart, int(restart and k == 0))
                 ctx.set(dut.i.valid, 1)
                 ctx.set(dut.i.payload, {"data": v})
                 p = ctx.get(dut.seen.payload)
@@ -167,7 +171,8 @@ class _XPath(Elaboratable):
         m.submodules.seq, m.submodules.xw, m.submodules.mem = self.seq, self.xw, self.mem
         wiring.connect(m, self.seq.elements, self.xw.i)
         wiring.connect(m, self.xw.write, self.mem.write_port())
-        m.d.comb += [self.xw.count.eq(self.seq.count), self.seq.x_bank.eq(self.xw.bank),
+        m.d.comb += [self.xw.count.eq(self.seq.n_x_in), self.xw.restart.eq(self.seq.seq_start),
+                     self.seq.x_bank.eq(self.xw.bank),
                      self.seq.x_step_end.eq(self.xw.seen.valid & self.xw.seen.payload.last)]
         return m
 
@@ -740,3 +745,60 @@ def test_head_register_fifo_keeps_order_and_its_latency():
 
     run(dut, timing)
     assert seen["cycle"] == HeadRegisterFIFO.latency == 2
+
+
+# ------------------------------------------------------------------------------------------- SkidBuffer
+
+@pytest.mark.parametrize("layout", [unsigned(5), {"v": unsigned(8), "w": unsigned(3)}], ids=["shape", "struct"])
+def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout):
+    """SkidBuffer: every item once and in order under random gaps and back-pressure (a plain shape or a
+    struct payload); with the consumer ready an item is on ``o`` in its own cycle (latency 0); with the
+    consumer stalled the producer is taken for exactly ``depth`` items, and ``i.ready`` follows the
+    FIFO's level only, never ``o.ready`` in the same cycle."""
+    from amaranth.lib import data
+
+    from hw.pipeline import SKID_DEPTH, SkidBuffer
+
+    struct = isinstance(layout, dict)
+    shape = data.StructLayout(layout) if struct else layout
+    items = [{"v": k % 256, "w": k % 8} if struct else k % 32 for k in range(300)]
+    dut = SkidBuffer(shape)
+    out = {}
+
+    def decode(p):
+        return {"v": p.v, "w": p.w} if struct else p
+
+    async def source(ctx):
+        await drive(ctx, dut.i, items, random.Random(3), gap=0.4)
+
+    async def sink(ctx):
+        out["items"], _ = await collect(ctx, dut.o, len(items), decode, random.Random(4), stall=0.5)
+
+    run(dut, source, sink)
+    assert out["items"] == items
+
+    dut = SkidBuffer(unsigned(5))
+    log = []
+
+    async def timing(ctx):
+        ctx.set(dut.o.ready, 1)
+        ctx.set(dut.i.payload, 9)
+        ctx.set(dut.i.valid, 1)
+        log.append(("through", ctx.get(dut.o.valid), ctx.get(dut.o.payload)))
+        await ctx.tick()
+        ctx.set(dut.o.ready, 0)                   # stalled: the FIFO fills
+        taken = 0
+        for value in range(SKID_DEPTH + 3):
+            ctx.set(dut.i.payload, value)
+            ready = ctx.get(dut.i.ready)
+            ctx.set(dut.o.ready, 1)               # o.ready high in the same cycle changes no i.ready
+            log.append(("ready", ready, ctx.get(dut.i.ready)))
+            ctx.set(dut.o.ready, 0)
+            taken += ready
+            await ctx.tick()
+        log.append(("taken", taken))
+
+    run(dut, timing)
+    assert log[0] == ("through", 1, 9)
+    assert all(entry[1] == entry[2] for entry in log[1:-1])
+    assert log[-1] == ("taken", SKID_DEPTH)
