@@ -62,3 +62,23 @@ def test_cli_layers_in_hardware(scheme, tmp_path, capsys):
     r = json.loads(out.read_text())
     assert r["layers_in_hardware"] is True and r["bit_exact"] and r["counters_match_golden"] and r["reuse"] > 0
     assert "(layers sequenced in hardware)" in capsys.readouterr().out
+
+
+def test_chain_buffers_default_to_the_data_s_longest_sequence():
+    """``fuzzymemo run --layers-in-hardware`` without ``--max-steps`` sizes the chain (its buffers and the
+    tile's step counter) to the data's longest sequence rounded up to a power of two; an explicit
+    ``--max-steps`` and the host-driven mode (the tile's own default) are left alone."""
+    from argparse import Namespace
+
+    import numpy as np
+
+    from fuzzymemo.commands.run import chain_max_steps
+
+    def steps(max_steps, chained, lengths):
+        return chain_max_steps(Namespace(max_steps=max_steps, layers_in_hardware=chained), np.array(lengths))
+
+    assert steps(None, True, [3, 8, 5]) == 8
+    assert steps(None, True, [3, 9]) == 16
+    assert steps(None, True, [1]) == 1
+    assert steps(100, True, [3, 9]) == 100
+    assert steps(None, False, [3, 9]) is None

@@ -150,10 +150,21 @@ def _figures(src, runs: dict, memo_enable: bool, energy: tuple[dict, str]) -> di
     }
 
 
+def chain_max_steps(args, lengths) -> int | None:
+    """``--max-steps``, or with ``--layers-in-hardware`` and none given the longest of ``lengths`` (the whole
+    data's, not ``--limit``'s first part, so that a limit changes no design) rounded up to a power of two:
+    the chain's layer buffers hold max_steps steps each, and at the tile's default of 4096 converting them
+    to Verilog took most of a short run."""
+    if args.max_steps is not None or not args.layers_in_hardware:
+        return args.max_steps
+    return 1 << (int(lengths.max()) - 1).bit_length()
+
+
 def run_tile(args) -> int:
     start_all = time.perf_counter()
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
+    args.max_steps = chain_max_steps(args, src_full.lengths)
     scheme = args.scheme or _calibrated_scheme(args)
     if args.multipliers is not None and scheme != CREW:
         raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
@@ -254,7 +265,8 @@ def register(sub) -> None:
                         "(default 4 M, at most the widest row part)")
     p.add_argument("--bnn-width", type=at_least(1), metavar="B", help="BNN sign bits per cycle (default: see docs)")
     p.add_argument("--max-steps", type=at_least(1), metavar="T",
-                   help="longest sequence the tile's step counter holds (default 4096)")
+                   help="longest sequence the tile's step counter holds (default 4096; with "
+                        "--layers-in-hardware the data's longest sequence rounded up to a power of two)")
     p.add_argument("--layers-in-hardware", action="store_true",
                    help="the tile sequences the layers itself (hw.layer_chain.LayerChain: x in once, the last "
                         "layer's h out; every scheme); default: the host runs each layer-direction pass")
