@@ -16,9 +16,11 @@ Each stage register loads only when ``advance`` is high, and a valid bit travels
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal
+from amaranth.hdl import Array, Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from .checks import check_int
 
 __all__ = ["SKID_DEPTH", "HeadRegisterFIFO", "SkidBuffer", "StreamPipeline", "delayed"]
 
@@ -69,40 +71,78 @@ def delayed(m: Module, value, stages: int, en, *, name: str) -> list:
 
 class SkidBuffer(wiring.Component):
     """A stream slice that breaks the combinational ready chain: ``i.ready`` is the "not full" of a
-    ``depth``-entry FIFO, a flip-flop, never a function of ``o.ready`` in the same cycle. An item passes
-    straight through (same cycle, :attr:`latency` = 0) while the FIFO is empty and ``o.ready`` is high, so
-    a pipeline that never stalls runs exactly as without it; otherwise it waits in the FIFO, in order, and
-    the producer keeps running until ``depth`` items wait (the consumer may be busy for that many cycles
-    without holding the producer back).
+    ``depth``-entry FIFO of flip-flops, itself a flip-flop, never a function of ``o.ready`` in the same
+    cycle. An item passes straight through (same cycle, :attr:`latency` = 0) while the FIFO is empty and
+    ``o.ready`` is high, so a pipeline that never stalls runs exactly as without it; otherwise it waits in
+    the FIFO, in order, and the producer keeps running until ``depth`` items wait (the consumer may be busy
+    for that many cycles without holding the producer back).
+
+    The entries are flip-flops, not memory: an item straight from a block RAM's output meets a register,
+    not a LUT RAM's write setup (a SyncFIFO's storage on the ECP5). ``late`` names the input that arrives
+    late in its cycle and so gets the shorter logic:
+
+    * ``"ready"`` (the default): the entries form a ring; an entry loads on the producer's valid, "not
+      full" and the write pointer, never on ``o.ready``; ``o.payload`` is two multiplexer levels from
+      the entries;
+    * ``"payload"``: the oldest waiting item is always entry 0 (the entries shift on a read), so
+      ``i.payload`` is one multiplexer level from ``o.payload``; the entries' loads depend on ``o.ready``.
 
     Ports: ``i`` In(stream of ``layout``), ``o`` Out(stream of ``layout``).
     """
 
     latency = 0
+    LATE = ("ready", "payload")
 
-    def __init__(self, layout, depth: int = SKID_DEPTH):
-        self.depth = depth
+    def __init__(self, layout, depth: int = SKID_DEPTH, *, late: str = "ready"):
+        self.depth = check_int("SkidBuffer depth", depth, 1, 64)
+        if late not in self.LATE:
+            raise ValueError(f"SkidBuffer late must be one of {', '.join(self.LATE)}, not {late!r}")
+        self.late = late
         super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.queue = queue = fifo.SyncFIFO(width=Shape.cast(self.i.payload.shape()).width, depth=self.depth)
-        # the FIFO's "not full" and "not empty" (its w_rdy and r_rdy) as flip-flops of their own, loaded
-        # from the next level, so neither waits on a compare of the level (one LUT level less on the
-        # ready chains that end here)
+        depth, width = self.depth, Shape.cast(self.i.payload.shape()).width
+        entries = [Signal(width, name=f"entry{k}") for k in range(depth)]
+        count = Signal(range(depth + 1))
+        # "not full" and "not empty" as flip-flops of their own, loaded from the next count, so neither
+        # waits on a compare (one LUT level less on the ready chains that end here)
         ready, waiting = Signal(init=1, name="not_full"), Signal(name="not_empty")
         bypass = ~waiting & self.o.ready     # nothing waits and the consumer takes the item now
-        level = queue.level + (queue.w_en & ready) - (queue.r_en & waiting)
-        m.d.sync += [ready.eq(level != self.depth), waiting.eq(level != 0)]
+        write, read = self.i.valid & ready & ~bypass, waiting & self.o.ready
+        after = count + write - read
+        m.d.sync += [count.eq(after), ready.eq(after != depth), waiting.eq(after != 0)]
+        oldest = self._shift(m, entries, count, write, read) if self.late == "payload" else \
+            self._ring(m, entries, write, read)
         m.d.comb += [
             self.i.ready.eq(ready),
-            queue.w_en.eq(self.i.valid & ~bypass),
-            queue.w_data.eq(self.i.payload),
             self.o.valid.eq(waiting | self.i.valid),
-            self.o.payload.eq(Mux(waiting, queue.r_data, self.i.payload)),
-            queue.r_en.eq(self.o.ready),
+            self.o.payload.eq(Mux(waiting, oldest, self.i.payload)),
         ]
         return m
+
+    def _ring(self, m, entries, write, read):
+        """The free entry takes every offered item (one that passes straight through is not counted, and
+        the next item takes the entry again); returns the oldest waiting entry."""
+        head, tail = Signal(range(self.depth)), Signal(range(self.depth))   # oldest waiting, next free
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += Array(entries)[tail].eq(self.i.payload)
+        for pointer, step in ((tail, write), (head, read)):
+            with m.If(step):
+                m.d.sync += pointer.eq(Mux(pointer == self.depth - 1, 0, pointer + 1))
+        return Array(entries)[head]
+
+    def _shift(self, m, entries, count, write, read):
+        """The oldest waiting item in entry 0: a read shifts every entry down, a written item goes to the
+        first free entry after the shift; returns entry 0."""
+        slot = count - read                     # the written item's entry, after this cycle's shift
+        for k, entry in enumerate(entries):
+            with m.If(write & (slot == k)):
+                m.d.sync += entry.eq(self.i.payload)
+            if k + 1 < self.depth:              # the last entry only ever takes a written item
+                with m.Elif(read):
+                    m.d.sync += entry.eq(entries[k + 1])
+        return entries[0]
 
 
 class HeadRegisterFIFO(wiring.Component):

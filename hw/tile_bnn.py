@@ -14,6 +14,7 @@ from golden_model import intops
 from .bnn import BnnUnit, bnn_input_layout
 from .bnn_planes import MAX_PLANES, plane_bits, plane_bits_of
 from .checks import check_int, silence_unused
+from .codes import thermometer
 from .memo_table import MemoTable, memo_layouts
 from .pipeline import SkidBuffer
 from .shapes import count_shape, index_shape, read_port
@@ -192,24 +193,26 @@ class SignFeed:
         self.feeder = BnnFeeder(p, self.planes)
 
     def _feed_signs(self, m, sign_port, memo_on):
-        """x, h -> SignBits -> v = [x & mask(n_x) ; h_{t-1}] per plane -> the feeder, whose sign rows come
+        """x, h -> SignBits -> v = [x_t ; h_{t-1}] per plane (x bits below n_x) -> the feeder, whose sign rows come
         from ``sign_port`` (a read port of the predictor memory, the low B bits of its rows). The h bits
-        are written at their place in v (bit n_x + j), so v is masks and a multiplexer from flip-flops
+        are written at their place in v (bit n_x + j), so v is a multiplexer from flip-flops under the x mask
         (no barrel shift by n_x between the sign banks and the feeder's output register)."""
         p = self.params
         KB, B, nx = p.sign_rows, p.bnn_width, p.input_size
         m.submodules.x_signs, m.submodules.h_signs, m.submodules.feeder = xs, hs, feeder = \
             self.x_signs, self.h_signs, self.feeder
-        xmask, hmask = self._sign_masks(m)
+        xmask = self._x_mask(m)
         wiring.connect(m, wiring.flipped(self.x), xs.i)
         self._place_h(m, hs.i)
         m.d.comb += [xs.swap.eq(self.step_end), hs.swap.eq(self.step_end)]
         vwidth, words = KB * B, []
         zero = plane_bits_of(0, self.planes, p.config.act.frac)   # h_{t-1} = 0 on the first step
         for level in range(self.planes):
-            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, len(hmask))
-            h_cur = Mux(self.first_step, hmask if zero[level] else 0, h_bits & hmask)
-            words.append((Cat(x_bits & xmask, Const(0, vwidth)) | Cat(h_cur, Const(0, vwidth)))[:vwidth])
+            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, p.n_max)
+            h_prev = Mux(self.first_step, Const(-1 if zero[level] else 0, p.n_max), h_bits)
+            # bit k < n_x is x's, from n_x on h's; bits past n_x + H are the BNN unit's to ignore (beat count)
+            x_part = Cat(*(Mux(xmask[k], x_bits[k], h_prev[k]) for k in range(nx)))
+            words.append(Cat(x_part, h_prev[nx:], Const(0, vwidth))[:vwidth])
         m.d.comb += [feeder.v.eq(Cat(*words)),
                      feeder.run.eq(self.go & memo_on), feeder.n_x.eq(self.n_x), feeder.slot.eq(self.slot),
                      feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset),
@@ -217,21 +220,14 @@ class SignFeed:
                      feeder.sign.data.eq(sign_port.data[:B])]
         return feeder
 
-    def _sign_masks(self, m):
-        """The sequence's masks of v, sampled at ``seq_start``: x bits k < n_x, h bits n_x <= k < n_x + H.
-        Both come from one thermometer code t_k = (k < n_x) (h bit k = ~t_k & t_{k-H}), compares with
-        constants only: ``seq_start`` is a gate from the x stream, so no adder or carry chain is on the way
-        into the mask registers."""
-        p = self.params
-        nx, width, top = p.input_size, p.input_size + p.hidden, (1 << len(self.n_x)) - 1
-        # k >= top is >= every n_x: a constant, not a compare (Verilator flags constant compares)
-        below = [Const(0) if k >= top else Const(k, count_shape(width)) < self.n_x for k in range(width)]
-        xmask, hmask = Signal(nx), Signal(width)
+    def _x_mask(self, m):
+        """The sequence's x mask of v, bit k = (k < n_x), sampled at ``seq_start``: a two-level
+        :func:`hw.codes.thermometer`, no adder or carry chain on the way into the mask register. v needs
+        no h mask: where the x mask is 0 a bit is h's, and past n_x + H the BNN unit ignores the bits."""
+        xmask = Signal(self.params.input_size)
         with m.If(self.seq_start):
-            m.d.sync += [xmask.eq(Cat(*below[:nx])),
-                         hmask.eq(Cat(*(~below[k] & (below[k - p.hidden] if k >= p.hidden else 1)
-                                        for k in range(width))))]
-        return xmask, hmask
+            m.d.sync += xmask.eq(thermometer(self.n_x, self.params.input_size))
+        return xmask
 
     def _place_h(self, m, port):
         """The h elements into ``port`` (the h SignBits) at bit n_x + j: a position counter from n_x, one up
@@ -304,8 +300,9 @@ class BnnFrontEnd(SignFeed, FrontEnd):
         memo_on = self._sample_controls(m, memo)
         feeder = self._feed_signs(m, sign_mem.read_port(), memo_on)
         # the feeder's beats pass a skid buffer (latency 0): the BNN unit's ready chain (its output's
-        # room through its stages) ends there, not in the feeder's counters and the sign memory's enable
-        m.submodules.beat_skid = beat_skid = SkidBuffer(feeder.o.payload.shape())
+        # room through its stages) ends there, not in the feeder's counters and the sign memory's enable;
+        # the beat's sign word comes straight from the sign memory's output, so it gets the short path
+        m.submodules.beat_skid = beat_skid = SkidBuffer(feeder.o.payload.shape(), late="payload")
         wiring.connect(m, feeder.o, beat_skid.i)
         wiring.connect(m, beat_skid.o, bnn.i)
         self._lookup(m, bnn, memo)

@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 
 from golden_model.predictors import LowPrecision
 
+from .codes import thermometer
 from .low_precision import NarrowBanks, NarrowDot, narrow_score_bits
 from .output_rule import SHIFT_BITS, OutputRuleTable
 from .shapes import count_shape
@@ -162,7 +163,7 @@ class LowPrecisionFrontEnd(ScoredFrontEnd):
             if b * lp >= p.hidden:     # n_x <= I_max: no compare past it (a constant one fails Verilator's lint)
                 now_beats = Const(b, count_shape(rows)) if b * lp >= p.input_size else Mux(self.n_x <= b * lp, b,
                                                                                           now_beats)
-        now_mask = Cat(*(Const(k, count_shape(p.input_size)) < self.n_x for k in range(p.input_size)))
+        now_mask = thermometer(self.n_x, p.input_size)
         with m.If(self.seq_start):
             m.d.sync += [beats.eq(now_beats), xmask.eq(now_mask)]
         ib = self.input_bits

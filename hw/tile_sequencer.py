@@ -47,7 +47,8 @@ class StepSequencer(wiring.Component):
     active : Out(1)             a sequence is in progress
     first_step, last_step : Out(1)  the running (or next) step is the sequence's first / last
     read_bank, h_bank : Out(1)  x bank the running step reads; h bank holding h_{t-1}
-    n_x, slot : Out             the sequence's n_x and slot (the inputs in the ``seq_start`` cycle)
+    n_x, slot : Out             the sequence's n_x and slot (the inputs while idle, so in the ``seq_start``
+                                cycle)
     x_wait : Out(1)             stall term: no step runs because the next step's x is not there
     step : Out                  index of the running step in the sequence (``max_steps`` sizes it)
 
@@ -119,8 +120,11 @@ class StepSequencer(wiring.Component):
             self.seq_start.eq(x.valid & idle & x.payload.first),   # = x_fire & idle, in one gate
             self.elements.valid.eq(x_fire),
             self.elements.payload.data.eq(x.payload.data),
-            self.n_x.eq(Mux(self.seq_start, self.n_x_in, nx_r)),
-            self.slot.eq(Mux(self.seq_start, self.slot_in, slot_r)),
+            # the inputs while idle (so in the seq_start cycle, where the parts sample them), selected by a
+            # flip-flop: no path from the x stream through seq_start into the parts' registers (the ECP5
+            # memoizing tile's critical path ran from x.valid through here into the BNN's x/h masks)
+            self.n_x.eq(Mux(idle, self.n_x_in, nx_r)),
+            self.slot.eq(Mux(idle, self.slot_in, slot_r)),
             self.step_start.eq(~step_run & may_start),
             self.step_reset.eq(self.step_end | self.seq_start),
             self.x_wait.eq(self.active & ~step_run & ~may_start & ~x.valid),

@@ -20,6 +20,7 @@ from golden_model.formats import FixedPointConfig
 from hw.activation import Activation, ActivationUnit
 from hw.dot_product import DotProductUnit
 from hw.lstm_cell import LstmCellUnit
+from hw.pipeline import SkidBuffer
 from hw.tile_bnn import BnnFeeder, BnnFrontEnd, SignBits
 from hw.tile_counters import PerfCounters
 from hw.tile_cycles import expected_cycles, pipeline_latency, step_overhead
@@ -749,20 +750,21 @@ def test_head_register_fifo_keeps_order_and_its_latency():
 
 # ------------------------------------------------------------------------------------------- SkidBuffer
 
-@pytest.mark.parametrize("layout", [unsigned(5), {"v": unsigned(8), "w": unsigned(3)}], ids=["shape", "struct"])
-def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout):
+@pytest.mark.parametrize("late", SkidBuffer.LATE)
+@pytest.mark.parametrize("layout,depth", [(unsigned(5), 2), ({"v": unsigned(8), "w": unsigned(3)}, 2),
+                                          (unsigned(5), 3), (unsigned(5), 1)], ids=["shape", "struct", "depth3",
+                                                                                   "depth1"])
+def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout, depth, late):
     """SkidBuffer: every item once and in order under random gaps and back-pressure (a plain shape or a
     struct payload); with the consumer ready an item is on ``o`` in its own cycle (latency 0); with the
     consumer stalled the producer is taken for exactly ``depth`` items, and ``i.ready`` follows the
     FIFO's level only, never ``o.ready`` in the same cycle."""
     from amaranth.lib import data
 
-    from hw.pipeline import SKID_DEPTH, SkidBuffer
-
     struct = isinstance(layout, dict)
     shape = data.StructLayout(layout) if struct else layout
     items = [{"v": k % 256, "w": k % 8} if struct else k % 32 for k in range(300)]
-    dut = SkidBuffer(shape)
+    dut = SkidBuffer(shape, depth, late=late)
     out = {}
 
     def decode(p):
@@ -777,7 +779,7 @@ def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout):
     run(dut, source, sink)
     assert out["items"] == items
 
-    dut = SkidBuffer(unsigned(5))
+    dut = SkidBuffer(unsigned(5), depth, late=late)
     log = []
 
     async def timing(ctx):
@@ -788,7 +790,7 @@ def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout):
         await ctx.tick()
         ctx.set(dut.o.ready, 0)                   # stalled: the FIFO fills
         taken = 0
-        for value in range(SKID_DEPTH + 3):
+        for value in range(depth + 3):
             ctx.set(dut.i.payload, value)
             ready = ctx.get(dut.i.ready)
             ctx.set(dut.o.ready, 1)               # o.ready high in the same cycle changes no i.ready
@@ -801,4 +803,44 @@ def test_skid_buffer_keeps_order_passes_through_and_holds_depth(layout):
     run(dut, timing)
     assert log[0] == ("through", 1, 9)
     assert all(entry[1] == entry[2] for entry in log[1:-1])
-    assert log[-1] == ("taken", SKID_DEPTH)
+    assert log[-1] == ("taken", depth)
+
+
+# ------------------------------------------------------------------------------------------- thermometer
+
+@pytest.mark.parametrize("bits,width", [(1, 3), (2, 4), (3, 5), (7, 64), (8, 200)])
+def test_thermometer_is_k_below_value_for_every_value(bits, width):
+    """hw.codes.thermometer: bit k = (k < value) for every value of the field, widths below, at and past
+    2**bits (the bits past every value are 0)."""
+    from amaranth.sim import Simulator
+
+    from hw.codes import thermometer
+
+    m, value = Module(), Signal(bits)
+    code = Signal(width)
+    m.d.comb += code.eq(thermometer(value, width))
+    seen = []
+
+    async def bench(ctx):
+        for v in range(1 << bits):
+            ctx.set(value, v)
+            seen.append(ctx.get(code))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [(1 << min(v, width)) - 1 for v in range(1 << bits)]
+
+
+@pytest.mark.parametrize("args,kwargs,error", [((unsigned(4), 0), {}, ValueError), ((unsigned(4), 2.0), {}, TypeError),
+                                               ((unsigned(4),), {"late": "valid"}, ValueError)])
+def test_skid_buffer_rejects_bad_parameters(args, kwargs, error):
+    with pytest.raises(error, match="SkidBuffer"):
+        SkidBuffer(*args, **kwargs)
+
+
+def test_thermometer_rejects_an_empty_width():
+    from hw.codes import thermometer
+
+    with pytest.raises(ValueError, match="at least 1"):
+        thermometer(Signal(4), 0)
