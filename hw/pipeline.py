@@ -125,8 +125,9 @@ class SkidBuffer(wiring.Component):
         """The free entry takes every offered item (one that passes straight through is not counted, and
         the next item takes the entry again); returns the oldest waiting entry."""
         head, tail = Signal(range(self.depth)), Signal(range(self.depth))   # oldest waiting, next free
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += Array(entries)[tail].eq(self.i.payload)
+        for k, entry in enumerate(entries):    # explicit loads: no incomplete case over tail in Verilog
+            with m.If(self.i.valid & self.i.ready & (tail == k)):
+                m.d.sync += entry.eq(self.i.payload)
         for pointer, step in ((tail, write), (head, read)):
             with m.If(step):
                 m.d.sync += pointer.eq(Mux(pointer == self.depth - 1, 0, pointer + 1))
