@@ -97,6 +97,8 @@ class CrewDirection(MemoDirection):
     """One layer direction with CREW dot products: the memoization stepper of ``policy.memo`` whose
     products come from the unique-weight tables of the direction's W = [W_ih | W_hh]."""
 
+    narrow = False  # its corrections and products are computed in int64 (golden_model.intops)
+
     def __init__(self, model, layer, direction, policy: CrewPolicy, theta_q, stats, correlation):
         super().__init__(model, layer, direction, policy.memo, theta_q, stats, correlation)
         self.tables = crew_tables(self.q.w)

@@ -234,6 +234,8 @@ class DeltaDirection(MemoDirection):
     neuron-level ``memo`` of a composition, golden_model.compose) whose dot products come from the corrected
     accumulator memories."""
 
+    narrow = False  # its corrections and products are computed in int64 (golden_model.intops)
+
     def __init__(self, model, layer, direction, detector, theta_q, stats, correlation, memo: MemoPolicy | None = None):
         super().__init__(model, layer, direction, memo or MemoPolicy(OFF), theta_q, stats, correlation)
         batch, n_x = theta_q.shape[0], self.q.input_size

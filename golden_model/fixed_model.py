@@ -16,7 +16,7 @@ dequantized output at each sequence's last valid step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -84,6 +84,9 @@ class FixedPointNetwork:
                     _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
             self.layers.append(tuple(dirs))
         self._largest_weight = max(int(np.abs(d.w).max(initial=0)) for dirs in self.layers for d in dirs)
+        widest = max(net.layer_input_size(li) for li in range(net.num_layers)) + hs
+        #: the integer type of the per-neuron arrays of a step (intops: int32 where the formats allow)
+        self.datapath_dtype = np.int32 if config.int32_fits(widest) else np.int64
 
     def quantize_input(self, x) -> np.ndarray:
         """Inputs to the activation format (round half up, saturating)."""
@@ -99,12 +102,13 @@ class FixedPointNetwork:
         clipped = (values > fmt.max_value) | (values < fmt.min_int / fmt.scale)
         return int(clipped.sum()), int(values.size)
 
-    def dot(self, v_q: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`), its width bounded from the operands
-        (:func:`intops.product_bits`, the weights' largest magnitude found once): float32 BLAS while their
-        magnitudes allow, else float64. ``w`` is a part of this network's weights."""
+    def dot(self, v_q: np.ndarray, w: np.ndarray, out=np.int64) -> np.ndarray:
+        """Exact integer product v_q @ w.T (:func:`intops.exact_matmul`) as ``out``, its width bounded from the
+        operands (:func:`intops.product_bits`, the weights' largest magnitude found once): float32 BLAS
+        while their magnitudes allow, else float64. ``w`` is a part of this network's weights; ``out``
+        int32 only as :attr:`datapath_dtype` allows."""
         v_q = np.asarray(v_q)
-        return intops.exact_matmul(v_q, w.T, intops.product_bits(v_q, None, self._largest_weight))
+        return intops.exact_matmul(v_q, w.T, intops.product_bits(v_q, None, self._largest_weight), out)
 
     def run(self, x, lengths=None, policy: MemoPolicy | None = None, theta_rows=None,
             correlation: bool = False) -> FixedRun:
@@ -169,6 +173,21 @@ class RunStats:
         return cls(z((batch, layers, dirs, gates), np.int64), z((batch, layers, dirs, gates), np.int64),
                    z((batch, layers, dirs, steps), np.int64), z((batch, layers, dirs, steps), np.int64),
                    z((layers, gates, 6)), z((batch, layers, dirs), np.int64), z((batch, layers, dirs), np.int64))
+
+    @classmethod
+    def concatenate(cls, parts: list[RunStats]) -> RunStats:
+        """The statistics of consecutive row blocks as one run's: every per-row array joined along the rows,
+        the correlation sums added (sums of integers, exact in float64 at any practical size)."""
+        joined = {f.name: (np.sum([getattr(p, f.name) for p in parts], axis=0) if f.name == "corr_sums" else
+                           np.concatenate([getattr(p, f.name) for p in parts]))
+                  for f in fields(cls)}
+        stats = cls(**joined)
+        extras = {name for p in parts for name in vars(p)} - joined.keys()  # a scheme's own counts (delta)
+        for name in extras:
+            first = getattr(parts[0], name)
+            setattr(stats, name, type(first)(*(np.concatenate([getattr(getattr(p, name), f.name) for p in parts])
+                                               for f in fields(first))))
+        return stats
 
     def multiplications_avoided(self) -> float:
         """Fraction of the baseline's multiplications the run did not perform (0 for the baseline)."""

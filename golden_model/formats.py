@@ -109,6 +109,17 @@ class FixedPointConfig:
         product_bits = self.weight.bits + self.act.bits
         return max(product_bits + (n_inputs - 1).bit_length(), self.bias_bits) + 1
 
+    def int32_fits(self, n_inputs: int) -> bool:
+        """Whether the golden model may hold a neuron's per-step values in int32 (golden_model.intops) for
+        neurons of up to ``n_inputs`` inputs: the accumulator with its rounding add; the gate products
+        f * c, i * g, o * tanh(c) and z * (h - n); and the output compare theta * |y_m| and
+        |y - y_m| << THETA_FRAC of the oracle, all below 2**31 in magnitude. (Wider values, the GRU's
+        r * acc_h and every predictor score, stay int64.)"""
+        return (self.acc_bits(n_inputs) <= 31
+                and self.act.bits + self.cell.bits <= 31
+                and 2 * self.act.bits + 1 <= 31
+                and self.act.bits + max(THETA_BITS, THETA_FRAC + 1) <= 31)
+
     def check_sizes(self, n_inputs: int) -> None:
         """Raise if a neuron of ``n_inputs`` inputs would overflow the golden model's int64 arithmetic."""
         # The GRU candidate multiplies the recurrent accumulator by r (act bits).

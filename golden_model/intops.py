@@ -1,8 +1,11 @@
 """The integer operations of the datapath, each defined once.
 
 This module is the numeric contract: the fixed-point model composes these functions and the RTL
-reproduces each of them bit for bit. All functions take and return numpy int64 arrays (or Python ints)
-and broadcast over any leading axes. See ``docs/numeric_contract.md``.
+reproduces each of them bit for bit. All functions take and return numpy integer arrays (or Python ints)
+and broadcast over any leading axes. They compute in int64, except that an int32 array stays int32: the
+fixed-point model passes int32 only where its formats prove every value fits
+(:meth:`golden_model.formats.FixedPointConfig.int32_fits`), because half-width passes run about twice as
+fast. See ``docs/numeric_contract.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ ABSOLUTE = "absolute"
 THRESHOLD_FORMS = (RELATIVE, ABSOLUTE)
 
 
+def integers(x) -> np.ndarray:
+    """``x`` as the array the functions below compute on: int32 stays int32, anything else becomes int64."""
+    x = np.asarray(x)
+    return x if x.dtype == np.int32 else np.asarray(x, dtype=np.int64)
+
+
 def saturate(x, bits: int):
     """Clamp to the two's-complement range of ``bits`` bits."""
     return np.clip(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
@@ -28,9 +37,11 @@ def saturate(x, bits: int):
 def round_shift(x, shift: int):
     """Arithmetic shift right by ``shift`` bits rounding half up (add 2**(shift-1), then floor);
     a negative ``shift`` is an exact shift left."""
-    x = np.asarray(x, dtype=np.int64)
+    x = integers(x)
     if shift > 0:
-        return (x + (1 << (shift - 1))) >> shift
+        rounded = x + (1 << (shift - 1))
+        rounded >>= shift
+        return rounded
     return x << (-shift)
 
 
@@ -59,32 +70,59 @@ def preact_limit(preact: QFormat) -> int:
 def to_preact(x, from_frac: int, preact: QFormat):
     """Requantize a wide value to the table argument: rescale, then saturate symmetrically."""
     limit = preact_limit(preact)
-    return np.clip(rescale(x, from_frac, preact.frac), -limit, limit)
+    rescaled = np.asarray(rescale(x, from_frac, preact.frac))
+    return np.clip(rescaled, -limit, limit, out=rescaled if rescaled.ndim else None)
 
 
 def activation_table(kind: str, preact: QFormat, out: QFormat) -> np.ndarray:
     """The half table of a sigmoid or tanh: entry m is f(m / 2**preact.frac) rounded half up to ``out``,
-    for m = 0 .. 2**(preact.bits-1) - 1. Negative arguments use the symmetry (see :func:`activate`)."""
+    for m = 0 .. 2**(preact.bits-1) - 1. Negative arguments use the symmetry (see :func:`activate`).
+    Read-only, so that :func:`activate` can keep its signed form."""
     if kind not in ACTIVATIONS:
         raise ValueError(f"unknown activation {kind!r}; expected one of {ACTIVATIONS}")
     m = np.arange(preact_limit(preact) + 1, dtype=np.float64) / preact.scale
     f = 1.0 / (1.0 + np.exp(-m)) if kind == SIGMOID else np.tanh(m)
-    return saturate(np.floor(f * out.scale + 0.5), out.bits).astype(np.int64)
+    table = saturate(np.floor(f * out.scale + 0.5), out.bits).astype(np.int64)
+    table.flags.writeable = False
+    return table
+
+
+def signed_activation_table(kind: str, table: np.ndarray, out: QFormat) -> np.ndarray:
+    """The symmetry that lets one half table serve both signs, as a table over -L..L (entry L + m is
+    f(m), L = len(table) - 1): sigmoid(-x) = 1 - sigmoid(x), tanh(-x) = -tanh(x)."""
+    table = np.asarray(table, dtype=np.int64)
+    mirrored = table[:0:-1]
+    negative = (1 << out.frac) - mirrored if kind == SIGMOID else -mirrored
+    return np.concatenate([negative, table])
+
+
+#: Signed forms of read-only half tables, by (kind, table identity, output fraction, integer type); the entry
+#: holds the half table itself, so its identity is not reused while cached.
+_SIGNED_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def activate(kind: str, p, table: np.ndarray, out: QFormat):
-    """Integer sigmoid/tanh of a table argument ``p`` (already saturated by :func:`to_preact`):
-    sigmoid(-x) = 1 - sigmoid(x) and tanh(-x) = -tanh(x), so one half table serves both signs."""
-    p = np.asarray(p, dtype=np.int64)
-    t = table[np.abs(p)]
-    if kind == SIGMOID:
-        return np.where(p < 0, (1 << out.frac) - t, t)
-    return np.where(p < 0, -t, t)
+    """Integer sigmoid/tanh of a table argument ``p`` (already saturated by :func:`to_preact`) from the
+    half table (:func:`signed_activation_table`): one look-up per value. An argument beyond the table
+    raises IndexError."""
+    p = integers(p)
+    if table.flags.writeable:
+        signed = signed_activation_table(kind, table, out).astype(p.dtype)
+    else:
+        key = (kind, id(table), out.frac, p.dtype.str)
+        if key not in _SIGNED_TABLES:
+            _SIGNED_TABLES[key] = (table, signed_activation_table(kind, table, out).astype(p.dtype))
+        signed = _SIGNED_TABLES[key][1]
+    limit = table.shape[0] - 1
+    if p.size and p.min() < -limit:  # (np.take raises above the table but wraps below it)
+        raise IndexError(f"activation argument {p.min()} is below the table's range -{limit}..{limit}")
+    return np.take(signed, p + limit)
 
 
 def neuron_preact(acc, bias, cfg: FixedPointConfig):
     """Accumulator plus bias (both of fraction cfg.acc_frac) to the table argument."""
-    return to_preact(np.asarray(acc, dtype=np.int64) + bias, cfg.acc_frac, cfg.preact)
+    acc = integers(acc)
+    return to_preact(acc if isinstance(bias, int) and bias == 0 else acc + bias, cfg.acc_frac, cfg.preact)
 
 
 def gru_candidate_acc(acc_x, acc_h, r, cfg: FixedPointConfig):
@@ -129,11 +167,12 @@ def product_bits(a: np.ndarray, b: np.ndarray | None, b_largest: int | None = No
     return (a.shape[-1] * int(np.abs(a).max(initial=0)) * b_largest).bit_length()
 
 
-def exact_matmul(a, b, bits: int | None = None) -> np.ndarray:
-    """The integer product a @ b (int64), exactly, for integer arrays whose every partial sum of products
-    stays below 2**``bits`` in magnitude. On float BLAS, the narrowest float that holds such integers,
-    when ``bits`` <= 53: every product and every partial sum is then an integer the float represents, so
-    the result is exact in any summation order; numpy's int64 matmul does not use BLAS. Else int64.
+def exact_matmul(a, b, bits: int | None = None, out=np.int64) -> np.ndarray:
+    """The integer product a @ b, exactly, as ``out`` (int64, or int32 where the caller knows the sums fit),
+    for integer arrays whose every partial sum of products stays below 2**``bits`` in magnitude. On float
+    BLAS, the narrowest float that holds such integers, when ``bits`` <= 53: every product and every partial
+    sum is then an integer the float represents, so the result is exact in any summation order; numpy's
+    int64 matmul does not use BLAS. Else int64.
 
     ``bits`` None: :func:`product_bits` of the operands themselves."""
     if bits is None:
@@ -141,8 +180,8 @@ def exact_matmul(a, b, bits: int | None = None) -> np.ndarray:
         bits = product_bits(a, b)
     for dtype, exact in _FLOAT_EXACT:
         if bits <= exact:
-            return (np.asarray(a, dtype=dtype) @ np.asarray(b, dtype=dtype)).astype(np.int64)
-    return np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)
+            return (np.asarray(a, dtype=dtype) @ np.asarray(b, dtype=dtype)).astype(out)
+    return (np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)).astype(out, copy=False)
 
 
 def bnn_output(input_bits, weight_bits):
@@ -197,10 +236,14 @@ def quantize_threshold(theta, form: str) -> int:
 def within_threshold(new, cached, theta_q, form: str):
     """Memo-table compare: relative |new - cached| * 2**THETA_FRAC <= theta_q * |cached|;
     absolute |new - cached| <= theta_q."""
-    diff = np.abs(np.asarray(new, dtype=np.int64) - cached)
-    theta_q = np.asarray(theta_q, dtype=np.int64)
+    diff = np.asarray(np.subtract(integers(new), integers(cached)))  # a fresh array: updated in place
+    np.abs(diff, out=diff)
+    theta_q = integers(theta_q)
     if form == RELATIVE:
-        return (diff << THETA_FRAC) <= theta_q * np.abs(cached)
+        diff <<= THETA_FRAC
+        bound = np.abs(cached)
+        bound *= theta_q
+        return diff <= bound
     if form == ABSOLUTE:
         return diff <= theta_q
     raise ValueError(f"unknown threshold form {form!r}; expected one of {THRESHOLD_FORMS}")

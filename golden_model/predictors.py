@@ -78,11 +78,14 @@ class BitPlaneBnn(Stateless):
 
     def score(self, prepared: Prepared, state, v_q, active):
         residual = np.asarray(v_q, dtype=np.int64)
-        frac, total = prepared.factors["act_frac"], 0
+        frac, total = prepared.factors["act_frac"], None
         for level in range(self.planes):
             bits = intops.sign_bits(residual)
-            total = total + (intops.bnn_output(bits, prepared.factors["sign"]) << (self.planes - 1 - level))
-            residual = residual - (2 * bits.astype(np.int64) - 1) * (1 << (frac - 1 - level))
+            plane = intops.bnn_output(bits, prepared.factors["sign"])
+            plane <<= self.planes - 1 - level
+            total = plane if total is None else total + plane
+            if level + 1 < self.planes:  # the last plane's residual is not needed
+                residual = residual - (2 * bits.astype(np.int64) - 1) * (1 << (frac - 1 - level))
         return total
 
 

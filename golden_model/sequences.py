@@ -60,19 +60,19 @@ def run_layers(x: np.ndarray, lengths: np.ndarray, num_layers: int, num_directio
     out = x
     layer_outputs = []
     for layer in range(num_layers):
-        outs = []
+        layer_out = None  # (B, T, D*H), allocated once the first step shows H and the dtype
         for direction in range(num_directions):
             runner = make_runner(layer, direction)
             order = range(steps - 1, -1, -1) if direction else range(steps)
-            h_seq = None
             for t in order:
                 active = t < lengths
                 h = runner.step(t, out[:, t], active)
-                if h_seq is None:
-                    h_seq = np.zeros((batch, steps, h.shape[1]), dtype=h.dtype)
-                h_seq[:, t] = np.where(active[:, None], h, 0)
-            outs.append(h_seq)
-        out = np.concatenate(outs, axis=-1)
+                if layer_out is None:
+                    layer_out = np.zeros((batch, steps, num_directions * h.shape[1]), dtype=h.dtype)
+                hs = h.shape[1]
+                # padding steps stay zero
+                np.copyto(layer_out[:, t, direction * hs:(direction + 1) * hs], h, where=active[:, None])
+        out = layer_out
         layer_outputs.append(out)
     return layer_outputs
 

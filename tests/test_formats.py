@@ -45,3 +45,13 @@ def test_accumulator_width_is_exact():
     # 44 products of 8x12 bits: |sum| < 44 * 2**19, plus a 24-bit bias, needs 27 bits signed.
     worst = 44 * (1 << 7) * (1 << 11) + (1 << 23)
     assert worst < 1 << (cfg.acc_bits(44) - 1)
+
+
+def test_int32_fits_where_every_step_value_stays_below_2_to_31():
+    """The default formats allow int32 up to 1024 inputs per neuron (an accumulator of 31 bits) and not
+    past it; an activation format too wide for theta * |y_m| or for i * g in 31 bits never allows it."""
+    cfg = FixedPointConfig()
+    assert cfg.acc_bits(1024) == 31 and cfg.int32_fits(1024)
+    assert cfg.acc_bits(1025) == 32 and not cfg.int32_fits(1025)
+    assert not FixedPointConfig(act=QFormat(16, 8), cell=QFormat(14, 9)).int32_fits(8)   # 16 + 16 > 31
+    assert FixedPointConfig(act=QFormat(15, 8), cell=QFormat(16, 9)).int32_fits(8)

@@ -58,6 +58,20 @@ def test_activation_matches_float_within_half_lsb_and_is_symmetric(kind, preact,
     assert np.array_equal(y, mirrored)
 
 
+@pytest.mark.parametrize("kind", intops.ACTIVATIONS)
+def test_activation_of_a_writable_table_and_outside_the_table(kind):
+    """A table the caller built itself (writable: its signed form is not cached) gives the same values as
+    the read-only one; an argument past either end of the table is an error, not a wrapped look-up."""
+    preact, out = QFormat(8, 4), QFormat(8, 6)
+    table = intops.activation_table(kind, preact, out)
+    assert not table.flags.writeable
+    p = np.arange(-127, 128)
+    assert np.array_equal(intops.activate(kind, p, table.copy(), out), intops.activate(kind, p, table, out))
+    for outside in (-128, 128):
+        with pytest.raises(IndexError):
+            intops.activate(kind, np.array([0, outside]), table, out)
+
+
 def test_to_preact_saturates_symmetrically():
     preact = QFormat(8, 4)
     assert intops.to_preact(np.array([10**9, -10**9]), 10, preact).tolist() == [127, -127]

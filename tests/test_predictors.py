@@ -116,9 +116,10 @@ def test_bad_parameters_are_clear_errors(make, message):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_sweeps_on_float_blas_equal_plain_int64_arithmetic(cell, monkeypatch):
-    """The golden model's integer products run on float BLAS (intops.exact_matmul). At the format limits
-    (weights at the weight format's extremes, inputs saturating the activation format) every sweep record
-    of every predictor equals the one computed with plain int64 matmuls."""
+    """The golden model's integer products run on float BLAS (intops.exact_matmul) and its per-neuron arrays
+    in int32 where the formats allow (FixedPointConfig.int32_fits). At the format limits (weights at the
+    weight format's extremes, inputs saturating the activation format) every sweep record of every
+    predictor equals the one computed with plain int64 matmuls and int64 arrays."""
     from golden_model.sweep import sweep
 
     net = uniform_network(cell, inputs=9, hidden=12, layers=2, dirs=2, seed=3, scale=1.98)
@@ -127,11 +128,66 @@ def test_sweeps_on_float_blas_equal_plain_int64_arithmetic(cell, monkeypatch):
     assert np.abs(x).max() > FixedPointConfig().act.max_value
     y = np.random.default_rng(4).integers(0, 3, 6)
     policies = ("oracle", "bnn", "bnn-planes", "low-precision", "low-rank", "top-k")
+    assert model.datapath_dtype == np.int32
     fast = sweep(model, x, y, None, policies, (0.0, 0.2, 0.5))
     monkeypatch.setattr(intops, "exact_matmul",
-                        lambda a, b, bits=None: np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64))
+                        lambda a, b, bits=None, out=None: np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64))
+    monkeypatch.setattr(model, "datapath_dtype", np.int64)
     assert sweep(model, x, y, None, policies, (0.0, 0.2, 0.5)) == fast
     assert any(r["reuse"] > 0 for r in fast)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_int32_datapath_at_its_widest_equals_int64(cell, monkeypatch):
+    """At the widest neuron int32 allows (1024 inputs: a 31-bit accumulator) with weights and inputs at
+    their formats' extremes, the sweep records with int32 arrays equal those with int64 ones."""
+    from golden_model.network import Network
+    from golden_model.sweep import sweep
+
+    rng, gates, hidden, inputs = np.random.default_rng(6), 4 if cell == "lstm" else 3, 8, 1024 - 8
+    extreme = FixedPointConfig().weight.min_int / FixedPointConfig().weight.scale   # -2.0
+
+    def rows(n):   # every neuron's weights at one extreme: its accumulator reaches the largest magnitude
+        return np.repeat(rng.choice([extreme, -extreme * 127 / 128], (gates * hidden, 1)), n, axis=1)
+
+    spec = [[{"w_ih": rows(inputs), "w_hh": rows(hidden), "b_ih": rng.uniform(-100, 100, gates * hidden),
+              "b_hh": np.zeros(gates * hidden)} for _ in range(2)]]
+    net = Network.build(cell, spec, {"weight": rng.standard_normal((3, 2 * hidden)), "bias": np.zeros(3)})
+    model = FixedPointNetwork(net, FixedPointConfig())
+    assert model.datapath_dtype == np.int32
+    x = np.repeat(np.array([100.0, -100.0, 100.0, -100.0])[:, None, None], 3, axis=1).repeat(inputs, axis=2)
+    acc = model.dot(model.quantize_input(x)[:, 0], model.layers[0][0].w[:, :inputs])
+    assert np.abs(acc).max() >= 1 << 27    # saturated inputs: the accumulators near their 31-bit bound
+    y = np.array([0, 1, 2, 0])
+    narrow = sweep(model, x, y, None, ("oracle", "bnn"), (0.0, 0.3))
+    monkeypatch.setattr(model, "datapath_dtype", np.int64)
+    assert sweep(model, x, y, None, ("oracle", "bnn"), (0.0, 0.3)) == narrow
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_sweep_on_threads_equals_one_thread(cell, monkeypatch):
+    """``workers`` threads run a policy's rows in blocks (golden_model.sweep.run_blocks): with uneven
+    blocks of 5 rows over sequences of different lengths every record equals the single-threaded one."""
+    from golden_model import sweep as sweeps
+
+    net = uniform_network(cell, inputs=5, hidden=6, layers=2, dirs=2, seed=8)
+    model = FixedPointNetwork(net, calibrate_formats(net, smooth_inputs(7, 9, 5, seed=1)))
+    x, lengths = smooth_inputs(7, 9, 5, seed=2), np.array([9, 3, 7, 1, 9, 5, 8])
+    y = np.random.default_rng(5).integers(0, 3, 7)
+    policies = ("oracle", "bnn", "top-k", "low-rank")
+    one = sweeps.sweep(model, x, y, lengths, policies, (0.0, 0.1, 0.3))
+    monkeypatch.setattr(sweeps, "BLOCK_ROWS", 5)
+    assert sweeps.sweep(model, x, y, lengths, policies, (0.0, 0.1, 0.3), workers=2) == one
+    assert any(r["reuse"] > 0 for r in one)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_sweep_rejects_a_bad_worker_count(workers):
+    from golden_model.sweep import sweep
+
+    net = uniform_network("lstm", inputs=3, hidden=4, layers=1, dirs=1, seed=1)
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        sweep(FixedPointNetwork(net), np.zeros((2, 3, 3)), np.array([0, 1]), workers=workers)
 
 
 def test_paper_scale_bench_case_has_the_issue_shape():

@@ -10,7 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["at_least", "finite_at_least", "probability", "output_dir", "output_file", "write_json"]
+__all__ = ["add_threads_argument", "at_least", "finite_at_least", "probability", "output_dir", "output_file",
+           "write_json"]
 
 
 def at_least(lowest: int, highest: int | None = None):
@@ -25,6 +26,15 @@ def at_least(lowest: int, highest: int | None = None):
             raise argparse.ArgumentTypeError(f"must be {bound}, not {value}")
         return value
     return convert
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: threads that share a golden-model sweep's rows (default: the cores this process may
+    use); the records do not depend on it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    parser.add_argument("--threads", type=at_least(1), default=cores, metavar="N",
+                        help=f"threads that share the sweep's rows (default: the cores available, {cores} here); "
+                             "the records do not depend on it")
 
 
 def finite_at_least(lowest: float, exclusive: bool = False):

@@ -12,7 +12,7 @@ import numpy as np
 
 from golden_model.sweep import DEFAULT_THRESHOLDS, SWEPT, sweep
 
-from .args import at_least
+from .args import add_threads_argument, at_least
 from .source import add_source_arguments, load_source
 
 #: The paper-scale case: (layers, directions, inputs, hidden, classes, sequences, steps).
@@ -50,12 +50,12 @@ def run_bench(args) -> int:
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        records = sweep(src.model, src.x, src.y, src.lengths, SWEPT, DEFAULT_THRESHOLDS)
+        records = sweep(src.model, src.x, src.y, src.lengths, SWEPT, DEFAULT_THRESHOLDS, workers=args.threads)
         times.append(time.perf_counter() - start)
     evaluations = src.lengths.sum() * src.model.net.num_layers * src.model.net.num_directions
     print(f"{src.name}: {len(DEFAULT_THRESHOLDS)}-threshold oracle+BNN sweep over {src.x.shape[0]} sequences "
           f"({len(records)} records, {evaluations} layer-steps per run): best {min(times):.2f} s, "
-          f"mean {sum(times) / len(times):.2f} s over {args.repeat} runs")
+          f"mean {sum(times) / len(times):.2f} s over {args.repeat} runs, {args.threads} threads")
     return 0
 
 
@@ -63,6 +63,7 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="time a 16-threshold oracle+BNN sweep of the golden model")
     add_source_arguments(p, default_workload=True)
     p.add_argument("--repeat", type=at_least(1), default=3, help="runs to time (default 3)")
+    add_threads_argument(p)
     p.add_argument("--paper-scale", action="store_true",
                    help="time a random 2-layer bidirectional LSTM, input 40, hidden 256, on 200 random sequences "
                         "of 150 steps (--limit N: the first N) instead of a workload or --model")

@@ -10,7 +10,7 @@ from golden_model.reuse_calibration import DELTA_GRID, LEVELS_GRID, input_ranges
 from golden_model.sweep import SWEPT, sweep
 from golden_model.workloads import load_workload
 
-from .args import output_file, write_json
+from .args import add_threads_argument, output_file, write_json
 from .predictor_args import (
     MEMO_SCHEME,
     add_policy_arguments,
@@ -82,7 +82,7 @@ def run_sweep(args) -> int:
     policies = [(name, policy_of(name, args, params[name])) for name in names]
     src = load_source(args)
     records = sweep(src.model, src.x, src.y, src.lengths, policies, grid(args), args.form, args.cache_update,
-                    log.info)
+                    log.info, args.threads)
     for r in records:
         r["workload"] = src.name
         r["parameters"] = params[r["policy"]]
@@ -96,6 +96,7 @@ def register(sub) -> None:
     p.add_argument("--predictor", action="append", choices=schemes.names(("predictor", "oracle")),
                    help=f"a registered predictor or the oracle (repeatable; default: {' and '.join(SWEPT)})")
     add_policy_arguments(p)
+    add_threads_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.add_argument("--json", type=output_file, metavar="OUT.json", help="write the records as a JSON list")
     p.add_argument("--plot", type=output_file, metavar="OUT.png", help="plot reuse and loss against the threshold")
