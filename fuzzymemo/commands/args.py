@@ -33,8 +33,8 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     use); the records do not depend on it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     parser.add_argument("--threads", type=at_least(1), default=cores, metavar="N",
-                        help=f"threads that share the sweep's rows (default: the cores available, {cores} here); "
-                             "the records do not depend on it")
+                        help=f"threads that share the memoization sweep's rows (default: the cores available, "
+                             f"{cores} here); the records do not depend on it")
 
 
 def finite_at_least(lowest: float, exclusive: bool = False):
