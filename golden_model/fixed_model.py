@@ -79,6 +79,7 @@ class FixedPointNetwork:
                     split = np.arange(gates * hs) < 2 * hs
                     bias_x = np.where(split, w.b_ih + w.b_hh, w.b_ih)
                     bias_h = np.where(split, 0.0, w.b_hh)
+                weights.flags.writeable = False  # fixed: its converted copies are made once (intops.converted)
                 dirs.append(QuantizedDirection(
                     weights, _strict_quantize(bias_x, config.bias, f"{where} bias (b_ih + b_hh)"),
                     _strict_quantize(bias_h, config.bias, f"{where} bias b_hn"), n_in))
@@ -205,7 +206,7 @@ class RunStats:
 
 @dataclass
 class FixedRun:
-    out: np.ndarray       # (batch, time, dirs*hidden) int64 in the activation format
+    out: np.ndarray       # (batch, time, dirs*hidden) in the activation format: int32 or int64 (datapath_dtype)
     lengths: np.ndarray
     stats: RunStats
     layer_outputs: list[np.ndarray]   # every layer's output (the last one is ``out``): the next layer's input

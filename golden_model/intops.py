@@ -10,6 +10,10 @@ fast. See ``docs/numeric_contract.md``.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
 import numpy as np
 
 from .formats import THETA_BITS, THETA_FRAC, FixedPointConfig, QFormat
@@ -167,6 +171,34 @@ def product_bits(a: np.ndarray, b: np.ndarray | None, b_largest: int | None = No
     return (a.shape[-1] * int(np.abs(a).max(initial=0)) * b_largest).bit_length()
 
 
+#: Converted copies of read-only operands (the weights, used at every step), least recently used last; an
+#: entry holds its source array, so the memory its key names is not reused while it is cached.
+_CONVERTED: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_CONVERTED_MAX = 64
+_CONVERTED_LOCK = threading.Lock()
+
+
+def converted(b: np.ndarray, tag: str, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert(b)``, made once per read-only ``b`` and ``tag`` (a writable ``b`` may change: converted
+    every time). The weights are read-only (FixedPointNetwork), so their float copies for BLAS and the
+    BNN's +-1 matrix are made once, not at every step."""
+    if b.flags.writeable:
+        return convert(b)
+    key = (b.__array_interface__["data"][0], b.shape, b.strides, b.dtype.str, tag)
+    with _CONVERTED_LOCK:
+        entry = _CONVERTED.get(key)
+        if entry is not None:
+            _CONVERTED.move_to_end(key)
+            return entry[1]
+    result = convert(b)
+    result.flags.writeable = False
+    with _CONVERTED_LOCK:
+        _CONVERTED[key] = (b, result)
+        while len(_CONVERTED) > _CONVERTED_MAX:
+            _CONVERTED.popitem(last=False)
+    return result
+
+
 def exact_matmul(a, b, bits: int | None = None, out=np.int64) -> np.ndarray:
     """The integer product a @ b, exactly, as ``out`` (int64, or int32 where the caller knows the sums fit),
     for integer arrays whose every partial sum of products stays below 2**``bits`` in magnitude. On float
@@ -180,18 +212,19 @@ def exact_matmul(a, b, bits: int | None = None, out=np.int64) -> np.ndarray:
         bits = product_bits(a, b)
     for dtype, exact in _FLOAT_EXACT:
         if bits <= exact:
-            return (np.asarray(a, dtype=dtype) @ np.asarray(b, dtype=dtype)).astype(out)
+            b_float = converted(np.asarray(b), np.dtype(dtype).str, lambda m, t=dtype: np.asarray(m, dtype=t))
+            return (np.asarray(a, dtype=dtype) @ b_float).astype(out)
     return (np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)).astype(out, copy=False)
 
 
-def bnn_output(input_bits, weight_bits):
-    """BNN neuron output 2 * popcount(XNOR(input bits, weight bits)) - N over the last axis.
+def bnn_output(input_bits, weight_bits, out=np.int64):
+    """BNN neuron output 2 * popcount(XNOR(input bits, weight bits)) - N over the last axis, as ``out``.
 
     input_bits: (..., N) of 0/1; weight_bits: (neurons, N) of 0/1; returns (..., neurons).
     Computed as the +-1 dot product, which equals the XNOR-popcount form exactly (|partial sums| <= N)."""
     s_in = 2 * np.asarray(input_bits, dtype=np.int8) - 1
-    s_w = 2 * np.asarray(weight_bits, dtype=np.int8) - 1
-    return exact_matmul(s_in, s_w.T, s_w.shape[-1].bit_length())
+    s_w_t = converted(np.asarray(weight_bits), "+-1.T", lambda bits: (2 * np.asarray(bits, dtype=np.int8) - 1).T)
+    return exact_matmul(s_in, s_w_t, s_w_t.shape[0].bit_length(), out)
 
 
 def popcount_xnor_words(input_words, weight_words, width: int, n_bits: int):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import intops
+from .formats import THETA_BITS
 from .intops import RELATIVE, TANH, THRESHOLD_FORMS
 from .network import LSTM
 from .predictors import BitPlaneBnn
@@ -98,16 +99,18 @@ class MemoTable:
 
     ``theta_q`` has shape (batch, 1) so every sequence of a stacked sweep can run its own threshold."""
 
-    def __init__(self, policy: MemoPolicy, batch: int, neurons: int, theta_q: np.ndarray, dtype=np.int64):
+    def __init__(self, policy: MemoPolicy, batch: int, neurons: int, theta_q: np.ndarray, dtype=np.int64,
+                 score_dtype=np.int64):
         self.policy = policy
-        # ``dtype`` (the outputs' and preactivations'): int32 where FixedPointConfig.int32_fits; it bounds
-        # the output compares too, so their threshold is held in it. Scores stay int64.
+        # ``dtype`` holds the outputs and preactivations (int32 where FixedPointConfig.int32_fits), and
+        # ``score_dtype`` the scores (int32 where their compare fits: MemoDirection); the threshold is held
+        # in the type of the quantity it is compared with
         compares_outputs = policy.kind == ORACLE or policy.rule == OUTPUT_RULE
-        self.theta_q = np.asarray(theta_q, dtype=dtype if compares_outputs else np.int64).reshape(batch, 1)
+        self.theta_q = np.asarray(theta_q, dtype=dtype if compares_outputs else score_dtype).reshape(batch, 1)
         self.valid = np.zeros((batch, neurons), dtype=bool)
         self.y_m = np.zeros((batch, neurons), dtype=dtype)
         self.p_m = np.zeros((batch, neurons), dtype=dtype)
-        self.s_m = np.zeros((batch, neurons), dtype=np.int64)
+        self.s_m = np.zeros((batch, neurons), dtype=score_dtype)
 
     def apply(self, cols: slice, y: np.ndarray, s: np.ndarray | None, active: np.ndarray,
               p: np.ndarray | None = None, predicted: np.ndarray | None = None):
@@ -165,11 +168,15 @@ class MemoDirection:
         self.h = np.zeros((batch, hs), dtype=self.dtype)
         self.c = np.zeros((batch, hs), dtype=self.dtype)
         self.bias_x, self.bias_h = self.q.bias_x.astype(self.dtype), self.q.bias_h.astype(self.dtype)
-        self.memo = MemoTable(policy, batch, self.gates * hs, theta_q, self.dtype)
         self.needs_score = policy.kind == PREDICTED or correlation
         predictor = policy.predictor
         self.prepared = predictor.prepare(self.q.w, self.cfg) if self.needs_score else None
         self.predictor_run = predictor.init(self.prepared, batch) if self.needs_score else None
+        score_bits = getattr(self.prepared, "score_bits", None)  # a predictor may prepare anything
+        # the score compare |s - s_m| << THETA_FRAC <= theta * |s_m| in int32 needs |s_m| * 2**THETA_BITS < 2**31
+        narrow_scores = self.dtype == np.int32 and score_bits is not None and score_bits - 1 + THETA_BITS <= 31
+        self.memo = MemoTable(policy, batch, self.gates * hs, theta_q, self.dtype,
+                              np.int32 if narrow_scores else np.int64)
 
     def dot_x(self, x_t: np.ndarray) -> np.ndarray:
         """W_ih x_t, exact (a scheme that computes the products differently overrides it)."""

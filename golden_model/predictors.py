@@ -27,10 +27,13 @@ from .formats import FixedPointConfig
 @dataclass(frozen=True)
 class Prepared:
     """A predictor's offline state for one layer direction: integer ``factors`` (name -> array), the
-    per-neuron ``gain`` (neurons,) and the ``shift`` of the output rule's conversion to preactivation LSBs."""
+    per-neuron ``gain`` (neurons,) and the ``shift`` of the output rule's conversion to preactivation LSBs.
+    ``score_bits``: a signed width every score fits, when the predictor knows one (it may then return
+    int32 scores, and the memo table holds them in int32 where its compare fits); None: int64."""
     factors: dict
     gain: np.ndarray
     shift: int
+    score_bits: int | None = None
 
 
 def acc_to_preact_shift(cfg: FixedPointConfig) -> int:
@@ -73,15 +76,19 @@ class BitPlaneBnn(Stateless):
                              f"the format is {cfg.act}")
         gain = np.floor(np.abs(w).mean(axis=1) + 0.5).astype(np.int64)
         # one score unit is 2**-planes of a value, 2**(act.frac - planes) activation LSBs
-        return Prepared({"sign": intops.sign_bits(w), "act_frac": cfg.act.frac}, gain,
-                        self.planes - cfg.act.frac + acc_to_preact_shift(cfg))
+        score_bits = (w.shape[1] * ((1 << self.planes) - 1)).bit_length() + 1   # |s| <= N * (2**planes - 1)
+        sign = intops.sign_bits(w)
+        sign.flags.writeable = False   # fixed: bnn_output makes its +-1 matrix once (intops.converted)
+        return Prepared({"sign": sign, "act_frac": cfg.act.frac}, gain,
+                        self.planes - cfg.act.frac + acc_to_preact_shift(cfg), score_bits)
 
     def score(self, prepared: Prepared, state, v_q, active):
         residual = np.asarray(v_q, dtype=np.int64)
         frac, total = prepared.factors["act_frac"], None
+        out = np.int32 if prepared.score_bits <= 32 else np.int64
         for level in range(self.planes):
             bits = intops.sign_bits(residual)
-            plane = intops.bnn_output(bits, prepared.factors["sign"])
+            plane = intops.bnn_output(bits, prepared.factors["sign"], out)
             plane <<= self.planes - 1 - level
             total = plane if total is None else total + plane
             if level + 1 < self.planes:  # the last plane's residual is not needed

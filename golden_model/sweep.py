@@ -26,9 +26,9 @@ DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 0.75, 16), 4))
 DEFAULT_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS, intops.ABSOLUTE: tuple(float(t) for t in range(0, 32, 2))}
 #: Rows (sequences x thresholds) run at once; bounds memory on long workloads.
 CHUNK_ROWS = 8192
-#: Rows of a block of :func:`run_blocks`: a (rows x 1024)-neuron int64 array of a block then stays within a
-#: few MB, near a core's cache (3200 rows in 8 blocks on 2 threads took the paper-scale sweep from 132 s
-#: to 113 s against 2 blocks).
+#: Rows of a block of :func:`run_blocks`: a block's (rows x 1024)-neuron arrays then stay within a few MB,
+#: near a core's cache (paper-scale sweep of 100 sequences on 2 threads: 200 or 400 rows 32 s, 800 or 1600
+#: rows 37-38 s).
 BLOCK_ROWS = 400
 
 

@@ -25,6 +25,8 @@ def files(tmp_path):
     (["run", "--workload", "digits", "--ready-prob", "1.5"], "--ready-prob: must be in (0, 1], not 1.5"),
     (["run", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
     (["sweep", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
+    (["sweep", "--workload", "digits", "--threads", "0"], "--threads: must be at least 1, not 0"),
+    (["bench", "--threads", "two"], "--threads: takes a whole number, not 'two'"),
     (["calibrate", "--workload", "digits", "--budget", "nan"], "--budget: must be a finite number >= 0, not nan"),
     (["calibrate", "--workload", "digits", "--budget", "inf"], "--budget: must be a finite number >= 0, not inf"),
     (["synth", "--top", "bnn", "--clock-mhz", "-5"], "--clock-mhz: must be a finite number > 0, not -5"),

@@ -178,3 +178,29 @@ def test_gru_state_update_is_convex_combination():
     n, h = np.array([100, -50]), np.array([-30, 70])
     assert intops.gru_state_update(np.array([0, 0]), n, h, cfg).tolist() == n.tolist()
     assert intops.gru_state_update(np.array([one, one]), n, h, cfg).tolist() == h.tolist()
+
+
+def test_converted_copies_of_read_only_operands_are_made_once(monkeypatch):
+    """intops.converted: a read-only operand's conversion is made once (and is read-only itself); a writable
+    one, which may change, is converted every time; the cache keeps at most _CONVERTED_MAX entries."""
+    calls = []
+
+    def to_float(m):
+        calls.append(1)
+        return m.astype(np.float32)
+
+    fixed = np.arange(6).reshape(2, 3)
+    fixed.flags.writeable = False
+    first = intops.converted(fixed, "f", to_float)
+    assert intops.converted(fixed, "f", to_float) is first and not first.flags.writeable and len(calls) == 1
+    assert np.array_equal(intops.converted(fixed.T, "f", to_float), fixed.T)      # a view of other strides
+    writable = np.arange(3)
+    intops.converted(writable, "f", to_float)
+    writable[0] = 7
+    assert intops.converted(writable, "f", to_float)[0] == 7
+    monkeypatch.setattr(intops, "_CONVERTED_MAX", 2)
+    for k in range(4):
+        other = np.full(3, k)
+        other.flags.writeable = False
+        intops.converted(other, "f", to_float)
+    assert len(intops._CONVERTED) <= 2

@@ -55,7 +55,8 @@ def run_bench(args) -> int:
     evaluations = src.lengths.sum() * src.model.net.num_layers * src.model.net.num_directions
     print(f"{src.name}: {len(DEFAULT_THRESHOLDS)}-threshold oracle+BNN sweep over {src.x.shape[0]} sequences "
           f"({len(records)} records, {evaluations} layer-steps per run): best {min(times):.2f} s, "
-          f"mean {sum(times) / len(times):.2f} s over {args.repeat} runs, {args.threads} threads")
+          f"mean {sum(times) / len(times):.2f} s over {args.repeat} runs, {args.threads} "
+          f"thread{'s' if args.threads > 1 else ''}")
     return 0
 
 
