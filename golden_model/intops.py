@@ -167,8 +167,13 @@ def product_bits(a: np.ndarray, b: np.ndarray | None, b_largest: int | None = No
     (or 1023 with |w| <= 127) stay below 2**24, so their products run on float32, about twice as fast
     as float64; the format widths alone (acc_bits) would allow float32 up to 128 terms only."""
     if b_largest is None:
-        b_largest = int(np.abs(b).max(initial=0))
-    return (a.shape[-1] * int(np.abs(a).max(initial=0)) * b_largest).bit_length()
+        b_largest = _largest_magnitude(b)
+    return (a.shape[-1] * _largest_magnitude(a) * b_largest).bit_length()
+
+
+def _largest_magnitude(a: np.ndarray) -> int:
+    """max |a| (0 when empty) from two reductions, without an array of |a|."""
+    return max(int(a.max(initial=0)), -int(a.min(initial=0)))
 
 
 #: Converted copies of read-only operands (the weights, used at every step), least recently used last; an

@@ -83,7 +83,7 @@ class BitPlaneBnn(Stateless):
                         self.planes - cfg.act.frac + acc_to_preact_shift(cfg), score_bits)
 
     def score(self, prepared: Prepared, state, v_q, active):
-        residual = np.asarray(v_q, dtype=np.int64)
+        residual = intops.integers(v_q)
         frac, total = prepared.factors["act_frac"], None
         out = np.int32 if prepared.score_bits <= 32 else np.int64
         for level in range(self.planes):
@@ -92,7 +92,7 @@ class BitPlaneBnn(Stateless):
             plane <<= self.planes - 1 - level
             total = plane if total is None else total + plane
             if level + 1 < self.planes:  # the last plane's residual is not needed
-                residual = residual - (2 * bits.astype(np.int64) - 1) * (1 << (frac - 1 - level))
+                residual = residual - (2 * bits.astype(residual.dtype) - 1) * (1 << (frac - 1 - level))
         return total
 
 

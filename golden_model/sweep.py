@@ -72,22 +72,26 @@ def _named_policies(policies, form: str, cache_update: str) -> list[tuple[str, M
     return out
 
 
-def run_blocks(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy, theta_rows,
-               workers: int) -> tuple[np.ndarray, RunStats]:
+def run_blocks(model: FixedPointNetwork, x_q, lengths, policy: MemoPolicy, theta_rows, workers: int,
+               correlation: bool = False) -> tuple[np.ndarray, RunStats]:
     """(logits, statistics) of ``model.run`` over a stacked batch, run in row blocks (at least ``workers``,
     at most BLOCK_ROWS rows each) on ``workers`` threads and joined in order: the rows are independent, and
     numpy's array passes and BLAS release the GIL, so the element-wise passes use every core too (one BLAS
-    thread each: more would compete for the same cores). Only the logits are kept of each block's outputs."""
+    thread each: more would compete for the same cores). One worker runs the blocks in turn (BLAS keeps
+    its threads). Only the logits are kept of each block's outputs."""
     def block(rows):
-        run = model.run(x_q[rows], lengths[rows], policy, theta_rows=theta_rows[:, rows])
+        run = model.run(x_q[rows], lengths[rows], policy, theta_rows=theta_rows[:, rows], correlation=correlation)
         return model.logits(run.out, run.lengths), run.stats
 
-    if workers == 1 or x_q.shape[0] < 2:
-        return block(slice(None))
     count = max(workers, -(-x_q.shape[0] // BLOCK_ROWS))
     blocks = [slice(b[0], b[-1] + 1) for b in np.array_split(np.arange(x_q.shape[0]), count) if b.size]
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(block, blocks))
+    if len(blocks) == 1:
+        return block(blocks[0])
+    if workers == 1:
+        parts = [block(rows) for rows in blocks]
+    else:
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(block, blocks))
     return np.concatenate([logits for logits, _ in parts]), RunStats.concatenate([stats for _, stats in parts])
 
 
@@ -115,9 +119,11 @@ def sweep(model: FixedPointNetwork, x, y, lengths=None, policies=SWEPT,
     say = progress or (lambda message: None)
     float_metric = float(np.mean(net.predict(x, lengths) == y))
     x_q = model.quantize_input(x)
-    base = model.run(x_q, lengths, correlation=True)
-    fixed_metric = accuracy(model.logits(base.out, lengths), y)
-    correlation = base.stats.correlation()
+    off = MemoPolicy()
+    base_logits, base_stats = run_blocks(model, x_q, lengths, off, np.zeros((net.num_layers, x.shape[0]), np.int64),
+                                         workers, correlation=True)
+    fixed_metric = accuracy(base_logits, y)
+    correlation = base_stats.correlation()
     say(f"float accuracy {float_metric:.4f}, fixed-point {fixed_metric:.4f}")
     batch = x.shape[0]
     per_chunk = max(1, CHUNK_ROWS // batch)

@@ -165,9 +165,10 @@ def test_int32_datapath_at_its_widest_equals_int64(cell, monkeypatch):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_sweep_on_threads_equals_one_thread(cell, monkeypatch):
-    """``workers`` threads run a policy's rows in blocks (golden_model.sweep.run_blocks): with uneven
-    blocks of 5 rows over sequences of different lengths every record equals the single-threaded one."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sweep_in_blocks_equals_one_block(cell, workers, monkeypatch):
+    """A policy's rows run in blocks on ``workers`` threads (golden_model.sweep.run_blocks): with uneven
+    blocks of 5 rows over sequences of different lengths every record equals the one of a single block."""
     from golden_model import sweep as sweeps
 
     net = uniform_network(cell, inputs=5, hidden=6, layers=2, dirs=2, seed=8)
@@ -177,7 +178,7 @@ def test_sweep_on_threads_equals_one_thread(cell, monkeypatch):
     policies = ("oracle", "bnn", "top-k", "low-rank")
     one = sweeps.sweep(model, x, y, lengths, policies, (0.0, 0.1, 0.3))
     monkeypatch.setattr(sweeps, "BLOCK_ROWS", 5)
-    assert sweeps.sweep(model, x, y, lengths, policies, (0.0, 0.1, 0.3), workers=2) == one
+    assert sweeps.sweep(model, x, y, lengths, policies, (0.0, 0.1, 0.3), workers=workers) == one
     assert any(r["reuse"] > 0 for r in one)
 
 
