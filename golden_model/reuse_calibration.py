@@ -33,7 +33,7 @@ from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_level
 from .files import existing_file, versioned_json
 from .fixed_model import FixedPointNetwork, RunStats
 from .sequences import check_batch
-from .sweep import DEFAULT_GRIDS, accuracy, check_labels
+from .sweep import DEFAULT_GRIDS, accuracy, check_labels, run_blocks
 
 #: The schemes whose reuse is by inputs (golden_model.delta), calibrated by their own search (below).
 INPUT_SCHEMES = (DELTA, SIMILARITY)
@@ -172,8 +172,8 @@ class StackedEvaluator:
         self.fixed_metric = accuracy(self.base_logits, self.y)
         self.correct = self.base_logits.argmax(axis=1) == self.y
 
-    def run_rows(self, chunk: list[tuple], batch: int):
-        """The run of the batch repeated once per vector of ``chunk`` (row block k has vector k)."""
+    def run_rows(self, chunk: list[tuple], batch: int) -> tuple[np.ndarray, RunStats]:
+        """(logits, statistics) of the batch repeated once per vector of ``chunk`` (row block k has vector k)."""
         raise NotImplementedError
 
     def work(self, stats: RunStats, rows: slice, vector: tuple) -> dict:
@@ -187,15 +187,14 @@ class StackedEvaluator:
         out = []
         for start in range(0, len(vectors), per_chunk):
             chunk = vectors[start:start + per_chunk]
-            run = self.run_rows(chunk, batch)
-            logits = self.model.logits(run.out, run.lengths)
+            logits, stats = self.run_rows(chunk, batch)
             for k, vec in enumerate(chunk):
                 rows = slice(k * batch, (k + 1) * batch)
                 metric = accuracy(logits[rows], self.y)
                 out.append({"thresholds": list(vec), "metric": metric,
                             "metric_loss": (self.fixed_metric - metric) * 100.0, "fixed_metric": self.fixed_metric,
                             "estimated_loss": estimated_loss(self.base_logits, logits[rows], self.correct),
-                            **self.work(run.stats, rows, vec)})
+                            **self.work(stats, rows, vec)})
         return out
 
     def tiled(self, copies: int):
@@ -217,7 +216,7 @@ class Evaluator(StackedEvaluator):
     def run_rows(self, chunk, batch):
         theta_q = np.array([[intops.quantize_threshold(t, self.form) for t in vec] for vec in chunk])
         theta_rows = np.repeat(theta_q.T, batch, axis=1)   # (layers, chunk * batch)
-        return self.model.run(*self.tiled(len(chunk)), self.policy, theta_rows=theta_rows)
+        return run_blocks(self.model, *self.tiled(len(chunk)), self.policy, theta_rows, workers=1)
 
     def work(self, stats, rows, vector):
         return work_figures(stats, rows, self.inputs, self.cost)
@@ -448,7 +447,8 @@ class SchemeEvaluator(StackedEvaluator):
             policy = DeltaPolicy(tuple(per_entry[:n]), tuple(per_entry[n:]))
         else:
             policy = SimilarityPolicy(tuple(per_entry), self.ranges)
-        return self.model.run(*self.tiled(len(chunk)), policy)
+        run = self.model.run(*self.tiled(len(chunk)), policy)   # per-row thresholds: one block
+        return self.model.logits(run.out, run.lengths), run.stats
 
     def work(self, stats, rows, vector):
         return scheme_work_figures(stats, rows, self.scheme)
