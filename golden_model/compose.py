@@ -177,7 +177,7 @@ class _PolicyEvaluator(StackedEvaluator):
         self.policy, self.predictor, self.parameters, self.similarity = policy, predictor, parameters, similarity
 
     def run_rows(self, chunk, batch):
-        return self.model.run(*self.tiled(len(chunk)), self.policy)
+        return self.one_block(len(chunk), self.policy)
 
     def work(self, stats, rows, vector):
         return work_figures(self.model, stats, rows, self.predictor, self.parameters, self.similarity)

@@ -197,6 +197,12 @@ class StackedEvaluator:
                             **self.work(stats, rows, vec)})
         return out
 
+    def one_block(self, copies: int, policy) -> tuple[np.ndarray, RunStats]:
+        """(logits, statistics) of the batch repeated ``copies`` times under ``policy``, as one block
+        (:func:`~golden_model.sweep.run_blocks` splits the threshold rows of a MemoPolicy only)."""
+        run = self.model.run(*self.tiled(copies), policy)
+        return self.model.logits(run.out, run.lengths), run.stats
+
     def tiled(self, copies: int):
         return np.tile(self.x_q, (copies, 1, 1)), np.tile(self.lengths, copies)
 
@@ -447,8 +453,7 @@ class SchemeEvaluator(StackedEvaluator):
             policy = DeltaPolicy(tuple(per_entry[:n]), tuple(per_entry[n:]))
         else:
             policy = SimilarityPolicy(tuple(per_entry), self.ranges)
-        run = self.model.run(*self.tiled(len(chunk)), policy)   # per-row thresholds: one block
-        return self.model.logits(run.out, run.lengths), run.stats
+        return self.one_block(len(chunk), policy)
 
     def work(self, stats, rows, vector):
         return scheme_work_figures(stats, rows, self.scheme)
