@@ -178,17 +178,12 @@ class RunStats:
     @classmethod
     def concatenate(cls, parts: list[RunStats]) -> RunStats:
         """The statistics of consecutive row blocks as one run's: every per-row array joined along the rows,
-        the correlation sums added (sums of integers, exact in float64 at any practical size)."""
+        the correlation sums added (sums of integers, exact in float64 at any practical size). A scheme's
+        own counts (the delta schemes' ``input_counts``) are not joined: their runs are not split."""
         joined = {f.name: (np.sum([getattr(p, f.name) for p in parts], axis=0) if f.name == "corr_sums" else
                            np.concatenate([getattr(p, f.name) for p in parts]))
                   for f in fields(cls)}
-        stats = cls(**joined)
-        extras = {name for p in parts for name in vars(p)} - joined.keys()  # a scheme's own counts (delta)
-        for name in extras:
-            first = getattr(parts[0], name)
-            setattr(stats, name, type(first)(*(np.concatenate([getattr(getattr(p, name), f.name) for p in parts])
-                                               for f in fields(first))))
-        return stats
+        return cls(**joined)
 
     def multiplications_avoided(self) -> float:
         """Fraction of the baseline's multiplications the run did not perform (0 for the baseline)."""

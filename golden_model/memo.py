@@ -258,7 +258,7 @@ class MemoDirection:
 
 # Hits fall at random, so masked selections (np.where, np.copyto with where=) mispredict a branch per element;
 # the arithmetic forms below have no branch and took half the time on (400 x 1024) int64 arrays at 50 % hits.
-# Exact: the values are integers far from int64's limits.
+# Exact: the values are integers far from their type's limits (int32 only where FixedPointConfig.int32_fits).
 
 def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """np.where(mask, a, b) for integer arrays: b + (a - b) * mask."""
