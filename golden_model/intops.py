@@ -81,7 +81,7 @@ def to_preact(x, from_frac: int, preact: QFormat):
 def activation_table(kind: str, preact: QFormat, out: QFormat) -> np.ndarray:
     """The half table of a sigmoid or tanh: entry m is f(m / 2**preact.frac) rounded half up to ``out``,
     for m = 0 .. 2**(preact.bits-1) - 1. Negative arguments use the symmetry (see :func:`activate`).
-    Read-only, so that :func:`activate` can keep its signed form."""
+    Read-only, so that :func:`activate` makes its signed form once (:func:`converted`)."""
     if kind not in ACTIVATIONS:
         raise ValueError(f"unknown activation {kind!r}; expected one of {ACTIVATIONS}")
     m = np.arange(preact_limit(preact) + 1, dtype=np.float64) / preact.scale
@@ -100,23 +100,13 @@ def signed_activation_table(kind: str, table: np.ndarray, out: QFormat) -> np.nd
     return np.concatenate([negative, table])
 
 
-#: Signed forms of read-only half tables, by (kind, table identity, output fraction, integer type); the entry
-#: holds the half table itself, so its identity is not reused while cached.
-_SIGNED_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-
-
 def activate(kind: str, p, table: np.ndarray, out: QFormat):
     """Integer sigmoid/tanh of a table argument ``p`` (already saturated by :func:`to_preact`) from the
     half table (:func:`signed_activation_table`): one look-up per value. An argument beyond the table
     raises IndexError."""
     p = integers(p)
-    if table.flags.writeable:
-        signed = signed_activation_table(kind, table, out).astype(p.dtype)
-    else:
-        key = (kind, id(table), out.frac, p.dtype.str)
-        if key not in _SIGNED_TABLES:
-            _SIGNED_TABLES[key] = (table, signed_activation_table(kind, table, out).astype(p.dtype))
-        signed = _SIGNED_TABLES[key][1]
+    signed = converted(table, f"signed {kind} {out.frac} {p.dtype.str}",
+                       lambda half: signed_activation_table(kind, half, out).astype(p.dtype))
     limit = table.shape[0] - 1
     if p.size and p.min() < -limit:  # (np.take raises above the table but wraps below it)
         raise IndexError(f"activation argument {p.min()} is below the table's range -{limit}..{limit}")
