@@ -254,7 +254,7 @@ class CompiledModel:
             problems.append(f"the tile's memo table updates on {self.params.cache_update!r}, the policy on "
                             f"{policy.cache_update!r}")
         try:
-            theta = policy.thresholds_q(layers)
+            theta = policy.thresholds_q(layers, self.params.gates)
         except ValueError as e:
             problems.append(str(e))
         else:
@@ -323,8 +323,9 @@ class CompiledModel:
         net = model.net
         self.check(lengths, policy, load)
         if not self.delta:
-            for theta in np.atleast_1d(threshold):     # out-of-range values are errors even when unused
-                intops.quantize_threshold(theta, form)
+            for entry in threshold if isinstance(threshold, (list, tuple)) else [threshold]:
+                for theta in np.atleast_1d(entry):     # out-of-range values are errors even when unused
+                    intops.quantize_threshold(theta, form)
         for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
             pause_registers(prob, mask, length)
         words = None if load is None else self.memory_words(load)
@@ -336,9 +337,9 @@ class CompiledModel:
         elif self.delta:
             theta_q = delta_registers(policy, net.num_layers)
         elif policy.kind != OFF:
-            theta_q = policy.thresholds_q(net.num_layers)
+            theta_q = policy.thresholds_q(net.num_layers, len(net.gates))
         else:
-            theta_q = np.zeros(net.num_layers, dtype=np.int64)
+            theta_q = np.zeros((net.num_layers, len(net.gates)), dtype=np.int64)
         job = TileJob(x=x_q, lengths=lengths, theta=np.asarray(theta_q, dtype=np.int64), expected=expected,
                       expected_evaluations=stats.evaluations.sum(axis=(0, 3)),
                       expected_reuses=stats.reuses.sum(axis=(0, 3)),

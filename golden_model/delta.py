@@ -126,6 +126,8 @@ class DeltaPolicy:
     theta_h: object = 0
 
     kind = DELTA
+    #: no neuron thresholds (FixedPointNetwork.run's rows are per layer)
+    per_gate = False
 
     def __post_init__(self):
         for name in ("theta_x", "theta_h"):
@@ -156,6 +158,7 @@ class SimilarityPolicy:
     ranges: object = None
 
     kind = SIMILARITY
+    per_gate = False
 
     def __post_init__(self):
         for v in _flat(self.levels):

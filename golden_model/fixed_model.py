@@ -115,8 +115,9 @@ class FixedPointNetwork:
             correlation: bool = False) -> FixedRun:
         """Run the integer datapath over a batch (x float, quantized here, or int64 already quantized).
 
-        ``theta_rows`` (layers, batch) overrides the policy's per-layer thresholds row by row (sweeps
-        stack many thresholds into one batch). ``correlation`` collects BNN-vs-neuron statistics."""
+        ``theta_rows`` (layers, batch), or (layers, batch, gates) for per-gate thresholds, overrides the
+        policy's thresholds row by row (sweeps stack many thresholds into one batch). ``correlation``
+        collects BNN-vs-neuron statistics."""
         policy = policy or MemoPolicy()
         x = np.asarray(x)
         if np.issubdtype(x.dtype, np.integer):
@@ -129,11 +130,15 @@ class FixedPointNetwork:
             x_q = self.quantize_input(x)
         batch, steps = x_q.shape[:2]
         net = self.net
+        gates = len(net.gates)
         if theta_rows is None:
-            theta_rows = np.repeat(policy.thresholds_q(net.num_layers)[:, None], batch, axis=1)
+            registers = policy.thresholds_q(net.num_layers, gates) if policy.per_gate else \
+                policy.thresholds_q(net.num_layers)
+            theta_rows = np.repeat(registers[:, None], batch, axis=1)
         theta_rows = np.asarray(theta_rows, dtype=np.int64)
-        if theta_rows.shape != (net.num_layers, batch):
-            raise ValueError(f"theta_rows has shape {theta_rows.shape}, expected ({net.num_layers}, {batch})")
+        if theta_rows.shape not in ((net.num_layers, batch), (net.num_layers, batch, gates)):
+            raise ValueError(f"theta_rows has shape {theta_rows.shape}, expected ({net.num_layers}, {batch}) "
+                             f"or ({net.num_layers}, {batch}, {gates})")
         stats = RunStats.empty(batch, net.num_layers, net.num_directions, len(net.gates), steps)
 
         def make_runner(layer, direction):

@@ -40,7 +40,8 @@ RULES = (SCORE_RULE, OUTPUT_RULE)
 
 @dataclass(frozen=True)
 class MemoPolicy:
-    """What decides a reuse. ``threshold`` is one value for every layer or a sequence of one per layer:
+    """What decides a reuse. ``threshold`` is one value for every layer or a sequence of one per layer,
+    where a layer's entry may itself be a sequence of one value per gate (in the network's gate order):
     relative thresholds are fractions (0.25 = 25 %), absolute ones are integer counts of the compared
     quantity (score units under the ``score`` rule, output LSBs under the ``output`` rule and for the
     oracle). ``predictor`` is any object with ``prepare``, ``init`` and ``score`` (golden_model.predictors)."""
@@ -64,22 +65,46 @@ class MemoPolicy:
         if self.rule == OUTPUT_RULE and self.cache_update != "compute":
             raise ValueError("the output rule predicts from the step a neuron was computed: cache_update "
                              "must be 'compute'")
-        for theta in np.atleast_1d(np.asarray(self.threshold, dtype=object)):
-            intops.quantize_threshold(theta, self.form)  # raises on a bad value
+        for entry in _layer_entries(self.threshold):
+            for theta in np.atleast_1d(np.asarray(entry, dtype=object)):
+                intops.quantize_threshold(theta, self.form)  # raises on a bad value
 
     def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
         """The stepper of one layer direction of ``model`` (a FixedPointNetwork) under this policy: the
         golden model's seam for a reuse scheme (``FixedPointNetwork.run`` asks the policy for it)."""
         return MemoDirection(model, layer, direction, self, theta_q, stats, correlation)
 
-    def thresholds_q(self, num_layers: int) -> np.ndarray:
-        """Threshold register values, one per layer."""
-        values = np.atleast_1d(np.asarray(self.threshold, dtype=np.float64))
-        if values.size == 1:
-            values = np.repeat(values, num_layers)
-        if values.size != num_layers:
-            raise ValueError(f"{values.size} per-layer thresholds given for a {num_layers}-layer network")
-        return np.array([intops.quantize_threshold(v, self.form) for v in values], dtype=np.int64)
+    @property
+    def per_gate(self) -> bool:
+        """Whether some layer has one threshold per gate."""
+        return any(np.ndim(entry) for entry in _layer_entries(self.threshold))
+
+    def thresholds_q(self, num_layers: int, gates: int | None = None) -> np.ndarray:
+        """Threshold register values: (layers,) one per layer, or with ``gates`` (layers, gates), a layer's
+        single value repeated over its gates. Per-gate thresholds need ``gates``."""
+        entries = _layer_entries(self.threshold)
+        if len(entries) == 1:
+            entries = entries * num_layers
+        if len(entries) != num_layers:
+            raise ValueError(f"{len(entries)} per-layer thresholds given for a {num_layers}-layer network")
+        if gates is None:
+            if self.per_gate:
+                raise ValueError("per-gate thresholds given where one threshold per layer is taken")
+            return np.array([intops.quantize_threshold(v, self.form) for v in entries], dtype=np.int64)
+        rows = []
+        for li, entry in enumerate(entries):
+            values = np.atleast_1d(np.asarray(entry, dtype=np.float64))
+            if values.size not in (1, gates):
+                raise ValueError(f"layer {li} has {values.size} per-gate thresholds for a cell of {gates} gates")
+            rows.append([intops.quantize_threshold(v, self.form) for v in np.broadcast_to(values, gates)])
+        return np.array(rows, dtype=np.int64).reshape(num_layers, gates)
+
+
+def _layer_entries(threshold) -> list:
+    """The per-layer entries of a ``threshold`` (one value, or a sequence of values or per-gate sequences)."""
+    if isinstance(threshold, (list, tuple, np.ndarray)):
+        return list(threshold)
+    return [threshold]
 
 
 class WrapsMemo:
@@ -90,14 +115,19 @@ class WrapsMemo:
     def kind(self) -> str:
         return self.memo.kind
 
-    def thresholds_q(self, num_layers: int) -> np.ndarray:
-        return self.memo.thresholds_q(num_layers)
+    @property
+    def per_gate(self) -> bool:
+        return self.memo.per_gate
+
+    def thresholds_q(self, num_layers: int, gates: int | None = None) -> np.ndarray:
+        return self.memo.thresholds_q(num_layers, gates)
 
 
 class MemoTable:
     """Memo state of one layer direction over a batch: arrays (batch, neurons).
 
-    ``theta_q`` has shape (batch, 1) so every sequence of a stacked sweep can run its own threshold."""
+    ``theta_q`` has shape (batch,) so every sequence of a stacked sweep can run its own threshold, or
+    (batch, gates) for one per gate (neurons are gate-major: gate k is columns k*H .. (k+1)*H - 1)."""
 
     def __init__(self, policy: MemoPolicy, batch: int, neurons: int, theta_q: np.ndarray, dtype=np.int64,
                  score_dtype=np.int64):
@@ -106,7 +136,10 @@ class MemoTable:
         # ``score_dtype`` the scores (int32 where their compare fits: MemoDirection); the threshold is held
         # in the type of the quantity it is compared with
         compares_outputs = policy.kind == ORACLE or policy.rule == OUTPUT_RULE
-        self.theta_q = np.asarray(theta_q, dtype=dtype if compares_outputs else score_dtype).reshape(batch, 1)
+        theta_q = np.asarray(theta_q, dtype=dtype if compares_outputs else score_dtype)
+        # per gate: one column per neuron (a compare takes the columns of the neurons it decides)
+        self.theta_q = theta_q.reshape(batch, 1) if theta_q.ndim == 1 else np.repeat(
+            theta_q, neurons // theta_q.shape[1], axis=1)
         self.valid = np.zeros((batch, neurons), dtype=bool)
         self.y_m = np.zeros((batch, neurons), dtype=dtype)
         self.p_m = np.zeros((batch, neurons), dtype=dtype)
@@ -127,7 +160,8 @@ class MemoTable:
             new, cached = predicted, y_m
         else:
             new, cached = s, s_m
-        hit = intops.within_threshold(new, cached, self.theta_q, policy.form)
+        theta_q = self.theta_q if self.theta_q.shape[1] == 1 else self.theta_q[:, cols]
+        hit = intops.within_threshold(new, cached, theta_q, policy.form)
         hit &= valid
         act = active[:, None]
         if not active.all():

@@ -37,6 +37,11 @@ from .sweep import DEFAULT_GRIDS, accuracy, check_labels, run_blocks
 
 #: The schemes whose reuse is by inputs (golden_model.delta), calibrated by their own search (below).
 INPUT_SCHEMES = (DELTA, SIMILARITY)
+#: Threshold granularities of :func:`calibrate`: one per layer, or per gate where that saves more.
+LAYER_GRANULARITY, GATE_GRANULARITY = "layer", "gate"
+GRANULARITIES = (LAYER_GRANULARITY, GATE_GRANULARITY)
+#: The default granularity (every memoizing tile takes one threshold per gate: docs/predictors.md)
+DEFAULT_GRANULARITY = GATE_GRANULARITY
 #: The ``form`` a similarity calibration records: its thresholds are level counts.
 LEVELS_FORM = "levels"
 CALIBRATION_FORMAT = "fuzzymemo-calibration"
@@ -48,9 +53,10 @@ CHUNK_ROWS = 8192
 @dataclass(frozen=True)
 class Calibration:
     """A calibrated reuse policy: the predictor (or oracle) with its parameters and rule, one threshold per
-    layer (None: memo off), and the figures measured on the calibration data."""
+    layer, or for a layer a tuple of one per gate (None: memo off), and the figures measured on the
+    calibration data."""
     predictor: str
-    thresholds: tuple[float, ...] | None
+    thresholds: tuple[float | tuple[float, ...], ...] | None
     form: str = intops.RELATIVE
     rule: str = "auto"
     parameters: dict = field(default_factory=dict)
@@ -77,7 +83,8 @@ class Calibration:
 
     def as_dict(self) -> dict:
         out = {"format": CALIBRATION_FORMAT, "version": CALIBRATION_VERSION, **asdict(self), "memo": self.memo}
-        out["thresholds"] = None if self.thresholds is None else list(self.thresholds)
+        out["thresholds"] = None if self.thresholds is None else [list(t) if isinstance(t, tuple) else t
+                                                                  for t in self.thresholds]
         return out
 
     def save(self, path) -> None:
@@ -92,7 +99,8 @@ class Calibration:
         try:
             fields = {k: v for k, v in data.items() if k in known}
             if fields.get("thresholds") is not None:
-                fields["thresholds"] = tuple(float(t) for t in fields["thresholds"])
+                fields["thresholds"] = tuple(tuple(float(g) for g in t) if isinstance(t, list) else float(t)
+                                             for t in fields["thresholds"])
             cal = cls(**fields)
             # names and parameters are checked even for a memo-off calibration, thresholds when given
             if cal.scheme in INPUT_SCHEMES:
@@ -115,6 +123,16 @@ class Calibration:
         if self.memo and len(self.thresholds) != model.net.num_layers:
             raise ValueError(f"{where} has {len(self.thresholds)} per-layer thresholds for a "
                              f"{model.net.num_layers}-layer network")
+        gates = len(model.net.gates)
+        for li, entry in enumerate(self.thresholds if self.memo else ()):
+            if isinstance(entry, tuple) and len(entry) != gates:
+                raise ValueError(f"{where} has {len(entry)} per-gate thresholds for layer {li}, whose cell has "
+                                 f"{gates} gates")
+
+
+def format_thresholds(thresholds) -> str:
+    """Per-layer thresholds for a message: ``6, 8``, a per-gate layer as ``10/10/6/6``."""
+    return ", ".join("/".join(f"{g:g}" for g in t) if isinstance(t, (tuple, list)) else f"{t:g}" for t in thresholds)
 
 
 def model_digest(model: FixedPointNetwork) -> str:
@@ -220,8 +238,13 @@ class Evaluator(StackedEvaluator):
         super().__init__(model, x, y, lengths)
 
     def run_rows(self, chunk, batch):
-        theta_q = np.array([[intops.quantize_threshold(t, self.form) for t in vec] for vec in chunk])
-        theta_rows = np.repeat(theta_q.T, batch, axis=1)   # (layers, chunk * batch)
+        # a vector has one entry per layer, each a threshold or (per gate) a tuple of them
+        if any(isinstance(t, tuple) for vec in chunk for t in vec):
+            gates = len(self.model.net.gates)
+            chunk = [tuple(t if isinstance(t, tuple) else (t,) * gates for t in vec) for vec in chunk]
+        theta_q = np.vectorize(lambda t: intops.quantize_threshold(t, self.form), otypes=[np.int64])(
+            np.array(chunk, dtype=np.float64))
+        theta_rows = np.repeat(np.moveaxis(theta_q, 0, 1), batch, axis=1)   # (layers, chunk * batch[, gates])
         return run_blocks(self.model, *self.tiled(len(chunk)), self.policy, theta_rows, workers=1)
 
     def work(self, stats, rows, vector):
@@ -274,22 +297,57 @@ def choose_thresholds(evaluate: Callable[[list], list[dict]], grid: list[float],
     say(f"shared threshold {grid[best_index]:g}: reuse {best['reuse']:.1%}, estimated loss "
         f"{best['estimated_loss']:.2f} pp (observed {best['metric_loss']:.2f} pp)")
     index = [best_index] * layers
-    while layers > 1:
-        moves = [li for li in range(layers) if index[li] + 1 < len(grid)]
+    if layers > 1:
+        index, best = raise_greedily(evaluate, grid, index, lambda ix: tuple(grid[i] for i in ix), best,
+                                     lambda rec: within(rec, budget_pp), say, label)
+    return tuple(grid[i] for i in index), best
+
+
+def raise_greedily(evaluate: Callable[[list], list[dict]], grid: list[float], index: list[int],
+                   vector: Callable[[list[int]], tuple], best: dict, fits: Callable[[dict], bool],
+                   say: Callable[[str], None], label: Callable[[int], str]) -> tuple[list[int], dict]:
+    """Raise one entry of ``index`` (grid positions; ``vector`` makes the evaluated vector of them) by one
+    grid step at a time while the record ``fits``, taking first the raise that increases the net saving
+    most; stop when no raise fits or helps. Returns the final index and its record."""
+    index = list(index)
+    while True:
+        moves = [k for k in range(len(index)) if index[k] + 1 < len(grid)]
         if not moves:
             break
-        vectors = [tuple(grid[index[j] + (j == li)] for j in range(layers)) for li in moves]
-        tried = [(rec, li) for rec, li in zip(evaluate(vectors), moves, strict=True) if within(rec, budget_pp)]
+        candidates = [[i + (j == k) for j, i in enumerate(index)] for k in moves]
+        tried = [(rec, k) for rec, k in zip(evaluate([vector(c) for c in candidates]), moves, strict=True)
+                 if fits(rec)]
         if not tried:
             break
-        rec, li = max(tried, key=lambda pair: pair[0]["net_saving"])
+        rec, k = max(tried, key=lambda pair: pair[0]["net_saving"])
         if rec["net_saving"] <= best["net_saving"]:
             break
-        index[li] += 1
+        index[k] += 1
         best = rec
-        say(f"{label(li)} threshold {grid[index[li]]:g}: net saving {rec['net_saving']:.1%}, "
+        say(f"{label(k)} threshold {grid[index[k]]:g}: net saving {rec['net_saving']:.1%}, "
             f"estimated loss {rec['estimated_loss']:.2f} pp")
-    return tuple(grid[i] for i in index), best
+    return index, best
+
+
+def refine_per_gate(evaluate: Callable[[list], list[dict]], grid: list[float], thresholds: tuple[float, ...],
+                    best: dict, gates: int, fits: Callable[[dict], bool], say: Callable[[str], None],
+                    gate_names=None) -> tuple[tuple, dict]:
+    """From per-layer ``thresholds`` (grid values), raise single gates' thresholds by :func:`raise_greedily`.
+    Returns per-layer thresholds again when every layer's gates end equal, else one tuple of ``gates``
+    thresholds per layer (docs/predictors.md, *Calibration*)."""
+    layers = len(thresholds)
+    names = gate_names or [str(g) for g in range(gates)]
+    start = [grid.index(t) for t in thresholds for _ in range(gates)]
+
+    def vector(ix):
+        return tuple(tuple(grid[ix[li * gates + g]] for g in range(gates)) for li in range(layers))
+
+    index, best = raise_greedily(evaluate, grid, start, vector, best, fits, say,
+                                 lambda k: f"layer {k // gates} gate {names[k % gates]}")
+    per_gate = vector(index)
+    if all(len(set(row)) == 1 for row in per_gate):
+        return tuple(row[0] for row in per_gate), best
+    return per_gate, best
 
 
 #: The most start views :func:`resolving_views` asks for (a budget of 0 pp asks for infinitely many).
@@ -338,20 +396,24 @@ AUTO_FORM = "auto"
 
 def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bnn", *, budget_pp: float = 1.0,
               form: str = AUTO_FORM, rule: str = "auto", parameters: dict | None = None,
-              cache_update: str = "compute", grid=None, views: int = 1,
+              cache_update: str = "compute", grid=None, views: int = 1, granularity: str = DEFAULT_GRANULARITY,
               progress: Callable[[str], None] | None = None) -> Calibration:
-    """Per-layer thresholds of ``predictor`` within ``budget_pp`` on the ``views`` start views of the
-    (calibration) data x, y, in the threshold ``form`` (``auto``: both forms, the higher net saving;
-    ``grid`` then must be None: each form's default grid). With one view (the sequences as given) the
-    estimated loss must be within the budget; with more, the observed loss too (:func:`within_observed_too`):
-    the views are there to make the observed loss fine enough to count, as for the input schemes."""
+    """Thresholds of ``predictor`` within ``budget_pp`` on the ``views`` start views of the (calibration)
+    data x, y, in the threshold ``form`` (``auto``: both forms, the higher net saving; ``grid`` then must be
+    None: each form's default grid): one per layer, then with ``granularity`` "gate" single gates raised
+    where that saves more (:func:`refine_per_gate`). With one view (the sequences as given) the estimated
+    loss must be within the budget; with more, the observed loss too (:func:`within_observed_too`): the
+    views are there to make the observed loss fine enough to count, as for the input schemes."""
     if not np.isfinite(budget_pp) or budget_pp < 0:
         raise ValueError(f"the loss budget must be a finite number >= 0 percentage points, not {budget_pp}")
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"unknown threshold granularity {granularity!r}; expected one of {GRANULARITIES}")
     if form == AUTO_FORM:
         if grid is not None:
             raise ValueError("a threshold grid belongs to one form: give --form relative or absolute with it")
         found = [calibrate(model, x, y, lengths, predictor, budget_pp=budget_pp, form=f, rule=rule,
-                           parameters=parameters, cache_update=cache_update, views=views, progress=progress)
+                           parameters=parameters, cache_update=cache_update, views=views, granularity=granularity,
+                           progress=progress)
                  for f in intops.THRESHOLD_FORMS]
         return max(found, key=lambda c: c.measured["net_saving"])
     parameters = schemes.get(predictor, ("predictor", "oracle")).resolve(parameters)
@@ -362,9 +424,14 @@ def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bn
     x, lengths = check_batch(x, lengths, model.net.input_size)
     evaluator = Evaluator(model, *start_views(x, y, lengths, views), predictor, form, rule, parameters,
                           cache_update)
+    within = _within if views == 1 else within_observed_too
     thresholds, figures = choose_thresholds(evaluator, grid, model.net.num_layers, budget_pp,
-                                            lambda message: say(f"{form}: {message}"),
-                                            within=_within if views == 1 else within_observed_too)
+                                            lambda message: say(f"{form}: {message}"), within=within)
+    gates = model.net.gates
+    if thresholds is not None and granularity == GATE_GRANULARITY and len(gates) > 1:
+        thresholds, figures = refine_per_gate(evaluator, grid, thresholds, figures, len(gates),
+                                              lambda rec: within(rec, budget_pp),
+                                              lambda message: say(f"{form}: {message}"), gates)
     if thresholds is None:
         figures = {"reuse": 0.0, "net_saving": 0.0, "metric_loss": 0.0, "estimated_loss": 0.0,
                    "metric": evaluator.fixed_metric, "smallest_threshold_loss_pp": figures["estimated_loss"]}

@@ -23,8 +23,6 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, enum, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.formats import THETA_BITS
-
 from .checks import check_int, silence_tree, silence_unused
 from .layer_buffer import BufferReader, BufferWriter
 from .shapes import index_shape, memory_depth
@@ -105,7 +103,8 @@ class LayerChain(wiring.Component):
     h : Out(stream)       the last layer's outputs, step by step [h_fwd ; h_bwd], ``last`` on the final one
     wr : In(stream)       the tile's memory writes (taken while the chain is idle)
     memo_enable, form : In(1)   the tile's controls, every pass
-    theta : In            ``layers`` thresholds of THETA_BITS (layer l in bits l*THETA_BITS ..)
+    theta : In            ``layers`` threshold inputs of the tile (``TileParams.theta_shape``; layer l's
+                          per-gate thresholds from bit l*G*THETA_BITS)
     busy : Out(1)         a sequence is in the chain
     clear_counters, counters : the tile's (they sum over the passes until cleared)
     <counter>_pass<k> : Out   the counters' increase during pass k, summed over the sequences (:func:`pass_counter`)
@@ -148,7 +147,7 @@ class LayerChain(wiring.Component):
             "h": Out(stream.Signature(h_layout(params))),
             "wr": In(stream.Signature(wr_layout(params))),
             "memo_enable": In(1), "form": In(1),
-            "theta": In(data.ArrayLayout(THETA_BITS, shape.layers)),
+            "theta": In(data.ArrayLayout(params.theta_shape, shape.layers)),
             "busy": Out(1),
             **{name: Out(COUNTER_BITS) for name in self.counter_outputs()},
             "clear_counters": In(1),

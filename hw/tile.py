@@ -22,8 +22,6 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.formats import THETA_BITS
-
 from .activation import ActivationUnit
 from .checks import silence_tree, silence_unused
 from .crew_products import ProductStage
@@ -89,7 +87,7 @@ class Tile(wiring.Component):
             "slot": In(index_shape(p.slots)),
             "n_x": In(count_shape(p.input_size)),
             "memo_enable": In(1),
-            "theta": In(THETA_BITS),
+            "theta": In(p.theta_shape),
             "form": In(1),
             "busy": Out(1),
             **{name: Out(COUNTER_BITS) for name in counter_names(p)},

@@ -34,8 +34,6 @@ from amaranth.hdl import Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.formats import THETA_BITS
-
 from .memo_table import ThresholdForm
 from .pipeline import HeadRegisterFIFO
 from .shapes import count_shape, index_shape
@@ -101,7 +99,7 @@ def front_end_signature(params, context_shape, counters=()) -> dict:
         "n_x": In(count_shape(params.input_size)),
         "slot": In(index_shape(params.slots)),
         "enable": In(1),
-        "theta": In(THETA_BITS),
+        "theta": In(params.theta_shape),
         "form": In(1),
         "wr": In(stream.Signature(wr_layout(params), always_ready=True)),
         "decision": Out(stream.Signature(decision_layout(params, context_shape))),
@@ -157,17 +155,19 @@ class FrontEnd(wiring.Component):
 
     def _sample_controls(self, m, table):
         """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
-        memo table's ``clear``, ``enable``, ``theta`` and ``form``; returns the sampled
+        memo table's ``clear``, ``enable``, ``theta`` (the looked-up neuron's gate's) and ``form``; returns the sampled
         enable (memoization on for the running sequence). The table's clear is ``seq_start`` registered,
         and it sees the sampled theta in that cycle (:class:`hw.memo_table.MemoTable`: theta changes only
         with a clear): so no path runs from the x stream (``seq_start``) into the table's theta * |b|
         product or its valid bits. The cycle after ``seq_start`` has no lookup or update yet (the first
         step starts at the earliest then, and its first lookup comes a feeder and a BNN latency later)."""
-        memo_on, theta, form, clear = Signal(), Signal.like(self.theta), Signal(), Signal()
+        memo_on, theta, form, clear = Signal(), Signal(self.params.theta_shape), Signal(), Signal()
         with m.If(self.seq_start):
             m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
         m.d.sync += clear.eq(self.seq_start)
-        m.d.comb += [table.clear.eq(clear), table.enable.eq(memo_on), table.theta.eq(theta),
+        # each lookup compares with its neuron's gate's threshold (issue order n = j*G + g), sampled with it
+        gate = table.lookup.payload.index % self.params.gates
+        m.d.comb += [table.clear.eq(clear), table.enable.eq(memo_on), table.theta.eq(theta[gate]),
                      table.form.eq(Mux(form, ThresholdForm.ABSOLUTE, ThresholdForm.RELATIVE))]
         return memo_on
 

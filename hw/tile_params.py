@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden_model.formats import FixedPointConfig
+from amaranth.lib import data
+
+from golden_model.formats import THETA_BITS, FixedPointConfig
 from golden_model.network import CELLS, GATES, Network
 
 from .bnn import MAX_WIDTH, bnn_output_shape
@@ -187,6 +189,13 @@ class TileParams:
     def gates(self) -> int:
         """G: 4 (LSTM i, f, g, o) or 3 (GRU r, z, n)."""
         return len(GATES[self.cell])
+
+    @property
+    def theta_shape(self):
+        """The tile's ``theta`` input: one THETA_BITS threshold per gate (gate g at bits g*THETA_BITS; a
+        memoizing tile compares each neuron with its gate's), or for a delta tile one THETA_BITS word
+        (theta_x and theta_h, ``hw.delta_detect``)."""
+        return THETA_BITS if self.delta else data.ArrayLayout(THETA_BITS, self.gates)
 
     @property
     def neurons(self) -> int:

@@ -54,8 +54,9 @@ class Pauses:
 class TileJob:
     """A network run over a batch, as the simulator needs it.
 
-    x -- (B, T, n_x) quantized inputs; lengths -- (B,) valid steps; theta -- (layers,) threshold register
-    values; expected -- the golden outputs (B, T, D*H) of every layer; expected_evaluations/reuses --
+    x -- (B, T, n_x) quantized inputs; lengths -- (B,) valid steps; theta -- threshold register values,
+    (layers, gates) one per gate, or (layers,) one word per layer (a delta tile's theta_x and theta_h);
+    expected -- the golden outputs (B, T, D*H) of every layer; expected_evaluations/reuses --
     (layers, directions) golden counts; inputs -- each layer's input size; wr -- ``wr`` payloads to load
     before the run (None: the elaborated weights); valid / ready -- valid gaps on x (and wr) and
     back-pressure on h; seed -- of their generators; counters -- the tile's counter outputs to read after
@@ -91,6 +92,11 @@ class TileJob:
         self.valid = Pauses(**self.valid) if isinstance(self.valid, dict) else self.valid
         self.ready = Pauses(**self.ready) if isinstance(self.ready, dict) else self.ready
         self.counters = tuple(self.counters)
+
+    @property
+    def theta_gates(self) -> int:
+        """The thresholds each layer's ``theta`` row holds (1 for a row of one word)."""
+        return self.theta.shape[1] if self.theta.ndim == 2 else 1
 
     @property
     def num_layers(self) -> int:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth.hdl import Elaboratable, Module, ResetInserter, Signal
+from amaranth.lib import data
 
 from hw.tile_counters import counter_names
 
 from .harness import pauses
-from .tile_protocol import controls, sequence_beats
+from .tile_protocol import chain_controls, controls, sequence_beats
 
 __all__ = ["ChainRun", "SequenceRun", "TileSequence", "run_chain", "run_reset_mid_sequence", "run_sequences"]
 
@@ -28,7 +29,7 @@ class TileSequence:
     x: np.ndarray                  # (steps, n_x) int
     slot: int = 0
     memo_enable: int = 0
-    theta: int = 0
+    theta: int | tuple[int, ...] = 0   # one register value for every gate, or one per gate
     form: int = 0
     end: bool = True               # False: the final x element goes without `last` (a fault test)
 
@@ -37,9 +38,22 @@ class TileSequence:
         beats[-1]["last"] = int(self.end)
         return beats
 
-    def controls(self) -> dict:
+    def controls(self, gates: int = 1) -> dict:
+        """The controls for a tile whose ``theta`` holds ``gates`` thresholds (:func:`theta_gates`)."""
         return controls(slot=self.slot, n_x=self.x.shape[1], memo_enable=self.memo_enable, theta=self.theta,
-                        form=self.form)
+                        form=self.form, gates=gates)
+
+
+def theta_gates(top) -> int:
+    """The thresholds a tile's (or a layer chain's per-layer) ``theta`` input holds."""
+    return top.params.gates if isinstance(top.params.theta_shape, data.ArrayLayout) else 1
+
+
+def set_controls(ctx, tile, seq: TileSequence) -> None:
+    """Set a sequence's controls on the tile's inputs (``theta`` as its packed value)."""
+    for name, value in seq.controls(theta_gates(tile)).items():
+        port = getattr(tile, name)
+        ctx.set(port.as_value() if isinstance(port, data.View) else port, value)
 
 
 @dataclass
@@ -122,8 +136,7 @@ def run_sequences(tile, sequences, *, writes=(), seed: int = 0, gap: float = 0.0
             ctx.set(tile.clear_counters, 1)
             await ctx.tick()
             ctx.set(tile.clear_counters, 0)
-            for name, value in seq.controls().items():
-                ctx.set(getattr(tile, name), value)
+            set_controls(ctx, tile, seq)
             res.h.append(None)
             await _send(ctx, tile.x, seq.beats(), valid_pause)
             while done["n"] < len(res.h):                               # the outputs are collected
@@ -192,8 +205,7 @@ def run_reset_mid_sequence(tile, cut: TileSequence, after_steps: int, then: Tile
     state = {"reset": False}
 
     async def send(ctx, seq: TileSequence):
-        for name, value in seq.controls().items():
-            ctx.set(getattr(tile, name), value)
+        set_controls(ctx, tile, seq)
         for beat in seq.beats():
             ctx.set(tile.x.payload, beat)
             ctx.set(tile.x.valid, 1)
@@ -265,9 +277,9 @@ class ChainRun:
 def run_chain(chain, sequences, *, writes=(), memo_enable: int = 0, theta=(), form: int = 0, seed: int = 0,
               gap: float = 0.0, stall: float = 0.0, timeout: int = 400_000) -> list[ChainRun]:
     """Run layer-0 ``sequences`` (each (steps, n_x) ints) one after another through a
-    :class:`hw.layer_chain.LayerChain`: load ``writes``, set the controls (``theta`` one register value per
-    layer), then per sequence clear the counters, stream x with valid gaps (probability ``gap``) and take h
-    with back-pressure (probability ``stall``)."""
+    :class:`hw.layer_chain.LayerChain`: load ``writes``, set the controls (``theta`` one entry per layer,
+    as :func:`sim.tile_protocol.chain_controls` takes it), then per sequence clear the counters, stream x
+    with valid gaps (probability ``gap``) and take h with back-pressure (probability ``stall``)."""
     from amaranth.sim import Simulator
 
     width = chain.shape.directions * chain.params.hidden
@@ -280,7 +292,9 @@ def run_chain(chain, sequences, *, writes=(), memo_enable: int = 0, theta=(), fo
         await _write(ctx, chain, writes)
         for name, value in (("memo_enable", memo_enable), ("form", form)):
             ctx.set(getattr(chain, name), value)
-        ctx.set(chain.theta, list(theta) or [0] * chain.shape.layers)
+        packed = chain_controls(memo_enable=memo_enable, theta=list(theta) or [0] * chain.shape.layers,
+                                gates=theta_gates(chain))["theta"]
+        ctx.set(chain.theta.as_value(), packed)
         for k, x in enumerate(sequences):
             while len(runs) < k:                   # the previous sequence's outputs are all taken
                 await ctx.tick()

@@ -5,7 +5,8 @@ Pure functions and small objects that every transport shares (the Amaranth simul
 ``bench/tile_waveform.py``); a transport only moves the beats and reads the counters, sync or async.
 
 * :data:`COUNTERS`, :data:`CONTROLS` -- the tile's performance counters and its per-sequence controls;
-* :func:`controls` -- the control values of a pass (``form`` by name or number);
+* :func:`controls` -- the control values of a pass (``form`` by name or number; ``theta`` through
+  :func:`theta_register`: one threshold per gate, or one for every gate);
 * :func:`sequence_beats` / :func:`x_beats` -- the x stream: ``first`` on element 0 of step 0 (the beat the
   tile latches the controls with), ``last`` on the final element of the final step; sequences back to back;
 * :func:`network_passes` -- the layer-direction passes of a network in order (layer by layer, forward
@@ -39,6 +40,7 @@ __all__ = [
     "network_passes",
     "sequence_beats",
     "split_h",
+    "theta_register",
     "x_beats",
 ]
 
@@ -59,10 +61,25 @@ def _form_value(form: int | str) -> int:
     return int(form)
 
 
-def controls(*, slot: int, n_x: int, memo_enable: int | bool = 0, theta: int = 0, form: int | str = 0) -> dict:
-    """The control values of a pass, ``form`` as a number (0 relative, 1 absolute) or a name."""
-    return {"slot": int(slot), "n_x": int(n_x), "memo_enable": int(bool(memo_enable)), "theta": int(theta),
-            "form": _form_value(form)}
+def theta_register(theta, gates: int = 1) -> int:
+    """The value of a ``theta`` input of ``gates`` THETA_BITS thresholds (gate g at bits g * THETA_BITS,
+    ``hw.tile_params.TileParams.theta_shape``): ``theta`` one register value for every gate, or a sequence
+    of one per gate. A delta tile's input is one word (``gates`` 1)."""
+    values = [int(theta)] * gates if np.ndim(theta) == 0 else [int(t) for t in theta]
+    if len(values) != gates:
+        raise ValueError(f"{len(values)} per-gate thresholds for a threshold input of {gates} gates")
+    for v in values:
+        if not 0 <= v < 1 << THETA_BITS:
+            raise ValueError(f"threshold register value {v} does not fit {THETA_BITS} bits")
+    return sum(v << (g * THETA_BITS) for g, v in enumerate(values))
+
+
+def controls(*, slot: int, n_x: int, memo_enable: int | bool = 0, theta=0, form: int | str = 0,
+             gates: int = 1) -> dict:
+    """The control values of a pass, ``form`` as a number (0 relative, 1 absolute) or a name, ``theta``
+    packed for an input of ``gates`` thresholds (:func:`theta_register`)."""
+    return {"slot": int(slot), "n_x": int(n_x), "memo_enable": int(bool(memo_enable)),
+            "theta": theta_register(theta, gates), "form": _form_value(form)}
 
 
 def sequence_beats(x) -> list[dict]:
@@ -170,11 +187,11 @@ class NetworkPlan:
         return int(self.lengths.sum())
 
 
-def chain_controls(*, memo_enable: int | bool, theta, form: int | str = 0) -> dict:
+def chain_controls(*, memo_enable: int | bool, theta, form: int | str = 0, gates: int = 1) -> dict:
     """The controls of a layer chain: those of :func:`controls` without slot and n_x (the chain sets them
-    pass by pass), ``theta`` one register value per layer packed into one number (layer l at bits
-    l * THETA_BITS)."""
-    packed = sum(int(t) << (li * THETA_BITS) for li, t in enumerate(theta))
+    pass by pass), ``theta`` one entry per layer (:func:`theta_register` of ``gates``) packed into one
+    number (layer l at bits l * gates * THETA_BITS)."""
+    packed = sum(theta_register(t, gates) << (li * gates * THETA_BITS) for li, t in enumerate(theta))
     return {"memo_enable": int(bool(memo_enable)), "form": _form_value(form), "theta": packed}
 
 

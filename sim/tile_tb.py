@@ -71,8 +71,8 @@ async def _pass_by_pass(transport, job: TileJob):
     for ps in plan.passes:
         sb = Scoreboard(f"tile.h layer {ps.layer}{' reverse' if ps.reverse else ''}")
         sb.expect_many(plan.expected_h(ps, job.expected[ps.layer]), plan.h_positions(ps))
-        ctl = controls(slot=ps.slot, n_x=ps.n_x, memo_enable=job.memo_enable, theta=int(job.theta[ps.layer]),
-                       form=job.form)
+        ctl = controls(slot=ps.slot, n_x=ps.n_x, memo_enable=job.memo_enable, theta=job.theta[ps.layer],
+                       form=job.form, gates=job.theta_gates)
         got, counters, cycles = await transport.run_pass(plan.sequences(ps), ctl,
                                                          timeout_cycles=job.timeout_cycles(ps.n_x))
         for item in got:
@@ -94,7 +94,7 @@ async def _chained(transport, job: TileJob):
     plan = ChainPlan(job.x, job.lengths, inputs=job.inputs, directions=job.directions, hidden=job.hidden)
     sb = Scoreboard(f"layer chain h (layer {job.num_layers - 1})")
     sb.expect_many(plan.expected_h(job.expected[-1]), plan.h_positions())
-    ctl = chain_controls(memo_enable=job.memo_enable, theta=job.theta, form=job.form)
+    ctl = chain_controls(memo_enable=job.memo_enable, theta=job.theta, form=job.form, gates=job.theta_gates)
     timeout = sum(job.timeout_cycles(n_x) for n_x in job.inputs) * job.directions
     got, counters, cycles = await transport.run_pass(plan.sequences(), ctl, timeout_cycles=timeout)
     for item in got:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from golden_model.formats import THETA_BITS
 from sim.codec import PayloadCodec
 from sim.tile_protocol import COUNTERS, NetworkPlan, controls, sequence_beats
 
@@ -304,6 +305,9 @@ class TileLink:
         if "h" not in link.out_streams or "h" not in link.layouts:
             raise ValueError("the link has no 'h' output stream with a payload layout: not a tile")
         self.link, self.hidden = link, hidden
+        # the thresholds the tile's theta input holds, one per gate (hw.tile_params.TileParams.theta_shape)
+        theta = link.control_fields.get("theta")
+        self.theta_gates = max(1, theta["width"] // THETA_BITS) if theta else 1
 
     def load_words(self, words) -> None:
         """Write memories through ``wr`` ({mem, addr, data} dicts, e.g. ``CompiledModel.memory_words()``);
@@ -333,8 +337,9 @@ class TileLink:
     def run_sequence(self, x, *, slot: int = 0, memo_enable: int = 0, theta: int = 0, form=0,
                      clear: bool = True) -> SequenceResult:
         """Run one sequence ``x`` ((steps, n_x) ints in the activation format) through slot ``slot``:
-        ``theta`` the threshold register value (``intops.quantize_threshold``), ``form`` 0/"relative" or
-        1/"absolute". Counters are cleared first (``clear``) and read once every h has come back.
+        ``theta`` the threshold register value (``intops.quantize_threshold``) of every gate, or one per
+        gate, ``form`` 0/"relative" or 1/"absolute". Counters are cleared first (``clear``) and read once
+        every h has come back.
 
         x is sent at most two steps ahead of the h received (step t's x once all h of step t-2 are in): the
         tile takes step t+1's x while step t computes, and the board drops bytes arriving while a beat waits.
@@ -352,7 +357,8 @@ class TileLink:
         if before["busy"]:
             raise RuntimeError(f"the tile is busy before {what}: an earlier sequence did not end (sent without "
                                f"`last`, or cut short); TileLink.reset() ends it")
-        self.link.set_controls(**controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form))
+        self.link.set_controls(**controls(slot=slot, n_x=n_x, memo_enable=memo_enable, theta=theta, form=form,
+                                          gates=self.theta_gates))
         if clear:
             self.clear_counters()
         h: list[int] = []
@@ -395,15 +401,15 @@ class TileLink:
                     theta=0, form=0) -> tuple[list[np.ndarray], list[dict]]:
         """Run a whole network (layer l takes ``inputs[l]`` values per step) over the batch ``x`` (B, T, n_x)
         of sequences of ``lengths``, pass by pass as :class:`sim.tile_protocol.NetworkPlan` orders it;
-        ``theta`` one threshold register value or one per layer. Returns every layer's outputs
-        (B, T, D*H) and the counters summed per pass."""
+        ``theta`` one threshold register value, or one entry per layer (a value, or one per gate). Returns
+        every layer's outputs (B, T, D*H) and the counters summed per pass."""
         plan = NetworkPlan(x, lengths, inputs=inputs, directions=directions, hidden=self.hidden)
-        thetas = np.broadcast_to(np.asarray(theta, dtype=np.int64), (len(inputs),))
+        thetas = list(theta) if isinstance(theta, (list, tuple, np.ndarray)) else [theta] * len(inputs)
         passes = []
         for p in plan.passes:
             h, totals = [], dict.fromkeys(self.COUNTERS, 0)
             for seq in plan.sequences(p):
-                r = self.run_sequence(seq, slot=p.slot, memo_enable=memo_enable, theta=int(thetas[p.layer]),
+                r = self.run_sequence(seq, slot=p.slot, memo_enable=memo_enable, theta=thetas[p.layer],
                                       form=form)
                 h.append(r.h.reshape(-1))
                 totals = {k: totals[k] + r.counters[k] for k in self.COUNTERS}

@@ -9,7 +9,15 @@ from support import uniform_network, user_data, user_files
 
 from fuzzymemo.cli import main
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.reuse_calibration import Calibration, calibrate, estimated_loss, evaluate, model_digest
+from golden_model.reuse_calibration import (
+    Calibration,
+    calibrate,
+    estimated_loss,
+    evaluate,
+    format_thresholds,
+    model_digest,
+    refine_per_gate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +68,48 @@ def test_calibrate_on_start_views_checks_the_observed_loss_too(user):
     assert four.measured["metric_loss"] <= 1.0 and four.measured["estimated_loss"] <= 1.0
     with pytest.raises(ValueError, match="views must be at least 1"):
         calibrate(model, x, y, lengths, "oracle", form="relative", views=0)
+
+
+def test_refine_per_gate_raises_single_gates_while_the_record_fits():
+    """A scripted evaluator (net saving = the sum of the thresholds, loss = gate 0's threshold of layer 0 over
+    2): only gate 0 of layer 0 is held back by the budget; per-layer thresholds come back when every layer's
+    gates end equal."""
+    grid = [0.0, 1.0, 2.0, 3.0]
+
+    def evaluate(vectors):
+        return [{"net_saving": sum(map(sum, v)), "estimated_loss": v[0][0] / 2} for v in vectors]
+
+    start = evaluate([((1.0,) * 3, (1.0,) * 3)])[0]
+    fits = lambda rec: rec["estimated_loss"] <= 0.5   # noqa: E731
+    thresholds, best = refine_per_gate(evaluate, grid, (1.0, 1.0), start, 3, fits, lambda message: None)
+    assert thresholds == ((1.0, 3.0, 3.0), (3.0, 3.0, 3.0)) and best["net_saving"] == 16
+    assert format_thresholds(thresholds) == "1/3/3, 3/3/3"
+    # nothing fits a raise: the per-layer thresholds unchanged
+    same, rec = refine_per_gate(evaluate, grid, (1.0, 1.0), start, 3, lambda rec: False, lambda message: None)
+    assert same == (1.0, 1.0) and rec is start
+
+
+def test_calibrate_per_gate_saves_at_least_the_per_layer_and_round_trips(user, tmp_path):
+    d, _, model = user
+    x, y, lengths = user_data(d, "cal")
+    layer = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="absolute", granularity="layer")
+    gate = calibrate(model, x, y, lengths, "oracle", budget_pp=1.0, form="absolute", granularity="gate")
+    assert all(isinstance(t, float) for t in layer.thresholds)
+    assert gate.measured["net_saving"] >= layer.measured["net_saving"]
+    assert gate.measured["estimated_loss"] <= 1.0
+    # the golden policy of the chosen thresholds gives the figures the search recorded
+    again = evaluate(model, x, y, lengths, gate)
+    assert again["net_saving"] == pytest.approx(gate.measured["net_saving"])
+    per_gate = Calibration(gate.predictor, (layer.thresholds[0], (0.0, 2.0, 4.0)), "absolute", gate.rule,
+                           gate.parameters, model_digest=gate.model_digest)
+    per_gate.save(tmp_path / "gate.json")
+    assert Calibration.load(tmp_path / "gate.json") == per_gate
+    assert evaluate(model, *user_data(d, "test"), per_gate)["reuse"] > 0
+    wrong = Calibration(gate.predictor, ((1.0, 2.0), 1.0), "absolute", gate.rule, gate.parameters)
+    with pytest.raises(ValueError, match="2 per-gate thresholds for layer 0, whose cell has 3 gates"):
+        evaluate(model, x, y, lengths, wrong)
+    with pytest.raises(ValueError, match="unknown threshold granularity 'neuron'"):
+        calibrate(model, x, y, lengths, "oracle", granularity="neuron")
 
 
 def test_memo_off_when_nothing_fits(user):
@@ -124,6 +174,9 @@ def test_cli_calibrate_evaluate_sweep(user, tmp_path, capsys):
     (["calibrate", "--model", "{model}", "--data", "{cal}", "--thresholds", "0,0.1"],
      "a threshold grid belongs to one form"),
     (["evaluate", "--model", "{model}", "--data", "{test}", "--calibration", "{missing}"], "does not exist"),
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--granularity", "neuron"], "invalid choice: 'neuron'"),
+    (["calibrate", "--model", "{model}", "--data", "{cal}", "--scheme", "delta", "--granularity", "gate"],
+     "--granularity: --scheme delta has no neuron thresholds"),
     (["run", "--model", "{model}", "--data", "{test}"], "--threshold auto calibrates on held-out data"),
     (["run", "--model", "{model}", "--data", "{test}", "--predictor", "oracle", "--threshold", "0.1"],
      "invalid choice: 'oracle'"),   # the oracle has no hardware

@@ -153,6 +153,30 @@ def test_per_layer_thresholds():
         MemoPolicy(PREDICTED, (0.1, 0.2)).thresholds_q(3)
 
 
+def test_per_gate_thresholds():
+    """One threshold per gate: each gate's neurons compare with their own (the oracle at a huge relative
+    threshold reuses every step after the first, at 0 only exact repeats); all gates equal is the single
+    threshold; stacked theta_rows (layers, batch, gates) are the policy's."""
+    net = uniform_network("gru", layers=2, seed=9)
+    x = smooth_inputs(4, 10, 3)
+    model = FixedPointNetwork(net, calibrate_formats(net, x))
+    run = model.run(x, policy=MemoPolicy("oracle", ((0.0, 5.0, 0.0), 0.0)))
+    per_gate = run.stats.reuses[:, 0].sum(axis=(0, 1)) / run.stats.evaluations[:, 0].sum(axis=(0, 1))
+    assert per_gate[1] == pytest.approx(9 / 10) and per_gate[0] < 0.5 and per_gate[2] < 0.5
+    for kind in ("oracle", PREDICTED):
+        single = model.run(x, policy=MemoPolicy(kind, (0.1, 0.3)))
+        same = model.run(x, policy=MemoPolicy(kind, ((0.1,) * 3, (0.3, 0.3, 0.3))))
+        np.testing.assert_array_equal(single.out, same.out)
+        np.testing.assert_array_equal(single.stats.reuses, same.stats.reuses)
+    policy = MemoPolicy(PREDICTED, ((0.0, 0.5, 0.1), (0.2, 0.0, 0.4)))
+    rows = np.repeat(policy.thresholds_q(2, 3)[:, None], x.shape[0], axis=1)
+    np.testing.assert_array_equal(model.run(x, policy=policy).out, model.run(x, policy=policy, theta_rows=rows).out)
+    with pytest.raises(ValueError, match="per-gate thresholds given where one threshold per layer is taken"):
+        policy.thresholds_q(2)
+    with pytest.raises(ValueError, match="layer 0 has 2 per-gate thresholds for a cell of 3 gates"):
+        MemoPolicy(PREDICTED, ((0.1, 0.2), 0.1)).thresholds_q(2, 3)
+
+
 def test_predictor_is_pluggable():
     class NeverChanges:
         def prepare(self, weights, config):

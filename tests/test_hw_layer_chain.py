@@ -57,12 +57,12 @@ def test_cycle_model(cell, layers, directions, steps):
     assert [res.counters[pass_counter("cycles", k)] for k in range(len(passes))] == passes
 
 
-@pytest.mark.parametrize("cell,directions", [("lstm", 2), ("gru", 1)])
-def test_memo_per_layer_thresholds_loaded_through_wr(cell, directions):
-    """BNN memoization, a threshold per layer; the memories loaded at run time; two sequences (the second
-    starts from zero state and an empty memo table)."""
+@pytest.mark.parametrize("cell,directions,thetas", [("lstm", 2, (2, 5)), ("gru", 1, (2, 5)),
+                                                     ("lstm", 1, ((1, 4, 2, 6), 5)), ("gru", 2, (3, (5, 1, 2)))])
+def test_memo_thresholds_loaded_through_wr(cell, directions, thetas):
+    """BNN memoization, a threshold per layer, or for a layer one per gate; the memories loaded at run time;
+    two sequences (the second starts from zero state and an empty memo table)."""
     fixed, params, img, chain = _chain(cell, 2, directions, memo=True, image=False)
-    thetas = (2, 5)
     xs = [random_inputs(fixed.config, 1, steps, 3, seed=5 + k, scale=0.3)[0] for k, steps in enumerate((6, 3))]
     runs = run_chain(chain, xs, writes=image_writes(params, img), memo_enable=1, theta=thetas, form=1,
                      gap=0.2, stall=0.2, seed=1)

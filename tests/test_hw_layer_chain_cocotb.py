@@ -24,8 +24,8 @@ from hw.tile_params import TileParams
 from sim.runner import Design, optimized_verilog, pytest_simulators, run
 from sim.tile_protocol import chain_controls, sequence_beats
 
-#: case -> per-layer absolute thresholds (BNN score units)
-THETAS = {"bidir": (2, 5), "digits": (6, 10)}
+#: case -> per-layer absolute thresholds (BNN score units), digits' one per gate of its LSTM
+THETAS = {"bidir": (2, 5), "digits": ((6, 10, 4, 8), (10, 6, 8, 4))}
 
 
 def _model_and_inputs(case: str):
@@ -62,7 +62,7 @@ def _case(case: str):
 def test_chain_sequences(sim, case):
     design, sequences = _case(case)
     assert all(seq["reuses"] > 0 for seq in sequences)   # the memoization is exercised
-    params = {"seed": 3, "gap": 0.3, "stall": 0.3, **chain_controls(memo_enable=1, theta=THETAS[case], form=1),
+    params = {"seed": 3, "gap": 0.3, "stall": 0.3, **chain_controls(memo_enable=1, theta=THETAS[case], form=1, gates=4),
               "sequences": sequences, "timeout": 20_000}
     result = run(design, sim, "sim.testbenches.tb_layer_chain", params=params, testcase="chain_sequences")
     assert result["tests"] == 1

@@ -77,10 +77,8 @@ def amaranth_random_traffic(entries, y_bits, b_bits, cache_update, *, cycles, se
             if rng.random() < 0.1:
                 ctl["enable"] = int(rng.random() < 0.85)
                 ctl["form"] = rng.randint(0, 1)
-                theta = rng.choice([0, 1, 2, 64, 256, THETA_MAX])
-                # "compute" stores theta * |b_m|: theta changes only with a clear (the table's contract)
-                clear |= cache_update == "compute" and theta != ctl["theta"]
-                ctl["theta"] = theta
+            if rng.random() < 0.3:   # theta is sampled with each lookup (the front ends give each gate its own)
+                ctl["theta"] = rng.choice([0, 1, 2, 64, 256, THETA_MAX])
             ready = int(rng.random() > stall)
             ctx.set(dut.lookup.valid, look is not None)
             if look is not None:

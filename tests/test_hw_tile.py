@@ -60,16 +60,19 @@ def test_memo_off_equals_golden_and_cycle_model(cell, memo):
 
 
 @pytest.mark.parametrize("cell,theta,form", [("lstm", 0.3, "relative"), ("gru", 0.3, "relative"),
-                                             ("lstm", 2, "absolute"), ("gru", 2, "absolute")])
+                                             ("lstm", 2, "absolute"), ("gru", 2, "absolute"),
+                                             ("lstm", (0, 4, 1, 2), "absolute"), ("gru", (0.5, 0, 0.2), "relative")])
 def test_memo_on_equals_golden_with_gaps(cell, theta, form):
-    """BNN memoization with real reuse under random x gaps and h back-pressure; the second sequence
-    checks that a sequence start clears the memo valid bits; reuses equal the golden stats."""
+    """BNN memoization with real reuse under random x gaps and h back-pressure, at one threshold or one
+    per gate; the second sequence checks that a sequence start clears the memo valid bits; reuses equal
+    the golden stats."""
     fixed, params, _, tile = _setup(cell)
     xs = random_inputs(fixed.config, 2, 6, 3, seed=5, scale=0.3)
-    theta_q = intops.quantize_threshold(theta, form)
+    theta_q = tuple(intops.quantize_threshold(t, form) for t in theta) if isinstance(theta, tuple) else \
+        intops.quantize_threshold(theta, form)
     seqs = [TileSequence(x, memo_enable=1, theta=theta_q, form=int(form == "absolute")) for x in xs]
     res = run_sequences(tile, seqs, seed=7, gap=0.3, stall=0.3)
-    policy = MemoPolicy(PREDICTED, theta, form)
+    policy = MemoPolicy(PREDICTED, (theta,) if isinstance(theta, tuple) else theta, form)
     total = 0
     for k, x in enumerate(xs):
         gold = _golden(fixed, x, policy)

@@ -320,7 +320,7 @@ def test_bnn_front_end_misses_then_reuses_and_off_means_all_miss():
     async def bench(ctx):
         for enable in (1, 0):
             ctx.set(fe.enable, enable)
-            ctx.set(fe.theta, 1000)            # absolute threshold larger than any |b_t - b_m|
+            ctx.set(fe.theta, [1000] * params.gates)   # absolute thresholds larger than any |b_t - b_m|
             ctx.set(fe.form, 1)
             ctx.set(fe.n_x, 2)
             ctx.set(fe.slot, 0)

@@ -154,6 +154,21 @@ def test_tile_protocol_beats_and_controls():
         controls(slot=0, n_x=1, form="other")
 
 
+def test_theta_registers_pack_one_threshold_per_gate():
+    from sim.tile_protocol import chain_controls, controls, theta_register
+
+    assert theta_register(5) == 5 and theta_register(5, 3) == 5 | 5 << 16 | 5 << 32
+    assert theta_register((1, 2, 3, 4), 4) == 1 | 2 << 16 | 3 << 32 | 4 << 48
+    assert controls(slot=0, n_x=1, theta=(7, 0, 1), gates=3)["theta"] == 7 | 1 << 32
+    # a layer chain: layer l from bit l * gates * 16; an int is every gate's threshold
+    assert chain_controls(memo_enable=1, theta=[(1, 2, 3), 9], gates=3)["theta"] == \
+        theta_register((1, 2, 3), 3) | theta_register(9, 3) << 48
+    with pytest.raises(ValueError, match="2 per-gate thresholds for a threshold input of 3 gates"):
+        theta_register((1, 2), 3)
+    with pytest.raises(ValueError, match="threshold register value 65536 does not fit 16 bits"):
+        theta_register(1 << 16, 2)
+
+
 def test_network_plan_order_reversal_and_concatenation():
     """A fake tile whose h_t is its x_t (n_x = H): the plan must stream layer by layer, forward then
     backward, reverse the backward sequences and re-reverse their outputs, and feed layer l's outputs

@@ -148,10 +148,12 @@ def test_workload(sim, name):
 
 @pytest.mark.parametrize("sim", pytest_simulators())
 def test_low_rank_predictor(sim):
-    """The low-rank front end on the 2-layer digits slice (two slots) at an absolute output-rule threshold,
-    with gaps and back-pressure: bit-exact, counters equal to the golden model's."""
+    """The low-rank front end on the 2-layer digits slice (two slots) at absolute output-rule thresholds, one
+    per gate (a different set per layer), with gaps and back-pressure: bit-exact, counters equal to the
+    golden model's."""
     _, x, lengths = sliced("digits")
-    run = compiled_for("digits", True, "low-rank").run(sim, x, lengths, threshold=8, form=intops.ABSOLUTE,
+    per_gate = ((8, 4, 12, 6), (6, 10, 4, 8))
+    run = compiled_for("digits", True, "low-rank").run(sim, x, lengths, threshold=per_gate, form=intops.ABSOLUTE,
                                                        valid_prob=VALID_PROB, ready_prob=READY_PROB, seed=4,
                                                        run_name="e2e-low-rank")
     assert_exact(run)

@@ -8,6 +8,8 @@ import logging
 
 from golden_model import schemes
 from golden_model.reuse_calibration import (
+    DEFAULT_GRANULARITY,
+    GRANULARITIES,
     INPUT_SCHEMES,
     MAX_VIEWS,
     Calibration,
@@ -15,6 +17,7 @@ from golden_model.reuse_calibration import (
     calibrate_scheme,
     evaluate,
     evaluate_scheme,
+    format_thresholds,
 )
 
 from .args import at_least, finite_at_least, output_file, write_json
@@ -41,7 +44,7 @@ def _thresholds(cal: Calibration) -> str:
             ", ".join(f"{t:g}" for t in theta_h)
     if cal.scheme == "similarity":
         return "levels " + ", ".join(f"{t:g}" for t in cal.thresholds)
-    return ", ".join(f"{t:g}" for t in cal.thresholds)
+    return format_thresholds(cal.thresholds)
 
 
 def _warn_resolution(cal: Calibration, budget_pp: float) -> None:
@@ -64,6 +67,9 @@ def run_calibrate_scheme(args) -> int:
     check_input_scheme_options(args, CLI_PREDICTOR)
     if args.param:
         raise ValueError(f"--param: --scheme {args.scheme} calibrates its own settings; it takes --thresholds")
+    if args.granularity is not None:
+        raise ValueError(f"--granularity: --scheme {args.scheme} has no neuron thresholds (its thresholds are per "
+                         f"layer input)")
     src = load_source(args, split="calibration")
     cal = calibrate_scheme(src.model, src.x, src.y, src.lengths, args.scheme, budget_pp=args.budget,
                            grid=args.thresholds, views=args.views, progress=log.info)
@@ -90,7 +96,7 @@ def run_calibrate(args) -> int:
     src = load_source(args, split="calibration")
     cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
                     rule=args.rule, parameters=params, cache_update=args.cache_update, grid=grid(args),
-                    views=args.views or 1, progress=log.info)
+                    views=args.views or 1, granularity=args.granularity or DEFAULT_GRANULARITY, progress=log.info)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name})
     _warn_resolution(cal, args.budget)
     m = cal.measured
@@ -152,6 +158,9 @@ def register(sub) -> None:
                    help=f"start views per calibration sequence (memo: default 1, more also require the observed "
                         f"loss within the budget; delta/similarity: default the fewest giving 100/budget view "
                         f"sequences, at most {MAX_VIEWS}; docs/predictors.md and docs/delta.md, *Calibration*)")
+    p.add_argument("--granularity", choices=GRANULARITIES,
+                   help=f"--scheme memo: one threshold per layer, or per gate where raising single gates saves "
+                        f"more within the budget (default {DEFAULT_GRANULARITY})")
     p.add_argument("--budget", type=finite_at_least(0.0), default=1.0,
                    help="loss budget in percentage points against the fixed-point model (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")

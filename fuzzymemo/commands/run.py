@@ -12,7 +12,7 @@ import logging
 import time
 
 from golden_model import intops, schemes
-from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate
+from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate, format_thresholds
 from golden_model.sweep import accuracy
 from hw.tile_cycles import neuron_beats
 
@@ -71,8 +71,8 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
                     f"(the smallest: {m['smallest_threshold_loss_pp']:.2f} pp): memo off")
         return cal, {"threshold_source": f"auto on {where}: none within {AUTO_BUDGET_PP} pp, memo off",
                      "auto_found": False}
-    log.info(f"auto thresholds ({cal.form}) {list(cal.thresholds)} on {where}: golden reuse {m['reuse']:.1%}, "
-             f"estimated loss {m['estimated_loss']:.2f} pp on {m['sequences']} sequences")
+    log.info(f"auto thresholds ({cal.form}) {format_thresholds(cal.thresholds)} on {where}: golden reuse "
+             f"{m['reuse']:.1%}, estimated loss {m['estimated_loss']:.2f} pp on {m['sequences']} sequences")
     return cal, {"threshold_source": f"auto on {where}: largest within {AUTO_BUDGET_PP} pp", "auto_found": True,
                  "auto_calibration_reuse": m["reuse"], "auto_calibration_loss_pp": m["estimated_loss"]}
 
@@ -213,7 +213,7 @@ def _summary(r: dict) -> str:
         f"(baseline {'yes' if r['bit_exact_baseline'] else 'no'}, memo {'yes' if r['bit_exact_memo'] else 'no'}); "
         f"counters match golden: {'yes' if r['counters_match_golden'] else 'NO'}",
         f"  predictor {r['predictor']} ({r['rule']} rule), thresholds per layer "
-        f"{'- (memo off)' if r['thresholds'] is None else ', '.join(format(t, 'g') for t in r['thresholds'])} "
+        f"{'- (memo off)' if r['thresholds'] is None else format_thresholds(r['thresholds'])} "
         f"({r['form']}, {r['threshold_source']})",
         f"  reuse {pct(r['reuse'])}  accuracy RTL {accuracy_text(r['accuracy_rtl'])}, "
         f"golden {accuracy_text(r['accuracy_golden'])}, "

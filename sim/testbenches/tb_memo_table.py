@@ -137,11 +137,8 @@ async def random_traffic(dut):
                 state["enable"] = int(crng.random() < 0.85)
             if crng.random() < 0.05:
                 state["form"] = crng.randint(0, 1)
-                theta = crng.choice(theta_choices(FORMS[state["form"]]))
-                # "compute" stores theta * |b_m|: theta changes only with a clear (the table's contract)
-                if cache_update == "compute" and theta != state["theta"]:
-                    state["clear"] = 1
-                state["theta"] = theta
+            if crng.random() < 0.3:   # theta is sampled with each lookup (the front ends give each gate its own)
+                state["theta"] = crng.choice(theta_choices(FORMS[state["form"]]))
             for k, v in state.items():
                 getattr(dut, k).value = v
             await read_only
