@@ -19,7 +19,7 @@ from fuzzymemo.plots import plot_sweep
 from golden_model import intops, schemes
 from golden_model.calibration import config_for, width_study
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.reuse_calibration import calibrate, evaluate
+from golden_model.reuse_calibration import LAYER_GRANULARITY, calibrate, evaluate, format_thresholds
 from golden_model.sweep import DEFAULT_GRIDS, sweep
 from golden_model.workloads import PAPER_SCALE_WORKLOADS, WORKLOADS, load_workload
 
@@ -31,13 +31,40 @@ def _pct(v):
 
 
 def calibrated(name, model, cal_split, test_split) -> list[dict]:
-    """Every predictor and the oracle calibrated on the calibration split, measured on the test split."""
+    """Every predictor and the oracle calibrated on the calibration split (per gate, the default, and one
+    threshold per layer: the record's ``per_layer``), measured on the test split."""
     found = []
     for predictor in schemes.names(("predictor", "oracle")):
-        cal = calibrate(model, cal_split.x, cal_split.y, cal_split.lengths, predictor, budget_pp=BUDGET_PP)
-        test = evaluate(model, test_split.x, test_split.y, test_split.lengths, cal)
-        found.append({"workload": name, **cal.as_dict(), "test": test})
+        record = {"workload": name}
+        for granularity in (LAYER_GRANULARITY, None):
+            options = {} if granularity is None else {"granularity": granularity}
+            cal = calibrate(model, cal_split.x, cal_split.y, cal_split.lengths, predictor, budget_pp=BUDGET_PP,
+                            **options)
+            test = evaluate(model, test_split.x, test_split.y, test_split.lengths, cal)
+            if granularity is None:
+                record.update({**cal.as_dict(), "test": test})
+            else:
+                record["per_layer"] = {"form": cal.form, "thresholds": cal.as_dict()["thresholds"],
+                                       "measured": cal.measured, "test": test}
+        found.append(record)
     return found
+
+
+def _thresholds(record: dict) -> str:
+    return "memo off" if record["thresholds"] is None else format_thresholds(record["thresholds"])
+
+
+def granularity_rows(name, found: list[dict]) -> list[str]:
+    """Per-gate against per-layer thresholds (both calibrated on the calibration split), test figures."""
+    rows = []
+    for r in found:
+        if "per_layer" not in r:   # the JSON of a run before per-gate thresholds (--reuse)
+            continue
+        layer, t = r["per_layer"], r["test"]
+        rows.append(f"| {name} | {r['predictor']} | {_thresholds(layer)} | {_pct(layer['test']['net_saving'])} | "
+                    f"{layer['test']['metric_loss']:.2f} | {_thresholds(r)} | {_pct(t['net_saving'])} | "
+                    f"{t['metric_loss']:.2f} |")
+    return rows
 
 
 def calibrated_rows(name, found: list[dict]) -> list[str]:
@@ -46,7 +73,7 @@ def calibrated_rows(name, found: list[dict]) -> list[str]:
     rows = []
     for r in found:
         t, m = r["test"], r["measured"]
-        ths = "memo off" if r["thresholds"] is None else ", ".join(f"{v:g}" for v in r["thresholds"])
+        ths = _thresholds(r)
         ratio = t["reuse"] / oracle if oracle else 0.0
         r["oracle_ratio"] = ratio
         rows.append(f"| {name} | {r['predictor']} | {r['form']} | {ths} | {m['estimated_loss']:.2f} | "
@@ -91,7 +118,8 @@ def sweeps(name, model, w, out: Path) -> tuple[list[dict], list[str]]:
 
 
 def workload_sections(name, out: Path, reuse: bool = False):
-    """(accuracy row, calibrated rows, quantization rows, width rows, sweep lines, seconds) of one workload;
+    """(accuracy row, (calibrated rows, granularity rows), quantization rows, width rows, sweep lines, seconds)
+    of one workload;
     with ``reuse`` the calibrations and sweeps (and plots) of an earlier run are read back from results/."""
     start = time.perf_counter()
     w, cal_split = load_workload(name), load_workload(name, "calibration")
@@ -104,7 +132,7 @@ def workload_sections(name, out: Path, reuse: bool = False):
     else:
         found = calibrated(name, model, cal_split, w)
         recs, plot_lines = sweeps(name, model, w, out)
-    rows = calibrated_rows(name, found)
+    rows = calibrated_rows(name, found), granularity_rows(name, found)
     files[0].write_text(json.dumps(found, indent=1))
     files[1].write_text(json.dumps(recs, indent=1))
     quantization = quantization_rows(name, model, cal_split, w) if name in WORKLOADS else []
@@ -140,21 +168,23 @@ def main() -> int:
     out = Path(args.out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     names = WORKLOADS + (PAPER_SCALE_WORKLOADS if args.paper_scale else ())
-    accuracy_rows, calibrated, quantized, width_rows, plots = [], [], [], [], []
+    accuracy_rows, calibrated, granularities, quantized, width_rows, plots, timings = [], [], [], [], [], [], []
     for name in names:
         accuracy, rows, quantization, widths, plot_lines, seconds = workload_sections(name, out, name in args.reuse)
         accuracy_rows.append(accuracy)
-        calibrated += rows
+        calibrated += rows[0]
+        granularities += rows[1]
         quantized += quantization
         width_rows += widths
         plots += [f"### {name}", "", *plot_lines]
         print(f"{name}: done in {seconds:.1f} s")
+        timings.append(f"{name} {seconds / 60:.1f} min")
     text = [
         "# Results",
         "",
         "Generated by `.venv/bin/python bench/results.py"
-        f"{' --paper-scale' if args.paper_scale else ''}` (golden model, bundled splits; the paper-scale "
-        "workload took 35 minutes on this 2-core machine). JSON records and plots are in "
+        f"{' --paper-scale' if args.paper_scale else ''}` (golden model, bundled splits; on this 2-core "
+        f"machine: {', '.join(timings)}). JSON records and plots are in "
         "[`results/`](results/).",
         "",
         "## Float and fixed-point accuracy",
@@ -169,7 +199,9 @@ def main() -> int:
         f"{BUDGET_PP:g} pp budget)",
         "",
         "`fuzzymemo calibrate --workload W --predictor P` then `fuzzymemo evaluate` (docs/predictors.md): "
-        "per-layer thresholds, threshold form chosen on the calibration split too (auto). *est. loss* is the "
+        "per-layer thresholds, then single gates raised where that saves more (`--granularity gate`, the "
+        "default; a per-gate layer is written `i/f/g/o` or `r/z/n`), threshold form chosen on the calibration "
+        "split too (auto). *est. loss* is the "
         "calibration split's estimated loss that the choice bounds; *test loss* is measured against the "
         "un-memoized fixed-point model; *net saving* = (baseline MACs - computed MACs - predictor cost) / "
         "baseline MACs; *ratio* = test reuse / the calibrated oracle's test reuse.",
@@ -178,6 +210,16 @@ def main() -> int:
         "ratio |",
         "|---|---|---|---|---|---|---|---|---|",
         *calibrated,
+        "",
+        "## Per-gate against per-layer thresholds",
+        "",
+        "The same calibrations with `--granularity layer` (one threshold per layer) and `gate` (the default), "
+        "both on the calibration split; test net saving and test loss (pp):",
+        "",
+        "| workload | predictor | per-layer thresholds | net saving | test loss | per-gate thresholds | net saving | "
+        "test loss |",
+        "|---|---|---|---|---|---|---|---|",
+        *granularities,
         "",
         "## What quantizing the predictors costs",
         "",
