@@ -22,7 +22,7 @@ from golden_model.calibration import config_for
 from golden_model.compose import DEFERRED, EAGER, SNAPSHOT, ComposedPolicy, adds_up, evaluate_policy
 from golden_model.crew import CrewPolicy
 from golden_model.fixed_model import FixedPointNetwork
-from golden_model.reuse_calibration import calibrate, calibrate_scheme
+from golden_model.reuse_calibration import calibrate, calibrate_scheme, format_thresholds
 from golden_model.workloads import WORKLOADS, load_workload
 
 BUDGET_PP = 1.0
@@ -104,7 +104,7 @@ def settings(results: list[dict]) -> str:
              "|---|---|---|---|---|"]
     for res in results:
         m, d = res["memo"], res["delta"]
-        ths = "memo off" if m["thresholds"] is None else ", ".join(f"{t:g}" for t in m["thresholds"])
+        ths = "memo off" if m["thresholds"] is None else format_thresholds(m["thresholds"])
         tx = "off" if d["theta_x"] is None else ", ".join(f"{t:g}" for t in d["theta_x"])
         th = "-" if d["theta_h"] is None else ", ".join(f"{t:g}" for t in d["theta_h"])
         lines.append(f"| {res['workload']} | {res['test_sequences']} / {res['calibration_sequences']} "
