@@ -33,7 +33,7 @@ from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_level
 from .files import existing_file, versioned_json
 from .fixed_model import FixedPointNetwork, RunStats
 from .sequences import check_batch
-from .sweep import DEFAULT_GRIDS, accuracy, check_labels, run_blocks
+from .sweep import CALIBRATION_GRIDS, accuracy, check_labels, run_blocks
 
 #: The schemes whose reuse is by inputs (golden_model.delta), calibrated by their own search (below).
 INPUT_SCHEMES = (DELTA, SIMILARITY)
@@ -417,7 +417,7 @@ def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bn
                  for f in intops.THRESHOLD_FORMS]
         return max(found, key=lambda c: c.measured["net_saving"])
     parameters = schemes.get(predictor, ("predictor", "oracle")).resolve(parameters)
-    grid = sorted(float(t) for t in (DEFAULT_GRIDS[form] if grid is None else grid))
+    grid = sorted(float(t) for t in (CALIBRATION_GRIDS[form] if grid is None else grid))
     if not grid:
         raise ValueError("no thresholds to calibrate over")
     say = progress or (lambda message: None)

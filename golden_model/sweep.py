@@ -24,6 +24,12 @@ DEFAULT_THRESHOLDS = tuple(np.round(np.linspace(0.0, 0.75, 16), 4))
 #: The default grid of each threshold form: relative fractions, or absolute counts of the compared quantity
 #: (BNN output units for ``bnn``, output LSBs for ``oracle``).
 DEFAULT_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS, intops.ABSOLUTE: tuple(float(t) for t in range(0, 32, 2))}
+#: The grids a calibration searches: the sweeps' and, absolute, on up to 256 in wider steps. An absolute
+#: threshold counts LSBs of the compared quantity, whose scale is the model's (30 output LSBs are 0.117 at
+#: Q12.8 and 0.029 at Q12.10; a BNN score spans +-N), so a model whose budget allows more is not capped at 30.
+CALIBRATION_GRIDS = {intops.RELATIVE: DEFAULT_THRESHOLDS,
+                     intops.ABSOLUTE: DEFAULT_GRIDS[intops.ABSOLUTE] + tuple(
+                         float(t) for t in (36, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256))}
 #: Rows (sequences x thresholds) run at once; bounds memory on long workloads.
 CHUNK_ROWS = 8192
 #: Rows of a block of :func:`run_blocks`: a block's (rows x 1024)-neuron arrays then stay within a few MB,

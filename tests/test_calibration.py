@@ -18,6 +18,7 @@ from golden_model.reuse_calibration import (
     model_digest,
     refine_per_gate,
 )
+from golden_model.sweep import CALIBRATION_GRIDS
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,9 @@ def test_calibrate_per_gate_saves_at_least_the_per_layer_and_round_trips(user, t
     wrong = Calibration(gate.predictor, ((1.0, 2.0), 1.0), "absolute", gate.rule, gate.parameters)
     with pytest.raises(ValueError, match="2 per-gate thresholds for layer 0, whose cell has 3 gates"):
         evaluate(model, x, y, lengths, wrong)
+    # the absolute calibration grid goes past the sweeps' 30: any loss fits a 100 pp budget
+    loose = calibrate(model, x, y, lengths, "oracle", budget_pp=100.0, form="absolute", granularity="layer")
+    assert loose.thresholds == (CALIBRATION_GRIDS["absolute"][-1],) * 2 == (256.0, 256.0)
     with pytest.raises(ValueError, match="unknown threshold granularity 'neuron'"):
         calibrate(model, x, y, lengths, "oracle", granularity="neuron")
 

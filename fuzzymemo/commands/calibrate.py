@@ -27,7 +27,6 @@ from .predictor_args import (
     add_policy_arguments,
     add_scheme_argument,
     check_input_scheme_options,
-    grid,
     predictor_parameters,
 )
 from .source import add_source_arguments, load_source
@@ -95,7 +94,7 @@ def run_calibrate(args) -> int:
     params = predictor_parameters([args.predictor], args.param)[args.predictor]
     src = load_source(args, split="calibration")
     cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
-                    rule=args.rule, parameters=params, cache_update=args.cache_update, grid=grid(args),
+                    rule=args.rule, parameters=params, cache_update=args.cache_update, grid=args.thresholds,
                     views=args.views or 1, granularity=args.granularity or DEFAULT_GRANULARITY, progress=log.info)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name})
     _warn_resolution(cal, args.budget)

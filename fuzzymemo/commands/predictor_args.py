@@ -77,8 +77,8 @@ def add_policy_arguments(parser, thresholds: bool = True, auto_form: bool = Fals
     if thresholds:
         parser.add_argument("--thresholds", type=thresholds_list,
                             help="comma-separated thresholds (--scheme delta: activation LSBs; similarity: level "
-                                 "counts; memo default: 16 from 0 to 0.75 relative, 0 to 30 by 2 "
-                                 "absolute)")
+                                 "counts; memo default: 16 from 0 to 0.75 relative, 0 to 30 by 2 absolute, "
+                                 "calibrate on to 256)")
 
 
 def grid(args) -> list[float] | None:
