@@ -26,7 +26,7 @@ from golden_model.crew import crew_tables
 from golden_model.delta import input_counts
 from golden_model.fixed_model import FixedPointNetwork, RunStats
 from golden_model.formats import THETA_BITS
-from golden_model.memo import OFF, MemoPolicy
+from golden_model.memo import OFF, MemoPolicy, check_thresholds
 from hw.delta_detect import THETA_PART_BITS
 from hw.layer_chain import ChainShape, LayerChain, chain_counter_outputs
 from hw.tile import Tile
@@ -323,9 +323,7 @@ class CompiledModel:
         net = model.net
         self.check(lengths, policy, load)
         if not self.delta:
-            for entry in threshold if isinstance(threshold, (list, tuple)) else [threshold]:
-                for theta in np.atleast_1d(entry):     # out-of-range values are errors even when unused
-                    intops.quantize_threshold(theta, form)
+            check_thresholds(threshold, form)     # out-of-range values are errors even when unused
         for prob, (mask, length) in ((valid_prob, valid_mask), (ready_prob, ready_mask)):
             pause_registers(prob, mask, length)
         words = None if load is None else self.memory_words(load)

@@ -65,9 +65,7 @@ class MemoPolicy:
         if self.rule == OUTPUT_RULE and self.cache_update != "compute":
             raise ValueError("the output rule predicts from the step a neuron was computed: cache_update "
                              "must be 'compute'")
-        for entry in _layer_entries(self.threshold):
-            for theta in np.atleast_1d(np.asarray(entry, dtype=object)):
-                intops.quantize_threshold(theta, self.form)  # raises on a bad value
+        check_thresholds(self.threshold, self.form)
 
     def direction(self, model, layer: int, direction: int, theta_q: np.ndarray, stats, correlation: bool):
         """The stepper of one layer direction of ``model`` (a FixedPointNetwork) under this policy: the
@@ -98,6 +96,14 @@ class MemoPolicy:
                 raise ValueError(f"layer {li} has {values.size} per-gate thresholds for a cell of {gates} gates")
             rows.append([intops.quantize_threshold(v, self.form) for v in np.broadcast_to(values, gates)])
         return np.array(rows, dtype=np.int64).reshape(num_layers, gates)
+
+
+def check_thresholds(threshold, form: str) -> None:
+    """A ValueError when a value of ``threshold`` (one value, or one entry per layer, an entry a value or
+    one per gate) is not a valid threshold register value of ``form`` (``intops.quantize_threshold``)."""
+    for entry in _layer_entries(threshold):
+        for theta in np.atleast_1d(np.asarray(entry, dtype=object)):
+            intops.quantize_threshold(theta, form)
 
 
 def _layer_entries(threshold) -> list:

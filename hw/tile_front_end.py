@@ -155,12 +155,12 @@ class FrontEnd(wiring.Component):
 
     def _sample_controls(self, m, table):
         """The memoization controls (``enable``, ``theta``, ``form``) sampled at ``seq_start``, driving a
-        memo table's ``clear``, ``enable``, ``theta`` (the looked-up neuron's gate's) and ``form``; returns the sampled
-        enable (memoization on for the running sequence). The table's clear is ``seq_start`` registered,
-        and it sees the sampled theta in that cycle (:class:`hw.memo_table.MemoTable`: theta changes only
-        with a clear): so no path runs from the x stream (``seq_start``) into the table's theta * |b|
-        product or its valid bits. The cycle after ``seq_start`` has no lookup or update yet (the first
-        step starts at the earliest then, and its first lookup comes a feeder and a BNN latency later)."""
+        memo table's ``clear``, ``enable``, ``theta`` (the looked-up neuron's gate's, from the sampled
+        registers: the table samples it with the lookup) and ``form``; returns the sampled enable
+        (memoization on for the running sequence). The table's clear is ``seq_start`` registered, so no
+        path runs from the x stream (``seq_start``) into the table's theta * |b| product or its valid bits.
+        The cycle after ``seq_start`` has no lookup or update yet (the first step starts at the earliest
+        then, and its first lookup comes a feeder and a BNN latency later)."""
         memo_on, theta, form, clear = Signal(), Signal(self.params.theta_shape), Signal(), Signal()
         with m.If(self.seq_start):
             m.d.sync += [memo_on.eq(self.enable), theta.eq(self.theta), form.eq(self.form)]
