@@ -12,11 +12,11 @@ from .delta_detect import ChangeDetector
 from .delta_emit import DeltaEmitter
 from .delta_engine import DeltaEngine
 from .dot_product import DotProductUnit
-from .gru import GruCandidateUnit, GruStateUnit
+from .gru import GruStateUnit
 from .lstm_cell import LstmCellUnit
 from .tile_gates import gate_feed_class
 from .tile_issue import TOKEN_DEPTH, IssueStage
-from .tile_merge import Merge
+from .tile_merge import Merge, candidate_r_wait
 from .tile_params import TileParams, ceil_div
 from .tile_sequencer import StepSequencer
 
@@ -55,7 +55,7 @@ def step_overhead(params: TileParams) -> int:
 def baseline_step_cycles(params: TileParams, n_x: int) -> int:
     """Cycles of one step with every neuron computed: G*H*beats + :func:`step_overhead` for an LSTM; a
     GRU candidate's recurrent part may reach the pairing before the merge holds its unit's r (when
-    2*beats is shorter than the r's way, :func:`_r_wait`), so a GRU step is the recurrence of
+    2*beats is shorter than the r's way, :func:`hw.tile_merge.candidate_r_wait`), so a GRU step is the recurrence of
     :func:`_step_cycles` with every decision a miss, all available at once (equal to the LSTM's form
     when nothing waits)."""
     if params.cell == "gru":
@@ -73,18 +73,18 @@ def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: i
     """Cycles of one step of the delta tile (step start to the next step start) with ``changed_x`` and
     ``changed_h`` changed inputs: the detector has compared them as they arrived; the engine spends
     max(1, changed) cycles per group of L neurons, a group final (in ``groups_done``)
-    ``DeltaEngine.latency`` + 2 cycles after its last slot is issued; the emitter takes one result per
-    cycle (two for a GRU candidate) once its group is final, through its pipeline of
-    ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate's recurrent part
-    waits for its unit's r: :func:`_r_wait`); then the drain through the gate feed, activation, merge,
-    update and the step barrier (docs/delta.md, *Cycle model*)."""
+    ``DeltaEngine.latency`` + 2 cycles after its last slot is issued; the emitter takes one neuron per
+    cycle in ``DeltaEmitter.order`` once its group is final, through its pipeline of
+    ``DeltaEmitter.latency`` stages that holds while the gate feed waits (a GRU candidate waits for its
+    unit's r: :func:`hw.tile_merge.candidate_r_wait`); then the drain through the gate feed, activation,
+    merge, update and the step barrier (docs/delta.md, *Cycle model*)."""
     G, L, NG = params.gates, params.lanes, params.neuron_groups
     first_header = ChangeDetector.latency + 1   # the engine starts when the step's last inputs are compared
     per_group = max(1, changed_x + changed_h)
     final = [first_header + (g + 1) * per_group + DeltaEngine.latency + 1 for g in range(NG)]
-    # items in issue order: (group, unit, waits for the unit's r, is the unit's r)
-    items = [(n // L, n // G, part == 1, params.cell == "gru" and n % G == 0)
-             for n in range(params.neurons) for part in range(2 if params.cell == "gru" and n % G == 2 else 1)]
+    # items in emission order: (group, unit, waits for the unit's r, is the unit's r)
+    gru = params.cell == "gru"
+    items = [(n // L, n // G, gru and n % G == 2, gru and n % G == 0) for n in DeltaEmitter.order(params)]
     stages, taken, r_ready, t, consumed_at = [None] * DeltaEmitter.latency, 0, {}, 0, None
     while taken < len(items) or any(s is not None for s in stages):
         out = stages[-1]
@@ -92,7 +92,7 @@ def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: i
         if out is not None and ok:
             consumed_at = t
             if items[out][3]:
-                r_ready[items[out][1]] = t + _r_wait()
+                r_ready[items[out][1]] = t + candidate_r_wait()
         if ok:
             take = taken if taken < len(items) and t >= final[items[taken][0]] else None
             taken += take is not None
@@ -101,12 +101,6 @@ def delta_step_cycles(params: TileParams, n_x: int, changed_x: int, changed_h: i
     drain = (gate_feed_class(params.cell).latency + ActivationUnit.latency + Merge.latency + _update_latency(params)
              + StepSequencer.latency)
     return consumed_at + drain
-
-
-def _r_wait() -> int:
-    """GRU: cycles from a unit's r entering the candidate unit to the merge holding it for the candidate's
-    recurrent part (the candidate unit, the activation, the merge)."""
-    return GruCandidateUnit.latency + ActivationUnit.latency + Merge.latency
 
 
 def token_depth(params: TileParams) -> int:
@@ -118,7 +112,7 @@ def token_depth(params: TileParams) -> int:
     The largest n_x has the most beats. The next power of two, at least ``TOKEN_DEPTH``."""
     beats = neuron_beats(params, params.input_size)
     span = (2 * beats - 1 + IssueStage.latency + DotProductUnit.latency + gate_feed_class(params.cell).latency
-            + ActivationUnit.latency + (_r_wait() if params.cell == "gru" else 0))
+            + ActivationUnit.latency + (candidate_r_wait() if params.cell == "gru" else 0))
     return max(TOKEN_DEPTH, 1 << (span + 1).bit_length())
 
 

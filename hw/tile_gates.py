@@ -4,8 +4,8 @@ candidate unit). See ``docs/hw/tile_parts.md``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import fifo, stream, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .activation import Activation, activation_layouts
@@ -13,16 +13,32 @@ from .checks import silence_unused
 from .dot_product import dot_layouts
 from .gru import GruCandidateUnit
 from .pipeline import SkidBuffer
-from .shapes import index_shape
 from .tile_issue import tag_layout
+from .tile_merge import r_port_layouts
 from .tile_params import TileParams, check_part_params
 
-__all__ = ["LstmGateFeed", "GruPairing", "gate_feed_class"]
+__all__ = ["LstmGateFeed", "GruPairing", "dot_result_layout", "gate_feed_class", "whole_candidates"]
+
+
+def whole_candidates(params: TileParams) -> bool:
+    """A GRU candidate reaches the gate feed as one result carrying both parts (``acc`` = W_in x + b_in,
+    ``acc_h`` = W_hn h + b_hn): the delta tile's emitter reads both accumulators at once. The
+    neuron-major tiles' dot product gives the input part, then the recurrent part."""
+    return params.delta and params.cell == "gru"
+
+
+def dot_result_layout(params: TileParams) -> data.StructLayout:
+    """The results the gate feed takes: :func:`hw.dot_product.dot_layouts`' output, plus ``acc_h`` with
+    :func:`whole_candidates`."""
+    out = dot_layouts(params.lanes, params.n_max, params.config)[1]
+    if not whole_candidates(params):
+        return out
+    return data.StructLayout({**{name: field.shape for name, field in out}, "acc_h": out["acc"].shape})
 
 
 def _signature(params: TileParams) -> dict:
     return {
-        "dot": In(stream.Signature(dot_layouts(params.lanes, params.n_max, params.config)[1])),
+        "dot": In(stream.Signature(dot_result_layout(params))),
         "tags": In(stream.Signature(tag_layout(params))),
         "act": Out(stream.Signature(activation_layouts(params.config)[0])),
     }
@@ -57,7 +73,7 @@ class LstmGateFeed(wiring.Component):
         p = self.params
         # the dot-product results pass a skid buffer: the dot-product unit (and so the issue stage's beat
         # enable) never waits combinationally on the activation unit's ready
-        m.submodules.dot_skid = skid = SkidBuffer(dot_layouts(p.lanes, p.n_max, p.config)[1])
+        m.submodules.dot_skid = skid = SkidBuffer(dot_result_layout(p))
         wiring.connect(m, wiring.flipped(self.dot), skid.i)
         tag, dot = self.tags.payload, skid.o
         m.d.comb += [
@@ -72,12 +88,14 @@ class LstmGateFeed(wiring.Component):
 
 class GruPairing(wiring.Component):
     """GRU: r and z pass (acc, 0, r=0) through the :class:`~hw.gru.GruCandidateUnit`, so its preact equals
-    the plain neuron's; the n gate pairs its input-part accumulator acc_x (held) with its recurrent-part
-    acc_h and the r of the same hidden unit, which the merge stage holds (``r``, ``r_unit``, ``r_held``).
-    The function (tanh for n, sigmoid otherwise) travels beside the candidate unit in a small FIFO.
+    the plain neuron's; the n gate pairs its input part acc_x and its recurrent part acc_h with the r of
+    the same hidden unit, which the merge holds in one of its slots (``r``, ``r_unit``, ``r_held``:
+    :func:`hw.tile_merge.r_port_layouts`). The two parts come one after the other (the input part is held
+    here), or as one result (:func:`whole_candidates`). The function (tanh for n, sigmoid otherwise) travels
+    beside the candidate unit in a small FIFO.
 
-    Ports: ``dot``, ``tags``, ``act`` as :class:`LstmGateFeed`; ``r`` In (activation format), ``r_unit``
-    In (hidden unit whose r is held), ``r_held`` In(1) (``r`` is valid for ``r_unit``).
+    Ports: ``dot`` (:func:`dot_result_layout`), ``tags``, ``act`` as :class:`LstmGateFeed`; ``r``,
+    ``r_unit``, ``r_held`` In, per slot (``r_held[s]``: ``r[s]`` is the r of unit ``r_unit[s]``).
     :attr:`latency` = ``GruCandidateUnit.latency`` (the pairing itself is combinational).
     """
 
@@ -86,9 +104,17 @@ class GruPairing(wiring.Component):
     def __init__(self, params: TileParams):
         _check(self, params, "gru")
         self.params = params
-        super().__init__({**_signature(params), "r": In(signed(params.config.act.bits)),
-                          "r_unit": In(index_shape(params.hidden)), "r_held": In(1)})
+        super().__init__({**_signature(params), **{name: In(shape) for name, shape in r_port_layouts(params).items()}})
         self.candidate = GruCandidateUnit(params.config, params.n_max)
+
+    def _held_r(self, j):
+        """(the merge holds unit ``j``'s r, that r)."""
+        slots = len(self.r_held)
+        match = [self.r_held[s] & (self.r_unit[s] == j) for s in range(slots)]
+        r = self.r[0]
+        for s in range(1, slots):
+            r = Mux(match[s], self.r[s], r)
+        return Cat(*match).any(), r
 
     def elaborate(self, platform):
         m = Module()
@@ -97,29 +123,32 @@ class GruPairing(wiring.Component):
         # no skid buffer here: a recurrent part waiting for its r must hold the beats behind it at once,
         # as the cycle model has it (a skid would let them run ahead by its depth)
         dot, tag = self.dot, self.tags.payload
+        whole = whole_candidates(self.params)
         px = Signal(signed(self.params.acc_bits))
-        kind_nx = (tag.g == 2) & ~tag.part
-        kind_nh = (tag.g == 2) & tag.part
-        r_ok = (self.r_unit == tag.j) & self.r_held
-        cand_go = ~kind_nx & (~kind_nh | r_ok) & funcs.w_rdy
+        # an input part, held here for its recurrent part (none when the candidates come whole)
+        kind_nx = Const(0) if whole else (tag.g == 2) & ~tag.part
+        waits = (tag.g == 2) & tag.part                     # the recurrent part (or the whole candidate)
+        r_ok, r = self._held_r(tag.j)
+        cand_go = ~kind_nx & (~waits | r_ok) & funcs.w_rdy
         dot_fire = dot.valid & dot.ready
         m.d.comb += [
             cand.i.valid.eq(dot.valid & cand_go),
-            cand.i.payload.acc_x.eq(Mux(kind_nh, px, dot.payload.acc)),
-            cand.i.payload.acc_h.eq(Mux(kind_nh, dot.payload.acc, 0)),
-            cand.i.payload.r.eq(Mux(kind_nh, self.r, 0)),
+            cand.i.payload.acc_x.eq(dot.payload.acc if whole else Mux(waits, px, dot.payload.acc)),
+            cand.i.payload.acc_h.eq(Mux(waits, dot.payload.acc_h if whole else dot.payload.acc, 0)),
+            cand.i.payload.r.eq(Mux(waits, r, 0)),
             dot.ready.eq(kind_nx | (cand_go & cand.i.ready)),
             self.tags.ready.eq(dot_fire),
             funcs.w_en.eq(cand.i.valid & cand.i.ready),
-            funcs.w_data.eq(kind_nh),
+            funcs.w_data.eq(waits),
             self.act.valid.eq(cand.o.valid),
             self.act.payload.preact.eq(cand.o.payload.preact),
             self.act.payload.func.eq(Mux(funcs.r_data[0], Activation.TANH, Activation.SIGMOID)),
             cand.o.ready.eq(self.act.ready),
             funcs.r_en.eq(cand.o.valid & self.act.ready),
         ]
-        with m.If(dot_fire & kind_nx):
-            m.d.sync += px.eq(dot.payload.acc)
+        if not whole:
+            with m.If(dot_fire & kind_nx):
+                m.d.sync += px.eq(dot.payload.acc)
         return m
 
 

@@ -264,31 +264,29 @@ def random_accumulators(params: TileParams, rng: random.Random) -> tuple[list, l
 
 
 def emitter_reference(params: TileParams, acc_x, acc_h, bias: list[int], bias_hn: list[int], slot: int):
-    """(results ``{acc, preact}``, tags ``{g, part, j}``) of a step of ``slot``, in issue order n = j*G + g:
-    acc_x + acc_h + bias, or for the GRU candidate acc_x + b_in then acc_h + b_hn."""
+    """(results, tags ``{g, part, j}``) of a step of ``slot``, in ``DeltaEmitter.order``: ``acc`` =
+    acc_x + acc_h + bias with its ``preact``, or for the GRU candidate (``part`` 1) ``acc`` = acc_x + b_in
+    and ``acc_h`` = acc_h + b_hn (a GRU result's ``acc_h`` is 0 on the other gates)."""
     cfg, L, G, bb = params.config, params.lanes, params.gates, params.config.bias_bits
+    gru = params.cell == "gru"
     results, tags = [], []
-    for n in range(params.neurons):
+    for n in DeltaEmitter.order(params):
         j, g = divmod(n, G)
         ax, ah = acc_x[n // L][n % L], acc_h[n // L][n % L]
         b = _signed(bias[slot * params.neurons + n], bb)
-        if params.cell == "gru" and g == 2:
-            hn = _signed(bias_hn[slot * params.hidden + j], bb)
-            parts = [(ax + b, 0), (ah + hn, 1)]
-        else:
-            parts = [(ax + ah + b, 0)]
-        for acc, part in parts:
-            results.append({"acc": acc, "preact": int(intops.to_preact(acc, cfg.acc_frac, cfg.preact))})
-            tags.append({"g": g, "part": part, "j": j})
+        candidate = gru and g == 2
+        acc = ax + b if candidate else ax + ah + b
+        result = {"acc": acc, "preact": int(intops.to_preact(acc, cfg.acc_frac, cfg.preact))}
+        if gru:
+            result["acc_h"] = ah + _signed(bias_hn[slot * params.hidden + j], bb) if candidate else 0
+        results.append(result)
+        tags.append({"g": g, "part": int(candidate), "j": j})
     return results, tags
 
 
 def result_groups(params: TileParams) -> list[int]:
-    """The group of each result of a step, in order (the GRU candidate has two results)."""
-    out = []
-    for n in range(params.neurons):
-        out += [n // params.lanes] * (2 if params.cell == "gru" and n % params.gates == 2 else 1)
-    return out
+    """The group of each result of a step, in order."""
+    return [n // params.lanes for n in DeltaEmitter.order(params)]
 
 
 def emitter_steps(params: TileParams, mems: tuple, count: int, rng: random.Random) -> list[dict]:

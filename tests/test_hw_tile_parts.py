@@ -18,6 +18,7 @@ from support import normal_network, random_inputs
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
 from hw.activation import Activation, ActivationUnit
+from hw.delta_emit import DeltaEmitter
 from hw.dot_product import DotProductUnit
 from hw.lstm_cell import LstmCellUnit
 from hw.pipeline import SkidBuffer
@@ -27,7 +28,7 @@ from hw.tile_cycles import expected_cycles, pipeline_latency, step_overhead
 from hw.tile_front_end import FrontEnd
 from hw.tile_gates import GruPairing, LstmGateFeed, gate_feed_class
 from hw.tile_issue import IssueStage
-from hw.tile_merge import Merge, update_unit_class
+from hw.tile_merge import Merge, r_slots, update_unit_class
 from hw.tile_params import TileParams, check_front_end
 from hw.tile_rows import RowWriter
 from hw.tile_sequencer import StepSequencer
@@ -461,41 +462,55 @@ def test_lstm_gate_feed_selects_the_function_by_gate():
     assert result["act"] == [(p, Activation.TANH if g == 2 else Activation.SIGMOID) for g, _, p in items]
 
 
-def test_gru_pairing_candidate_of_n_with_the_merged_r():
-    params = TileParams(cell="gru", input_size=2, hidden=2, lanes=2, bnn_width=4, front_end=BnnFrontEnd)
+@pytest.mark.parametrize("delta", [False, True], ids=["parts", "whole"])
+def test_gru_pairing_candidate_of_n_with_the_merged_r(delta):
+    """The candidate's parts (one after the other, or whole on the delta tile, in its emission order)
+    pair with the r of their unit, which the merge holds in one of its slots beside other units' r."""
+    params = TileParams(cell="gru", input_size=2, hidden=4, lanes=2, bnn_width=4,
+                        **({"delta": True} if delta else {"front_end": BnnFrontEnd}))
     dut = GruPairing(params)
+    slots = r_slots(params)
     rng = random.Random(6)
     acc_lim = 1 << (params.acc_bits - 3)
-    accs = {(j, g, part): rng.randint(-acc_lim, acc_lim) for j in range(2) for g in range(3) for part in (0, 1)}
-    r_of = {0: 17, 1: -40}
-    seq = [(j, g, part) for j in range(2) for g in range(3) for part in ((0, 1) if g == 2 else (0,))]
+    accs = {(j, g, part): rng.randint(-acc_lim, acc_lim) for j in range(4) for g in range(3) for part in (0, 1)}
+    r_of = {j: rng.randint(-64, 64) for j in range(4)}
+    order = [divmod(n, 3) for n in DeltaEmitter.order(params)]
+    seq = [(j, g, part) for j, g in order for part in ((0, 1) if g == 2 and not delta else (0,))]
     result = {}
 
     def preact(acc, frac):
         return int(intops.to_preact(np.int64(acc), frac, CFG.preact))
 
     async def source(ctx):
-        ctx.set(dut.r_held, 0)
         for j, g, part in seq:
-            ctx.set(dut.r_unit, j)
-            ctx.set(dut.r, r_of[j])
-            ctx.set(dut.r_held, int(g == 2))       # r of unit j is merged before its n gate pairs
-            ctx.set(dut.tags.payload, {"g": g, "part": part, "j": j})
-            ctx.set(dut.dot.payload, {"acc": accs[j, g, part], "preact": preact(accs[j, g, part], CFG.acc_frac)})
+            # the merge holds unit j's r in slot j % slots (once r is merged), another unit's in the others
+            ctx.set(dut.r_held, (1 << slots) - 1 if g == 2 else 0)
+            for s in range(slots):
+                unit = j if s == j % slots else (j + 1 + s) % 4
+                ctx.set(dut.r_unit[s], unit)
+                ctx.set(dut.r[s], r_of[unit])
+            whole = delta and g == 2
+            payload = {"acc": accs[j, g, part], "preact": preact(accs[j, g, part], CFG.acc_frac)}
+            if delta:
+                payload["acc_h"] = accs[j, 2, 1] if whole else 0
+            ctx.set(dut.tags.payload, {"g": g, "part": int(whole or part), "j": j})
+            ctx.set(dut.dot.payload, payload)
             ctx.set(dut.dot.valid, 1)
             await ctx.tick().until(dut.dot.ready)
             ctx.set(dut.dot.valid, 0)
 
     async def sink(ctx):
-        result["act"], _ = await collect(ctx, dut.act, 6, lambda a: (int(a.preact), a.func), random.Random(7), 0.3)
+        result["act"], _ = await collect(ctx, dut.act, len(order), lambda a: (int(a.preact), a.func),
+                                         random.Random(7), 0.3)
 
     run(dut, source, sink)
     want = []
-    for j in range(2):
-        for g in range(2):
+    for j, g in order:
+        if g < 2:
             want.append((preact(accs[j, g, 0], CFG.acc_frac), Activation.SIGMOID))
-        cand = intops.gru_candidate_acc(np.int64(accs[j, 2, 0]), np.int64(accs[j, 2, 1]), np.int64(r_of[j]), CFG)
-        want.append((int(intops.neuron_preact(cand, 0, CFG)), Activation.TANH))
+        else:
+            cand = intops.gru_candidate_acc(np.int64(accs[j, 2, 0]), np.int64(accs[j, 2, 1]), np.int64(r_of[j]), CFG)
+            want.append((int(intops.neuron_preact(cand, 0, CFG)), Activation.TANH))
     assert result["act"] == want
 
 
@@ -539,6 +554,43 @@ def test_merge_orders_hits_and_misses_and_updates_the_front_end():
         ys.append(t["y"] if t["hit"] else next(it)["value"])
     assert result["ew"] == [tuple(ys[0:4]) + (cells[0],), tuple(ys[4:8]) + (cells[1],)]
     assert result["updates"] == [(n, ys[n], n - 4) for n, h in enumerate(hits) if not h]
+
+
+@pytest.mark.parametrize("delta", [False, True], ids=["issue-order", "delta-order"])
+def test_merge_gru_holds_r_and_z_until_their_candidate(delta):
+    """GRU: the results in the tile's order (the delta tile's candidates trail by candidate_lag units):
+    every unit's element-wise input has its own z and n and h_{t-1,j}, and while a unit's r is merged
+    and its n is not, one slot holds it for the pairing."""
+    params = TileParams(cell="gru", input_size=2, hidden=5, lanes=2, **({"delta": True} if delta else {}))
+    dut = Merge(params, predicted=False)
+    order = DeltaEmitter.order(params)
+    rng = random.Random(4)
+    values = {n: rng.randint(-100, 100) for n in order}
+    h_old = [rng.randint(-100, 100) for _ in range(5)]
+    rows = [sum(_raw(h_old[r * 2 + k], ACT) << (k * ACT) for k in range(2) if r * 2 + k < 5) for r in range(3)]
+    result = {"held": set()}
+
+    async def control(ctx):
+        ctx.set(dut.step_reset, 1)
+        await ctx.tick()
+        ctx.set(dut.step_reset, 0)
+        await drive(ctx, dut.act, [{"value": values[n]} for n in order], random.Random(1), 0.3)
+
+    async def watch(ctx):
+        for _ in range(200):
+            held, units, rs = ctx.get(dut.r_held), ctx.get(dut.r_unit), ctx.get(dut.r)
+            for s in range(r_slots(params)):
+                if held >> s & 1:
+                    result["held"].add((int(units[s]), int(rs[s])))
+            await ctx.tick()
+
+    async def sink(ctx):
+        result["ew"], _ = await collect(ctx, dut.ew, 5, lambda p: (int(p.z), int(p.n), int(p.h)),
+                                        random.Random(3), 0.5)
+
+    run(Harness(dut, reads={"old": _mem(2 * ACT, 2 * params.h_rows, rows)}), control, watch, sink)
+    assert result["ew"] == [(values[3 * j + 1], values[3 * j + 2], h_old[j]) for j in range(5)]
+    assert result["held"] == {(j, values[3 * j]) for j in range(5)}
 
 
 # ------------------------------------------------------------------------------------------ StateUpdate
