@@ -136,8 +136,10 @@ def _memory_bits(params) -> dict[str, int]:
 
 def tile_events(params, passes: list[dict], steps: int, table: dict | None = None) -> list[Event]:
     """The events of a run of ``steps`` steps per pass (the batch's summed lengths) on a tile of
-    ``params`` (``hw.tile_params.TileParams``), from ``passes``: per layer-direction pass its ``n_x`` and
-    ``counters`` (``sim.tile_host.TileRun.passes``)."""
+    ``params`` (``hw.tile_params.TileParams``), from ``passes``: per layer-direction pass its ``n_x``,
+    ``counters`` and ``memo_enable`` (``sim.tile_host.TileRun.passes``). With memoization disabled the
+    front end scores nothing (its feeder runs only with the sampled enable, ``hw.tile_front_end``) and
+    the memo table is neither read nor written: only its per-step work (a low-rank projection) is charged."""
     t = DEFAULT_TABLE if table is None else table
     ev, p, cfg = _Events(t), params, params.config
     wb, ab, acc, H, L = cfg.weight.bits, cfg.act.bits, params.acc_bits, params.hidden, params.lanes
@@ -183,14 +185,15 @@ def tile_events(params, passes: list[dict], steps: int, table: dict | None = Non
             ev.read("bias_memory", "bias", computed * cfg.bias_bits, mem["bias"])
             ev.add("adder", f"bias add {acc}b", computed, add_pj(t, acc))
             if p.front_end is not None:
-                _predictor_events(ev, p, c["evaluations"], computed, steps, n_x, mem)
+                scored = ps["memo_enable"]
+                _predictor_events(ev, p, c["evaluations"] * scored, computed * scored, steps, n_x, mem)
         _cell_events(ev, p, steps, n_x, state_bits)
     # operand, product / accumulator and result registers; CREW: index, product and accumulator per adder
     # lane and the M multipliers' operands
     register_bits = L * (wb + ab) + L * acc + ab
     if p.crew is not None:
         register_bits = L * (p.crew.index_bits + wb + ab) + L * acc + ab + p.crew.multipliers * (wb + ab)
-    if p.front_end is not None:
+    if p.front_end is not None and any(ps["memo_enable"] for ps in passes):
         register_bits += p.bnn_width + p.front_end.context_shape(p).width
     ev.add("registers", f"datapath register bit x cycle ({register_bits} bits)", cycles * register_bits,
            t["register_bit_pj"])

@@ -61,7 +61,7 @@ def _pass_entry(job: TileJob, ps, counters: dict, cycles: int, steps: int) -> tu
     ok = counters.get("evaluations", want_eval) == want_eval and counters.get("reuses", want_reuse) == want_reuse
     return {"layer": ps.layer, "direction": ps.direction, "slot": ps.slot, "n_x": ps.n_x, "counters": counters,
             "sim_cycles": cycles, "steps": steps, "useful_macs": steps * job.gates * job.hidden * (ps.n_x + job.hidden),
-            "expected_evaluations": want_eval, "expected_reuses": want_reuse}, ok
+            "expected_evaluations": want_eval, "expected_reuses": want_reuse, "memo_enable": int(job.memo_enable)}, ok
 
 
 async def _pass_by_pass(transport, job: TileJob):

@@ -33,8 +33,8 @@ def _counters(p, reuses=0, cycles=100, **own):
     return {"cycles": cycles, "evaluations": STEPS * p.neurons, "reuses": reuses, "stalls": 0, **own}
 
 
-def _pass(p, **kw):
-    return [{"n_x": 4, "counters": _counters(p, **kw)}]
+def _pass(p, memo_enable=1, **kw):
+    return [{"n_x": 4, "counters": _counters(p, **kw), "memo_enable": memo_enable}]
 
 
 def _total(events):
@@ -101,6 +101,20 @@ def test_reuse_tile_reusing_nothing_costs_at_least_the_baseline(front_end):
     # reuse saves the skipped neurons' MACs, weight and operand reads
     e_half = _total(tile_events(memo, _pass(memo, reuses=16, cycles=60), STEPS))
     assert e_half < e_memo
+
+
+@pytest.mark.parametrize("front_end", [BnnFrontEnd, BitPlaneFrontEnd.configure(3), LowRankFrontEnd])
+def test_memoization_disabled_charges_no_scoring(front_end):
+    """memo_enable 0: the front end's feeder is idle and the memo table untouched, so the tile costs the
+    baseline's events, plus the low-rank projection, which runs on every element whatever the enable."""
+    base, memo = _params(), _params(front_end=front_end)
+    events = tile_events(memo, _pass(memo, memo_enable=0), STEPS)
+    extra = {e.name for e in events} - {e.name for e in tile_events(base, _pass(base), STEPS)}
+    assert extra == ({e.name for e in events if e.name.startswith("projection MAC")} if front_end is LowRankFrontEnd
+                     else set())
+    assert not [e for e in events if e.component == "memo_table"]
+    if front_end is not LowRankFrontEnd:
+        assert _total(events) == pytest.approx(_total(tile_events(base, _pass(base), STEPS)))
 
 
 def test_delta_changing_every_input_costs_at_least_the_baseline():
