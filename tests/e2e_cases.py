@@ -32,16 +32,17 @@ def sliced(name: str):
 
 
 @functools.cache
-def bidir_model():
-    """A small random 2-layer bidirectional LSTM (the bundled workloads have none)."""
+def bidir_model(cell: str = "lstm"):
+    """A small random 2-layer bidirectional LSTM (or GRU; the bundled workloads have none)."""
     rng = np.random.default_rng(7)
-    inputs, hidden = 4, 4
+    inputs, hidden, gates = 4, 4, 4 if cell == "lstm" else 3
 
     def direction(n_in):
-        return {"w_ih": rng.uniform(-1, 1, (4 * hidden, n_in)), "w_hh": rng.uniform(-1, 1, (4 * hidden, hidden)),
-                "b_ih": rng.uniform(-0.5, 0.5, 4 * hidden), "b_hh": rng.uniform(-0.5, 0.5, 4 * hidden)}
+        return {"w_ih": rng.uniform(-1, 1, (gates * hidden, n_in)),
+                "w_hh": rng.uniform(-1, 1, (gates * hidden, hidden)),
+                "b_ih": rng.uniform(-0.5, 0.5, gates * hidden), "b_hh": rng.uniform(-0.5, 0.5, gates * hidden)}
 
-    net = Network.build("lstm", [[direction(inputs), direction(inputs)],
+    net = Network.build(cell, [[direction(inputs), direction(inputs)],
                                  [direction(2 * hidden), direction(2 * hidden)]])
     x = rng.uniform(-1, 1, (4, 6, inputs))
     lengths = np.array([6, 2, 5, 1])

@@ -51,6 +51,18 @@ def test_delta_cycle_model_is_exact(cell, lanes, theta):
     assert res.counters[0]["cycles"] == expected_cycles(params, 5, len(x), changed_per_step=changed.tolist())
 
 
+@pytest.mark.parametrize("hidden,lanes", [(1, 1), (2, 3), (3, 2)])
+def test_delta_gru_few_units_equals_golden_and_the_cycle_model(hidden, lanes):
+    """GRU emission orders with fewer units than the candidate lag's slots (hw.tile_merge.gru_order)."""
+    fixed, params, tile = _setup("gru", inputs=3, hidden=hidden, lanes=lanes)
+    x = random_inputs(fixed.config, 1, 5, 3, seed=hidden)[0]
+    res = run_sequences(tile, [TileSequence(x, theta=2 | 3 << THETA_PART_BITS)])
+    gold = fixed.run(x[None], policy=DeltaPolicy(2, 3))
+    assert np.array_equal(res.h[0], gold.out[0])
+    changed = (input_counts(gold.stats).inputs - input_counts(gold.stats).unchanged)[0, 0, 0]
+    assert res.counters[0]["cycles"] == expected_cycles(params, 3, len(x), changed_per_step=changed.tolist())
+
+
 @pytest.mark.parametrize("cell,lanes,levels", [("lstm", 2, 6), ("gru", 3, 9), ("lstm", 4, 4096)])
 def test_similarity_tile_equals_golden(cell, lanes, levels):
     """The similarity form: quantizer registers loaded through wr, ranges measured on the data (0 inside

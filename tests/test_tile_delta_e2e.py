@@ -22,7 +22,8 @@ from sim.runner import pytest_simulators
 
 @functools.cache
 def delta_for(name: str, scheme: str = DELTA) -> CompiledModel:
-    return CompiledModel(workload_model(name)[0] if name in SLICES else bidir_model(), scheme=scheme)
+    model = workload_model(name)[0] if name in SLICES else bidir_model("gru" if name == "bidir_gru" else "lstm")
+    return CompiledModel(model, scheme=scheme)
 
 
 def _changed(run) -> int:
@@ -32,9 +33,9 @@ def _changed(run) -> int:
 
 @pytest.mark.parametrize("sim", pytest_simulators())
 @pytest.mark.parametrize("name,theta_x,theta_h", [("japanese_vowels", 24, 16), ("basic_motions", 8, 12),
-                                                   ("digits", 16, 24), ("bidir", 20, 10)])
+                                                   ("digits", 16, 24), ("bidir", 20, 10), ("bidir_gru", 16, 8)])
 def test_delta_tile_is_exact(sim, name, theta_x, theta_h):
-    x, lengths = bidir_data() if name == "bidir" else sliced(name)[1:]
+    x, lengths = bidir_data() if name.startswith("bidir") else sliced(name)[1:]
     compiled = delta_for(name)
     run = compiled.run(sim, x, lengths, threshold=theta_x, theta_h=theta_h, valid_prob=0.7, ready_prob=0.5, seed=3,
                        run_name=f"delta-{name}")
