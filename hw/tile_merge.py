@@ -32,9 +32,11 @@ def update_unit_class(cell: str) -> type:
 class Merge(wiring.Component):
     """Takes one token per neuron in issue order (every neuron is computed without a front end): a hit
     takes the cached ``y``, a miss the activation unit's next output (and sends the front end the
-    neuron's ``update``). Gates 0..G-2 of hidden unit j are held; with gate G-1 the element-wise input
-    register is loaded (LSTM i, f, g, o and c_j; GRU z, n and h_{t-1,j}), the old state element read
-    ahead at j through ``old`` (c memory, or the h bank holding h_{t-1}; zero on the first step).
+    neuron's ``update``). The gates before a hidden unit's last are held (LSTM i, f, g; GRU r and z, in
+    :func:`r_slots` slots, the delta tile's candidates coming in :func:`gru_order`); with the last (LSTM
+    o, GRU n) the element-wise input register is loaded (LSTM i, f, g, o and c_j; GRU z, n and
+    h_{t-1,j}), the old state element read ahead at j through ``old`` (c memory, or the h bank holding
+    h_{t-1}; zero on the first step).
 
     Parameters: ``params`` (:class:`~hw.tile_params.TileParams`), ``predicted`` (``tokens`` and
     ``update`` exist).
@@ -48,7 +50,7 @@ class Merge(wiring.Component):
     ew : Out(stream)      element-wise unit input (LstmCellUnit / GruStateUnit layout)
     old : read port of the c memory (LSTM) or of the h buffer (GRU)
     step_reset, first_step, h_bank : In(1)
-    r, r_unit, r_held : Out   (GRU) the held r gate of hidden unit ``r_unit`` (for the pairing)
+    r, r_unit, r_held : Out   (GRU) per slot, the held r gate of hidden unit ``r_unit`` (for the pairing)
     evaluated, reused : Out(1)  a neuron is merged in this cycle / it is a hit (performance counters)
 
     :attr:`latency` = 1: the element-wise input is valid the cycle after the hidden unit's last gate merges.
