@@ -117,6 +117,10 @@ class ChangeDetector(wiring.Component):
               (("valid", elements.valid), ("index", elements.payload.index), ("v", elements.payload.data),
                ("bank", bank))}
         s1["full"], s1["cleared"] = Signal(name=f"{name}_s1_full"), Signal(name=f"{name}_s1_cleared")
+        # what the form computes from the element alone runs beside the memory read (stage 0)
+        for key, value in form.early(m, name, elements.payload.data).items():
+            s1[key] = Signal.like(value, name=f"{name}_s1_{key}")
+            m.d.sync += s1[key].eq(value)
         m.d.comb += [rd.addr.eq(elements.payload.index), rd.en.eq(1)]
         m.d.sync += [s1["valid"].eq(elements.valid & keep), s1["index"].eq(elements.payload.index),
                      s1["v"].eq(elements.payload.data), s1["bank"].eq(bank), s1["full"].eq(full),
@@ -143,6 +147,10 @@ class _DeltaCompare:
             m.d.sync += theta.eq(det.theta)
         return cls(det.params, theta[:THETA_PART_BITS]), cls(det.params, theta[THETA_PART_BITS:])
 
+    def early(self, m, name, v) -> dict:
+        """Nothing is computed before the stored reference is read."""
+        return {}
+
     def decide(self, m, name, s1, stored):
         cleared = s1["full"] | s1["cleared"]
         ref = Mux(cleared, 0, stored)
@@ -159,8 +167,10 @@ class _LevelCompare:
     ``intops.linear_quantize`` and value ``linear_dequantize`` under the part's quantizer registers;
     changed when the level differs (a full computation: when e != 0; cleared: the stored level of 0)."""
 
-    def __init__(self, params, regs: dict):
-        self.params, self.regs = params, regs
+    def __init__(self, params, regs: dict, sampling: dict):
+        #: ``regs`` the sampled quantizer registers; ``sampling`` their values from this cycle on (a
+        #: sequence's first element may come with its ``seq_start``)
+        self.params, self.regs, self.sampling = params, regs, sampling
         self.word_shape = data.StructLayout({"q": unsigned(params.config.act.bits + 1),
                                              "e": signed(params.config.act.bits)})
 
@@ -177,20 +187,27 @@ class _LevelCompare:
                 m.d.sync += word.eq(det.wr.payload.data[:QUANTIZER_BITS])
         out = []
         for part in range(2):
-            regs = {}
+            regs, sampling = {}, {}
             for r, name in enumerate(QUANTIZER_REGISTERS):
                 regs[name] = Signal(signed(QUANTIZER_BITS), name=f"quant_{part}_{name}")
+                picked = Signal(signed(QUANTIZER_BITS), name=f"quant_{part}_{name}_slot")
                 # one entry per value of the slot input (a complete case; slots past the last repeat it)
                 table = Array(words[(min(s, p.slots - 1) * 2 + part) * n + r] for s in range(1 << len(det.slot)))
+                m.d.comb += picked.eq(table[det.slot])
                 with m.If(det.seq_start):
-                    m.d.sync += regs[name].eq(table[det.slot])
-            out.append(cls(p, regs))
+                    m.d.sync += regs[name].eq(picked)
+                sampling[name] = Mux(det.seq_start, picked, regs[name])
+            out.append(cls(p, regs, sampling))
         return out
+
+    def early(self, m, name, v) -> dict:
+        """The level's product (v - lo) * m, from the element alone: one multiplication per stage."""
+        return {"scaled": (v - self.sampling["lo"]) * self.sampling["m"]}
 
     def decide(self, m, name, s1, stored):
         p, regs = self.params, self.regs
         K = QUANT_FRAC
-        level = round_shift((s1["v"] - regs["lo"]) * regs["m"], K)
+        level = round_shift(s1["scaled"], K)
         q = Signal(unsigned(p.config.act.bits + 1), name=f"{name}_level")
         m.d.comb += q.eq(Mux(level < 0, 0, Mux(level > regs["levels"] - 1, regs["levels"] - 1, level)))
         e = Signal(signed(p.config.act.bits), name=f"{name}_value")
