@@ -239,7 +239,12 @@ def _predictor_events(ev, p, evaluations, computed, steps, n_x, mem) -> None:
         ev.add("predictor_ops", f"narrow MAC {fe.weight_bits}x{fe.input_bits}b", evaluations * N,
                mul_pj(t, fe.weight_bits, fe.input_bits) + add_pj(t, fe.score_width(p)))
     elif issubclass(fe, TopKFrontEnd):
-        ev.add("predictor_ops", f"top-k MAC {ab}x{fe.weight_bits}b", evaluations * fe.entries(p),
+        # every element's change from its previous value and its place among the k largest (hw.top_k's
+        # InputChanges and TopKList, which run on every element whatever the enable)
+        k = fe.entries(p)
+        ev.add("predictor_ops", f"top-k change and insert ({ab + 1}b subtract + {k} compares)", steps * N,
+               (1 + k) * add_pj(t, ab + 1))
+        ev.add("predictor_ops", f"top-k MAC {ab}x{fe.weight_bits}b", evaluations * k,
                mul_pj(t, ab, fe.weight_bits) + add_pj(t, fe.score_width(p)))
     ctx = fe.context_shape(p).width
     ev.add("predictor_ops", f"decision ({ctx}x{THETA_BITS}b multiply + {ctx + THETA_BITS}b compare)", evaluations,

@@ -103,18 +103,32 @@ def test_reuse_tile_reusing_nothing_costs_at_least_the_baseline(front_end):
     assert e_half < e_memo
 
 
-@pytest.mark.parametrize("front_end", [BnnFrontEnd, BitPlaneFrontEnd.configure(3), LowRankFrontEnd])
+#: the per-step work of a front end that runs on every element whatever the enable
+PER_STEP = {LowRankFrontEnd: "projection MAC", TopKFrontEnd: "top-k change and insert"}
+
+
+@pytest.mark.parametrize("front_end", [BnnFrontEnd, BitPlaneFrontEnd.configure(3), LowRankFrontEnd, TopKFrontEnd])
 def test_memoization_disabled_charges_no_scoring(front_end):
     """memo_enable 0: the front end's feeder is idle and the memo table untouched, so the tile costs the
-    baseline's events, plus the low-rank projection, which runs on every element whatever the enable."""
+    baseline's events, plus the per-step work of the low-rank projection and the top-k change tracking."""
     base, memo = _params(), _params(front_end=front_end)
     events = tile_events(memo, _pass(memo, memo_enable=0), STEPS)
     extra = {e.name for e in events} - {e.name for e in tile_events(base, _pass(base), STEPS)}
-    assert extra == ({e.name for e in events if e.name.startswith("projection MAC")} if front_end is LowRankFrontEnd
-                     else set())
+    per_step = PER_STEP.get(front_end)
+    assert extra == {e.name for e in events if per_step and e.name.startswith(per_step)}
     assert not [e for e in events if e.component == "memo_table"]
-    if front_end is not LowRankFrontEnd:
+    if per_step is None:
         assert _total(events) == pytest.approx(_total(tile_events(base, _pass(base), STEPS)))
+
+
+def test_top_k_change_tracking_by_hand():
+    """Every element of every step: a subtract and k compares at act + 1 bits; k MACs per evaluation."""
+    p = _params(front_end=TopKFrontEnd)
+    ev = tile_events(p, _pass(p), STEPS)
+    k, bits = TopKFrontEnd.entries(p), p.config.act.bits + 1
+    track = _find(ev, "top-k change and insert")
+    assert track.count == STEPS * 8 and track.pj == pytest.approx((1 + k) * energy.add_pj(DEFAULT_TABLE, bits))
+    assert _find(ev, "top-k MAC").count == STEPS * p.neurons * k
 
 
 def test_delta_changing_every_input_costs_at_least_the_baseline():
