@@ -139,7 +139,8 @@ def tile_events(params, passes: list[dict], steps: int, table: dict | None = Non
     ``params`` (``hw.tile_params.TileParams``), from ``passes``: per layer-direction pass its ``n_x``,
     ``counters`` and ``memo_enable`` (``sim.tile_host.TileRun.passes``). With memoization disabled the
     front end scores nothing (its feeder runs only with the sampled enable, ``hw.tile_front_end``) and
-    the memo table is neither read nor written: only its per-step work (a low-rank projection) is charged."""
+    the memo table is neither read nor written: only its per-step work on every element (the low-rank
+    projection, the top-k change tracking) is charged."""
     t = DEFAULT_TABLE if table is None else table
     ev, p, cfg = _Events(t), params, params.config
     wb, ab, acc, H, L = cfg.weight.bits, cfg.act.bits, params.acc_bits, params.hidden, params.lanes

@@ -1,5 +1,5 @@
 """Delta emitter: the corrected accumulators of a step out as the dot-product results the rest of the tile
-takes, one per cycle in issue order (docs/delta.md, *Hardware*).
+takes, one per cycle in emission order (docs/delta.md, *Hardware*).
 
 Neuron n = g*L + lane is emitted once its group g is final (``groups_done`` > g): acc = acc_x + acc_h + bias
 (LSTM, GRU r and z) with the preactivation (``intops.neuron_preact``), or for the GRU candidate one
@@ -85,7 +85,7 @@ class DeltaEmitter(wiring.Component):
         return gru_order(params) if params.cell == "gru" else list(range(params.neurons))
 
     def _items(self, m) -> dict:
-        """The next neuron (its n, group, lane, gate, unit j, and ``part``: a GRU candidate's two parts)
+        """The next neuron (its n, group, lane, gate, unit j, and ``part``: a GRU candidate, both parts)
         in :meth:`order`: one cursor over the neurons (LSTM), or one over the r and z gates and one over
         the candidates (GRU)."""
         p = self.params
