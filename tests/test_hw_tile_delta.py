@@ -59,7 +59,8 @@ def test_delta_gru_few_units_equals_golden_and_the_cycle_model(hidden, lanes):
     res = run_sequences(tile, [TileSequence(x, theta=2 | 3 << THETA_PART_BITS)])
     gold = fixed.run(x[None], policy=DeltaPolicy(2, 3))
     assert np.array_equal(res.h[0], gold.out[0])
-    changed = (input_counts(gold.stats).inputs - input_counts(gold.stats).unchanged)[0, 0, 0]
+    counts = input_counts(gold.stats)
+    changed = (counts.inputs - counts.unchanged)[0, 0, 0]
     assert res.counters[0]["cycles"] == expected_cycles(params, 3, len(x), changed_per_step=changed.tolist())
 
 

@@ -559,8 +559,8 @@ def test_merge_orders_hits_and_misses_and_updates_the_front_end():
 @pytest.mark.parametrize("delta", [False, True], ids=["issue-order", "delta-order"])
 def test_merge_gru_holds_r_and_z_until_their_candidate(delta):
     """GRU: the results in the tile's order (the delta tile's candidates trail by candidate_lag units):
-    every unit's element-wise input has its own z and n and h_{t-1,j}, and while a unit's r is merged
-    and its n is not, one slot holds it for the pairing."""
+    every unit's element-wise input has its own z and n and h_{t-1,j}, and the slots offer the pairing
+    each unit's r with that unit, never a wrong pair."""
     params = TileParams(cell="gru", input_size=2, hidden=5, lanes=2, **({"delta": True} if delta else {}))
     dut = Merge(params, predicted=False)
     order = DeltaEmitter.order(params)
