@@ -3,7 +3,8 @@ target in a build directory and returns a JSON-able record.
 
 * ``generic``: Yosys ``synth`` (hierarchy kept, memories kept as memory cells rather than flip-flops: an
   ASIC would use SRAM macros), flip-flops legalised to plain ``$_DFF_P_`` (enables and resets become
-  gates) so that ``stat -tech cmos`` can cost every cell; memory bits are costed at 6 transistors each.
+  gates) so that every cell is a gate of Yosys's CMOS cost table (``synth.reports.CMOS_GATE_TRANSISTORS``);
+  memory bits are costed at 6 transistors each.
 * ``ice40`` / ``ecp5``: the block behind :class:`synth.wrapper.ScanWrapper` on the amaranth-boards
   iCEBreaker / ULX3S platform: ``synth_ice40 -dsp`` / ``synth_ecp5``, nextpnr with ``--seed`` and
   ``--report``, then icepack / ecppack; fmax is nextpnr's achieved frequency of the clock.
@@ -53,7 +54,7 @@ def _base_record(top, design, resolved, target, build_dir, seed):
 # ---------------------------------------------------------------------------------------------- generic
 
 GENERIC_SCRIPT = """\
-# fuzzymemo generic flow (ASIC proxy): Yosys synth without memory_map, FFs legalised for stat -tech cmos
+# fuzzymemo generic flow (ASIC proxy): Yosys synth without memory_map, FFs legalised to $_DFF_P_ gates
 read_rtlil {name}.il
 hierarchy -top {name}
 tee -q -o {name}.mem.json stat -json
@@ -66,8 +67,8 @@ abc
 opt -fast
 hierarchy -check
 check
-tee -q -o {name}.stat.json stat -json -tech cmos
-tee -q -o {name}.stat.txt stat -tech cmos
+tee -q -o {name}.stat.json stat -json
+tee -q -o {name}.stat.txt stat
 """
 
 

@@ -1,4 +1,4 @@
-"""Parsers of the tools' machine-readable reports: Yosys ``stat -json`` (optionally ``-tech cmos``) and
+"""Parsers of the tools' machine-readable reports: Yosys ``stat -json`` and
 nextpnr ``--report`` JSON, into plain dicts; and the resource summary of each target."""
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ __all__ = ["load_json", "parse_yosys_stat", "hierarchy_totals", "generic_summary
 
 #: ASIC-proxy cost of one memory bit (a 6T SRAM cell; periphery not counted).
 SRAM_TRANSISTORS_PER_BIT = 6
+
+#: Transistors per Yosys internal gate: the table behind ``stat -tech cmos`` (Yosys ``kernel/cost.h``,
+#: ``CellCosts::cmos_gate_cost``). The flow costs each module's own gates with it rather than reading
+#: ``estimated_num_transistors``: Yosys 0.70 includes a module's submodules in that local figure, so adding
+#: the submodules' totals to it counted their logic again at every level of the hierarchy.
+CMOS_GATE_TRANSISTORS = {"$_BUF_": 1, "$_NOT_": 2, "$_AND_": 6, "$_NAND_": 4, "$_OR_": 6, "$_NOR_": 4,
+                         "$_ANDNOT_": 6, "$_ORNOT_": 6, "$_XOR_": 12, "$_XNOR_": 12, "$_AOI3_": 6, "$_OAI3_": 6,
+                         "$_AOI4_": 8, "$_OAI4_": 8, "$_MUX_": 12, "$_NMUX_": 10, "$_DFF_P_": 16, "$_DFF_N_": 16}
 
 
 def load_json(path) -> dict:
@@ -27,27 +35,30 @@ def _name(s: str) -> str:
     return s[1:] if s.startswith("\\") else s
 
 
-def _transistors(value):
-    """``estimated_num_transistors``: int, or a string "N+" when some cells have no CMOS cost."""
-    if value is None:
-        return None, False
-    if isinstance(value, int):
-        return value, False
-    m = re.match(r"\s*(\d+)(\+?)", str(value))
-    if not m:
-        return None, False
-    return int(m.group(1)), bool(m.group(2))
+def _local_transistors(cells: dict, modules) -> tuple[int, bool]:
+    """CMOS transistors of a module's own gates (:data:`CMOS_GATE_TRANSISTORS`), and whether some own cell
+    has no cost: a cell that is neither a costed gate, a submodule instance (in ``modules``) nor a memory
+    (costed per bit by the caller), e.g. a FPGA primitive."""
+    total, partial = 0, False
+    for t, n in cells.items():
+        if t in CMOS_GATE_TRANSISTORS:
+            total += n * CMOS_GATE_TRANSISTORS[t]
+        elif t not in modules and not t.startswith("$mem"):
+            partial = True
+    return total, partial
 
 
 def parse_yosys_stat(data: dict) -> dict:
     """Yosys ``stat -json`` -> {module: {"cells": {type: n}, "num_cells", "memory_bits", "transistors",
-    "transistors_partial"}} (local counts, submodule instances listed as cells of the module's type)."""
+    "transistors_partial"}} (local counts, submodule instances listed as cells of the module's type;
+    ``transistors`` those of the module's own gates, :func:`_local_transistors`)."""
     if "modules" not in data:
         raise ValueError("not a Yosys stat -json report (no 'modules')")
+    names = {_name(mod) for mod in data["modules"]}
     out = {}
     for mod, s in data["modules"].items():
-        transistors, partial = _transistors(s.get("estimated_num_transistors"))
         cells = {_name(k): int(v) for k, v in (s.get("num_cells_by_type") or {}).items()}
+        transistors, partial = _local_transistors(cells, names)
         out[_name(mod)] = {"cells": cells, "num_cells": int(s.get("num_cells", sum(cells.values()))),
                            "memory_bits": int(s.get("num_memory_bits", 0) or 0),
                            "transistors": transistors, "transistors_partial": partial}

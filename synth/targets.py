@@ -28,7 +28,7 @@ class Target:
 
 TARGETS = {
     "generic": Target("generic", "generic gates (Yosys internal cell library)", None, None, None,
-                      description="Yosys synth + stat; stat -tech cmos as an ASIC-proxy transistor count"),
+                      description="Yosys synth + stat; per-gate CMOS costs as an ASIC-proxy transistor count"),
     "ice40": Target("ice40", "iCE40UP5K-SG48", "iCEBreaker", 12.0, 100.0,
                     capacity={"lut": 5280, "ff": 5280, "bram": 30, "spram": 4, "dsp": 8, "io": 39},
                     dsp_width=16,

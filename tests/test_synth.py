@@ -145,7 +145,7 @@ def test_parse_generic_reports():
     stat = reports.parse_yosys_stat(reports.load_json(FIXTURES / "generic_memo_table.stat.json"))
     mem = reports.parse_yosys_stat(reports.load_json(FIXTURES / "generic_memo_table.mem.json"))
     m = stat["memo_table"]
-    assert m["transistors"] > 0 and m["transistors_partial"]  # "N+": the memory cells have no CMOS cost
+    assert m["transistors"] > 0 and not m["transistors_partial"]  # memory cells are costed per bit by the flow
     assert mem["memo_table"]["memory_bits"] > 0
     g = reports.generic_summary(m["cells"], mem["memo_table"]["memory_bits"])
     assert g["ff"] == m["cells"]["$_DFF_P_"] and g["memories"] == 2
@@ -161,6 +161,20 @@ def test_hierarchy_totals():
     assert tot["t"]["transistors"] == 12 + 48 + 2 * (12 + 2) and tot["t"]["memory_bits"] == 8
     with pytest.raises(ValueError, match="not in the report"):
         reports.hierarchy_totals(mods, "nope")
+
+
+def test_transistors_from_own_gates():
+    """A module's transistors are its own gates' CMOS costs, never Yosys's estimate (which in Yosys 0.70
+    already includes the submodules, so the totals counted their logic twice)."""
+    data = {"modules": {
+        "\\p": {"num_cells_by_type": {"$_AND_": 2, "$_DFF_P_": 1, "p.c": 2, "$mem_v2": 1},
+                 "estimated_num_transistors": "999+", "num_memory_bits": 64},
+        "\\p.c": {"num_cells_by_type": {"$_XOR_": 1}, "estimated_num_transistors": "12"},
+        "\\q": {"num_cells_by_type": {"SB_LUT4": 3, "$_NOT_": 1}}}}
+    stat = reports.parse_yosys_stat(data)
+    assert (stat["p"]["transistors"], stat["p"]["transistors_partial"]) == (2 * 6 + 16, False)
+    assert (stat["q"]["transistors"], stat["q"]["transistors_partial"]) == (2, True)
+    assert reports.hierarchy_totals(stat, "p")["p"]["transistors"] == 2 * 6 + 16 + 2 * 12
 
 
 def test_not_a_report():
