@@ -107,18 +107,21 @@ class IssueStage(wiring.Component):
         s1["g"], s1["j"] = Signal(index_shape(p.gates), name="s1_g"), Signal(index_shape(p.hidden), name="s1_j")
         dot_in_fire = Signal()
         adv1 = Signal(attrs={"keep": 1})   # kept, as the beat enable below
-        # room for a tag, registered (the FIFO's level a cycle ago below TAG_DEPTH - 1: at most one tag is
-        # written per cycle), so the beat enable does not wait on the FIFO's level compare
-        tag_room = Signal()
-        m.d.sync += tag_room.eq(tags.level < TAG_DEPTH - 1)
+        # the stage-1 beat may leave: not a last beat, or room for its tag (the FIFO's level a cycle ago below
+        # TAG_DEPTH - 1: at most one tag is written per cycle). A flip-flop holding next cycle's value of
+        # ~last | room, so the beat enable is a gate from flip-flops and the dot product's ready (on the
+        # iCE40 the level compare and the last bit cost a LUT level of the issue stage's path)
+        may_leave = Signal(init=1)
+        beat = self._stage0(m, adv1)
+        next_last = Mux(adv1, beat["last"], s1["last"])
+        m.d.sync += may_leave.eq(~next_last | (tags.level < TAG_DEPTH - 1))
         m.d.comb += [
-            self.dot.valid.eq(s1["valid"] & (~s1["last"] | tag_room)),
+            self.dot.valid.eq(s1["valid"] & may_leave),
             dot_in_fire.eq(self.dot.valid & self.dot.ready),
             tags.w_en.eq(dot_in_fire & s1["last"]),
             tags.w_data.eq(Cat(s1["g"], s1["part"], s1["j"])),
             adv1.eq(~s1["valid"] | dot_in_fire),
         ]
-        beat = self._stage0(m, adv1)
         self._stage1(m, adv1, beat, s1)
         return m
 
