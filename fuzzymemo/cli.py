@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
 import os
@@ -12,6 +11,7 @@ import time
 import traceback
 from pathlib import Path
 
+from fuzzymemo.commands.args import CliParser
 from sim.runner import SimulationError
 
 #: Subcommand modules, in the order ``fuzzymemo --help`` lists them.
@@ -40,8 +40,8 @@ def _version() -> str:
         return "(not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CliParser:
+    parser = CliParser(
         prog="fuzzymemo",
         description="RNN accelerator tiles with BNN-predicted neuron-level fuzzy memoization.")
     parser.add_argument("--version", action="version", version=f"fuzzymemo {_version()}")

@@ -17,6 +17,10 @@ MAX_INTERMEDIATE_BITS = 62
 THETA_FRAC = 8
 #: Width of the run-time threshold register (relative: theta < 256; absolute: up to 65535).
 THETA_BITS = 16
+#: Width of a delta threshold (theta_x, theta_h) in the tile: one half of the THETA_BITS word each.
+DELTA_THETA_BITS = THETA_BITS // 2
+#: The largest delta threshold (activation LSBs) the tile's registers hold; calibration searches no further.
+DELTA_THETA_MAX = (1 << DELTA_THETA_BITS) - 1
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from . import intops, schemes
 from .delta import DELTA, SIMILARITY, DeltaPolicy, SimilarityPolicy, check_levels, check_theta, input_counts
 from .files import existing_file, versioned_json
 from .fixed_model import FixedPointNetwork, RunStats
+from .formats import DELTA_THETA_BITS, DELTA_THETA_MAX
 from .sequences import check_batch
 from .sweep import CALIBRATION_GRIDS, accuracy, check_labels, run_blocks
 
@@ -456,8 +457,9 @@ def evaluate(model: FixedPointNetwork, x, y, lengths, calibration: Calibration) 
 
 # ---- the input-reuse schemes (delta, similarity; docs/delta.md) ----------------------------------------
 
-#: delta thresholds searched by default, activation-format LSBs (with Q12.8, 64 = 0.25)
-DELTA_GRID = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+#: delta thresholds searched by default, activation-format LSBs (with Q12.8, 64 = 0.25), up to the largest
+#: the tile holds (DELTA_THETA_MAX = 255), so that every calibration runs in RTL
+DELTA_GRID = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, DELTA_THETA_MAX)
 #: similarity level counts searched by default, most first (the search moves towards fewer levels)
 LEVELS_GRID = (4096, 1024, 512, 256, 128, 96, 64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2)
 
@@ -560,7 +562,11 @@ def _scheme_label(scheme: str, layers: int) -> Callable[[int], str]:
 def scheme_grid(scheme: str, grid=None) -> list[float]:
     """The searched values, checked: delta thresholds ascending, similarity levels descending."""
     if scheme == DELTA:
-        return sorted(float(check_theta(t)) for t in (DELTA_GRID if grid is None else grid))
+        values = sorted(float(check_theta(t)) for t in (DELTA_GRID if grid is None else grid))
+        if values and values[-1] > DELTA_THETA_MAX:
+            raise ValueError(f"delta threshold {values[-1]:g} does not fit the tile's {DELTA_THETA_BITS}-bit threshold "
+                             f"registers (at most {DELTA_THETA_MAX} activation LSBs)")
+        return values
     return sorted((float(check_levels(v)) for v in (LEVELS_GRID if grid is None else grid)), reverse=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,17 @@ def network_from_checkpoint(state) -> Network:
     return network_from_state_dict(rnn, head=head or None)
 
 
+def _is_npz(path) -> bool:
+    """Whether ``path`` is a zip archive of .npy members (what numpy.savez writes; a torch.save file is a
+    zip archive too, of one folder)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names) and all(name.endswith(".npy") and "/" not in name for name in names)
+
+
 def load_torch_checkpoint(path) -> Network:
     """Read a ``torch.save``-d state dict (see :func:`network_from_checkpoint`)."""
     try:
@@ -149,6 +161,9 @@ def load_torch_checkpoint(path) -> Network:
         raise ValueError(f"{path} holds pickled Python objects (a whole module?), not only tensors: save a "
                          f"state dict (torch.save(model.state_dict(), ...)) and import that") from None
     except Exception as e:  # torch raises many types for a corrupt file
+        if _is_npz(path):   # a model or data file of ours given by mistake: say what it is, not torch's words
+            raise ValueError(f"{path} is a NumPy .npz archive (a fuzzymemo model or data file?), not a PyTorch "
+                             f"state dict saved with torch.save") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot read {path} as a PyTorch state dict: {first}") from None
     if not isinstance(state, dict):

@@ -20,7 +20,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.formats import THETA_BITS
+from golden_model.formats import DELTA_THETA_BITS, THETA_BITS
 from golden_model.intops import QUANT_FRAC
 
 from .arith import round_shift, saturate
@@ -32,7 +32,7 @@ from .tile_rows import element_layout
 __all__ = ["ChangeDetector", "change_layout", "THETA_PART_BITS"]
 
 #: The tile's 16-bit ``theta`` input holds theta_x in its low and theta_h in its high half.
-THETA_PART_BITS = THETA_BITS // 2
+THETA_PART_BITS = DELTA_THETA_BITS
 
 
 def change_layout(params: TileParams, elements: int) -> data.StructLayout:

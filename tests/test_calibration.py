@@ -156,6 +156,7 @@ def test_cli_calibrate_evaluate_sweep(user, tmp_path, capsys):
     assert "top-k" in capsys.readouterr().out
     cal = json.loads((tmp_path / "cal.json").read_text())
     assert cal["predictor"] == "top-k" and cal["parameters"] == {"k": 2, "weight_bits": 4}
+    assert cal["measured"]["data"] == str(d / "model.npz") and cal["measured"]["split"] == str(d / "cal.npz")
     assert main(["evaluate", *src, "--data", str(d / "test.npz"), "--calibration", str(tmp_path / "cal.json"),
                  "--quiet", "--json", str(tmp_path / "test.json")]) == 0
     result = json.loads((tmp_path / "test.json").read_text())
@@ -167,6 +168,16 @@ def test_cli_calibrate_evaluate_sweep(user, tmp_path, capsys):
     records = json.loads((tmp_path / "s.json").read_text())
     assert [r["policy"] for r in records] == ["low-rank"] * 2 + ["oracle"] * 2
     assert records[0]["parameters"] == {"rank": 3, "bits": 8}
+
+
+def test_calibrate_warns_when_the_predictor_costs_more_than_it_skips(capsys):
+    # low-precision spends as many (narrow) MACs as the neuron: a negative net saving at any reuse
+    assert main(["calibrate", "--workload", "basic_motions", "--predictor", "low-precision", "--form", "absolute",
+                 "--thresholds", "0,8", "--granularity", "layer"]) == 0
+    captured = capsys.readouterr()
+    net = float(captured.out.split("net saving ")[1].split("%")[0])
+    assert net < 0
+    assert f"the net saving is {net:.1f}%: low-precision costs more multiply-accumulates" in captured.err
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -43,6 +43,14 @@ def files(tmp_path):
     (["crew", "--workload", "digits", "--json", "{dir}/a_dir"], "a_dir is a directory, not a file"),
     (["run", "--workload", "digits", "--energy-table", "{dir}/a_file"], "a_file: not valid JSON"),
     (["run", "--workload", "digits", "--energy-table", "{dir}/none.toml"], "none.toml: cannot read it"),
+    (["run", "--workload", "digits", "--limit", "1", "--limit", "2"], "option --limit given twice"),
+    (["calibrate", "--workload", "digits", "--budget", "1", "--budget=2"], "option --budget given twice"),
+    (["calibrate", "--workload", "digits", "--bud", "1", "--budget", "2"], "option --budget given twice"),
+    (["sweep", "--workload", "digits", "--quiet", "--quiet"], "option --quiet given twice"),
+    (["run", "--workload", "digits", "--scheme", "crew", "--calibration", "{dir}/a_file"],
+     "--scheme crew is exact: it takes no --calibration or --threshold"),
+    (["calibrate", "--workload", "digits", "--scheme", "delta", "--thresholds", "0,300"],
+     "delta threshold 300 does not fit the tile's 8-bit threshold registers (at most 255 activation LSBs)"),
 ])
 def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
     argv = [a.format(dir=files) for a in argv]
@@ -50,6 +58,15 @@ def test_bad_arguments_exit_2_with_one_line(files, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err   # no usage block, no progress before the error
+
+
+def test_repeatable_options_may_repeat(capsys):
+    # --predictor collects every occurrence (sweep), so giving it twice is no error
+    assert main(["sweep", "--workload", "digits", "--limit", "2", "--predictor", "oracle", "--predictor", "bnn",
+                 "--thresholds", "0.1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "oracle" in out and "bnn" in out
 
 
 def test_out_of_range_labels_are_refused(tmp_path, capsys):

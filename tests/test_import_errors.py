@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from golden_model.network import Network
-from golden_model.torch_import import from_torch, network_from_state_dict
+from golden_model.torch_import import from_torch, load_torch_checkpoint, network_from_state_dict
 
 
 def state(cell="lstm", inputs=3, hidden=2, reverse=False, bias=True, seed=0):
@@ -108,9 +108,15 @@ def test_import_checks_the_formats_and_takes_widths(tmp_path, capsys):
     assert "are chosen with --calibrate-data" in capsys.readouterr().err
 
 
+def test_an_npz_archive_is_named_as_such(tmp_path):
+    pytest.importorskip("torch")
+    np.savez(tmp_path / "model.npz", w=np.zeros(3))
+    with pytest.raises(ValueError, match="model.npz is a NumPy .npz archive .* not a PyTorch state dict"):
+        load_torch_checkpoint(tmp_path / "model.npz")
+
+
 def test_empty_and_pickled_module_files_say_what_they_are(tmp_path):
     torch = pytest.importorskip("torch")
-    from golden_model.torch_import import load_torch_checkpoint
 
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty.pt is empty \(0 bytes\)"):

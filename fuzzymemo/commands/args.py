@@ -7,11 +7,53 @@ import argparse
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["add_threads_argument", "at_least", "finite_at_least", "probability", "output_dir", "output_file",
-           "write_json"]
+__all__ = ["CliParser", "add_threads_argument", "at_least", "finite_at_least", "probability", "output_dir",
+           "output_file", "write_json"]
+
+
+#: Actions an option may repeat: they collect every occurrence (``--predictor a --predictor b``).
+_REPEATABLE = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction, argparse._ExtendAction)
+
+
+class CliParser(argparse.ArgumentParser):
+    """The CLI's argument parser (its subcommands' too: ``add_subparsers`` takes the parent's class). A bad
+    argument is one line, ``<prog>: error: <problem>`` with exit status 2, without argparse's usage block
+    (``--help`` shows that); an option that keeps one value given twice is such an error, not silently the
+    last one (docs/user_guide.md, *Errors*)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._refuse_repeats(sys.argv[1:] if args is None else list(args))
+        return super().parse_known_args(args, namespace)
+
+    def _refuse_repeats(self, args: list[str]) -> None:
+        """An error for an option of this parser that keeps one value and occurs twice in ``args`` (options
+        after a subcommand's name are its own parser's to check; ``--`` ends the options)."""
+        commands = {name for a in self._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices}
+        seen = set()
+        for token in args:
+            if token == "--" or token in commands:
+                break
+            if not token.startswith("--"):
+                continue
+            name = token.split("=", 1)[0]
+            matches = {a for s, a in self._option_string_actions.items() if s == name}
+            if not matches and self.allow_abbrev:   # an unambiguous prefix is the option (argparse's rule)
+                matches = {a for s, a in self._option_string_actions.items() if s.startswith(name)}
+            if len(matches) != 1:
+                continue
+            action = matches.pop()
+            if isinstance(action, _REPEATABLE):
+                continue
+            if action in seen:
+                self.error(f"option {action.option_strings[-1]} given twice")
+            seen.add(action)
 
 
 def at_least(lowest: int, highest: int | None = None):

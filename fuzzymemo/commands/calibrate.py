@@ -96,7 +96,7 @@ def run_calibrate(args) -> int:
     cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
                     rule=args.rule, parameters=params, cache_update=args.cache_update, grid=args.thresholds,
                     views=args.views or 1, granularity=args.granularity or DEFAULT_GRANULARITY, progress=log.info)
-    cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name})
+    cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name, "split": _split(args, "calibration")})
     _warn_resolution(cal, args.budget)
     m = cal.measured
     if not cal.memo:
@@ -108,6 +108,10 @@ def run_calibrate(args) -> int:
               f"{m['reuse']:.1%}, net saving {m['net_saving']:.1%}, estimated loss {m['estimated_loss']:.2f} pp "
               f"(observed {m['metric_loss']:.2f} pp, budget {args.budget} pp) on {m['view_sequences']} start views "
               f"of {m['sequences']} calibration sequences")
+        if m["net_saving"] <= 0:
+            log.warning(f"the net saving is {m['net_saving']:.1%}: {args.predictor} costs more multiply-accumulates "
+                        f"than it skips on this model (memo off saves more of them; the tile's cycles may still "
+                        f"drop, its predictor has lanes of its own: docs/predictors.md, *Net saving*)")
     return _written(args, cal.as_dict())
 
 

@@ -15,6 +15,7 @@ from golden_model import intops, schemes
 from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate, format_thresholds
 from golden_model.sweep import accuracy
 from hw.tile_cycles import neuron_beats
+from hw.tile_params import TileParams
 
 from ..compiled import CREW, DELTA, SIMILARITY, CompiledModel
 from ..energy import energy_figures, energy_line, load_table
@@ -165,12 +166,17 @@ def run_tile(args) -> int:
     src_full = load_source(args, apply_limit=False)
     src = src_full.first(args.limit) if args.limit is not None else src_full
     args.max_steps = chain_max_steps(args, src_full.lengths)
+    # the tile's shape options fail before a calibration runs, not after it
+    TileParams.for_network(src_full.model, lanes=args.lanes, bnn_width=args.bnn_width)
     scheme = args.scheme or _calibrated_scheme(args)
     if args.multipliers is not None and scheme != CREW:
         raise ValueError("--multipliers is a parameter of the CREW tile (--scheme crew)")
     if args.theta_h is not None and scheme != DELTA:
         raise ValueError("--theta-h is a threshold of the delta tile (--scheme delta)")
     if scheme == CREW:
+        if args.calibration is not None or args.threshold != "auto":
+            raise ValueError("--scheme crew is exact: it takes no --calibration or --threshold (CREW composed with "
+                             "memoization or delta reuse is measured by bench/compose_results.py)")
         return finish(args, run_crew(args, src, energy_table(args)), start_all, crew_summary)
     if scheme in (DELTA, SIMILARITY):
         return finish(args, run_delta(args, src_full, src, scheme, energy_table(args)), start_all, delta_summary)

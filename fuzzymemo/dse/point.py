@@ -196,8 +196,9 @@ def golden_stage(point: dict, work: Path) -> tuple[dict, Calibration | None]:
 def _run_parser() -> argparse.ArgumentParser:
     from fuzzymemo.commands import run as run_command
     from fuzzymemo.commands import synth as synth_command
+    from fuzzymemo.commands.args import CliParser
 
-    parser = argparse.ArgumentParser(prog="fuzzymemo")
+    parser = CliParser(prog="fuzzymemo")
     sub = parser.add_subparsers(dest="command")
     run_command.register(sub)
     synth_command.register(sub)
