@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -440,6 +440,30 @@ def calibrate(model: FixedPointNetwork, x, y, lengths=None, predictor: str = "bn
                 **figures}
     return Calibration(predictor, thresholds, form, rule, parameters, cache_update, "memo", float(budget_pp),
                        model_digest(model), measured)
+
+
+#: The figures of every candidate that :func:`calibrate_best` keeps in the chosen calibration's ``measured``.
+CANDIDATE_FIGURES = ("reuse", "net_saving", "estimated_loss", "metric_loss")
+
+
+def calibrate_best(model: FixedPointNetwork, x, y, lengths, candidates: dict[str, dict], *,
+                   progress: Callable[[str], None] | None = None, **options) -> Calibration:
+    """:func:`calibrate` of every candidate predictor (name -> its parameters, in order of preference) on
+    the same calibration data, and the calibration with the highest net saving there (ties, e.g. every
+    candidate memo off: the first). A negative net saving loses to memo off. The predictor is chosen on
+    the calibration data like its thresholds, so the test split still measures the choice; ``measured``
+    gains ``candidates``: per name, ``memo`` and :data:`CANDIDATE_FIGURES` (docs/predictors.md, *Choosing the
+    predictor*)."""
+    if not candidates:
+        raise ValueError("no predictors to choose from")
+    say = progress or (lambda message: None)
+    found = {name: calibrate(model, x, y, lengths, name, parameters=parameters,
+                             progress=lambda message, name=name: say(f"{name}: {message}"), **options)
+             for name, parameters in candidates.items()}
+    best = max(found, key=lambda name: found[name].measured["net_saving"])   # the first of equals
+    summary = {name: {"memo": cal.memo, **{k: float(cal.measured[k]) for k in CANDIDATE_FIGURES}}
+               for name, cal in found.items()}
+    return replace(found[best], measured={**found[best].measured, "candidates": summary})
 
 
 def evaluate(model: FixedPointNetwork, x, y, lengths, calibration: Calibration) -> dict:

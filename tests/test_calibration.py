@@ -12,6 +12,7 @@ from golden_model.fixed_model import FixedPointNetwork
 from golden_model.reuse_calibration import (
     Calibration,
     calibrate,
+    calibrate_best,
     estimated_loss,
     evaluate,
     format_thresholds,
@@ -57,6 +58,43 @@ def test_calibrate_per_layer_within_budget_and_evaluate(user):
     assert auto.measured["net_saving"] == max(
         calibrate(model, x, y, lengths, "top-k", budget_pp=1.0, form=f).measured["net_saving"]
         for f in ("relative", "absolute"))
+
+
+def test_calibrate_best_keeps_the_highest_net_saving(user):
+    d, _, model = user
+    x, y, lengths = user_data(d, "cal")
+    candidates = {"bnn": {}, "top-k": {"k": 2}, "low-precision": {}}
+    best = calibrate_best(model, x, y, lengths, candidates, budget_pp=1.0, form="absolute")
+    each = {name: calibrate(model, x, y, lengths, name, parameters=params, budget_pp=1.0, form="absolute")
+            for name, params in candidates.items()}
+    nets = {name: cal.measured["net_saving"] for name, cal in each.items()}
+    assert best.predictor == max(nets, key=nets.get)
+    assert best.thresholds == each[best.predictor].thresholds
+    assert best.measured["candidates"] == {
+        name: {"memo": cal.memo, **{k: cal.measured[k] for k in ("reuse", "net_saving", "estimated_loss",
+                                                                 "metric_loss")}}
+        for name, cal in each.items()}
+    # low-precision costs a neuron's worth of narrow MACs: never chosen over memo off
+    assert best.predictor != "low-precision" or nets["low-precision"] > 0
+    # equals go to the first candidate (memo off everywhere with a budget nothing fits)
+    tight = calibrate_best(model, x, y, lengths, {"bnn": {}, "top-k": {}}, budget_pp=0.0, form="absolute",
+                           grid=[40.0])
+    assert not tight.memo and tight.predictor == "bnn"
+    with pytest.raises(ValueError, match="no predictors to choose from"):
+        calibrate_best(model, x, y, lengths, {})
+
+
+def test_cli_predictor_auto_writes_the_chosen_predictor(tmp_path, capsys):
+    out = tmp_path / "cal.json"
+    assert main(["calibrate", "--workload", "basic_motions", "--predictor", "auto", "--granularity", "layer",
+                 "--quiet", "--json", str(out)]) == 0
+    cal = json.loads(out.read_text())
+    candidates = cal["measured"]["candidates"]
+    assert list(candidates)[0] == "bnn-planes" and len(candidates) >= 5   # every predictor with hardware
+    assert cal["predictor"] == max(candidates, key=lambda name: candidates[name]["net_saving"])
+    assert f"--predictor auto: {cal['predictor']} saves most" in capsys.readouterr().out
+    assert main(["run", "--workload", "basic_motions", "--predictor", "auto", "--threshold", "0.1"]) == 2
+    assert "--predictor auto is chosen with the thresholds" in capsys.readouterr().err
 
 
 def test_calibrate_on_start_views_checks_the_observed_loss_too(user):

@@ -14,6 +14,7 @@ from golden_model.reuse_calibration import (
     MAX_VIEWS,
     Calibration,
     calibrate,
+    calibrate_best,
     calibrate_scheme,
     evaluate,
     evaluate_scheme,
@@ -22,10 +23,13 @@ from golden_model.reuse_calibration import (
 
 from .args import at_least, finite_at_least, output_file, write_json
 from .predictor_args import (
+    AUTO_PREDICTOR,
     CLI_PREDICTOR,
     MEMO_SCHEME,
     add_policy_arguments,
     add_scheme_argument,
+    auto_candidates,
+    candidates_text,
     check_input_scheme_options,
     predictor_parameters,
 )
@@ -91,11 +95,19 @@ def run_calibrate(args) -> int:
     if args.scheme != MEMO_SCHEME:
         return run_calibrate_scheme(args)
     args.predictor = args.predictor or CLI_PREDICTOR
-    params = predictor_parameters([args.predictor], args.param)[args.predictor]
     src = load_source(args, split="calibration")
-    cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, budget_pp=args.budget, form=args.form,
-                    rule=args.rule, parameters=params, cache_update=args.cache_update, grid=args.thresholds,
-                    views=args.views or 1, granularity=args.granularity or DEFAULT_GRANULARITY, progress=log.info)
+    options = dict(budget_pp=args.budget, form=args.form, rule=args.rule, cache_update=args.cache_update,
+                   grid=args.thresholds, views=args.views or 1, granularity=args.granularity or DEFAULT_GRANULARITY,
+                   progress=log.info)
+    if args.predictor == AUTO_PREDICTOR:
+        cal = calibrate_best(src.model, src.x, src.y, src.lengths, auto_candidates(args.param), **options)
+        chosen = f"{cal.predictor} saves most" if cal.memo else "none saves anything (memo off)"
+        print(f"{src.name}: --predictor auto: {chosen} on the calibration data (net saving: "
+              f"{candidates_text(cal.measured['candidates'])})")
+        args.predictor = cal.predictor
+    else:
+        params = predictor_parameters([args.predictor], args.param)[args.predictor]
+        cal = calibrate(src.model, src.x, src.y, src.lengths, args.predictor, parameters=params, **options)
     cal = dataclasses.replace(cal, measured={**cal.measured, "data": src.name, "split": _split(args, "calibration")})
     _warn_resolution(cal, args.budget)
     m = cal.measured
@@ -154,8 +166,10 @@ def register(sub) -> None:
     add_source_arguments(p, splits=False, data_help="calibration data for --model (held out from training and "
                                                     "testing)")
     add_scheme_argument(p)
-    p.add_argument("--predictor", choices=schemes.names(("predictor", "oracle")),
-                   help=f"the registered predictor or oracle to calibrate (--scheme memo; default {CLI_PREDICTOR})")
+    p.add_argument("--predictor", choices=[*schemes.names(("predictor", "oracle")), AUTO_PREDICTOR],
+                   help=f"the registered predictor or oracle to calibrate (--scheme memo; default {CLI_PREDICTOR}), "
+                        f"or auto: every predictor with hardware, the one with the highest net saving on the "
+                        f"calibration data kept")
     add_policy_arguments(p, auto_form=True)
     p.add_argument("--views", type=at_least(1),
                    help=f"start views per calibration sequence (memo: default 1, more also require the observed "

@@ -14,6 +14,23 @@ from golden_model.sweep import DEFAULT_GRIDS
 #: the bundled workloads' calibration splits (docs/results.md). The library's default stays the paper's
 #: ``bnn`` (golden_model.schemes.memo.DEFAULT_PREDICTOR), the reference every table reports.
 CLI_PREDICTOR = "bnn-planes"
+#: ``--predictor auto`` (calibrate, run): every predictor with hardware calibrated, the highest net saving
+#: on the calibration data kept (golden_model.reuse_calibration.calibrate_best).
+AUTO_PREDICTOR = "auto"
+
+
+def auto_candidates(given: list[tuple[str, str]]) -> dict[str, dict]:
+    """The predictors ``--predictor auto`` chooses from, :data:`CLI_PREDICTOR` first (it wins ties), each
+    with the ``--param`` values it declares."""
+    names = [e.name for e in schemes.entries(("predictor",)) if e.hardware is not None]
+    names = sorted(names, key=lambda name: name != CLI_PREDICTOR)
+    return predictor_parameters(names, given)
+
+
+def candidates_text(candidates: dict[str, dict]) -> str:
+    """The net saving of every candidate of ``--predictor auto`` (a calibration's ``measured["candidates"]``)."""
+    return ", ".join(f"{name} {'memo off' if not c['memo'] else format(c['net_saving'], '.1%')}"
+                     for name, c in candidates.items())
 
 
 #: What ``--scheme`` selects in sweep and calibrate: memoization (with a predictor) or an input scheme.

@@ -12,7 +12,7 @@ import logging
 import time
 
 from golden_model import intops, schemes
-from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate, format_thresholds
+from golden_model.reuse_calibration import AUTO_FORM, Calibration, calibrate, calibrate_best, format_thresholds
 from golden_model.sweep import accuracy
 from hw.tile_cycles import neuron_beats
 from hw.tile_params import TileParams
@@ -22,7 +22,14 @@ from ..energy import energy_figures, energy_line, load_table
 from .args import at_least, output_file, probability
 from .crew_run import crew_summary, run_crew
 from .delta_run import delta_summary, run_delta
-from .predictor_args import CLI_PREDICTOR, add_policy_arguments, predictor_parameters
+from .predictor_args import (
+    AUTO_PREDICTOR,
+    CLI_PREDICTOR,
+    add_policy_arguments,
+    auto_candidates,
+    candidates_text,
+    predictor_parameters,
+)
 from .source import add_source_arguments, load_source
 from .tile_runs import accuracy_text, calibration_data, finish, network_line, run_both
 
@@ -56,7 +63,11 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
                              f"{cal.scheme} (or without --scheme)")
         cal.check_model(src_full.model, where=str(args.calibration))
         return cal, {"threshold_source": f"calibration file {args.calibration}"}
-    params = predictor_parameters([args.predictor], args.param)[args.predictor]
+    auto = args.predictor == AUTO_PREDICTOR
+    if auto and args.threshold != "auto":
+        raise ValueError("--predictor auto is chosen with the thresholds on calibration data: it takes "
+                         "--threshold auto (the default), not a given threshold")
+    params = {} if auto else predictor_parameters([args.predictor], args.param)[args.predictor]
     if args.threshold != "auto":
         form = intops.RELATIVE if args.form == AUTO_FORM else args.form   # a given threshold: relative by default
         intops.quantize_threshold(args.threshold, form)   # a clear error before any build
@@ -64,8 +75,14 @@ def choose_calibration(args, src_full) -> tuple[Calibration, dict]:
         return Calibration(args.predictor, (float(args.threshold),) * layers, form, args.rule, params,
                            args.cache_update), {"threshold_source": "given"}
     x, y, lengths, where = calibration_data(args)
-    cal = calibrate(src_full.model, x, y, lengths, args.predictor, budget_pp=AUTO_BUDGET_PP, form=args.form,
-                    rule=args.rule, parameters=params, cache_update=args.cache_update, progress=log.info)
+    options = dict(budget_pp=AUTO_BUDGET_PP, form=args.form, rule=args.rule, cache_update=args.cache_update,
+                   progress=log.info)
+    if auto:
+        cal = calibrate_best(src_full.model, x, y, lengths, auto_candidates(args.param), **options)
+        log.info(f"--predictor auto on {where}: {cal.predictor} ({candidates_text(cal.measured['candidates'])})")
+        args.predictor = cal.predictor
+    else:
+        cal = calibrate(src_full.model, x, y, lengths, args.predictor, parameters=params, **options)
     m = cal.measured
     if not cal.memo:
         log.warning(f"no {args.predictor} threshold keeps the estimated loss within {AUTO_BUDGET_PP} pp on {where} "
@@ -250,8 +267,9 @@ def register(sub) -> None:
                         "memoization; delta: delta-network input reuse, --threshold is theta_x; similarity: "
                         "input similarity, --threshold is the levels; crew: "
                         "unique-weight reuse, exact)")
-    p.add_argument("--predictor", choices=schemes.names(("predictor",)), default=CLI_PREDICTOR,
-                   help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware)")
+    p.add_argument("--predictor", choices=[*schemes.names(("predictor",)), AUTO_PREDICTOR], default=CLI_PREDICTOR,
+                   help=f"the predictor of the memoizing tile (default {CLI_PREDICTOR}; one with hardware), or auto: "
+                        f"every one calibrated (--threshold auto), the highest net saving on the calibration data")
     p.add_argument("--calibration", metavar="CAL.json",
                    help="predictor, parameters and per-layer thresholds from 'fuzzymemo calibrate'")
     p.add_argument("--threshold", type=_threshold, default="auto",
