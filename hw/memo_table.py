@@ -263,10 +263,13 @@ class MemoTable(wiring.Component):
         s2 = _stage(m, pipe, {**s1, **cached}, 2)    # the memory outputs registered
         # theta * |b_m| from registers ("compute": |b_m| is stored, so the multiplier's operands are flip-flops)
         scaled = s2["theta"] * s2.pop("abs_b") if "abs_b" in s2 else scaled_threshold(s2["theta"], s2["b_m"])
+        y_m = Mux(s2["bypass"], s2.pop("y_fwd"), s2.pop("y_m_stored"))
         # the E-bit tag compare from registers (the stored tag, the lookup's epoch)
         vbit = s2.pop("bypass") | (s2.pop("live") & tags.valid(s2.pop("tag"), s2.pop("epoch")))
-        # stage 3: |b_t - b_m|, theta * |b_m| and the valid bit registered; stage 4: the compares
-        s3 = _stage(m, pipe, {**s2, "diff": abs_difference(s2["b"], s2["b_m"]), "scaled": scaled, "vbit": vbit}, 3)
+        # stage 3: |b_t - b_m|, theta * |b_m|, the valid bit and y_m (the bypass chosen) registered; stage 4:
+        # the compares
+        s3 = _stage(m, pipe, {**s2, "y_m": y_m, "diff": abs_difference(s2["b"], s2["b_m"]), "scaled": scaled,
+                              "vbit": vbit}, 3)
         hit = s3["enable"] & s3["vbit"] & threshold_hit(s3["b"], s3["b_m"], s3["theta"], s3["form"], s3["scaled"],
                                                         s3["diff"])
         with m.If(pipe.advance):
@@ -281,7 +284,8 @@ class MemoTable(wiring.Component):
     def _entries(self, m, pipe, upd_fire, tags) -> dict:
         """The y_m, b_m (and with "compute" |b_m|) memories, the epoch tag as a field of the word of one of
         them (:attr:`tag_memory`), read in the lookup's cycle and held while the pipeline stalls (a
-        snapshot); returns their data as stage 1 holds it, with ``tag`` (the stored tag) and ``bypass``
+        snapshot); returns their data as stage 1 holds it (y_m as ``y_m_stored`` and the update's ``y_fwd``, chosen
+        after stage 2), with ``tag`` (the stored tag) and ``bypass``
         (the entry was updated in the lookup's cycle, so it is valid whatever the tag).
 
         An update is written one cycle late, from registers, so that no path runs from the update port
@@ -324,7 +328,10 @@ class MemoTable(wiring.Component):
             else:
                 m.d.comb += [wp.addr.eq(late["index"]), wp.data.eq(late[field]), wp.en.eq(write)]
                 stored = rp.data
-            out[name] = Mux(fwd["hit"], fwd[field], stored)
+            if name == "y_m":   # only the response needs y_m: bypassed a stage later, nothing after the read
+                out["y_m_stored"], out["y_fwd"] = stored, fwd[field]
+            else:
+                out[name] = Mux(fwd["hit"], fwd[field], stored)
         if always:
             out["b_m"] = self._lookup_written_b(m, pipe)
         return out

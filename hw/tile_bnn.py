@@ -90,8 +90,10 @@ class BnnFeeder(wiring.Component):
     """Feeds a step's neurons to the BNN unit: per neuron n (in issue order) ceil((n_x + H) / B) beats of
     (v bits, sign-memory row), v = the packed [x ; h] sign bits.
 
-    Stage 0 holds the counters and the sign-memory address; stage 1 (the output register, with the
-    memory's read data) is the ``o`` stream, so :attr:`latency` = 1 cycle from a beat's issue to ``o``.
+    Stage 0 holds the counters and the sign-memory address; stage 1 the beat's v bits, count and last
+    beside the memory's read data; stage 2 (the output register, the memory's data registered: an EBR's
+    clock-to-out leaves no room for logic after it, docs/synthesis.md) is the ``o`` stream. Both stages
+    advance together while ``o`` is empty or taken, so :attr:`latency` = 2 cycles from a beat's issue to ``o``.
     With ``planes`` > 1 (``bnn-planes``) a beat carries the same B bits of every plane (``x`` word l =
     plane l) with one sign-memory row.
 
@@ -105,7 +107,7 @@ class BnnFeeder(wiring.Component):
     o : Out(stream)       :func:`hw.bnn.bnn_input_layout` beats
     """
 
-    latency = 1
+    latency = 2
 
     def __init__(self, params: TileParams, planes: int = 1):
         self.params = p = check_part_params(self, params)
@@ -137,15 +139,19 @@ class BnnFeeder(wiring.Component):
         f_adv = ~o.valid | o.ready
         f_go = Signal()
         f_last = f_left <= B
-        m.d.comb += [f_go.eq(self.run & ~f_done & f_adv), self.sign.addr.eq(f_sa), self.sign.en.eq(f_adv),
-                     o.payload.w.eq(self.sign.data)]
+        m.d.comb += [f_go.eq(self.run & ~f_done & f_adv), self.sign.addr.eq(f_sa), self.sign.en.eq(f_adv)]
+        # stage 1: the beat beside the memory's read data
+        s1_valid, s1_x, s1_count, s1_last = (Signal(), Signal.like(o.payload.x), Signal.like(o.payload.count),
+                                             Signal())
+        with m.If(f_adv):
+            m.d.sync += [s1_valid.eq(f_go), o.valid.eq(s1_valid), o.payload.x.eq(s1_x),
+                         o.payload.count.eq(s1_count), o.payload.last.eq(s1_last), o.payload.w.eq(self.sign.data)]
         with m.If(self.seq_start):
             m.d.sync += s_base0.eq(self.slot * (NN * KB))
         with m.If(f_go):
             # plane l's beat word = word f_beat of plane l's KB words
             beat = Cat(*(self.v.word_select(level * KB + f_beat, B) for level in range(self.planes)))
-            m.d.sync += [o.valid.eq(1), o.payload.x.eq(beat),
-                         o.payload.count.eq(Mux(f_last, f_left, B)), o.payload.last.eq(f_last)]
+            m.d.sync += [s1_x.eq(beat), s1_count.eq(Mux(f_last, f_left, B)), s1_last.eq(f_last)]
             with m.If(f_last):
                 m.d.sync += [f_n.eq(f_n + 1), f_beat.eq(0), f_left.eq(self.n_x + H),
                              f_nbase.eq(f_nbase + KB), f_sa.eq(f_nbase + KB)]
@@ -153,8 +159,6 @@ class BnnFeeder(wiring.Component):
                     m.d.sync += f_done.eq(1)
             with m.Else():
                 m.d.sync += [f_beat.eq(f_beat + 1), f_left.eq(f_left - B), f_sa.eq(f_sa + 1)]
-        with m.Elif(f_adv):
-            m.d.sync += o.valid.eq(0)
         with m.If(self.step_reset):
             m.d.sync += [f_n.eq(0), f_beat.eq(0), f_left.eq(self.n_x + H), f_sa.eq(s_base),
                          f_nbase.eq(s_base), f_done.eq(0)]
