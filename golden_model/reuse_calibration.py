@@ -450,7 +450,9 @@ def calibrate_best(model: FixedPointNetwork, x, y, lengths, candidates: dict[str
                    progress: Callable[[str], None] | None = None, **options) -> Calibration:
     """:func:`calibrate` of every candidate predictor (name -> its parameters, in order of preference) on
     the same calibration data, and the calibration with the highest net saving there (ties, e.g. every
-    candidate memo off: the first). A negative net saving loses to memo off. The predictor is chosen on
+    candidate memo off: the first). A candidate that is memo off (net saving 0) beats a negative net
+    saving; when every candidate reuses at a loss, the least costly is kept, as :func:`calibrate` keeps a
+    single predictor's (the tile's cycles may still drop: the CLI warns). The predictor is chosen on
     the calibration data like its thresholds, so the test split still measures the choice; ``measured``
     gains ``candidates``: per name, ``memo`` and :data:`CANDIDATE_FIGURES` (docs/predictors.md, *Choosing the
     predictor*)."""
