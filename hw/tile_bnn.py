@@ -14,7 +14,6 @@ from golden_model import intops
 from .bnn import BnnUnit, bnn_input_layout
 from .bnn_planes import MAX_PLANES, plane_bits, plane_bits_of
 from .checks import check_int, silence_unused
-from .codes import thermometer
 from .memo_table import MemoTable, memo_layouts
 from .pipeline import SkidBuffer
 from .shapes import count_shape, index_shape, read_port
@@ -31,9 +30,12 @@ def bnn_beats(params: TileParams, n_x: int) -> int:
 
 
 class SignBits(wiring.Component):
-    """Two banks of ``size`` sign flip-flops (1 = element >= 0) per plane: element ``index`` of the step is
-    written into the write bank, which flips after the step's ``last`` element; ``bits`` shows the read
-    bank, which flips on ``swap``. With ``planes`` > 1 an element's bits are its residual sign planes
+    """Two banks of ``size`` sign flip-flops (1 = element >= 0) per plane, each a shift register: an
+    element of the step shifts into bit 0 of the write bank (the older bits move up one), which flips
+    after the step's ``last`` element; ``bits`` shows the read bank, which flips on ``swap``. After a step
+    of n elements, bit k < n holds element n - 1 - k (the step reversed; bits from n on are stale and
+    the reader ignores them). Elements arrive in order, so the ``index`` of the input is not read: no
+    per-bit write decoder. With ``planes`` > 1 an element's bits are its residual sign planes
     (:func:`hw.bnn_planes.plane_bits`, ``frac`` = the activation fraction bits).
 
     Parameters: ``size`` (1..65536 elements), ``first_bank`` (bank written first after reset, 0 or 1;
@@ -66,19 +68,17 @@ class SignBits(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         size = self.size
-        banks = [Signal(self.planes * size, name=f"bank{b}") for b in range(2)]
+        banks = [[Signal(size, name=f"bank{b}_plane{level}") for level in range(self.planes)] for b in range(2)]
         wbank = Signal(init=self.first_bank)
         rbank = Signal()
         e = self.i.payload
         planes = Signal(self.planes, name="planes")
-        m.d.comb += [self.bits.eq(Mux(rbank, banks[1], banks[0])),
+        m.d.comb += [self.bits.eq(Mux(rbank, Cat(*banks[1]), Cat(*banks[0]))),
                      planes.eq(plane_bits(e.data, self.planes, self.frac))]
         with m.If(self.i.valid):
             for b in range(2):
                 with m.If(wbank == b):
-                    for k in range(size):  # explicit bits: no incomplete case over the index in Verilog
-                        with m.If(e.index == k):
-                            m.d.sync += [banks[b][level * size + k].eq(planes[level]) for level in range(self.planes)]
+                    m.d.sync += [bank.eq(Cat(planes[level], bank[:-1])) for level, bank in enumerate(banks[b])]
             with m.If(e.last):
                 m.d.sync += wbank.eq(~wbank)
         with m.If(self.swap):
@@ -167,12 +167,13 @@ class BnnFeeder(wiring.Component):
 
 def sign_words(params: TileParams, slot: int, weights) -> list[tuple[int, int]]:
     """The packed sign-weight rows of one slot: KB B-bit words per neuron n (issue order, weight row
-    g*H + j for n = j*G + g) at ``(slot*G*H + n)*KB``."""
+    g*H + j for n = j*G + g) at ``(slot*G*H + n)*KB``. A row's N = n_x + H signs are stored reversed
+    (bit k = the sign of weight N - 1 - k), the order in which :class:`SignFeed` holds [x ; h]."""
     out = []
     for n in range(params.neurons):
         row = (n % params.gates) * params.hidden + n // params.gates   # n = j*G + g -> row g*H + j
         base = (slot * params.neurons + n) * params.sign_rows
-        words = intops.pack_bits(intops.sign_bits(weights[row]), params.bnn_width)
+        words = intops.pack_bits(intops.sign_bits(weights[row])[::-1], params.bnn_width)
         out += [(base + k, int(word)) for k, word in enumerate(words)]
     return out
 
@@ -180,7 +181,13 @@ def sign_words(params: TileParams, slot: int, weights) -> list[tuple[int, int]]:
 class SignFeed:
     """What the BNN front ends share (:class:`BnnFrontEnd`, :class:`hw.tile_bnn_planes.BitPlaneFrontEnd`):
     the [x ; h] sign planes (:class:`SignBits`, ``planes`` per element) and the :class:`BnnFeeder` that
-    reads the sign-weight rows of the ``predictor`` memory (rows ``0..slots*G*H*KB-1``, :func:`sign_words`)."""
+    reads the sign-weight rows of the ``predictor`` memory (rows ``0..slots*G*H*KB-1``, :func:`sign_words`).
+
+    v, the feeder's bits, is [x ; h] reversed: element i of the N = n_x + H at bit N - 1 - i. Both sign
+    banks shift their elements in at bit 0 (:class:`SignBits`), so after a step h_{H-1-k} is at bit k of
+    the h bank and x_{n_x-1-k} at bit k of the x bank, and v = the h bank, then the x bank: fixed wiring
+    for every n_x, with no write decoder, x mask or shift by n_x; the sign rows are stored in the same
+    reversed order (:func:`sign_words`), so the XNOR-popcount (order-free) is unchanged."""
 
     planes = 1
 
@@ -192,59 +199,32 @@ class SignFeed:
     def _sign_parts(self, p: TileParams):
         frac = p.config.act.frac if self.planes > 1 else None
         self.x_signs = SignBits(p.input_size, p.config.act.bits, 0, self.planes, frac)
-        # h element j is kept at bit n_x + j (its place in v), so v needs no shift by n_x
-        self.h_signs = SignBits(p.input_size + p.hidden, p.config.act.bits, 1, self.planes, frac)
+        self.h_signs = SignBits(p.hidden, p.config.act.bits, 1, self.planes, frac)
         self.feeder = BnnFeeder(p, self.planes)
 
     def _feed_signs(self, m, sign_port, memo_on):
-        """x, h -> SignBits -> v = [x_t ; h_{t-1}] per plane (x bits below n_x) -> the feeder, whose sign rows come
-        from ``sign_port`` (a read port of the predictor memory, the low B bits of its rows). The h bits
-        are written at their place in v (bit n_x + j), so v is a multiplexer from flip-flops under the x mask
-        (no barrel shift by n_x between the sign banks and the feeder's output register)."""
+        """x, h -> SignBits -> v = [x_t ; h_{t-1}] reversed per plane (the h bank, then the x bank) -> the
+        feeder, whose sign rows come from ``sign_port`` (a read port of the predictor memory, the low B
+        bits of its rows). Bits of v past n_x + H (stale x bits, padding) are the BNN unit's to ignore
+        (the beat count)."""
         p = self.params
-        KB, B, nx = p.sign_rows, p.bnn_width, p.input_size
+        KB, B, H = p.sign_rows, p.bnn_width, p.hidden
         m.submodules.x_signs, m.submodules.h_signs, m.submodules.feeder = xs, hs, feeder = \
             self.x_signs, self.h_signs, self.feeder
-        xmask = self._x_mask(m)
         wiring.connect(m, wiring.flipped(self.x), xs.i)
-        self._place_h(m, hs.i)
+        wiring.connect(m, wiring.flipped(self.h), hs.i)
         m.d.comb += [xs.swap.eq(self.step_end), hs.swap.eq(self.step_end)]
         vwidth, words = KB * B, []
         zero = plane_bits_of(0, self.planes, p.config.act.frac)   # h_{t-1} = 0 on the first step
         for level in range(self.planes):
-            x_bits, h_bits = xs.bits.word_select(level, nx), hs.bits.word_select(level, p.n_max)
-            h_prev = Mux(self.first_step, Const(-1 if zero[level] else 0, p.n_max), h_bits)
-            # bit k < n_x is x's, from n_x on h's; bits past n_x + H are the BNN unit's to ignore (beat count)
-            x_part = Cat(*(Mux(xmask[k], x_bits[k], h_prev[k]) for k in range(nx)))
-            words.append(Cat(x_part, h_prev[nx:], Const(0, vwidth))[:vwidth])
+            h_prev = Mux(self.first_step, Const((1 << H) - 1 if zero[level] else 0, H), hs.bits.word_select(level, H))
+            words.append(Cat(h_prev, xs.bits.word_select(level, p.input_size), Const(0, vwidth))[:vwidth])
         m.d.comb += [feeder.v.eq(Cat(*words)),
                      feeder.run.eq(self.go & memo_on), feeder.n_x.eq(self.n_x), feeder.slot.eq(self.slot),
                      feeder.seq_start.eq(self.seq_start), feeder.step_reset.eq(self.step_reset),
                      sign_port.addr.eq(feeder.sign.addr), sign_port.en.eq(feeder.sign.en),
                      feeder.sign.data.eq(sign_port.data[:B])]
         return feeder
-
-    def _x_mask(self, m):
-        """The sequence's x mask of v, bit k = (k < n_x), sampled at ``seq_start``: a two-level
-        :func:`hw.codes.thermometer`, no adder or carry chain on the way into the mask register. v needs
-        no h mask: where the x mask is 0 a bit is h's, and past n_x + H the BNN unit ignores the bits."""
-        xmask = Signal(self.params.input_size)
-        with m.If(self.seq_start):
-            m.d.sync += xmask.eq(thermometer(self.n_x, self.params.input_size))
-        return xmask
-
-    def _place_h(self, m, port):
-        """The h elements into ``port`` (the h SignBits) at bit n_x + j: a position counter from n_x, one up
-        per element (the state update writes h_0 .. h_{H-1} in order each step), so no adder is on the
-        write."""
-        h = self.h.payload
-        pos, n_x = Signal.like(port.payload.index), Signal.like(self.n_x)
-        with m.If(self.h.valid):
-            m.d.sync += pos.eq(Mux(h.last, n_x, pos + 1))
-        with m.If(self.seq_start):
-            m.d.sync += [pos.eq(self.n_x), n_x.eq(self.n_x)]
-        m.d.comb += [port.valid.eq(self.h.valid), port.payload.data.eq(h.data), port.payload.last.eq(h.last),
-                     port.payload.index.eq(pos)]
 
 
 class BnnFrontEnd(SignFeed, FrontEnd):
@@ -259,8 +239,7 @@ class BnnFrontEnd(SignFeed, FrontEnd):
 
     Memories: ``predictor``, the sign words (B-wide rows, ``slots*G*H*KB`` rows, docs/tile.md *Memory
     image*); the memo table's y/b memories are internal. Controls sampled at ``seq_start``: ``enable``,
-    ``theta``, ``form`` (the memo table's threshold), and the x mask of n_x; ``seq_start`` also clears
-    every valid bit.
+    ``theta``, ``form`` (the memo table's threshold); ``seq_start`` also clears every valid bit.
 
     Decision timing: decision k of a step is ready ``latency + (k + 1)*kb - 1`` cycles after the step
     starts, kb = ceil((n_x + H) / B), :attr:`latency` = feeder + BnnUnit + MemoTable + decision FIFO latencies.

@@ -60,8 +60,9 @@ def memory_image(params: TileParams, fixed_network) -> dict[str, list[int]]:
     ``bias_hn`` (GRU) row ``s * H + j``: ``bias_h[2*H + j]`` = b_hn;
     and the memory of the predictor front end (``params.front_end.image_words`` of each slot's W; the BNN
     front end's ``predictor``: row ``(s * G*H + n) * KB + k`` = word k of
-    ``intops.pack_bits(sign_bits(W[row, :I_s + H]), B)``, contiguous [x ; h] bits, bit i of word k = element
-    k*B + i, zero past the neuron's words).
+    ``intops.pack_bits(sign_bits(W[row, :I_s + H])[::-1], B)``, the [x ; h] bits reversed (bit i of word k =
+    element N - 1 - (k*B + i), N = I_s + H: the order the front end's sign banks hold them in), zero past
+    the neuron's words).
     """
     if not isinstance(params, TileParams):
         raise TypeError(f"params must be a TileParams, not {type(params).__name__}")

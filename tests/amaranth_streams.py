@@ -111,3 +111,36 @@ def transfer_cycles(dut, inputs, n_outputs: int, *, before=None, outputs: list |
 
     run(dut, bench)
     return result["cycles"]
+
+
+async def send_step(ctx, port, values):
+    """The elements of one step on an always-ready element port (:func:`hw.tile_rows.element_layout`),
+    one per cycle: ``index`` k, ``last`` on the final one; ``valid`` low after them."""
+    for k, value in enumerate(values):
+        ctx.set(port.valid, 1)
+        ctx.set(port.payload, {"data": value, "index": k, "last": int(k == len(values) - 1)})
+        await ctx.tick()
+    ctx.set(port.valid, 0)
+
+
+def sign_bits_after_steps(dut, steps, swap_each: bool = True) -> list[int]:
+    """Write each step's elements (``index``, ``last`` on the final one) into a ``hw.tile_bnn.SignBits``,
+    one per cycle, then idle a cycle (with ``swap`` high when ``swap_each``) and read ``bits``; without
+    swap_each one swap follows the last step and its ``bits`` are read too. Returns the bits read."""
+    got = []
+
+    async def bench(ctx):
+        for step in steps:
+            await send_step(ctx, dut.i, step)
+            ctx.set(dut.swap, int(swap_each))
+            await ctx.tick()
+            ctx.set(dut.swap, 0)
+            got.append(ctx.get(dut.bits))
+        if not swap_each:
+            ctx.set(dut.swap, 1)
+            await ctx.tick()
+            ctx.set(dut.swap, 0)
+            got.append(ctx.get(dut.bits))
+
+    run(dut, bench)
+    return got

@@ -124,5 +124,6 @@ def test_wide_bnn_beats_give_valid_sign_words(width):
     compiled = CompiledModel(model, lanes=8, bnn_width=width)
     words = compiled.image["predictor"]
     assert all(0 <= w < 1 << width for w in words) and max(words) >= 1 << (width - 1)
-    assert words[0] == intops.pack_bits(intops.sign_bits(model.layers[0][0].w[0]), width)[0]
+    # a row's signs reversed (hw.tile_bnn.sign_words)
+    assert words[0] == intops.pack_bits(intops.sign_bits(model.layers[0][0].w[0])[::-1], width)[0]
     Tile(compiled.params, compiled.image)   # validates every raw word against its memory's width

@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 import pytest
-from amaranth_streams import collect, drive, run
+from amaranth_streams import collect, drive, run, sign_bits_after_steps
 
 from golden_model import intops
 from golden_model.formats import FixedPointConfig
@@ -46,29 +46,16 @@ def test_plane_bits_of_gives_the_golden_score(planes):
 
 @pytest.mark.parametrize("planes", [2, 3])
 def test_sign_bits_planes_are_the_residual_bits(planes):
-    """SignBits(planes) stores every element's residual planes (plane l at bits l*size + index)."""
+    """SignBits(planes) stores every element's residual planes (plane l at bits l*size + size - 1 - index:
+    the elements shift in at bit 0)."""
     size = 6
     rng = random.Random(planes)
     steps = [[rng.randrange(-(1 << (ACT - 1)), 1 << (ACT - 1)) for _ in range(size)] for _ in range(3)]
     steps[0][:3] = [0, -(1 << (ACT - 1)), (1 << (ACT - 1)) - 1]
     dut = SignBits(size, ACT, first_bank=1, planes=planes, frac=FRAC)   # read bank 0: swap shows bank 1
-    got = []
-
-    async def bench(ctx):
-        for step in steps:
-            for k, value in enumerate(step):
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, {"data": value, "index": k, "last": int(k == size - 1)})
-                await ctx.tick()
-            ctx.set(dut.i.valid, 0)
-            ctx.set(dut.swap, 1)
-            await ctx.tick()
-            ctx.set(dut.swap, 0)
-            got.append(ctx.get(dut.bits))
-
-    run(dut, bench)
+    got = sign_bits_after_steps(dut, steps)
     for step, word in zip(steps, got, strict=True):
-        want = sum(bit << (level * size + k) for k, value in enumerate(step)
+        want = sum(bit << (level * size + size - 1 - k) for k, value in enumerate(step)
                    for level, bit in enumerate(plane_bits_of(value, planes, FRAC)))
         assert word == want
 

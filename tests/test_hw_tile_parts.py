@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module, Signal, unsigned
 from amaranth.lib import memory, wiring
-from amaranth_streams import collect, drive, run
+from amaranth_streams import collect, drive, run, send_step, sign_bits_after_steps
 from support import normal_network, random_inputs
 
 from golden_model import intops
@@ -134,28 +134,21 @@ def test_row_writer_packs_steps_into_alternating_banks(lanes, first_bank, fixed)
 # ------------------------------------------------------------------------------------------ SignBits
 
 def test_sign_bits_write_bank_follows_steps_read_bank_follows_swap():
-    dut = SignBits(5, ACT, first_bank=0)
     steps = [[3, -1, 0, -7, 2], [-1, -1, 4, 5, -2]]
-    got = []
-
-    async def bench(ctx):
-        for step in steps:
-            for k, v in enumerate(step):
-                ctx.set(dut.i.valid, 1)
-                ctx.set(dut.i.payload, {"data": v, "index": k, "last": int(k == len(step) - 1)})
-                await ctx.tick()
-            ctx.set(dut.i.valid, 0)
-            await ctx.tick()
-            got.append(ctx.get(dut.bits))
-        ctx.set(dut.swap, 1)
-        await ctx.tick()
-        ctx.set(dut.swap, 0)
-        got.append(ctx.get(dut.bits))
-
-    run(dut, bench)
-    bits = [sum(int(v >= 0) << k for k, v in enumerate(s)) for s in steps]
+    got = sign_bits_after_steps(SignBits(5, ACT, first_bank=0), steps, swap_each=False)
+    # the elements shift in at bit 0: bit k holds element 4 - k (the step reversed)
+    bits = [sum(int(v >= 0) << k for k, v in enumerate(reversed(s))) for s in steps]
     # step 0 goes to bank 0 (read); step 1 to bank 1, shown only after the swap
     assert got == [bits[0], bits[0], bits[1]]
+
+
+def test_sign_bits_of_a_short_step_are_its_elements_reversed_in_the_low_bits():
+    # a sequence with fewer x elements than the bank holds (n_x < I_max): bit k < n is element n - 1 - k;
+    # the bits from n on are the bank's older bits shifted up (stale, outside the beat's count)
+    dut = SignBits(6, ACT, first_bank=1)            # read bank 0: each swap shows the step just written
+    got = sign_bits_after_steps(dut, [[1, 2, 3, 4, 5, 6], [-1, -2, -3, -4, -5, -6], [4, -1, 2]])
+    # step 2 went into step 0's bank: x_2 = 2, x_1 = -1, x_0 = 4 at bits 0, 1, 2, step 0's bits above
+    assert got == [0b111111, 0, 0b111101]
 
 
 # ------------------------------------------------------------------------------------------ StepSequencer
@@ -271,11 +264,7 @@ async def _front_end_step(ctx, fe, params, x, h, first_step, updates, timeout=40
     """One step through the front end as the tile runs it: observe the step's x, go, take every decision
     (sending the update of each miss), observe the new h, end the step. Returns (decisions, cycle of the
     first decision counted from the first ``go`` cycle)."""
-    for k, value in enumerate(x):
-        ctx.set(fe.x.valid, 1)
-        ctx.set(fe.x.payload, {"data": value, "index": k, "last": int(k == len(x) - 1)})
-        await ctx.tick()
-    ctx.set(fe.x.valid, 0)
+    await send_step(ctx, fe.x, x)
     ctx.set(fe.first_step, int(first_step))
     ctx.set(fe.go, 1)
     ctx.set(fe.decision.ready, 1)
